@@ -1,0 +1,1 @@
+// @hgm/data/node

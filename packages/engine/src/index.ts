@@ -1,0 +1,1 @@
+// @hgm/engine: Training, evaluation and detection for hgm models: checkpoints, resume, feature cache, reports

@@ -1,0 +1,1 @@
+// @hgm/engine/node

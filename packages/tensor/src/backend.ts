@@ -1,0 +1,151 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Backends that can be asked for by name. `tensorflow` is libtensorflow through tfjs-node-gpu, then tfjs-node. */
+export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow';
+export type BackendRequest = BackendName | 'auto';
+
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'webgl', 'cpu'];
+
+/** The order `auto` tries, best first. */
+export const AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'webgl', 'cpu'];
+
+/** Why a backend was passed over. */
+export interface PassedOver {
+  backend: BackendName;
+  reason: 'not-installed' | 'no-adapter' | 'init-failed';
+  detail: string;
+}
+
+/** What backend start-up chose and why the others were not used. */
+export interface BackendReport {
+  /** The tfjs backend name now active (`tensorflow` for tfjs-node(-gpu), else the requested name). */
+  chosen: BackendName;
+  /** The package that provided it. */
+  providedBy: string;
+  passedOver: PassedOver[];
+}
+
+/**
+ * How to load each backend. The browser build uses plain dynamic imports; the Node entry
+ * (`@hgm/tensor/node`) supplies hooks that find the wasm binaries and a WebGPU adapter from the `webgpu` package.
+ */
+export interface BackendLoaders {
+  /** Imports a module by name; returns undefined when it is not installed. */
+  importModule(name: string): Promise<unknown | undefined>;
+  /** Prepares the wasm backend (e.g. sets the paths of its .wasm files) after its module loaded. */
+  prepareWasm?(wasmModule: unknown): Promise<void> | void;
+  /** Makes `navigator.gpu` available where the platform lacks it; returns false when no adapter exists. */
+  prepareWebgpu?(): Promise<boolean>;
+  /** Number of threads for wasm where threads are supported. */
+  wasmThreads?: number;
+}
+
+/** Default loaders: plain dynamic `import()`, as in a bundled browser app. */
+export const defaultLoaders: BackendLoaders = {
+  async importModule(name) {
+    try {
+      return await import(/* @vite-ignore */ name);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  },
+  async prepareWebgpu() {
+    const nav = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator;
+    if (!nav?.gpu) return false;
+    return (await nav.gpu.requestAdapter()) != null;
+  },
+};
+
+export function isNotFound(e: unknown): boolean {
+  const code = (e as { code?: string } | null)?.code;
+  const msg = String((e as Error | null)?.message ?? e);
+  return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)|Failed to resolve module/.test(msg);
+}
+
+/**
+ * Starts a tfjs backend by name, or the best available one with `auto`, and reports what it chose and
+ * why each other candidate was passed over (not installed, no adapter, failed to initialise).
+ *
+ * @throws Error naming every reason when the requested backend (or, for `auto`, every backend) fails.
+ */
+export async function initBackend(request: BackendRequest, loaders: BackendLoaders = defaultLoaders): Promise<BackendReport> {
+  const candidates: readonly BackendName[] = request === 'auto' ? AUTO_ORDER : [request];
+  if (request !== 'auto' && !BACKEND_NAMES.includes(request)) {
+    throw new Error(`unknown backend ${JSON.stringify(request)}; expected one of auto, ${BACKEND_NAMES.join(', ')}`);
+  }
+  const passedOver: PassedOver[] = [];
+  for (const name of candidates) {
+    const result = await tryBackend(name, loaders);
+    if ('providedBy' in result) return { chosen: name, providedBy: result.providedBy, passedOver };
+    passedOver.push(result);
+  }
+  const reasons = passedOver.map((p) => `  ${p.backend}: ${p.reason} (${p.detail})`).join('\n');
+  throw new Error(`no tfjs backend could be started for ${JSON.stringify(request)}:\n${reasons}`);
+}
+
+async function tryBackend(name: BackendName, loaders: BackendLoaders): Promise<{ providedBy: string } | PassedOver> {
+  const fail = (reason: PassedOver['reason'], detail: string): PassedOver => ({ backend: name, reason, detail });
+  try {
+    switch (name) {
+      case 'cpu': {
+        const m = await loaders.importModule('@tensorflow/tfjs-backend-cpu');
+        if (!m) return fail('not-installed', '@tensorflow/tfjs-backend-cpu is not installed');
+        return (await activate('cpu')) ? { providedBy: '@tensorflow/tfjs-backend-cpu' } : fail('init-failed', 'tf.setBackend("cpu") returned false');
+      }
+      case 'wasm': {
+        const m = await loaders.importModule('@tensorflow/tfjs-backend-wasm');
+        if (!m) return fail('not-installed', '@tensorflow/tfjs-backend-wasm is not installed');
+        if (loaders.wasmThreads !== undefined) {
+          (m as { setThreadsCount?: (n: number) => void }).setThreadsCount?.(loaders.wasmThreads);
+        }
+        await loaders.prepareWasm?.(m);
+        return (await activate('wasm')) ? { providedBy: '@tensorflow/tfjs-backend-wasm' } : fail('init-failed', 'tf.setBackend("wasm") returned false');
+      }
+      case 'webgl': {
+        if (typeof (globalThis as { document?: unknown }).document === 'undefined' && typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined') {
+          return fail('no-adapter', 'no WebGL context is available (no document or OffscreenCanvas)');
+        }
+        const m = await loaders.importModule('@tensorflow/tfjs-backend-webgl');
+        if (!m) return fail('not-installed', '@tensorflow/tfjs-backend-webgl is not installed');
+        return (await activate('webgl')) ? { providedBy: '@tensorflow/tfjs-backend-webgl' } : fail('init-failed', 'tf.setBackend("webgl") returned false');
+      }
+      case 'webgpu': {
+        const hasAdapter = loaders.prepareWebgpu ? await loaders.prepareWebgpu() : false;
+        if (!hasAdapter) return fail('no-adapter', 'no WebGPU adapter was found');
+        const m = await loaders.importModule('@tensorflow/tfjs-backend-webgpu');
+        if (!m) return fail('not-installed', '@tensorflow/tfjs-backend-webgpu is not installed');
+        return (await activate('webgpu')) ? { providedBy: '@tensorflow/tfjs-backend-webgpu' } : fail('init-failed', 'tf.setBackend("webgpu") returned false');
+      }
+      case 'tensorflow': {
+        const errors: string[] = [];
+        for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+          let m: unknown;
+          try {
+            m = await loaders.importModule(pkg);
+          } catch (e) {
+            errors.push(`${pkg}: ${(e as Error).message.split('\n')[0]}`);
+            continue;
+          }
+          if (!m) {
+            errors.push(`${pkg} is not installed`);
+            continue;
+          }
+          if (await activate('tensorflow')) return { providedBy: pkg };
+          errors.push(`${pkg}: tf.setBackend("tensorflow") returned false`);
+        }
+        const installed = errors.some((e) => !e.endsWith('is not installed'));
+        return fail(installed ? 'init-failed' : 'not-installed', errors.join('; '));
+      }
+    }
+  } catch (e) {
+    return fail('init-failed', (e as Error).message.split('\n')[0] ?? String(e));
+  }
+}
+
+async function activate(name: string): Promise<boolean> {
+  if (tf.findBackendFactory(name) === null && tf.findBackend(name) === null) return false;
+  const ok = await tf.setBackend(name);
+  if (ok) await tf.ready();
+  return ok && tf.getBackend() === name;
+}

@@ -1,0 +1,31 @@
+// @hgm/tensor: what the model code needs beyond tfjs-core. Browser-safe; Node extras are in `@hgm/tensor/node`.
+export { Rng } from './rng';
+export { SafetensorsError, StateDictError, formatProblem, type StateDictProblem } from './errors';
+export { bufferSource, fetchSource, type ByteSource } from './byte-source';
+export {
+  SafetensorsReader,
+  encodeSafetensors,
+  decodeTensorBytes,
+  hostToTensor,
+  tensorToWritable,
+  SAFETENSORS_DTYPE_BYTES,
+  MAX_HEADER_BYTES,
+  type SafetensorsDtype,
+  type TensorInfo,
+  type HostTensor,
+  type WritableTensor,
+} from './safetensors';
+export { float16ToFloat32, bfloat16ToFloat32, float32ToFloat16, float32ToBfloat16 } from './half';
+export { renameKey, renameKeys, type RenameRule } from './rename-rules';
+export { ParameterStore, type Parameter, type LoadReport, type LoadOptions } from './parameter-store';
+export {
+  initBackend,
+  defaultLoaders,
+  BACKEND_NAMES,
+  AUTO_ORDER,
+  type BackendName,
+  type BackendRequest,
+  type BackendReport,
+  type BackendLoaders,
+  type PassedOver,
+} from './backend';

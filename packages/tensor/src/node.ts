@@ -1,0 +1,149 @@
+/**
+ * Node-only parts of @hgm/tensor: safetensors files read by byte range, atomic writes, and backend
+ * start-up that finds the wasm binaries in node_modules and a WebGPU adapter through the `webgpu` package.
+ */
+import { open, rename, unlink, mkdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import type { ByteSource } from './byte-source';
+import { SafetensorsReader, encodeSafetensors, type WritableTensor } from './safetensors';
+import { SafetensorsError } from './errors';
+import { initBackend, isNotFound, type BackendLoaders, type BackendReport, type BackendRequest } from './backend';
+
+export * from './index';
+
+/** A byte source over a local file, read with positioned reads (never the whole file). */
+export async function fileSource(path: string): Promise<ByteSource> {
+  const handle = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`${path}: cannot open (${e.code ?? e.message})`);
+  });
+  const { size } = await handle.stat();
+  return {
+    name: path,
+    size,
+    async read(offset, length) {
+      const buf = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await handle.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) throw new SafetensorsError(path, `file ended at ${offset + done} while reading ${length} bytes at ${offset}`);
+        done += bytesRead;
+      }
+      return buf;
+    },
+    async close() {
+      await handle.close();
+    },
+  };
+}
+
+/** Opens a safetensors file lazily. Close the reader when done. */
+export async function openSafetensors(path: string): Promise<SafetensorsReader> {
+  const src = await fileSource(path);
+  try {
+    return await SafetensorsReader.open(src);
+  } catch (e) {
+    await src.close?.();
+    throw e;
+  }
+}
+
+/**
+ * Writes a file atomically: the bytes go to a temporary file in the same folder, which is then renamed
+ * over the target, so a reader never sees a half-written file and a crash leaves the old one intact.
+ */
+export async function atomicWriteFile(path: string, data: Uint8Array | string): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`${dir}: cannot create the output folder (${e.code ?? e.message})`);
+  });
+  const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`${path}: cannot write (${err.code ?? err.message})`);
+  }
+}
+
+/** Writes tensors to a safetensors file atomically. */
+export async function writeSafetensorsFile(
+  path: string,
+  tensors: Record<string, WritableTensor> | Map<string, WritableTensor>,
+  metadata?: Record<string, string>,
+): Promise<void> {
+  await atomicWriteFile(path, encodeSafetensors(tensors, metadata));
+}
+
+/** True when a path exists. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const require = createRequire(import.meta.url);
+
+/** Node loaders: wasm binaries from node_modules, WebGPU through the `webgpu` package (Dawn). */
+export function nodeBackendLoaders(options: { wasmThreads?: number } = {}): BackendLoaders {
+  return {
+    wasmThreads: options.wasmThreads ?? Math.max(1, Math.min(cpus().length, 4)),
+    async importModule(name) {
+      try {
+        return await import(name);
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
+    },
+    async prepareWasm(m) {
+      const pkgJson = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
+      const distDir = join(dirname(pkgJson), 'dist') + '/';
+      (m as { setWasmPaths(p: string): void }).setWasmPaths(distDir);
+    },
+    async prepareWebgpu() {
+      const g = globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } } & Record<string, unknown>;
+      if (!g.navigator?.gpu) {
+        let webgpu: { create(flags: string[]): unknown; globals: Record<string, unknown> } | undefined;
+        try {
+          webgpu = (await import('webgpu')) as unknown as typeof webgpu;
+        } catch (e) {
+          if (isNotFound(e)) return false;
+          throw e;
+        }
+        if (!webgpu) return false;
+        Object.assign(globalThis, webgpu.globals);
+        const gpu = webgpu.create([]);
+        if (!g.navigator) {
+          Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+        } else {
+          Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+        }
+      }
+      const adapter = await g.navigator!.gpu!.requestAdapter();
+      return adapter != null;
+    },
+  };
+}
+
+/**
+ * Starts a backend in Node by name (`auto` picks tensorflow, then webgpu, wasm, cpu) and reports the
+ * choice and every backend passed over, with the reason.
+ */
+export async function initNodeBackend(request: BackendRequest, options: { wasmThreads?: number } = {}): Promise<BackendReport> {
+  return initBackend(request, nodeBackendLoaders(options));
+}
+

@@ -1,0 +1,297 @@
+/**
+ * Test helpers shared by every package (Node only): closeness with a useful failure message, a tensor
+ * leak check, a reader for the golden-fixture folder layout, and a way to run one suite on several backends.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as vitest from 'vitest';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SafetensorsReader, type HostTensor } from './safetensors';
+import { openSafetensors, initNodeBackend } from './node';
+import type { BackendName } from './backend';
+
+export interface CloseOptions {
+  atol?: number;
+  rtol?: number;
+  /** Label for the message. */
+  name?: string;
+}
+
+/** The worst element of a comparison. */
+export interface CloseReport {
+  ok: boolean;
+  maxAbsError: number;
+  maxRelError: number;
+  /** Flat index of the worst violation (or of the largest absolute error when all pass). */
+  worstIndex: number;
+  actual: number;
+  expected: number;
+  size: number;
+}
+
+/**
+ * Compares element-wise with |a - e| <= atol + rtol * |e| (numpy's allclose). NaN equals NaN;
+ * infinities must match exactly.
+ */
+export function compareClose(actual: ArrayLike<number>, expected: ArrayLike<number>, options: CloseOptions = {}): CloseReport {
+  const atol = options.atol ?? 1e-5;
+  const rtol = options.rtol ?? 1e-5;
+  if (actual.length !== expected.length) {
+    throw new Error(`${options.name ?? 'compareClose'}: actual has ${actual.length} elements, expected has ${expected.length}`);
+  }
+  let maxAbs = 0;
+  let maxRel = 0;
+  let worst = -1;
+  let worstExcess = -Infinity;
+  let ok = true;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    if (Number.isNaN(a) && Number.isNaN(e)) continue;
+    if (!Number.isFinite(a) || !Number.isFinite(e)) {
+      if (a !== e) {
+        ok = false;
+        if (worstExcess < Infinity) {
+          worstExcess = Infinity;
+          worst = i;
+        }
+        maxAbs = Infinity;
+      }
+      continue;
+    }
+    const diff = Math.abs(a - e);
+    const rel = diff / Math.max(Math.abs(e), 1e-12);
+    if (diff > maxAbs) maxAbs = diff;
+    if (rel > maxRel && diff > 0) maxRel = rel;
+    const excess = diff - (atol + rtol * Math.abs(e));
+    if (excess > 0) ok = false;
+    if (excess > worstExcess) {
+      worstExcess = excess;
+      worst = i;
+    }
+  }
+  return {
+    ok,
+    maxAbsError: maxAbs,
+    maxRelError: maxRel,
+    worstIndex: worst,
+    actual: worst >= 0 ? actual[worst]! : NaN,
+    expected: worst >= 0 ? expected[worst]! : NaN,
+    size: actual.length,
+  };
+}
+
+function unravel(index: number, shape: readonly number[] | undefined): string {
+  if (!shape || shape.length === 0) return `${index}`;
+  const out: number[] = [];
+  let r = index;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    out.unshift(r % shape[d]!);
+    r = Math.floor(r / shape[d]!);
+  }
+  return `[${out.join(', ')}]`;
+}
+
+/**
+ * Throws when two arrays or tensors differ beyond atol + rtol * |expected|, naming the worst element,
+ * its index, both values and the maximum absolute and relative errors.
+ */
+export async function expectClose(
+  actual: tf.Tensor | ArrayLike<number>,
+  expected: tf.Tensor | HostTensor | ArrayLike<number>,
+  options: CloseOptions = {},
+): Promise<CloseReport> {
+  const shapeOf = (x: unknown): number[] | undefined =>
+    x instanceof tf.Tensor ? [...x.shape] : (x as HostTensor).shape !== undefined && (x as HostTensor).data !== undefined ? (x as HostTensor).shape : undefined;
+  const aShape = shapeOf(actual);
+  const eShape = shapeOf(expected);
+  if (aShape && eShape && (aShape.length !== eShape.length || aShape.some((d, i) => d !== eShape[i]))) {
+    throw new Error(`${options.name ?? 'value'}: shape [${aShape.join(', ')}] differs from the expected [${eShape.join(', ')}]`);
+  }
+  const a = actual instanceof tf.Tensor ? await actual.data() : actual;
+  const e = expected instanceof tf.Tensor ? await expected.data() : (expected as HostTensor).data !== undefined && !(ArrayBuffer.isView(expected)) && !Array.isArray(expected) ? (expected as HostTensor).data : (expected as ArrayLike<number>);
+  const r = compareClose(a as ArrayLike<number>, e as ArrayLike<number>, options);
+  if (!r.ok) {
+    throw new Error(
+      `${options.name ?? 'value'}: not close (atol ${options.atol ?? 1e-5}, rtol ${options.rtol ?? 1e-5}); worst element ${unravel(r.worstIndex, eShape ?? aShape)} ` +
+        `is ${r.actual}, expected ${r.expected}; max abs error ${r.maxAbsError.toExponential(3)}, max rel error ${r.maxRelError.toExponential(3)} over ${r.size} elements`,
+    );
+  }
+  return r;
+}
+
+/**
+ * Runs `fn` `repeats` times (after one warm-up call) and throws when the number of live tensors grew.
+ * `fn` must dispose what it returns.
+ */
+export async function expectNoLeak(fn: () => unknown | Promise<unknown>, options: { repeats?: number; name?: string } = {}): Promise<void> {
+  await fn();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < (options.repeats ?? 3); i++) await fn();
+  const after = tf.memory().numTensors;
+  if (after !== before) {
+    throw new Error(`${options.name ?? 'function'} leaks tensors: ${before} live before ${options.repeats ?? 3} repeated calls, ${after} after`);
+  }
+}
+
+/** A golden-fixture folder: its `fixture.json`, JSON files and safetensors files, read on demand. */
+export class Fixture {
+  constructor(
+    readonly folder: string,
+    readonly meta: { kind: string; [k: string]: unknown },
+  ) {}
+
+  get kind(): string {
+    return this.meta.kind;
+  }
+
+  /** Parses a JSON file of the folder. */
+  async json<T = any>(file: string): Promise<T> {
+    const path = join(this.folder, file);
+    try {
+      return JSON.parse(await readFile(path, 'utf8')) as T;
+    } catch (e) {
+      throw new Error(`${path}: cannot read JSON (${(e as Error).message})`);
+    }
+  }
+
+  async hasFile(file: string): Promise<boolean> {
+    try {
+      await stat(join(this.folder, file));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Opens a safetensors file of the folder. */
+  async safetensors(file: string): Promise<SafetensorsReader> {
+    return openSafetensors(join(this.folder, file));
+  }
+
+  /** Reads every tensor of a safetensors file of the folder into memory. */
+  async tensors(file: string): Promise<Map<string, HostTensor>> {
+    const r = await this.safetensors(file);
+    try {
+      return await r.readAllHost();
+    } finally {
+      await r.close();
+    }
+  }
+}
+
+/** Opens a fixture folder (it must hold a `fixture.json` with a `kind`). */
+export async function readFixture(folder: string): Promise<Fixture> {
+  const path = join(folder, 'fixture.json');
+  let meta: unknown;
+  try {
+    meta = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: not a fixture folder (${(e as Error).message})`);
+  }
+  if (!meta || typeof (meta as { kind?: unknown }).kind !== 'string') throw new Error(`${path}: has no "kind" string`);
+  return new Fixture(folder, meta as { kind: string });
+}
+
+/** Every fixture folder at or below `root` (a folder with a fixture.json), sorted by path. */
+export async function findFixtures(root: string): Promise<Fixture[]> {
+  const out: Fixture[] = [];
+  async function walk(dir: string): Promise<void> {
+    const names = await readdir(dir, { withFileTypes: true });
+    if (names.some((d) => d.isFile() && d.name === 'fixture.json')) out.push(await readFixture(dir));
+    for (const d of names.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (d.isDirectory() && !d.name.startsWith('.')) await walk(join(dir, d.name));
+    }
+  }
+  const s = await stat(root).catch(() => null);
+  if (!s?.isDirectory()) throw new Error(`${root}: not a folder`);
+  await walk(resolve(root));
+  return out;
+}
+
+/** The repository's `fixtures/` folder (copied golden fixtures), found from this file's location upwards. */
+export function repoFixturesDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (dir.endsWith('/packages/tensor/src') || dir.endsWith('/packages/tensor/dist')) return resolve(dir, '../../../fixtures');
+    dir = dirname(dir);
+  }
+  return resolve(process.cwd(), 'fixtures');
+}
+
+/** A gap of a backend: a test (by name) that is known not to run there, with the reason. */
+export interface KnownGap {
+  backend: BackendName;
+  test: string;
+  reason: string;
+}
+
+export interface BackendSuiteOptions {
+  /** Backends to try; cpu and wasm always run, webgpu only where an adapter exists. Default cpu, wasm, webgpu. */
+  backends?: BackendName[];
+  /** Tests known not to work on a backend: they are reported as skipped with the reason, never silently. */
+  knownGaps?: KnownGap[];
+}
+
+/** Starts a backend for tests; returns the reason when it cannot start (webgpu without an adapter). */
+export async function useBackend(name: BackendName): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    const report = await initNodeBackend(name, { wasmThreads: 1 });
+    return report.chosen === name ? { ok: true } : { ok: false, reason: `started ${report.chosen} instead` };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message.replace(/\s+/g, ' ') };
+  }
+}
+
+/**
+ * Writes a suite once and runs it on several backends with vitest:
+ *
+ * ```ts
+ * describeBackends('attention', ({ it }) => { it('matches the fixture', async () => { ... }); },
+ *   { knownGaps: [{ backend: 'webgpu', test: 'matches the fixture', reason: 'needs float64' }] });
+ * ```
+ *
+ * cpu and wasm must start (a failure is a test failure); webgpu runs only where an adapter exists and is
+ * otherwise reported as a skipped suite naming the reason. Known gaps appear as skipped tests with their reason.
+ */
+export function describeBackends(
+  name: string,
+  body: (ctx: { backend: BackendName; it: (title: string, fn: () => unknown | Promise<unknown>, timeout?: number) => void }) => void,
+  options: BackendSuiteOptions = {},
+): void {
+  const backends = options.backends ?? ['cpu', 'wasm', 'webgpu'];
+  for (const backend of backends) {
+    const optional = backend !== 'cpu' && backend !== 'wasm';
+    vitest.describe(`${name} [${backend}]`, () => {
+      let unavailable: string | null = null;
+      vitest.beforeAll(async () => {
+        const r = await useBackend(backend);
+        if (!r.ok) {
+          if (!optional) throw new Error(`backend ${backend} failed to start: ${r.reason}`);
+          unavailable = r.reason;
+        }
+      });
+      const it = (title: string, fn: () => unknown | Promise<unknown>, timeout?: number) => {
+        const gap = options.knownGaps?.find((g) => g.backend === backend && g.test === title);
+        if (gap) {
+          vitest.it.skip(`${title} (known gap on ${backend}: ${gap.reason})`, () => undefined);
+          return;
+        }
+        vitest.it(
+          title,
+          async (ctx) => {
+            if (unavailable !== null) {
+              ctx.skip(`${backend} unavailable: ${unavailable}`);
+              return;
+            }
+            if (tf.getBackend() !== backend) await tf.setBackend(backend);
+            await fn();
+          },
+          timeout,
+        );
+      };
+      body({ backend, it });
+    });
+  }
+}
