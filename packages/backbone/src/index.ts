@@ -1,1 +1,3 @@
-// @hgm/backbone: Frozen vision and text encoders (CLIP, DINOv2, DINOv3) in tfjs-core, with real checkpoint loaders and the CLIP tokenizer
+// @hgm/backbone: frozen vision and text encoders with real checkpoint loaders.
+export * from './encoder';
+export * from './layers/index';

@@ -1,0 +1,56 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** How images are prepared for a backbone, next to its config. */
+export interface PreprocessConfig {
+  /** Square input side in pixels (e.g. 224, 336, 518). */
+  size: number;
+  /** Per-channel mean and std of [0, 1] RGB. */
+  mean: [number, number, number];
+  std: [number, number, number];
+  /** Resize filter the reference uses. */
+  interpolation: 'bicubic' | 'bilinear';
+  /** `shortest-side-then-center-crop` (CLIP, DINO eval) or `squash` (AnomalyCLIP's resize to size x size). */
+  resize: 'shortest-side-then-center-crop' | 'squash';
+}
+
+/** Static facts about a vision encoder. */
+export interface ImageEncoderInfo {
+  family: 'clip' | 'dinov2' | 'dinov3';
+  /** Number of transformer blocks. */
+  numLayers: number;
+  /** Token width C of the blocks. */
+  width: number;
+  /** Width of the patch tokens returned by encodeImage (C, or the projection's output for CLIP). */
+  outputDim: number;
+  patchSize: number;
+  preprocess: PreprocessConfig;
+}
+
+/** Options of {@link ImageEncoder.encodeImage}. */
+export interface EncodeImageOptions {
+  /** 0-based indices of the blocks whose outputs to return as patch tokens (default: the last). */
+  layers?: number[];
+}
+
+/** What an image encoder returns. */
+export interface ImageEncoding {
+  /** Global token: CLS after the final norm (and projection, for CLIP). [B, outputDim] */
+  cls: tf.Tensor2D;
+  /** Patch tokens of each requested layer, in the order asked: [B, M, outputDim] each, M = gridH * gridW. */
+  patchTokens: tf.Tensor3D[];
+  /** Patch grid [gridH, gridW]. */
+  grid: [number, number];
+}
+
+/**
+ * One interface for every vision backbone (CLIP ViT, DINOv2, DINOv3) and every executor of their weights
+ * (tfjs today; an ONNX Runtime graph can implement the same interface).
+ */
+export interface ImageEncoder {
+  readonly info: ImageEncoderInfo;
+  /**
+   * @param pixels normalised images [B, 3, H, W] (H and W multiples of the patch size)
+   */
+  encodeImage(pixels: tf.Tensor4D, options?: EncodeImageOptions): ImageEncoding;
+  dispose(): void;
+}
