@@ -1,3 +1,4 @@
 // @hgm/backbone: frozen vision and text encoders with real checkpoint loaders.
 export * from './encoder';
 export * from './layers/index';
+export * from './clip/index';

@@ -1,0 +1,65 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * The matrix R [outSize, inSize] of a 1-D bilinear resize with `align_corners=False` and no antialias
+ * (torch `F.interpolate(mode='bilinear')`): source coordinate `(o + 0.5) * in / out - 0.5`, clamped at 0,
+ * blending the two neighbouring samples (the upper one clamped to the last).
+ */
+export function bilinearResizeMatrix(inSize: number, outSize: number): Float64Array {
+  if (!Number.isInteger(inSize) || inSize < 1 || !Number.isInteger(outSize) || outSize < 1) {
+    throw new Error(`bilinearResizeMatrix: sizes must be positive integers, found in ${inSize}, out ${outSize}`);
+  }
+  const r = new Float64Array(outSize * inSize);
+  const scale = inSize / outSize;
+  for (let o = 0; o < outSize; o++) {
+    const src = Math.max(0, (o + 0.5) * scale - 0.5);
+    const i0 = Math.min(Math.floor(src), inSize - 1);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    const lambda = src - i0;
+    r[o * inSize + i0]! += 1 - lambda;
+    r[o * inSize + i1]! += lambda;
+  }
+  return r;
+}
+
+/**
+ * Resizes a ViT positional table to another patch grid as AnomalyCLIP's `VisionTransformer.forward`
+ * does: the CLS row is kept, the patch rows (a square grid, row-major) are resized bilinearly
+ * (`align_corners=False`, no antialias). Returns the table itself (a new handle) when the grid matches.
+ *
+ * The reference only handles square grids; a rectangular target grid resizes each axis the same way.
+ *
+ * @param table [1 + g*g, W]
+ * @param grid target grid [gridH, gridW]
+ * @returns [1 + gridH*gridW, W]
+ */
+export function interpolatePositionalEmbedding(table: tf.Tensor2D, grid: readonly [number, number]): tf.Tensor2D {
+  const [n, width] = table.shape;
+  const side = Math.round(Math.sqrt(n - 1));
+  if (side * side !== n - 1) throw new Error(`interpolatePositionalEmbedding: table has ${n} rows, expected 1 + a square number`);
+  const [gh, gw] = grid;
+  if (gh === side && gw === side) return tf.clone(table);
+  return tf.tidy(() => {
+    const ry = bilinearResizeMatrix(side, gh);
+    const rx = bilinearResizeMatrix(side, gw);
+    // K[(Y*gw + X), (y*side + x)] = ry[Y, y] * rx[X, x]
+    const k = new Float32Array(gh * gw * side * side);
+    for (let Y = 0; Y < gh; Y++) {
+      for (let X = 0; X < gw; X++) {
+        const row = (Y * gw + X) * side * side;
+        for (let y = 0; y < side; y++) {
+          const a = ry[Y * side + y]!;
+          if (a === 0) continue;
+          for (let x = 0; x < side; x++) {
+            const b = rx[X * side + x]!;
+            if (b !== 0) k[row + y * side + x] = a * b;
+          }
+        }
+      }
+    }
+    const cls = tf.slice(table, [0, 0], [1, width]);
+    const patches = tf.slice(table, [1, 0], [n - 1, width]);
+    const resized = tf.matMul(tf.tensor2d(k, [gh * gw, side * side]), patches);
+    return tf.concat([cls, resized], 0) as tf.Tensor2D;
+  });
+}
