@@ -96,7 +96,7 @@ export class ClipTextTransformer {
       const normed = layerNorm(x, this.lnFinalWeight, this.lnFinalBias, eps);
       const eot = eotIndices ? tf.cast(eotIndices, 'int32') : tf.cast(tf.argMax(tokenIds!, -1), 'int32');
       const flat = tf.reshape(normed, [b * l, t.width]);
-      const rows = tf.add(tf.mul(tf.range(0, b, 1, 'int32'), l), eot);
+      const rows = tf.add(tf.mul(tf.range(0, b, 1, 'int32'), tf.scalar(l, 'int32')), eot) as tf.Tensor1D;
       const pooled = tf.gather(flat, rows);
       return { textEmbeds: project(pooled, this.textProjection), hiddenStates: requested.map((i) => tf.clone(hidden.get(i)!)) };
     }) as { textEmbeds: tf.Tensor2D; hiddenStates: tf.Tensor3D[] };

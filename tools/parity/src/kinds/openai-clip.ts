@@ -1,0 +1,75 @@
+/**
+ * Parity kind `openai-clip`: builds CLIP from the folder's `config.json` constructor arguments and
+ * `weights.safetensors` (strict load), runs `inputs.safetensors` and compares every tensor of
+ * `outputs.safetensors`. Layer indices come from the output names; the input size from `pixel_values`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { hostToTensor, type HostTensor } from '@hgm/tensor';
+import type { Fixture } from '@hgm/tensor/testing';
+import { ClipModel, clipConfigFromConstructorArgs, disposeClipTextOutput, disposeClipVisionOutput, type OpenaiClipConstructorArgs } from '@hgm/backbone';
+import { compareOutput, DEFAULT_TOLERANCE, type ParityRow } from '../compare';
+
+/** 0-based indices named by outputs `<prefix>.{i}`. */
+function indicesOf(names: Iterable<string>, prefix: string): number[] {
+  const out = new Set<number>();
+  const re = new RegExp(`^${prefix.replace('.', '\\.')}\\.(\\d+)$`);
+  for (const n of names) {
+    const m = re.exec(n);
+    if (m) out.add(Number(m[1]));
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+export async function runFixture(fixture: Fixture): Promise<ParityRow[]> {
+  const config = await fixture.json<{ constructor: OpenaiClipConstructorArgs }>('config.json');
+  const clipConfig = clipConfigFromConstructorArgs(config.constructor, { name: fixture.folder });
+  const reader = await fixture.safetensors('weights.safetensors');
+  let model: ClipModel;
+  try {
+    model = await ClipModel.fromStateDict(clipConfig, reader);
+  } finally {
+    await reader.close();
+  }
+  const inputs = await fixture.tensors('inputs.safetensors');
+  const expected = await fixture.tensors('outputs.safetensors');
+  const need = (m: Map<string, HostTensor>, k: string) => {
+    const t = m.get(k);
+    if (!t) throw new Error(`${fixture.folder}/inputs.safetensors: no tensor ${k}`);
+    return t;
+  };
+  const names = [...expected.keys()];
+  const visionLayers = [...new Set([...indicesOf(names, 'vision_hidden'), ...indicesOf(names, 'vision_patch_proj')])].sort((a, b) => a - b);
+  const textLayers = indicesOf(names, 'text_hidden');
+
+  const pixels = hostToTensor(need(inputs, 'pixel_values')) as tf.Tensor4D;
+  const ids = hostToTensor(need(inputs, 'input_ids')) as tf.Tensor2D;
+  const produced = new Map<string, tf.Tensor>();
+  const vision = model.vision.forward(pixels, { layers: visionLayers, hiddenStates: true, lnPre: true });
+  const text = model.text.forward({ tokenIds: ids }, { hiddenStates: textLayers });
+  const logits = model.logits(vision.imageEmbeds, text.textEmbeds);
+  produced.set('image_embeds', vision.imageEmbeds);
+  produced.set('text_embeds', text.textEmbeds);
+  produced.set('logits_per_image', logits.logitsPerImage);
+  produced.set('logits_per_text', logits.logitsPerText);
+  produced.set('vision_ln_pre', vision.lnPre!);
+  visionLayers.forEach((l, j) => {
+    produced.set(`vision_hidden.${l}`, vision.hiddenStates![j]!);
+    // CLS excluded, as openai's patch tokens.
+    produced.set(`vision_patch_proj.${l}`, tf.slice(vision.patchFeatures[j]!, [0, 1, 0], [-1, -1, -1]));
+  });
+  textLayers.forEach((l, j) => produced.set(`text_hidden.${l}`, text.hiddenStates![j]!));
+  produced.set('visual_positional_embedding_interpolated', model.vision.positionalEmbeddingFor(vision.grid));
+
+  const rows: ParityRow[] = [];
+  try {
+    for (const [name, exp] of expected) rows.push(await compareOutput(name, produced.get(name), exp, DEFAULT_TOLERANCE));
+  } finally {
+    for (const t of produced.values()) t.dispose();
+    disposeClipVisionOutput(vision);
+    disposeClipTextOutput(text);
+    pixels.dispose();
+    ids.dispose();
+    model.dispose();
+  }
+  return rows;
+}
