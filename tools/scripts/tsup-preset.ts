@@ -14,5 +14,7 @@ export function libraryPreset(entry: Record<string, string> = { index: 'src/inde
     target: 'es2022',
     splitting: false,
     treeshake: true,
+    // import.meta.url in the CommonJS build
+    shims: true,
   };
 }

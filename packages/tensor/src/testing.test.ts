@@ -43,10 +43,10 @@ describe('fixtures', () => {
 });
 
 describeBackends('describeBackends itself', ({ backend, it: bit }) => {
-  bit('runs on the backend it names', () => {
+  bit('runs on the backend it names', async () => {
     expect(tf.getBackend()).toBe(backend);
     const y = tf.tidy(() => tf.sum(tf.mul(tf.range(0, 10), 2)));
-    expect(y.dataSync()[0]).toBe(90);
+    expect((await y.data())[0]).toBe(90);
     y.dispose();
   });
   bit('lists known gaps explicitly', () => {

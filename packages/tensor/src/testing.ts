@@ -253,6 +253,7 @@ export async function useBackend(name: BackendName): Promise<{ ok: true } | { ok
  * ```
  *
  * cpu and wasm must start (a failure is a test failure); webgpu runs only where an adapter exists and is
+ * (in Node, synchronous reads such as dataSync() do not work on webgpu: tests read with await data())
  * otherwise reported as a skipped suite naming the reason. Known gaps appear as skipped tests with their reason.
  */
 export function describeBackends(
