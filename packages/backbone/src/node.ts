@@ -1,1 +1,2 @@
 // @hgm/backbone/node
+export { loadClipTokenizer, clipVocabPath, CLIP_VOCAB_FILE } from './tokenizer/node-loader';
