@@ -2,3 +2,4 @@
 export * from './encoder';
 export * from './layers/index';
 export * from './clip/index';
+export * from './tokenizer/index';
