@@ -1,1 +1,5 @@
-// @hgm/engine: Training, evaluation and detection for hgm models: checkpoints, resume, feature cache, reports
+// @hgm/engine: training, evaluation and detection for hgm models. Browser-safe parts; file I/O in `@hgm/engine/node`.
+export * from './progress';
+export * from './colormap';
+export * from './html-report';
+export * from './adam';

@@ -1,1 +1,3 @@
-// @hgm/engine/node
+// @hgm/engine/node: the parts that read and write files.
+export * from './index';
+export * from './feature-cache';

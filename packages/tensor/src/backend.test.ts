@@ -29,3 +29,13 @@ describe('initNodeBackend', () => {
     await expect(initNodeBackend('tpu' as never)).rejects.toThrow(/unknown backend "tpu"; expected one of auto, tensorflow/);
   });
 });
+
+describe('gradients', () => {
+  it('are registered by backend start-up, so tf.grad works on tfjs-core alone', async () => {
+    await initNodeBackend('cpu');
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.square(x)));
+    const dx = g(tf.tensor1d([1, -2, 3]));
+    expect(Array.from(await dx.data())).toEqual([2, -4, 6]);
+    dx.dispose();
+  });
+});

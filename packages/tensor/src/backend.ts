@@ -38,10 +38,19 @@ export interface BackendLoaders {
   prepareWebgpu?(): Promise<boolean>;
   /** Number of threads for wasm where threads are supported. */
   wasmThreads?: number;
+  /**
+   * Registers tfjs's gradient functions (tfjs-core ships them as a separate module that only the
+   * `@tensorflow/tfjs` bundle loads); called once before any backend starts.
+   */
+  registerGradients?(): Promise<void>;
 }
 
 /** Default loaders: plain dynamic `import()`, as in a bundled browser app. */
 export const defaultLoaders: BackendLoaders = {
+  async registerGradients() {
+    if (tf.getGradient('Mean') !== undefined) return;
+    await import(/* @vite-ignore */ '@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  },
   async importModule(name) {
     try {
       return await import(/* @vite-ignore */ name);
@@ -74,6 +83,7 @@ export async function initBackend(request: BackendRequest, loaders: BackendLoade
   if (request !== 'auto' && !BACKEND_NAMES.includes(request)) {
     throw new Error(`unknown backend ${JSON.stringify(request)}; expected one of auto, ${BACKEND_NAMES.join(', ')}`);
   }
+  await loaders.registerGradients?.();
   const passedOver: PassedOver[] = [];
   for (const name of candidates) {
     const result = await tryBackend(name, loaders);

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
 import type { ByteSource } from './byte-source';
 import { SafetensorsReader, encodeSafetensors, type WritableTensor } from './safetensors';
 import { SafetensorsError } from './errors';
@@ -97,9 +98,24 @@ export async function pathExists(path: string): Promise<boolean> {
 
 const require = createRequire(import.meta.url);
 
+/**
+ * Registers tfjs's gradient functions in Node. tfjs-core's Node build does not register them and its
+ * gradient modules are ES modules written against the browser build, so they are taken from the
+ * `@tensorflow/tfjs` bundle, which registers them (and the chained ops they use) against the same engine.
+ * Idempotent; `initNodeBackend` calls it.
+ */
+export function ensureGradients(): void {
+  if (tf.getGradient('Mean') !== undefined) return;
+  require('@tensorflow/tfjs');
+  if (tf.getGradient('Mean') === undefined) throw new Error('tfjs gradient functions are not registered after loading @tensorflow/tfjs');
+}
+
 /** Node loaders: wasm binaries from node_modules, WebGPU through the `webgpu` package (Dawn). */
 export function nodeBackendLoaders(options: { wasmThreads?: number } = {}): BackendLoaders {
   return {
+    async registerGradients() {
+      ensureGradients();
+    },
     wasmThreads: options.wasmThreads ?? Math.max(1, Math.min(cpus().length, 4)),
     async importModule(name) {
       try {
