@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { planResize, preprocessImage, preprocessMask, resolvePreprocessConfig, DEFAULT_PREPROCESS_CONFIG, CLIP_MEAN, CLIP_STD, type PreprocessConfig } from './preprocess';
+import type { DecodedImage } from './codecs/image';
+
+describe('planResize (torchvision Resize(size) + CenterCrop(size))', () => {
+  const crop = { size: 224, resize: 'shortest-side-then-center-crop' as const };
+  it('scales the shorter side and floors the longer', () => {
+    expect(planResize(640, 480, crop)).toEqual({ resizeWidth: 298, resizeHeight: 224, cropX: 37, cropY: 0, size: 224 });
+    expect(planResize(480, 640, crop)).toEqual({ resizeWidth: 224, resizeHeight: 298, cropX: 0, cropY: 37, size: 224 });
+    expect(planResize(224, 224, crop)).toEqual({ resizeWidth: 224, resizeHeight: 224, cropX: 0, cropY: 0, size: 224 });
+  });
+  it('rounds crop offsets half to even, as Python round()', () => {
+    // 301x200 -> 337x224; (337 - 224) / 2 = 56.5 -> 56.
+    expect(planResize(301, 200, crop).cropX).toBe(56);
+    // 7x4 at size 4 -> 7x4; (7 - 4) / 2 = 1.5 -> 2.
+    expect(planResize(7, 4, { size: 4, resize: 'shortest-side-then-center-crop' }).cropX).toBe(2);
+    // 9x4 at size 4 -> 9x4; 2.5 -> 2.
+    expect(planResize(9, 4, { size: 4, resize: 'shortest-side-then-center-crop' }).cropX).toBe(2);
+  });
+  it('squash resizes to size x size', () => {
+    expect(planResize(640, 480, { size: 518, resize: 'squash' })).toEqual({ resizeWidth: 518, resizeHeight: 518, cropX: 0, cropY: 0, size: 518 });
+  });
+});
+
+describe('preprocessImage / preprocessMask', () => {
+  const config: PreprocessConfig = { ...DEFAULT_PREPROCESS_CONFIG, size: 16 };
+
+  it('normalises with the backbone mean/std', () => {
+    const image: DecodedImage = { width: 20, height: 12, channels: 3, bitDepth: 8, data: new Uint8Array(20 * 12 * 3), format: 'png' };
+    for (let i = 0; i < 240; i++) image.data.set([51, 102, 204], 3 * i);
+    const out = preprocessImage(image, config);
+    expect(out.length).toBe(3 * 16 * 16);
+    const rgb = [51 / 255, 102 / 255, 204 / 255];
+    for (let c = 0; c < 3; c++) {
+      const expected = (rgb[c]! - CLIP_MEAN[c]!) / CLIP_STD[c]!;
+      for (let i = 0; i < 256; i++) expect(out[c * 256 + i]).toBeCloseTo(expected, 5);
+    }
+  });
+
+  it('reads 16-bit and gray images at full depth', () => {
+    const image: DecodedImage = { width: 16, height: 16, channels: 1, bitDepth: 16, data: new Uint16Array(256).fill(32768), format: 'png' };
+    const out = preprocessImage(image, { ...config, mean: [0, 0, 0], std: [1, 1, 1] });
+    for (const v of out) expect(v).toBeCloseTo(32768 / 65535, 6);
+  });
+
+  it('keeps masks aligned with their images through resize and crop', () => {
+    for (const resize of ['shortest-side-then-center-crop', 'squash'] as const) {
+      const W = 48;
+      const H = 32;
+      const image: DecodedImage = { width: W, height: H, channels: 3, bitDepth: 8, data: new Uint8Array(W * H * 3), format: 'png' };
+      const mask = { width: W, height: H, data: new Uint8Array(W * H) };
+      for (let y = 10; y < 22; y++) {
+        for (let x = 20; x < 32; x++) {
+          image.data.fill(255, (y * W + x) * 3, (y * W + x) * 3 + 3);
+          mask.data[y * W + x] = 1;
+        }
+      }
+      const cfg = { ...config, resize, mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number], interpolation: 'bilinear' as const };
+      const px = preprocessImage(image, cfg);
+      const m = preprocessMask(mask, cfg);
+      let agree = 0;
+      for (let i = 0; i < 256; i++) if ((px[i]! > 0.5 ? 1 : 0) === m[i]) agree++;
+      expect(agree).toBeGreaterThanOrEqual(250);
+      expect(m.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    }
+  });
+
+  it('validates the config naming the field', () => {
+    expect(resolvePreprocessConfig({ size: 336 }).size).toBe(336);
+    expect(() => resolvePreprocessConfig({ size: 0 })).toThrow(/preprocess\.size/);
+    expect(() => resolvePreprocessConfig({ std: [1, 0, 1] })).toThrow(/preprocess\.std must be positive/);
+    expect(() => resolvePreprocessConfig({ interpolation: 'nearest' as never })).toThrow(/preprocess\.interpolation/);
+    expect(() => resolvePreprocessConfig({ resize: 'crop' as never })).toThrow(/preprocess\.resize/);
+  });
+});
