@@ -2,4 +2,5 @@
 export * from './encoder';
 export * from './layers/index';
 export * from './clip/index';
+export * from './dino/index';
 export * from './tokenizer/index';

@@ -1,0 +1,159 @@
+import type { PreprocessConfig } from '../encoder';
+
+/**
+ * Architecture of a DINOv2 ViT (`dinov2/models/vision_transformer.py::DinoVisionTransformer`), eval mode.
+ * Field names follow the reference's constructor arguments in camelCase.
+ */
+export interface Dinov2Config {
+  /** Training image side: the learned pos-embed covers an (imgSize / patchSize)^2 grid. */
+  imgSize: number;
+  patchSize: number;
+  inChans: number;
+  embedDim: number;
+  depth: number;
+  numHeads: number;
+  /** MLP hidden width = embedDim * mlpRatio. */
+  mlpRatio: number;
+  /** Register tokens inserted between CLS and the patches (`register_tokens`). */
+  numRegisterTokens: number;
+  /** LayerScale after attention and MLP (`init_values` not None: keys `ls1.gamma`, `ls2.gamma`). */
+  layerScale: boolean;
+  qkvBias: boolean;
+  projBias: boolean;
+  ffnBias: boolean;
+  /** Only the plain MLP (`ffn_layer="mlp"`) is implemented; ViT-g's SwiGLU is not. */
+  ffnLayer: 'mlp';
+  /** `interpolate_antialias`: antialiased bicubic resize of the pos-embed grid. */
+  interpolateAntialias: boolean;
+  /**
+   * `interpolate_offset`: 0 resizes with `size=(H/p, W/p)`; a non-zero value uses the historical
+   * `scale_factor=((H/p + offset) / M, (W/p + offset) / M)`, which changes the sampling positions too.
+   */
+  interpolateOffset: number;
+  /** LayerNorm epsilon (the reference fixes 1e-6). */
+  layerNormEps: number;
+  preprocess: PreprocessConfig;
+}
+
+/** ImageNet statistics, used by DINOv2 and by DINOv3's web-image (LVD-1689M) weights. */
+export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
+export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
+
+/**
+ * DINOv2's evaluation preprocessing: bicubic resize of the shorter side, centre crop, ImageNet statistics.
+ * 518 is the resolution of the released ViT-L/14 pos-embed (37 x 37 patches).
+ */
+export const DINOV2_PREPROCESS: PreprocessConfig = {
+  size: 518,
+  mean: IMAGENET_MEAN,
+  std: IMAGENET_STD,
+  interpolation: 'bicubic',
+  resize: 'shortest-side-then-center-crop',
+};
+
+/** `dinov2_vitl14_reg` (hub): ViT-L/14 with 4 registers, 518 px, antialiased pos-embed resize. */
+export const DINOV2_VITL14_REG: Dinov2Config = {
+  imgSize: 518,
+  patchSize: 14,
+  inChans: 3,
+  embedDim: 1024,
+  depth: 24,
+  numHeads: 16,
+  mlpRatio: 4,
+  numRegisterTokens: 4,
+  layerScale: true,
+  qkvBias: true,
+  projBias: true,
+  ffnBias: true,
+  ffnLayer: 'mlp',
+  interpolateAntialias: true,
+  interpolateOffset: 0,
+  layerNormEps: 1e-6,
+  preprocess: DINOV2_PREPROCESS,
+};
+
+/** The defaults every partial config is completed with. */
+export const DEFAULT_DINOV2_CONFIG: Dinov2Config = DINOV2_VITL14_REG;
+
+function positiveInt(value: unknown, name: string, who: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error(`${who}: ${name} must be a positive integer, found ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * Completes a partial config with {@link DEFAULT_DINOV2_CONFIG} and validates it.
+ * @throws naming the field, what was expected and what was found
+ */
+export function resolveDinov2Config(partial: Partial<Dinov2Config> = {}): Dinov2Config {
+  const who = 'dinov2 config';
+  const c: Dinov2Config = { ...DEFAULT_DINOV2_CONFIG, ...partial, preprocess: { ...DEFAULT_DINOV2_CONFIG.preprocess, ...partial.preprocess } };
+  for (const k of ['imgSize', 'patchSize', 'inChans', 'embedDim', 'depth', 'numHeads'] as const) positiveInt(c[k], k, who);
+  if (!Number.isInteger(c.numRegisterTokens) || c.numRegisterTokens < 0) throw new Error(`${who}: numRegisterTokens must be an integer >= 0, found ${c.numRegisterTokens}`);
+  if (c.embedDim % c.numHeads !== 0) throw new Error(`${who}: embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
+  if (c.imgSize % c.patchSize !== 0) throw new Error(`${who}: imgSize ${c.imgSize} is not a multiple of patchSize ${c.patchSize}`);
+  if (!(c.mlpRatio > 0) || !Number.isInteger(c.embedDim * c.mlpRatio)) throw new Error(`${who}: mlpRatio must give an integer hidden width, found ${c.mlpRatio} (x ${c.embedDim})`);
+  if (c.ffnLayer !== 'mlp') throw new Error(`${who}: ffnLayer must be "mlp" (the only one implemented), found ${JSON.stringify(c.ffnLayer)}`);
+  if (!(c.interpolateOffset >= 0) || !(c.interpolateOffset < 1)) throw new Error(`${who}: interpolateOffset must be in [0, 1), found ${c.interpolateOffset}`);
+  if (!(c.layerNormEps > 0)) throw new Error(`${who}: layerNormEps must be > 0, found ${c.layerNormEps}`);
+  return c;
+}
+
+/** The reference constructor's own defaults (used for arguments a description leaves out). */
+const REFERENCE_DEFAULTS: Record<string, unknown> = {
+  img_size: 224,
+  patch_size: 16,
+  in_chans: 3,
+  embed_dim: 768,
+  depth: 12,
+  num_heads: 12,
+  mlp_ratio: 4.0,
+  qkv_bias: true,
+  ffn_bias: true,
+  proj_bias: true,
+  init_values: null,
+  ffn_layer: 'mlp',
+  num_register_tokens: 0,
+  interpolate_antialias: false,
+  interpolate_offset: 0.1,
+};
+
+/**
+ * Maps the reference's constructor arguments (snake_case, e.g. a fixture's `config.json` `constructor`) to a
+ * config; absent arguments take the reference constructor's defaults. Unsupported values (SwiGLU) throw.
+ */
+export function dinov2ConfigFromReference(args: Record<string, unknown>, preprocess?: Partial<PreprocessConfig>): Dinov2Config {
+  const who = 'dinov2 reference constructor';
+  const all = { ...REFERENCE_DEFAULTS, ...args };
+  const num = (k: string): number => {
+    const v = all[k];
+    if (typeof v !== 'number') throw new Error(`${who}: ${k} must be a number, found ${JSON.stringify(v)}`);
+    return v;
+  };
+  const bool = (k: string): boolean => {
+    const v = all[k];
+    if (typeof v !== 'boolean') throw new Error(`${who}: ${k} must be a boolean, found ${JSON.stringify(v)}`);
+    return v;
+  };
+  if (all.ffn_layer !== 'mlp') throw new Error(`${who}: ffn_layer ${JSON.stringify(all.ffn_layer)} is not implemented (only "mlp")`);
+  const imgSize = num('img_size');
+  return resolveDinov2Config({
+    imgSize,
+    patchSize: num('patch_size'),
+    inChans: num('in_chans'),
+    embedDim: num('embed_dim'),
+    depth: num('depth'),
+    numHeads: num('num_heads'),
+    mlpRatio: num('mlp_ratio'),
+    numRegisterTokens: num('num_register_tokens'),
+    // init_values=None means no LayerScale (and no ls*.gamma keys).
+    layerScale: all.init_values !== null && all.init_values !== undefined,
+    qkvBias: bool('qkv_bias'),
+    projBias: bool('proj_bias'),
+    ffnBias: bool('ffn_bias'),
+    ffnLayer: 'mlp',
+    interpolateAntialias: bool('interpolate_antialias'),
+    interpolateOffset: all.interpolate_offset === null ? 0 : num('interpolate_offset'),
+    layerNormEps: 1e-6,
+    preprocess: { ...DINOV2_PREPROCESS, size: imgSize, ...preprocess },
+  });
+}
