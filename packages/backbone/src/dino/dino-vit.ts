@@ -156,6 +156,10 @@ export abstract class DinoVisionTransformer implements ImageEncoder {
         x = next;
         if (taps.has(i)) kept.set(i, x);
       }
+    } catch (e) {
+      if (!x.isDisposed) x.dispose();
+      for (const t of kept.values()) if (!t.isDisposed) t.dispose();
+      throw e;
     } finally {
       if (prepared.rope) tf.dispose([prepared.rope.sin, prepared.rope.cos]);
     }

@@ -7,6 +7,7 @@ import { Dinov2VisionTransformer } from './dinov2';
 import { DINOV2_VITL14_REG, resolveDinov2Config } from './dinov2-config';
 import { dinoReferenceOutputs, parseDinoReferenceRun, type DinoReferenceRun } from './reference-outputs';
 import { dinov2StateDictKeys } from './state-dict-keys';
+import { bicubicWeights } from './bicubic-resize';
 
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 /**
@@ -135,6 +136,32 @@ describeBackends('dinov2 golden fixture', ({ it }) => {
       expect(() => model.getIntermediateLayers(pixels, { n: [3] })).toThrow(/outside \[0, 2\]/);
     } finally {
       pixels.dispose();
+      model.dispose();
+    }
+  });
+
+  it('non-square images: the pos-embed grid is resized per axis in (height, width) order', async () => {
+    const model = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
+    try {
+      const pos = model.interpolatePosEncoding(16, 24);
+      expect(pos.shape).toEqual([1, 1 + 4 * 6, 64]);
+      // Height keeps its 4 rows: each output row is the 1-D antialiased 4 -> 6 resize of the stored row.
+      const stored = fx.weights.get('pos_embed')!.data;
+      const w = bicubicWeights(4, 6, { antialias: true });
+      const expected = new Float64Array((1 + 24) * 64);
+      expected.set(stored.slice(0, 64));
+      for (let r = 0; r < 4; r++) for (let c = 0; c < 6; c++) for (let k = 0; k < 64; k++) {
+        let s = 0;
+        for (let j = 0; j < 4; j++) s += w[c * 4 + j]! * stored[(1 + r * 4 + j) * 64 + k]!;
+        expected[(1 + r * 6 + c) * 64 + k] = s;
+      }
+      await expectClose(pos, expected, { atol: 1e-6, rtol: 1e-6 });
+      const pixels = tf.randomNormal([1, 3, 16, 24], 0, 1, 'float32', 3) as tf.Tensor4D;
+      const enc = model.encodeImage(pixels, { layers: [1] });
+      expect(enc.grid).toEqual([4, 6]);
+      expect(enc.patchTokens[0]!.shape).toEqual([1, 24, 64]);
+      tf.dispose([pos, pixels, enc] as unknown as tf.TensorContainer);
+    } finally {
       model.dispose();
     }
   });
