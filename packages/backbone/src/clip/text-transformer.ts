@@ -95,9 +95,11 @@ export class ClipTextTransformer {
       }
       const normed = layerNorm(x, this.lnFinalWeight, this.lnFinalBias, eps);
       const eot = eotIndices ? tf.cast(eotIndices, 'int32') : tf.cast(tf.argMax(tokenIds!, -1), 'int32');
-      const flat = tf.reshape(normed, [b * l, t.width]);
-      const rows = tf.add(tf.mul(tf.range(0, b, 1, 'int32'), tf.scalar(l, 'int32')), eot) as tf.Tensor1D;
-      const pooled = tf.gather(flat, rows);
+      // Pool at EOT with a one-hot matmul (differentiable on every backend; a gather's gradient needs
+      // UnsortedSegmentSum, which the wasm backend lacks).
+      const positions = tf.reshape(tf.range(0, l, 1, 'int32'), [1, l]);
+      const select = tf.cast(tf.equal(positions, tf.reshape(eot, [b, 1])), 'float32');
+      const pooled = tf.reshape(tf.matMul(tf.reshape(select, [b, 1, l]), normed), [b, t.width]);
       return { textEmbeds: project(pooled, this.textProjection), hiddenStates: requested.map((i) => tf.clone(hidden.get(i)!)) };
     }) as { textEmbeds: tf.Tensor2D; hiddenStates: tf.Tensor3D[] };
     if (options.hiddenStates === undefined || options.hiddenStates === false) return { textEmbeds: out.textEmbeds };
