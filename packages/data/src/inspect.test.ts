@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { cp, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { inspectDataset, formatInspectReport } from './inspect';
+import { nodeFileSystem as fs } from './node-file-system';
+import { writeSyntheticDataset } from './node';
+import { maskPng, rgbPng, writeTree } from './test-tree';
+import { runInspectCommand } from './inspect-cli';
+
+const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+const roots: string[] = [];
+let synthetic = '';
+
+beforeAll(async () => {
+  synthetic = await writeTree({});
+  roots.push(synthetic);
+  await writeSyntheticDataset(synthetic, { seed: 1, domains: ['wood', 'cap'], trainGood: 3, testGood: 2, testPerKind: 1 });
+});
+afterAll(async () => {
+  await Promise.all(roots.map((r) => rm(r, { recursive: true, force: true })));
+});
+
+function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('npm', ['run', '-s', 'data:inspect', '--', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('inspectDataset', () => {
+  it('counts a synthetic set per category', async () => {
+    const report = await inspectDataset(synthetic, { fs });
+    expect(report.ok).toBe(true);
+    expect(report.format).toBe('mvtec');
+    expect(report.categories.map((c) => [c.category, c.normal, c.anomalous, c.masks, c.imageSizes])).toEqual([
+      ['cap', 5, 6, 6, { '64x64': 11 }],
+      ['wood', 5, 6, 6, { '64x64': 11 }],
+    ]);
+    expect(report.categories[0]!.splits).toEqual({ train: { normal: 3, anomalous: 0 }, test: { normal: 2, anomalous: 6 } });
+    expect(report.totals).toEqual({ images: 22, normal: 10, anomalous: 12, masks: 12, skipped: 0 });
+    expect(formatInspectReport(report)).toMatch(/wood\s+5\s+6\s+6\s+0\s+0\s+train 3\/0, test 2\/6\s+64x64 \(11\)/);
+  });
+
+  it('names every faulty file: size and label mismatches, corrupt images', async () => {
+    const img = rgbPng(8, 8);
+    const root = await writeTree({
+      'obj/test/good/000.png': img,
+      'obj/test/good/001.png': new Uint8Array([1, 2, 3]),
+      'obj/test/dent/000.png': img,
+      'obj/test/dent/001.png': img,
+      'obj/test/dent/002.png': img,
+      'obj/ground_truth/dent/000_mask.png': maskPng(8, 8, [0, 0, 2, 2]),
+      'obj/ground_truth/dent/001_mask.png': maskPng(16, 8, [0, 0, 2, 2]),
+      'obj/ground_truth/dent/002_mask.png': maskPng(8, 8, null),
+    });
+    roots.push(root);
+    const report = await inspectDataset(root, { fs });
+    expect(report.ok).toBe(false);
+    expect(report.errors.map((e) => `${e.kind} ${e.path.slice(root.length + 1)}`)).toEqual([
+      'size-mismatch obj/ground_truth/dent/001_mask.png',
+      'label-mismatch obj/ground_truth/dent/002_mask.png',
+      'corrupt obj/test/good/001.png',
+    ]);
+    expect(report.errors[0]!.message).toBe(`mask is 16x8, but its image ${root}/obj/test/dent/001.png is 8x8`);
+    const skipping = await inspectDataset(root, { fs, skipCorrupt: true });
+    expect(skipping.errors.map((e) => e.kind)).toEqual(['size-mismatch', 'label-mismatch']);
+    expect(skipping.totals.skipped).toBe(1);
+    expect(skipping.warnings.find((w) => w.kind === 'skipped-corrupt')!.path).toBe(`${root}/obj/test/good/001.png`);
+  });
+
+  it('a normal image with a non-empty mask is a label mismatch', async () => {
+    const root = await writeTree({
+      'bagel/test/good/rgb/000.png': rgbPng(8, 8),
+      'bagel/test/good/gt/000.png': maskPng(8, 8, [1, 1, 2, 2]),
+      'bagel/test/hole/rgb/000.png': rgbPng(8, 8),
+      'bagel/test/hole/gt/000.png': maskPng(8, 8, [1, 1, 3, 3]),
+    });
+    roots.push(root);
+    const report = await inspectDataset(root, { fs });
+    expect(report.format).toBe('mvtec-3d');
+    expect(report.errors.map((e) => `${e.kind} ${e.path.slice(root.length + 1)}: ${e.message.replace(root, '')}`)).toEqual([
+      'label-mismatch bagel/test/good/gt/000.png: mask has 1 anomalous pixels, but its image /bagel/test/good/rgb/000.png is labelled normal',
+    ]);
+  });
+
+  it('reports an undetectable layout as an error', async () => {
+    const root = await writeTree({ 'x/y.png': rgbPng(4, 4) });
+    roots.push(root);
+    const report = await inspectDataset(root, { fs });
+    expect(report.ok).toBe(false);
+    expect(report.errors[0]!.message).toMatch(/cannot detect the dataset layout/);
+  });
+});
+
+describe('data:inspect command', () => {
+  it('prints the counts of a synthetic set and exits 0', () => {
+    const r = runCli([synthetic]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/format mvtec \(detected\)/);
+    expect(r.stdout).toMatch(/cap\s+5\s+6\s+6\s+0\s+0/);
+    expect(r.stdout).toMatch(/total\s+10\s+12\s+12/);
+    expect(r.stdout).toMatch(/no errors/);
+  });
+
+  it('exits non-zero naming a planted mismatched mask', async () => {
+    const root = await writeTree({});
+    roots.push(root);
+    await cp(synthetic, root, { recursive: true });
+    const planted = join(root, 'wood/ground_truth/crack/000_mask.png');
+    await writeFile(planted, maskPng(32, 64, [0, 0, 8, 8]));
+    const r = runCli([root, '--format', 'mvtec']);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`error [size-mismatch] ${planted}: mask is 32x64, but its image ${join(root, 'wood/test/crack/000.png')} is 64x64`);
+    const out: string[] = [];
+    expect(await runInspectCommand([root, '--json'], { out: (s) => out.push(s), err: (s) => out.push(s) })).toBe(1);
+    const report = JSON.parse(out.join(''));
+    expect(report.errors).toEqual([{ path: planted, kind: 'size-mismatch', message: expect.stringContaining('32x64') }]);
+  });
+
+  it('usage errors exit 2', async () => {
+    const err: string[] = [];
+    const io = { out: () => undefined, err: (s: string) => err.push(s) };
+    expect(await runInspectCommand([], io)).toBe(2);
+    expect(await runInspectCommand(['a', '--format', 'nope'], io)).toBe(2);
+    expect(await runInspectCommand(['a', '--bogus'], io)).toBe(2);
+    expect(err.join('')).toMatch(/missing <root>[\s\S]*unknown format 'nope'[\s\S]*unknown option --bogus/);
+  });
+});
