@@ -11,7 +11,7 @@ import type { Rng } from '@hgm/tensor';
 export function straightThroughOneHot(ySoft: tf.Tensor): tf.Tensor {
   const fn = (soft: tf.Tensor): { value: tf.Tensor; gradFunc: (dy: tf.Tensor) => tf.Tensor } => {
     const k = soft.shape[soft.rank - 1]!;
-    const value = tf.tidy(() => tf.cast(tf.oneHot(tf.argMax(soft, -1), k), 'float32'));
+    const value = k === 1 ? tf.onesLike(soft) : tf.tidy(() => tf.cast(tf.oneHot(tf.argMax(soft, -1), k), 'float32'));
     return { value, gradFunc: (dy: tf.Tensor) => tf.clone(dy) };
   };
   const op = tf.customGrad(fn as unknown as Parameters<typeof tf.customGrad>[0]);

@@ -12,8 +12,9 @@ export interface BipartiteMatchingOptions {
 }
 
 /**
- * The decisions of one ToMe bipartite soft matching step over T_in tokens, for a batch of B.
- * Index arrays are flat row-major host arrays (they are discrete decisions, not differentiable).
+ * The decisions of one ToMe bipartite soft matching step over T_in tokens, for a batch of B. All
+ * decisions stay on the device as int32 / 0-1 tensors (no synchronous read-back); call
+ * {@link BipartiteMatching.dispose} when done.
  */
 export interface BipartiteMatching {
   /** Tokens entering the merge. */
@@ -23,18 +24,18 @@ export interface BipartiteMatching {
   /** Merged pairs (after clamping to floor((T_in - protected) / 2)); 0 means the merge is the identity. */
   readonly r: number;
   readonly batch: number;
-  /** [B, T_a - r] indices into the even half `x[:, 0::2]` of the tokens that stay unmerged, in output order. */
-  readonly unmergedIndices: Int32Array;
-  /** [B, r] indices into the even half of the tokens merged away (best pairs first). */
-  readonly srcIndices: Int32Array;
-  /** [B, r] indices into the odd half `x[:, 1::2]` of the token each merged token goes to. */
-  readonly dstIndices: Int32Array;
+  /** [B, T_a - r] int32 indices into the even half `x[:, 0::2]` of the tokens that stay unmerged, in output order. */
+  readonly unmergedIndices: tf.Tensor2D;
+  /** [B, r] int32 indices into the even half of the tokens merged away (best pairs first). */
+  readonly srcIndices: tf.Tensor2D;
+  /** [B, r] int32 indices into the odd half `x[:, 1::2]` of the token each merged token goes to. */
+  readonly dstIndices: tf.Tensor2D;
   /**
-   * Which input tokens form each output token: `members[b][o]` lists input token indices (0..T_in-1);
-   * the output order is ToMe's `[unmerged even tokens, odd tokens]` (with a distillation token: `[unm[0],
-   * dst[0], unm[1:], dst[1:]]`).
+   * [B, T_out, T_in] 0/1: which input tokens form each output token. The output order is ToMe's
+   * `[unmerged even tokens, odd tokens]` (with a distillation token: `[unm[0], dst[0], unm[1:], dst[1:]]`).
+   * Every column holds exactly one 1.
    */
-  readonly members: readonly (readonly number[][])[];
+  readonly membership: tf.Tensor3D;
   /**
    * Merges a token tensor with these decisions (differentiable in `x`).
    * @param x [B, T_in, C]
@@ -47,16 +48,16 @@ export interface BipartiteMatching {
    * @returns [B, T_in, C]
    */
   unmerge(x: tf.Tensor): tf.Tensor3D;
+  /** Disposes the decision tensors. */
+  dispose(): void;
 }
 
 /**
  * ToMe bipartite soft matching (parameter free). The tokens are split into alternating sets A (even
  * positions) and B (odd positions); with cosine similarity `S = norm(A) norm(B)^T`, every a in A picks
  * its most similar b; the r pairs with the highest scores are merged (the a goes into its b), the other
- * a's stay. `r` is clamped to `floor((T - protected) / 2)`; r <= 0 gives the identity.
- *
- * The scores are read back to the host to take the discrete decisions (argmax and sort), so this call
- * synchronises with the backend.
+ * a's stay. `r` is clamped to `floor((T - protected) / 2)`; r <= 0 gives the identity. The decisions
+ * (argmax, sort by score) are taken on the device; ties go to the lower index.
  *
  * @param metric [B, T, C] the similarity features (ToMe uses the attention keys; HGM the tokens)
  * @param r number of tokens to remove
@@ -71,63 +72,61 @@ export function bipartiteSoftMatching(metric: tf.Tensor, r: number, options: Bip
   const rr = Math.max(0, Math.min(r, Math.floor((tokens - protectedCount) / 2)));
   const ta = Math.ceil(tokens / 2);
   const tb = Math.floor(tokens / 2);
+  const tokensOut = tokens - rr;
 
-  const unm = new Int32Array(batch * (ta - rr));
-  const src = new Int32Array(batch * rr);
-  const dst = new Int32Array(batch * rr);
-  const members: number[][][] = [];
+  const decisions = tf.tidy(() => {
+    if (rr === 0) {
+      const unm = tf.tile(tf.expandDims(tf.range(0, ta, 1, 'int32'), 0), [batch, 1]);
+      const none = tf.zeros([batch, 0], 'int32');
+      return { unm, src: none, dst: tf.clone(none), membership: tf.tile(tf.expandDims(tf.eye(tokens), 0), [batch, 1, 1]) };
+    }
+    const n = tf.div(metric, tf.norm(metric, 'euclidean', -1, true));
+    const a = tf.gather(n, range(0, tokens, 2), 1);
+    const bb = tf.gather(n, range(1, tokens, 2), 1);
+    let scores = tf.matMul(a, bb, false, true); // [B, Ta, Tb]
+    if (classToken || distillToken) {
+      const mask = new Float32Array(ta * tb);
+      for (let i = 0; i < ta; i++) for (let j = 0; j < tb; j++) if ((classToken && i === 0) || (distillToken && j === 0)) mask[i * tb + j] = -Infinity;
+      scores = tf.add(scores, tf.tensor2d(mask, [ta, tb]));
+    }
+    const nodeMax = tf.max(scores, -1); // [B, Ta]
+    const nodeIdx = tf.argMax(scores, -1); // [B, Ta] int32
+    const order = tf.topk(nodeMax, ta, true).indices; // descending score
+    const src = tf.slice(order, [0, 0], [batch, rr]);
+    let unm = tf.slice(order, [0, rr], [batch, ta - rr]);
+    if (classToken) unm = sortAscending(unm);
+    // dst[b, i] = nodeIdx[b, src[b, i]], gathered from the flattened [B * Ta] array.
+    const offsets = tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(ta, 'int32'));
+    const dst = tf.reshape(tf.gather(tf.reshape(nodeIdx, [-1]), tf.add(src, tf.expandDims(offsets, 1))), [batch, rr]); // [B, r]
+    // Membership rows: unmerged even tokens, then odd tokens with the even tokens merged into them.
+    const unmRows = oneHotFloat(tf.mul(unm, tf.scalar(2, 'int32')), tokens); // [B, Ta - r, T]
+    const oddRows = tf.tile(tf.expandDims(oneHotFloat(tf.range(1, tokens, 2, 'int32'), tokens), 0), [batch, 1, 1]); // [B, Tb, T]
+    const srcOneHot = oneHotFloat(tf.mul(src, tf.scalar(2, 'int32')), tokens); // [B, r, T]
+    const dstOneHot = oneHotFloat(dst, tb); // [B, r, Tb]
+    const dstRows = tf.add(oddRows, tf.matMul(dstOneHot, srcOneHot, true, false)); // [B, Tb, T]
+    const unmF = unmRows;
+    const membership = distillToken
+      ? tf.concat([sliceRows(unmF, 0, 1), sliceRows(dstRows, 0, 1), sliceRows(unmF, 1, ta - rr - 1), sliceRows(dstRows, 1, tb - 1)], 1)
+      : tf.concat([unmF, dstRows], 1);
+    return { unm, src, dst, membership };
+  });
+  return makeMatching(batch, tokens, tokensOut, rr, decisions);
+}
 
-  if (rr === 0) {
-    for (let b = 0; b < batch; b++) {
-      members.push(Array.from({ length: tokens }, (_, t) => [t]));
-      for (let i = 0; i < ta; i++) unm[b * ta + i] = i;
-    }
-  } else {
-    const scores = tf.tidy(() => {
-      const n = tf.div(metric, tf.norm(metric, 'euclidean', -1, true));
-      const a = tf.gather(n, range(0, tokens, 2), 1);
-      const bb = tf.gather(n, range(1, tokens, 2), 1);
-      return tf.matMul(a, bb, false, true);
-    });
-    const s = scores.dataSync() as Float32Array;
-    scores.dispose();
-    for (let b = 0; b < batch; b++) {
-      const nodeMax = new Float64Array(ta);
-      const nodeIdx = new Int32Array(ta);
-      for (let i = 0; i < ta; i++) {
-        let best = -Infinity;
-        let arg = 0;
-        for (let j = 0; j < tb; j++) {
-          let v = s[(b * ta + i) * tb + j]!;
-          if (classToken && i === 0) v = -Infinity;
-          if (distillToken && j === 0) v = -Infinity;
-          if (v > best) {
-            best = v;
-            arg = j;
-          }
-        }
-        nodeMax[i] = best;
-        nodeIdx[i] = arg;
-      }
-      const order = Array.from({ length: ta }, (_, i) => i).sort((x, y) => (nodeMax[y]! - nodeMax[x]! || x - y));
-      const unmerged = order.slice(rr);
-      if (classToken) unmerged.sort((x, y) => x - y);
-      for (let i = 0; i < rr; i++) {
-        src[b * rr + i] = order[i]!;
-        dst[b * rr + i] = nodeIdx[order[i]!]!;
-      }
-      unmerged.forEach((v, i) => (unm[b * (ta - rr) + i] = v));
-      const unmGroups = unmerged.map((i) => [2 * i]);
-      const dstGroups = Array.from({ length: tb }, (_, j) => [2 * j + 1]);
-      for (let i = 0; i < rr; i++) dstGroups[dst[b * rr + i]!]!.push(2 * src[b * rr + i]!);
-      members.push(
-        distillToken
-          ? [unmGroups[0]!, dstGroups[0]!, ...unmGroups.slice(1), ...dstGroups.slice(1)]
-          : [...unmGroups, ...dstGroups],
-      );
-    }
-  }
-  return makeMatching(batch, tokens, rr, unm, src, dst, members);
+/** Float32 one-hot rows [..., depth]; also for depth 1, which tf.oneHot rejects. */
+function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
+  if (depth === 1) return tf.ones([...indices.shape, 1]);
+  return tf.cast(tf.oneHot(indices, depth), 'float32');
+}
+
+/** Sorts int32 indices ascending along the last axis. */
+function sortAscending(x: tf.Tensor): tf.Tensor {
+  const k = x.shape[x.rank - 1]!;
+  return tf.neg(tf.cast(tf.topk(tf.neg(tf.cast(x, 'float32')), k, true).values, 'int32'));
+}
+
+function sliceRows(x: tf.Tensor, start: number, count: number): tf.Tensor {
+  return tf.slice(x, [0, start, 0], [x.shape[0]!, count, x.shape[2]!]);
 }
 
 function range(start: number, end: number, step: number): number[] {
@@ -139,22 +138,11 @@ function range(start: number, end: number, step: number): number[] {
 function makeMatching(
   batch: number,
   tokensIn: number,
+  tokensOut: number,
   r: number,
-  unmergedIndices: Int32Array,
-  srcIndices: Int32Array,
-  dstIndices: Int32Array,
-  members: number[][][],
+  d: { unm: tf.Tensor; src: tf.Tensor; dst: tf.Tensor; membership: tf.Tensor },
 ): BipartiteMatching {
-  const tokensOut = tokensIn - r;
-  // Membership matrix [B, T_out, T_in] (0/1), built once on the host.
-  const membership = new Float32Array(batch * tokensOut * tokensIn);
-  let maxMembers = 1;
-  for (let b = 0; b < batch; b++) {
-    members[b]!.forEach((group, o) => {
-      maxMembers = Math.max(maxMembers, group.length);
-      for (const t of group) membership[(b * tokensOut + o) * tokensIn + t] = 1;
-    });
-  }
+  const membership = d.membership as tf.Tensor3D;
   const checkInput = (label: string, x: tf.Tensor, t: number): void => {
     if (x.rank !== 3 || x.shape[0] !== batch || x.shape[1] !== t) {
       throw new Error(`${label}: expected shape [${batch}, ${t}, C], found [${x.shape.join(', ')}]`);
@@ -165,31 +153,30 @@ function makeMatching(
     tokensOut,
     r,
     batch,
-    unmergedIndices,
-    srcIndices,
-    dstIndices,
-    members,
+    unmergedIndices: d.unm as tf.Tensor2D,
+    srcIndices: d.src as tf.Tensor2D,
+    dstIndices: d.dst as tf.Tensor2D,
+    membership,
     merge(x: tf.Tensor, mode: MergeMode): tf.Tensor3D {
       checkInput('merge input', x, tokensIn);
       return tf.tidy(() => {
         if (r === 0) return tf.clone(x) as tf.Tensor3D;
-        const m = tf.tensor3d(membership, [batch, tokensOut, tokensIn]);
-        if (mode === 'sum') return tf.matMul(m, x) as tf.Tensor3D;
-        if (mode === 'mean') return tf.div(tf.matMul(m, x), tf.sum(m, -1, true)) as tf.Tensor3D;
+        if (mode === 'sum') return tf.matMul(membership, x) as tf.Tensor3D;
+        if (mode === 'mean') return tf.div(tf.matMul(membership, x), tf.sum(membership, -1, true)) as tf.Tensor3D;
         // amax: mask non-members with -inf, then the maximum over the input-token axis.
         const c = x.shape[2]!;
-        const mask = tf.broadcastTo(tf.greater(tf.expandDims(m, -1), 0), [batch, tokensOut, tokensIn, c]);
-        const xs = tf.broadcastTo(tf.expandDims(x, 1), [batch, tokensOut, tokensIn, c]);
-        return tf.max(tf.where(mask, xs, tf.fill([batch, tokensOut, tokensIn, c], -Infinity)), 2) as tf.Tensor3D;
+        const shape = [batch, tokensOut, tokensIn, c];
+        const mask = tf.broadcastTo(tf.greater(tf.expandDims(membership, -1), 0), shape);
+        const xs = tf.broadcastTo(tf.expandDims(x, 1), shape);
+        return tf.max(tf.where(mask, xs, tf.fill(shape, -Infinity)), 2) as tf.Tensor3D;
       });
     },
     unmerge(x: tf.Tensor): tf.Tensor3D {
       checkInput('unmerge input', x, tokensOut);
-      return tf.tidy(() => {
-        if (r === 0) return tf.clone(x) as tf.Tensor3D;
-        const m = tf.tensor3d(membership, [batch, tokensOut, tokensIn]);
-        return tf.matMul(m, x, true, false) as tf.Tensor3D;
-      });
+      return tf.tidy(() => (r === 0 ? tf.clone(x) : tf.matMul(membership, x, true, false)) as tf.Tensor3D);
+    },
+    dispose(): void {
+      tf.dispose([d.unm, d.src, d.dst, d.membership]);
     },
   };
 }

@@ -20,6 +20,8 @@ export interface GroupMergingLevel {
   softAssignment: tf.Tensor3D;
   /** [B, K_h, D] G'^(h) after the group update (before the merge to K_{h+1}). */
   updatedGroupTokens: tf.Tensor3D;
+  /** [B, K_{h+1}, K_h] 0/1: which tokens of G'^(h) were merged into each token of G^(h+1); null at the last level. */
+  mergeMembership: tf.Tensor3D | null;
 }
 
 /** Typed output of Hierarchical Group Merging. */
@@ -99,10 +101,12 @@ export class HierarchicalGroupMerging {
           assignment: out.assignment,
           softAssignment: out.softAssignment,
           updatedGroupTokens: out.updatedGroupTokens,
+          mergeMembership: null,
         });
         out.logits.dispose();
         if (h < this.numLevels - 1) {
           const merged = mergeGroupTokens(out.updatedGroupTokens, sizes, c.groupsPerLevel[h + 1]!);
+          levels[h]!.mergeMembership = merged.membership;
           groups = merged.groupTokens;
           sizes = merged.sizes;
         }
@@ -117,6 +121,6 @@ export class HierarchicalGroupMerging {
 
 /** Disposes every tensor of a {@link HierarchicalGroupMergingOutput}. */
 export function disposeHierarchicalGroupMergingOutput(out: HierarchicalGroupMergingOutput): void {
-  for (const l of out.levels) tf.dispose([l.groupTokens, l.groupSizes, l.initializedPatches, l.assignment, l.softAssignment, l.updatedGroupTokens]);
+  for (const l of out.levels) tf.dispose([l.groupTokens, l.groupSizes, l.initializedPatches, l.assignment, l.softAssignment, l.updatedGroupTokens, ...(l.mergeMembership ? [l.mergeMembership] : [])]);
   tf.dispose([out.imageAnchors, out.assignedFeatures]);
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { bipartiteSoftMatching, mergeWeightedAverage, type BipartiteMatching } from './bipartite-soft-matching';
+import { bipartiteSoftMatching, mergeWeightedAverage } from './bipartite-soft-matching';
 
 /** Result of {@link mergeGroupTokens}. */
 export interface MergedGroups {
@@ -7,8 +7,10 @@ export interface MergedGroups {
   groupTokens: tf.Tensor3D;
   /** [B, K_out, 1] sizes (how many initial group tokens each token stands for). */
   sizes: tf.Tensor3D;
-  /** The ToMe decisions of each round (one unless more than half the tokens had to go). */
-  matchings: BipartiteMatching[];
+  /** [B, K_out, K_in] 0/1: which input group tokens form each output token (all rounds composed). */
+  membership: tf.Tensor3D;
+  /** ToMe rounds used (1 unless more than half the tokens had to go; 0 when K_out = K_in). */
+  rounds: number;
 }
 
 /**
@@ -27,19 +29,22 @@ export function mergeGroupTokens(groupTokens: tf.Tensor, sizes: tf.Tensor, targe
   if (!Number.isInteger(targetCount) || targetCount < 1 || targetCount > kIn) {
     throw new Error(`mergeGroupTokens targetCount: expected an integer in [1, ${kIn}], found ${targetCount}`);
   }
-  const matchings: BipartiteMatching[] = [];
+  let rounds = 0;
   let x = tf.clone(groupTokens) as tf.Tensor3D;
   let s = tf.clone(sizes) as tf.Tensor3D;
+  let membership = tf.tile(tf.expandDims(tf.eye(kIn), 0), [groupTokens.shape[0]!, 1, 1]) as tf.Tensor3D;
   while (x.shape[1]! > targetCount) {
     const k = x.shape[1]!;
     const r = Math.min(k - targetCount, Math.floor(k / 2));
     const m = bipartiteSoftMatching(x, r);
     const merged = mergeWeightedAverage(m, x, s);
-    x.dispose();
-    s.dispose();
+    const composed = tf.matMul(m.membership, membership) as tf.Tensor3D;
+    tf.dispose([x, s, membership]);
+    m.dispose();
     x = merged.x;
     s = merged.size;
-    matchings.push(m);
+    membership = composed;
+    rounds++;
   }
-  return { groupTokens: x, sizes: s, matchings };
+  return { groupTokens: x, sizes: s, membership, rounds };
 }

@@ -54,9 +54,9 @@ export async function runFixture(fixture: Fixture): Promise<ParityRow[]> {
     const produced: Record<string, tf.Tensor> = { x: merged.x, size: merged.size, source, unmerge: unmerged };
     const b = matching.batch;
     const indices: Record<string, Int32Array> = {
-      unm_idx: matching.unmergedIndices,
-      src_idx: matching.srcIndices,
-      dst_idx: matching.dstIndices,
+      unm_idx: (await matching.unmergedIndices.data()) as Int32Array,
+      src_idx: (await matching.srcIndices.data()) as Int32Array,
+      dst_idx: (await matching.dstIndices.data()) as Int32Array,
     };
     for (const [name, expected] of outputs) {
       if (!name.startsWith(`${c.name}.`)) continue;
@@ -73,6 +73,7 @@ export async function runFixture(fixture: Fixture): Promise<ParityRow[]> {
         rows.push(await compareOutput(name, (FLOAT_OUTPUTS as readonly string[]).includes(suffix) ? produced[suffix] : undefined, expected, DEFAULT_TOLERANCE));
       }
     }
+    matching.dispose();
     tf.dispose([x, metric, ...(size ? [size] : []), merged.x, merged.size, source, unmerged]);
   }
   for (const [name, expected] of outputs) {
