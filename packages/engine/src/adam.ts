@@ -26,8 +26,11 @@ export class NamedAdam {
     readonly config: AdamConfig = DEFAULT_ADAM,
   ) {
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      for (const store of [this.m, this.v]) {
+        const zeros = tf.zerosLike(p);
+        store.set(name, tf.variable(zeros, false));
+        zeros.dispose();
+      }
     }
   }
 

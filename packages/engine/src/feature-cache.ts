@@ -73,6 +73,16 @@ export class FeatureCache {
     }
   }
 
+  /** Whether an entry exists (without reading it). */
+  async has(key: string): Promise<boolean> {
+    try {
+      await stat(this.path(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Stores tensors under a key (atomic write). */
   async put(key: string, tensors: Map<string, WritableTensor>): Promise<void> {
     const path = this.path(key);

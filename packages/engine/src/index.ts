@@ -3,3 +3,4 @@ export * from './progress';
 export * from './colormap';
 export * from './html-report';
 export * from './adam';
+export * from './engine-model';

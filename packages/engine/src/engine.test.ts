@@ -1,0 +1,200 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { useBackend } from '@hgm/tensor/testing';
+import { openSafetensors } from '@hgm/tensor/node';
+import { writeSyntheticDataset, readDatasetFromDisk, nodeFileSystem, type DatasetSample } from '@hgm/data/node';
+import { train } from './trainer';
+import { evaluate } from './evaluator';
+import { detect } from './detector';
+import { expandInputs } from './expand-inputs';
+import { ToyModel } from './testing/toy-model';
+import type { ProgressEvent } from './progress';
+
+const here = dirname(fileURLToPath(import.meta.url));
+let root: string;
+let data: string;
+let samples: DatasetSample[];
+const toyConfig = { size: 32, patch: 8, width: 8, seed: 5 };
+
+beforeAll(async () => {
+  await useBackend('cpu');
+  root = await mkdtemp(join(tmpdir(), 'hgm-engine-'));
+  data = join(root, 'data');
+  await writeSyntheticDataset(data, { seed: 3, size: 32, domains: ['wood', 'cap'], kinds: ['scratch', 'stain'], trainGood: 2, testGood: 3, testPerKind: 2 });
+  const index = await readDatasetFromDisk(data, { format: 'mvtec' });
+  samples = index.samples.filter((s) => s.split === 'test');
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function trainable(model: ToyModel): Promise<number[]> {
+  const out: number[] = [];
+  for (const p of model.parameters.entries()) if (p.trainable) out.push(...(await p.variable.data()));
+  return out;
+}
+
+describe('training', () => {
+  it('computes vision features once: later epochs and runs read the cache and give the same loss', async () => {
+    const cacheDir = join(root, 'cache-a');
+    const counters = { encoderCalls: 0, encodedImages: 0 };
+    const m1 = new ToyModel(toyConfig);
+    const events: ProgressEvent[] = [];
+    const r1 = await train({ model: m1, samples, fs: nodeFileSystem, outDir: join(root, 'run-a1'), featureCacheDir: cacheDir, epochs: 3, batchSize: 4, counters, onProgress: (e) => events.push(e) });
+    expect(counters.encodedImages).toBe(samples.length);
+    expect(m1.encodeCalls).toBe(counters.encoderCalls);
+    expect(r1.featureCache.writes).toBe(samples.length);
+    expect(r1.history.length).toBe(3 * Math.ceil(samples.length / 4));
+    expect(events.filter((e) => e.type === 'epoch').length).toBe(3);
+    const step = events.find((e) => e.type === 'step');
+    expect(step && step.type === 'step' && Object.keys(step.terms).sort()).toEqual(['image', 'pixel']);
+    // A second run over the same images: the encoder never runs, and every step's loss is identical.
+    const counters2 = { encoderCalls: 0, encodedImages: 0 };
+    const m2 = new ToyModel(toyConfig);
+    const r2 = await train({ model: m2, samples, fs: nodeFileSystem, outDir: join(root, 'run-a2'), featureCacheDir: cacheDir, epochs: 3, batchSize: 4, counters: counters2 });
+    expect(counters2.encoderCalls).toBe(0);
+    expect(m2.encodeCalls).toBe(0);
+    expect(r2.history.map((h) => h.loss)).toEqual(r1.history.map((h) => h.loss));
+    expect(await trainable(m2)).toEqual(await trainable(m1));
+    // Training lowers the loss.
+    const first = r1.history.slice(0, 3).reduce((a, h) => a + h.loss, 0);
+    const last = r1.history.slice(-3).reduce((a, h) => a + h.loss, 0);
+    expect(last).toBeLessThan(first);
+    m1.dispose();
+    m2.dispose();
+  });
+
+  it('writes atomic checkpoints with the config and refuses to resume another configuration', async () => {
+    const outDir = join(root, 'run-b');
+    const m = new ToyModel(toyConfig);
+    await train({ model: m, samples, fs: nodeFileSystem, outDir, featureCacheDir: join(root, 'cache-b'), epochs: 1, batchSize: 4 });
+    const reader = await openSafetensors(join(outDir, 'checkpoint.safetensors'));
+    expect(reader.metadata['format']).toBe('hgm-train-checkpoint');
+    expect(reader.metadata['epoch']).toBe('1');
+    expect(reader.tensorNames().sort()).toEqual(['adam.m.head.bias', 'adam.m.head.weight', 'adam.v.head.bias', 'adam.v.head.weight', 'param.head.bias', 'param.head.weight']);
+    await reader.close();
+    expect((await readdir(outDir)).sort()).toEqual(['checkpoint.safetensors', 'history.json', 'model.safetensors']);
+    const other = new ToyModel({ ...toyConfig, width: 4 });
+    await expect(train({ model: other, samples, fs: nodeFileSystem, outDir, featureCacheDir: join(root, 'cache-b2'), epochs: 2, batchSize: 4 })).rejects.toThrow(
+      /checkpoint .*checkpoint\.safetensors: the model configuration is .*"width":8.*, but this run has .*"width":4/,
+    );
+    m.dispose();
+    other.dispose();
+  });
+
+  it('stops at a step boundary when aborted, keeps a checkpoint, and the resumed run ends where an uninterrupted one does', async () => {
+    const straight = new ToyModel(toyConfig);
+    await train({ model: straight, samples, fs: nodeFileSystem, outDir: join(root, 'run-c1'), featureCacheDir: join(root, 'cache-c'), epochs: 2, batchSize: 4 });
+    const ctrl = new AbortController();
+    const m = new ToyModel(toyConfig);
+    let steps = 0;
+    const r = await train({
+      model: m, samples, fs: nodeFileSystem, outDir: join(root, 'run-c2'), featureCacheDir: join(root, 'cache-c'), epochs: 2, batchSize: 4, signal: ctrl.signal,
+      onProgress: (e) => {
+        if (e.type === 'step' && ++steps === 3) ctrl.abort();
+      },
+    });
+    expect(r.interrupted).toBe(true);
+    const resumed = new ToyModel(toyConfig);
+    const r2 = await train({ model: resumed, samples, fs: nodeFileSystem, outDir: join(root, 'run-c2'), featureCacheDir: join(root, 'cache-c'), epochs: 2, batchSize: 4 });
+    expect(r2.resumedFrom).toEqual({ epoch: 1, step: 3 });
+    expect(await trainable(resumed)).toEqual(await trainable(straight));
+    for (const x of [straight, m, resumed]) x.dispose();
+  });
+
+  it('resumes after the training process is killed and ends with the same parameters', async () => {
+    const script = join(here, 'testing', 'train-child.ts');
+    const run = (outDir: string, killAfterEpoch?: number) =>
+      new Promise<{ code: number | null; signal: string | null; stdout: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--conditions=@hgm/source', '--import', 'tsx', script, data, outDir, join(root, 'cache-d'), '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          if (killAfterEpoch !== undefined && stdout.includes(`epoch ${killAfterEpoch}\n`)) child.kill('SIGKILL');
+        });
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code, signal) => (code !== 0 && signal === null ? reject(new Error(`child failed (${code}): ${stderr}`)) : resolve({ code, signal, stdout })));
+      });
+    const full = await run(join(root, 'run-d1'));
+    const killed = await run(join(root, 'run-d2'), 2);
+    expect(killed.signal).toBe('SIGKILL');
+    const ck = await openSafetensors(join(root, 'run-d2', 'checkpoint.safetensors'));
+    expect(Number(ck.metadata['epoch'])).toBeGreaterThanOrEqual(2);
+    await ck.close();
+    const resumed = await run(join(root, 'run-d2'));
+    const last = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
+    expect(last(resumed.stdout).resumedFrom.epoch).toBeGreaterThanOrEqual(3);
+    expect(last(resumed.stdout).params).toEqual(last(full.stdout).params);
+  }, 240_000);
+});
+
+describe('evaluation and detection', () => {
+  it('evaluates per category with every metric and writes tables and maps', async () => {
+    const m = new ToyModel(toyConfig);
+    await train({ model: m, samples, fs: nodeFileSystem, outDir: join(root, 'run-e'), featureCacheDir: join(root, 'cache-e'), epochs: 2, batchSize: 4 });
+    const outDir = join(root, 'eval-e');
+    const r = await evaluate({ model: m, samples, fs: nodeFileSystem, featureCacheDir: join(root, 'cache-e'), outDir, saveMaps: true, keepExamples: 2 });
+    expect(r.categories.map((c) => c.category)).toEqual(['cap', 'wood']);
+    expect(r.categories[0]!.images).toBe(3 + 2 * 2);
+    expect(r.categories[0]!.anomalous).toBe(4);
+    for (const c of r.categories) for (const k of r.metrics) expect('value' in c.metrics[k]!).toBe(true);
+    const auroc = r.categories.map((c) => (c.metrics['image_auroc'] as { value: number }).value);
+    expect((r.mean['image_auroc'] as { value: number }).value).toBeCloseTo((auroc[0]! + auroc[1]!) / 2, 12);
+    const md = await readFile(join(outDir, 'metrics.md'), 'utf8');
+    expect(md).toContain('| category | images | anomalous | image_auroc | image_f1_max | image_ap | pixel_auroc | pixel_ap | aupro_mvtec@0.3 |');
+    expect(md).toContain('| **mean** | 14 | 8 |');
+    const json = JSON.parse(await readFile(join(outDir, 'metrics.json'), 'utf8'));
+    expect(json.categories.length).toBe(2);
+    expect((await readFile(join(outDir, 'metrics.csv'), 'utf8')).split('\n')[0]).toBe('category,images,anomalous,image_auroc,image_f1_max,image_ap,pixel_auroc,pixel_ap,aupro_mvtec@0.3');
+    expect(r.files.filter((f) => f.endsWith('_overlay.png')).length).toBe(samples.length);
+    expect(r.examples.length).toBe(4);
+    expect(Array.from(r.examples[0]!.heatmap.slice(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+    m.dispose();
+  });
+
+  it('detects on folders and globs, decides with a threshold, and names a corrupt image', async () => {
+    const m = new ToyModel(toyConfig);
+    const images = await expandInputs([join(data, 'wood', 'test'), join(data, 'cap', 'test', '*', '000.png')]);
+    expect(images.length).toBe(7 + 3);
+    const outDir = join(root, 'detect');
+    const r = await detect({ model: m, images, fs: nodeFileSystem, outDir, threshold: 0.5 });
+    expect(r.detections.length).toBe(10);
+    for (const d of r.detections) {
+      expect(d.score).toBeGreaterThanOrEqual(0);
+      expect(d.score).toBeLessThanOrEqual(1);
+      expect(d.anomalous).toBe(d.score >= 0.5);
+      expect((await stat(d.heatmap)).size).toBeGreaterThan(0);
+    }
+    // Stems collide across folders (000.png), so names carry the folder path.
+    expect(new Set(r.detections.map((d) => d.heatmap)).size).toBe(10);
+    const csv = (await readFile(r.scoresCsv, 'utf8')).trim().split('\n');
+    expect(csv[0]).toBe('image,score,anomalous,max_map,heatmap,overlay');
+    expect(csv.length).toBe(11);
+    const bad = join(root, 'bad.png');
+    await writeFile(bad, 'not a png');
+    await expect(detect({ model: m, images: [bad], fs: nodeFileSystem, outDir: join(root, 'detect-bad') })).rejects.toThrow(/bad\.png/);
+    const skipped = await detect({ model: m, images: [bad, images[0]!], fs: nodeFileSystem, outDir: join(root, 'detect-skip'), skipCorrupt: true });
+    expect(skipped.skipped.map((s) => s.image)).toEqual([bad]);
+    expect(skipped.detections.length).toBe(1);
+    await expect(expandInputs([join(root, 'nothing-*.png')])).rejects.toThrow(/nothing-\*\.png: the pattern matches no image/);
+    await expect(expandInputs([join(root, 'missing-folder')])).rejects.toThrow(/missing-folder: no such file or folder/);
+    m.dispose();
+  });
+
+  it('does not leak tensors over repeated training steps and predictions', async () => {
+    const m = new ToyModel(toyConfig);
+    await train({ model: m, samples: samples.slice(0, 4), fs: nodeFileSystem, outDir: join(root, 'run-f0'), featureCacheDir: join(root, 'cache-f'), epochs: 1, batchSize: 2 });
+    const before = tf.memory().numTensors;
+    await train({ model: m, samples: samples.slice(0, 4), fs: nodeFileSystem, outDir: join(root, 'run-f1'), featureCacheDir: join(root, 'cache-f'), epochs: 2, batchSize: 2 });
+    expect(tf.memory().numTensors).toBe(before);
+    m.dispose();
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * Frozen features for dataset samples: computed once by the model's vision encoder and kept in the
+ * feature cache (on disk), so later epochs and the evaluation never run the backbone again.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { HostTensor, WritableTensor } from '@hgm/tensor';
+import { loadSample, preprocessImage, preprocessMask, readBytes, type DatasetFileSystem, type DatasetSample } from '@hgm/data';
+import { FeatureCache, featureKey } from './feature-cache';
+import type { EngineModel, FeatureBatch } from './engine-model';
+import { RateMeter, type ProgressListener } from './progress';
+
+/** A sample ready for training or evaluation: its cache key, label and mask at the model's input size. */
+export interface PreparedSample {
+  sample: DatasetSample;
+  /** Feature-cache key (sha256 of the image bytes and the backbone identity). */
+  key: string;
+  label: 0 | 1;
+  /** Mask at the input size, [S * S] 0/1 bytes (all zero for normal images and images without a mask). */
+  mask: Uint8Array;
+  hasMask: boolean;
+}
+
+export interface PrepareOptions {
+  fs: DatasetFileSystem;
+  cache: FeatureCache;
+  onProgress?: ProgressListener;
+  /** Name of the stage in progress events. */
+  stage?: string;
+  /** Images encoded per vision-encoder call (default 8). */
+  batchSize?: number;
+  /** Counts calls of the vision encoder (for tests and reports). */
+  counters?: { encoderCalls: number; encodedImages: number };
+}
+
+/**
+ * Validates every sample (image, mask, sizes, labels), computes its cache key and makes sure its features
+ * are in the cache, running the vision encoder only for those that are not.
+ */
+export async function prepareSamples(model: EngineModel, samples: readonly DatasetSample[], options: PrepareOptions): Promise<PreparedSample[]> {
+  const size = model.preprocess.size;
+  const prepared: PreparedSample[] = [];
+  const pending: { index: number; pixels: Float32Array }[] = [];
+  const meter = new RateMeter();
+  const stage = options.stage ?? 'features';
+  const batchSize = options.batchSize ?? 8;
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = pending.splice(0, pending.length);
+    const pixels = new Float32Array(batch.length * 3 * size * size);
+    batch.forEach((b, i) => pixels.set(b.pixels, i * 3 * size * size));
+    const input = tf.tensor4d(pixels, [batch.length, 3, size, size]);
+    const features = model.encodeVision(input);
+    input.dispose();
+    if (options.counters) {
+      options.counters.encoderCalls++;
+      options.counters.encodedImages += batch.length;
+    }
+    try {
+      const perImage = await splitFeatures(features, batch.length);
+      for (let i = 0; i < batch.length; i++) await options.cache.put(prepared[batch[i]!.index]!.key, perImage[i]!);
+    } finally {
+      for (const t of features.values()) t.dispose();
+    }
+  };
+  meter.tick(0);
+  for (let i = 0; i < samples.length; i++) {
+    const sample = samples[i]!;
+    const bytes = await readBytes(options.fs, sample.imagePath);
+    const key = featureKey(bytes, model.featureKey);
+    const loaded = await loadSample(sample, options.fs);
+    const mask = loaded.mask ? preprocessMask(loaded.mask, model.preprocess) : new Uint8Array(size * size);
+    prepared.push({ sample, key, label: sample.label, mask, hasMask: loaded.mask !== null });
+    if (!(await hasEntry(options.cache, key))) {
+      pending.push({ index: i, pixels: preprocessImage(loaded.image, model.preprocess) });
+      if (pending.length >= batchSize) await flush();
+    }
+    meter.tick(1);
+    options.onProgress?.({ type: 'items', stage, done: i + 1, total: samples.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(samples.length - i - 1) });
+  }
+  await flush();
+  return prepared;
+}
+
+async function hasEntry(cache: FeatureCache, key: string): Promise<boolean> {
+  return cache.has(key);
+}
+
+/** Splits a feature batch into one map of host tensors per image. */
+export async function splitFeatures(features: FeatureBatch, count: number): Promise<Map<string, WritableTensor>[]> {
+  const out = Array.from({ length: count }, () => new Map<string, WritableTensor>());
+  for (const [name, t] of features) {
+    if (t.shape[0] !== count) throw new Error(`feature ${name} has batch size ${t.shape[0]}, expected ${count}`);
+    const data = await t.data();
+    const per = t.size / count;
+    const shape = t.shape.slice(1);
+    for (let i = 0; i < count; i++) {
+      out[i]!.set(name, { dtype: 'F32', shape, data: Float32Array.from((data as Float32Array).subarray(i * per, (i + 1) * per)) });
+    }
+  }
+  return out;
+}
+
+/** Reads the cached features of several samples and stacks them into a batch (the caller disposes). */
+export async function loadFeatureBatch(cache: FeatureCache, samples: readonly PreparedSample[]): Promise<FeatureBatch> {
+  const maps: Map<string, HostTensor>[] = [];
+  for (const s of samples) {
+    const m = await cache.get(s.key);
+    if (!m) throw new Error(`feature cache ${cache.dir}: no features for ${s.sample.imagePath} (key ${s.key}); the cache was changed during the run`);
+    maps.push(m);
+  }
+  const out: FeatureBatch = new Map();
+  for (const name of maps[0]!.keys()) {
+    const first = maps[0]!.get(name)!;
+    const per = first.data.length;
+    const data = new Float32Array(per * maps.length);
+    maps.forEach((m, i) => {
+      const t = m.get(name);
+      if (!t || t.data.length !== per) throw new Error(`feature cache ${cache.dir}: entry ${samples[i]!.key} lacks ${name} or has another shape`);
+      data.set(t.data as Float32Array, i * per);
+    });
+    out.set(name, tf.tensor(data, [maps.length, ...first.shape], 'float32'));
+  }
+  return out;
+}
+
+/** Stacks masks [S * S] into a [B, S, S] float tensor. */
+export function maskBatch(samples: readonly PreparedSample[], size: number): tf.Tensor3D {
+  const data = new Float32Array(samples.length * size * size);
+  samples.forEach((s, i) => {
+    for (let j = 0; j < s.mask.length; j++) data[i * size * size + j] = s.mask[j]!;
+  });
+  return tf.tensor3d(data, [samples.length, size, size]);
+}

@@ -1,0 +1,251 @@
+/**
+ * Training as the method specifies (method.md step 7): Adam on the trainable parameters only, a seeded
+ * order per epoch, loss terms logged per step, an atomic checkpoint after every epoch (and when
+ * interrupted), and exact resumption: a resumed run ends with the same parameters as an uninterrupted one.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { Rng, type HostTensor, type WritableTensor } from '@hgm/tensor';
+import { atomicWriteFile, openSafetensors, pathExists, writeSafetensorsFile } from '@hgm/tensor/node';
+import type { DatasetFileSystem, DatasetSample } from '@hgm/data';
+import { NamedAdam, DEFAULT_ADAM, type AdamConfig } from './adam';
+import type { EngineModel } from './engine-model';
+import { FeatureCache } from './feature-cache';
+import { loadFeatureBatch, maskBatch, prepareSamples, type PreparedSample } from './features';
+import { RateMeter, type ProgressListener } from './progress';
+
+export interface TrainOptions {
+  model: EngineModel;
+  /** Training samples (with masks where the dataset has them). */
+  samples: readonly DatasetSample[];
+  fs: DatasetFileSystem;
+  /** Folder for `checkpoint.safetensors`, `model.safetensors` and `history.json`. */
+  outDir: string;
+  /** Folder of the feature cache. */
+  featureCacheDir: string;
+  epochs?: number;
+  batchSize?: number;
+  adam?: Partial<AdamConfig>;
+  seed?: number;
+  /** Continue from `outDir/checkpoint.safetensors` when it exists (default true). */
+  resume?: boolean;
+  onProgress?: ProgressListener;
+  /** Stops after the current step, saving a checkpoint (Ctrl-C). */
+  signal?: AbortSignal;
+  /** Counts of vision-encoder use (tests and reports). */
+  counters?: { encoderCalls: number; encodedImages: number };
+}
+
+/** One logged training step. */
+export interface StepRecord {
+  epoch: number;
+  step: number;
+  loss: number;
+  terms: Record<string, number>;
+}
+
+export interface TrainResult {
+  /** Epochs fully completed (including those of earlier, resumed runs). */
+  epochsCompleted: number;
+  history: StepRecord[];
+  checkpointPath: string;
+  /** The trainable parameters with their config (what `hgm eval` and `hgm detect` load). */
+  modelPath: string;
+  interrupted: boolean;
+  /** Epoch and step this run started from (1-based epoch, 0-based step) when it resumed. */
+  resumedFrom?: { epoch: number; step: number };
+  featureCache: { hits: number; misses: number; writes: number };
+}
+
+const CHECKPOINT_FORMAT = 'hgm-train-checkpoint';
+
+interface CheckpointMeta {
+  format: string;
+  version: number;
+  model: string;
+  config: string;
+  /** Completed epochs. */
+  epoch: number;
+  /** Steps of the next epoch already done (non-zero only for an interrupted run). */
+  stepInEpoch: number;
+  optimizerStep: number;
+  seed: number;
+  batchSize: number;
+  epochs: number;
+  samples: string;
+  history: string;
+}
+
+/** Fingerprint of the training set (paths and labels, in order). */
+function samplesFingerprint(samples: readonly DatasetSample[]): string {
+  const h = createHash('sha256');
+  for (const s of samples) h.update(`${s.imagePath}\0${s.maskPaths.join('\0')}\0${s.label}\n`);
+  return h.digest('hex');
+}
+
+/** The order of epoch `epoch` (1-based): a pure function of the seed and the epoch. */
+export function epochOrder(seed: number, epoch: number, n: number): Int32Array {
+  return new Rng(`${seed}:order:${epoch}`).permutation(n);
+}
+
+/** Trains the model's trainable parameters. */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { model, fs, outDir } = options;
+  const epochs = options.epochs ?? 15;
+  const batchSize = options.batchSize ?? 8;
+  const seed = options.seed ?? 111;
+  const adamConfig: AdamConfig = { ...DEFAULT_ADAM, ...options.adam };
+  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+  if (options.samples.length === 0) throw new Error('no training samples');
+  const emit = options.onProgress ?? (() => undefined);
+  const checkpointPath = join(outDir, 'checkpoint.safetensors');
+  const modelPath = join(outDir, 'model.safetensors');
+  const configJson = JSON.stringify(model.config);
+  const fingerprint = samplesFingerprint(options.samples);
+
+  const trainable = new Map(model.parameters.entries().filter((p) => p.trainable).map((p) => [p.name, p.variable] as const));
+  if (trainable.size === 0) throw new Error(`model ${model.name} has no trainable parameters`);
+  const adam = new NamedAdam(trainable, adamConfig);
+
+  let startEpoch = 1;
+  let startStep = 0;
+  let history: StepRecord[] = [];
+  let resumedFrom: TrainResult['resumedFrom'];
+  try {
+    if ((options.resume ?? true) && (await pathExists(checkpointPath))) {
+      const reader = await openSafetensors(checkpointPath);
+      try {
+        const meta = reader.metadata as unknown as CheckpointMeta;
+        const mismatch = (what: string, found: unknown, expected: unknown) =>
+          new Error(`checkpoint ${checkpointPath}: ${what} is ${found}, but this run has ${expected}; use another output folder or start over without resuming`);
+        if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint ${checkpointPath}: not a training checkpoint (format ${JSON.stringify(meta.format)})`);
+        if (meta.config !== configJson) throw mismatch('the model configuration', meta.config, configJson);
+        if (meta.samples !== fingerprint) throw mismatch('the training set fingerprint', meta.samples.slice(0, 12), fingerprint.slice(0, 12));
+        if (Number(meta.seed) !== seed) throw mismatch('the seed', meta.seed, seed);
+        if (Number(meta.batchSize) !== batchSize) throw mismatch('the batch size', meta.batchSize, batchSize);
+        const all = await reader.readAllHost();
+        const params = new Map<string, HostTensor>();
+        const adamState = new Map<string, HostTensor>();
+        for (const [k, v] of all) {
+          if (k.startsWith('param.')) params.set(k.slice('param.'.length), v);
+          else if (k.startsWith('adam.')) adamState.set(k, v);
+        }
+        await model.parameters.loadStateDict(params, { strict: true, source: checkpointPath, only: (p) => p.trainable });
+        adam.restore(adamState, Number(meta.optimizerStep), checkpointPath);
+        history = JSON.parse(meta.history) as StepRecord[];
+        startEpoch = Number(meta.epoch) + 1;
+        startStep = Number(meta.stepInEpoch);
+        resumedFrom = { epoch: startEpoch, step: startStep };
+        emit({ type: 'stage', stage: 'resume', message: `resuming from ${checkpointPath}: epoch ${startEpoch}, step ${startStep + 1}` });
+      } finally {
+        await reader.close();
+      }
+    }
+
+    const cache = new FeatureCache(options.featureCacheDir);
+    emit({ type: 'stage', stage: 'features', message: `preparing ${options.samples.length} training images (features cached in ${cache.dir})` });
+    const prepared = await prepareSamples(model, options.samples, { fs, cache, onProgress: emit, stage: 'features', ...(options.counters ? { counters: options.counters } : {}) });
+    const size = model.preprocess.size;
+    const stepsPerEpoch = Math.ceil(prepared.length / batchSize);
+    const meter = new RateMeter();
+    let interrupted = false;
+    let epoch = startEpoch;
+    let nextStep = startStep;
+
+    const saveCheckpoint = async (completedEpochs: number, stepInEpoch: number) => {
+      const tensors = new Map<string, WritableTensor>();
+      for (const [name, v] of trainable) tensors.set(`param.${name}`, { dtype: 'F32', shape: [...v.shape], data: Float32Array.from(await v.data()) });
+      const state = await adam.state();
+      for (const [k, v] of state.tensors) tensors.set(k, v);
+      const meta: CheckpointMeta = {
+        format: CHECKPOINT_FORMAT,
+        version: 1,
+        model: model.name,
+        config: configJson,
+        epoch: completedEpochs,
+        stepInEpoch,
+        optimizerStep: state.step,
+        seed,
+        batchSize,
+        epochs,
+        samples: fingerprint,
+        history: JSON.stringify(history),
+      };
+      await writeSafetensorsFile(checkpointPath, tensors, Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, String(v)])));
+      await atomicWriteFile(modelPath, await model.saveTrainable());
+      await atomicWriteFile(join(outDir, 'history.json'), JSON.stringify(history, null, 1));
+    };
+
+    meter.tick(0);
+    for (; epoch <= epochs && !interrupted; epoch++) {
+      const t0 = performance.now();
+      const order = epochOrder(seed, epoch, prepared.length);
+      const epochRecords: StepRecord[] = [];
+      for (let step = nextStep; step < stepsPerEpoch; step++) {
+        if (options.signal?.aborted) {
+          interrupted = true;
+          await saveCheckpoint(epoch - 1, step);
+          emit({ type: 'stage', stage: 'interrupted', message: `interrupted: checkpoint saved at epoch ${epoch}, step ${step + 1} (${checkpointPath}); run the same command again to resume` });
+          break;
+        }
+        const batch: PreparedSample[] = [];
+        for (let j = step * batchSize; j < Math.min(prepared.length, (step + 1) * batchSize); j++) batch.push(prepared[order[j]!]!);
+        const features = await loadFeatureBatch(cache, batch);
+        const masks = maskBatch(batch, size);
+        const labels = tf.tensor1d(batch.map((b) => b.label), 'float32');
+        const rng = new Rng(`${seed}:noise:${epoch}:${step}`);
+        let termValues: Record<string, number> = {};
+        let termTensors: Record<string, tf.Scalar> = {};
+        try {
+          const loss = await adam.minimize(() => {
+            const out = model.loss(features, masks, labels, rng);
+            termTensors = Object.fromEntries(Object.entries(out.terms).map(([k, v]) => [k, tf.keep(v)]));
+            return out.total;
+          });
+          termValues = {};
+          for (const [k, v] of Object.entries(termTensors)) termValues[k] = (await v.data())[0]!;
+          const record: StepRecord = { epoch, step: step + 1, loss, terms: termValues };
+          history.push(record);
+          epochRecords.push(record);
+          if (!Number.isFinite(loss)) throw new Error(`training diverged at epoch ${epoch}, step ${step + 1}: loss is ${loss}`);
+          meter.tick(batch.length);
+          const remaining = (epochs - epoch) * prepared.length + (prepared.length - Math.min(prepared.length, (step + 1) * batchSize));
+          emit({ type: 'step', stage: 'train', epoch, epochs, step: step + 1, stepsPerEpoch, loss, terms: termValues, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(remaining) });
+        } finally {
+          for (const t of features.values()) t.dispose();
+          masks.dispose();
+          labels.dispose();
+          for (const t of Object.values(termTensors)) t.dispose();
+        }
+      }
+      if (interrupted) break;
+      nextStep = 0;
+      await saveCheckpoint(epoch, 0);
+      const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+      const termNames = Object.keys(epochRecords[0]?.terms ?? {});
+      emit({
+        type: 'epoch',
+        epoch,
+        epochs,
+        meanLoss: mean(epochRecords.map((r) => r.loss)),
+        terms: Object.fromEntries(termNames.map((k) => [k, mean(epochRecords.map((r) => r.terms[k]!))])),
+        seconds: (performance.now() - t0) / 1000,
+        checkpoint: checkpointPath,
+      });
+    }
+    const completed = interrupted ? epoch - 1 : epochs;
+    return {
+      epochsCompleted: completed,
+      history,
+      checkpointPath,
+      modelPath,
+      interrupted,
+      ...(resumedFrom ? { resumedFrom } : {}),
+      featureCache: { ...cache.stats },
+    };
+  } finally {
+    adam.dispose();
+  }
+}
