@@ -96,4 +96,4 @@ describeBackends('losses golden fixtures', ({ it }) => {
       expect(compared).toBe(16);
     }
   });
-});
+}, { backends: ['cpu', 'wasm'] });
