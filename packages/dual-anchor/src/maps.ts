@@ -1,0 +1,125 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { bilinearResizeMatrix } from '@hgm/backbone';
+
+/**
+ * Applies a linear map along each of the last two axes: out[n] = A x[n] B^T. Bilinear resizing and
+ * separable blurs are such maps; as two matrix products they are exact, differentiable and run on every
+ * backend.
+ * @param x [N, h, w]
+ * @param rows A [H, h]
+ * @param cols B [W, w]
+ * @returns [N, H, W]
+ */
+export function separableLinear(x: tf.Tensor3D, rows: tf.Tensor2D, cols: tf.Tensor2D): tf.Tensor3D {
+  const [n, h, w] = x.shape;
+  if (rows.shape[1] !== h || cols.shape[1] !== w) {
+    throw new Error(`separableLinear: x is [${x.shape.join(', ')}], row matrix [${rows.shape.join(', ')}], column matrix [${cols.shape.join(', ')}]; expected [H, ${h}] and [W, ${w}]`);
+  }
+  const outH = rows.shape[0];
+  const outW = cols.shape[0];
+  return tf.tidy(() => {
+    const alongW = tf.reshape(tf.matMul(tf.reshape(x, [n * h, w]), cols, false, true), [n, h, outW]);
+    const t = tf.reshape(tf.transpose(alongW, [0, 2, 1]), [n * outW, h]);
+    const alongH = tf.reshape(tf.matMul(t, rows, false, true), [n, outW, outH]);
+    return tf.transpose(alongH, [0, 2, 1]) as tf.Tensor3D;
+  });
+}
+
+/** torch `F.interpolate(mode='bilinear', align_corners=False)` along one axis as a matrix [outSize, inSize]. */
+export function bilinearMatrix(inSize: number, outSize: number): tf.Tensor2D {
+  return tf.tensor2d(Float32Array.from(bilinearResizeMatrix(inSize, outSize)), [outSize, inSize]);
+}
+
+/** scipy.ndimage's 1-D Gaussian weights: radius `int(truncate * sigma + 0.5)`, normalised to sum 1. */
+export function gaussianKernel1d(sigma: number, truncate = 4): Float64Array {
+  if (!(sigma > 0)) throw new Error(`gaussianKernel1d: sigma must be > 0, found ${sigma}`);
+  if (!(truncate > 0)) throw new Error(`gaussianKernel1d: truncate must be > 0, found ${truncate}`);
+  const radius = Math.floor(truncate * sigma + 0.5);
+  const k = new Float64Array(2 * radius + 1);
+  let sum = 0;
+  for (let t = -radius; t <= radius; t++) {
+    const v = Math.exp((-0.5 * t * t) / (sigma * sigma));
+    k[t + radius] = v;
+    sum += v;
+  }
+  for (let i = 0; i < k.length; i++) k[i]! /= sum;
+  return k;
+}
+
+/** scipy's 'reflect' boundary (d c b a | a b c d | d c b a) for an index outside [0, n). */
+export function reflectIndex(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * n;
+  let j = ((i % period) + period) % period;
+  if (j >= n) j = period - 1 - j;
+  return j;
+}
+
+/**
+ * The matrix [n, n] of scipy `gaussian_filter1d(mode='reflect', truncate)` on a signal of length n
+ * (kernels wider than the signal reflect again, as scipy does).
+ */
+export function gaussianBlurMatrix(n: number, sigma: number, truncate = 4): tf.Tensor2D {
+  const k = gaussianKernel1d(sigma, truncate);
+  const radius = (k.length - 1) / 2;
+  const m = new Float64Array(n * n);
+  for (let o = 0; o < n; o++) for (let t = -radius; t <= radius; t++) m[o * n + reflectIndex(o + t, n)]! += k[t + radius]!;
+  return tf.tensor2d(Float32Array.from(m), [n, n]);
+}
+
+/**
+ * scipy `gaussian_filter(map, sigma, mode='reflect', truncate)` applied to each image of a batch (test-time
+ * smoothing of AnomalyCLIP and of the method).
+ * @param maps [B, H, W]
+ * @returns [B, H, W]
+ */
+export function gaussianBlur(maps: tf.Tensor3D, sigma: number, truncate = 4): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [, h, w] = maps.shape;
+    const rows = gaussianBlurMatrix(h, sigma, truncate);
+    const cols = w === h ? rows : gaussianBlurMatrix(w, sigma, truncate);
+    return separableLinear(maps, rows, cols);
+  });
+}
+
+/**
+ * Bilinear upsampling of channels-last grids to the input size (align_corners=False).
+ * @param grid [B, gh, gw, C]
+ * @returns [B, H, W, C]
+ */
+export function upsampleBilinear(grid: tf.Tensor4D, size: readonly [number, number]): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, gh, gw, c] = grid.shape;
+    const [h, w] = size;
+    const channelsFirst = tf.reshape(tf.transpose(grid, [0, 3, 1, 2]), [b * c, gh, gw]) as tf.Tensor3D;
+    const up = separableLinear(channelsFirst, bilinearMatrix(gh, h), bilinearMatrix(gw, w));
+    return tf.transpose(tf.reshape(up, [b, c, h, w]), [0, 2, 3, 1]) as tf.Tensor4D;
+  });
+}
+
+/** L2-normalises the last axis (torch `x / x.norm(dim=-1, keepdim=True)`). */
+export function l2Normalize(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.div(x, tf.sqrt(tf.sum(tf.square(x), -1, true))));
+}
+
+/**
+ * Cosine-similarity logits between tokens and the two state anchors, divided by the temperature.
+ * @param tokens [B, N, D] (any norm)
+ * @param textFeatures [B or 1, 2, D] unit-normalised (normal, anomalous)
+ * @returns [B, N, 2]
+ */
+export function stateLogits(tokens: tf.Tensor3D, textFeatures: tf.Tensor3D, temperature: number): tf.Tensor3D {
+  return tf.tidy(() => {
+    const b = tokens.shape[0];
+    const t = textFeatures.shape[0] === b ? textFeatures : tf.tile(textFeatures, [b, 1, 1]);
+    return tf.div(tf.matMul(l2Normalize(tokens), t, false, true), temperature) as tf.Tensor3D;
+  });
+}
+
+/** The anomaly map of one probability map: (A_a + 1 - A_n) / 2. @param probs [B, H, W, 2] @returns [B, H, W] */
+export function anomalyFromProbabilities(probs: tf.Tensor4D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [n, a] = tf.unstack(probs, 3) as [tf.Tensor3D, tf.Tensor3D];
+    return tf.div(tf.add(tf.sub(a, n), 1), 2) as tf.Tensor3D;
+  });
+}

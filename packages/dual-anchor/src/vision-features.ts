@@ -1,0 +1,77 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ClipVisionTransformer, ImageEncoder } from '@hgm/backbone';
+
+/**
+ * What the frozen vision backbone gives for a batch: computed once per image, it can be cached (on disk,
+ * by the training engine) and fed to `DualAnchorModel.forwardFromFeatures` in every epoch.
+ */
+export interface VisionFeatures {
+  /** Global token from the backbone, before any learnable adapter. [B, Cg] */
+  globalToken: tf.Tensor2D;
+  /** Patch tokens of each tapped block, in config order, before any learnable adapter. [B, M, C] each */
+  patchTokens: tf.Tensor3D[];
+  /** Patch grid [gridH, gridW], M = gridH * gridW (row-major). */
+  grid: [number, number];
+  /** Input size [H, W] in pixels (the size of the anomaly maps). */
+  imageSize: [number, number];
+}
+
+/** Disposes every tensor of a {@link VisionFeatures}. */
+export function disposeVisionFeatures(f: VisionFeatures): void {
+  f.globalToken.dispose();
+  for (const t of f.patchTokens) t.dispose();
+}
+
+/** A frozen vision backbone as the model uses it. */
+export interface VisionBackbone {
+  readonly kind: 'clip' | 'dinov3' | 'dinov2';
+  readonly patchSize: number;
+  /** Number of blocks. */
+  readonly depth: number;
+  /** Width C of the patch tokens it returns (the projection E for CLIP). */
+  readonly tokenWidth: number;
+  /**
+   * @param pixels [B, 3, H, W] normalised
+   * @param layers 0-based blocks to tap
+   */
+  encode(pixels: tf.Tensor4D, layers: readonly number[]): Omit<VisionFeatures, 'imageSize'>;
+}
+
+/**
+ * A CLIP vision tower as backbone: patch tokens are `ln_post(tokens) @ proj` without CLS (V-V tokens in
+ * V-V blocks, as AnomalyCLIP), the global token is `ln_post(CLS) @ proj` or, with 'no-ln-post',
+ * AnomalyCLIP's `CLS @ proj`.
+ */
+export function clipVisionBackbone(vision: ClipVisionTransformer, globalToken: 'ln-post' | 'no-ln-post'): VisionBackbone {
+  return {
+    kind: 'clip',
+    patchSize: vision.config.vision.patchSize,
+    depth: vision.config.vision.layers,
+    tokenWidth: vision.config.embedDim,
+    encode(pixels, layers) {
+      const out = vision.forward(pixels, { layers });
+      const patchTokens = out.patchFeatures.map((t) => {
+        const s = tf.slice(t, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D;
+        t.dispose();
+        return s;
+      });
+      const keep = globalToken === 'ln-post' ? out.imageEmbeds : out.globalFeature;
+      (globalToken === 'ln-post' ? out.globalFeature : out.imageEmbeds).dispose();
+      return { globalToken: keep, patchTokens, grid: out.grid };
+    },
+  };
+}
+
+/** A DINO encoder (any {@link ImageEncoder}) as backbone: normed CLS and normed tapped patch tokens, width C. */
+export function imageEncoderBackbone(encoder: ImageEncoder, kind: 'dinov3' | 'dinov2'): VisionBackbone {
+  return {
+    kind,
+    patchSize: encoder.info.patchSize,
+    depth: encoder.info.numLayers,
+    tokenWidth: encoder.info.outputDim,
+    encode(pixels, layers) {
+      const out = encoder.encodeImage(pixels, { layers: [...layers] });
+      return { globalToken: out.cls, patchTokens: out.patchTokens, grid: out.grid };
+    },
+  };
+}
