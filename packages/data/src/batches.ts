@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@hgm/tensor';
 import { DataError, type DatasetIssue } from './errors';
 import type { DatasetFileSystem } from './file-system';
-import { loadSample } from './load-sample';
+import { loadSample, type ImageDecoder } from './load-sample';
 import { preprocessImage, preprocessMask, resolvePreprocessConfig, type PreprocessConfig } from './preprocess';
 import type { DatasetSample } from './sample';
 
@@ -28,6 +28,8 @@ export interface BatchOptions {
    */
   skipCorrupt?: boolean;
   onSkip?: (issue: DatasetIssue) => void;
+  /** Image decoder (default: the JavaScript decoders; `decodeImageInBrowser` in a browser). */
+  decode?: ImageDecoder;
 }
 
 /** One batch. The caller owns (and disposes) `images` and `masks`. */
@@ -66,7 +68,7 @@ interface HostBatch {
 }
 
 /** Resolves and checks batch options; throws naming the field. */
-function checkOptions(o: BatchOptions): Required<Omit<BatchOptions, 'onSkip' | 'fs'>> {
+function checkOptions(o: BatchOptions): Required<Omit<BatchOptions, 'onSkip' | 'fs' | 'decode'>> {
   if (!Number.isInteger(o.batchSize) || o.batchSize <= 0) throw new RangeError(`batchSize must be a positive integer, got ${o.batchSize}`);
   const prefetch = o.prefetch ?? 2;
   if (!Number.isInteger(prefetch) || prefetch < 1) throw new RangeError(`prefetch must be an integer >= 1, got ${prefetch}`);
@@ -111,7 +113,7 @@ export function createBatchStream(samples: readonly DatasetSample[], options: Ba
     const loaded = await Promise.all(
       group.map(async (sample) => {
         try {
-          const { image, mask } = await loadSample(sample, options.fs);
+          const { image, mask } = await loadSample(sample, options.fs, options.decode ? { decode: options.decode } : {});
           return { sample, image: preprocessImage(image, o.preprocess), mask: mask ? preprocessMask(mask, o.preprocess) : null };
         } catch (e) {
           if (o.skipCorrupt && e instanceof DataError && (e.kind === 'corrupt' || e.kind === 'missing-file')) {

@@ -34,7 +34,8 @@ export { readDataset, detectFormat, type ReadDatasetOptions } from './readers/re
 export { MVTEC_PROFILES, type MvtecProfile } from './readers/mvtec';
 export { VISA_DEFAULT_SPLIT_FILE } from './readers/visa';
 export { type MetaJsonEntry } from './readers/meta-json';
-export { loadSample, readBytes, type LoadedSample } from './load-sample';
+export { loadSample, readBytes, type LoadedSample, type LoadSampleOptions, type ImageDecoder } from './load-sample';
+export { memoryFileSystem, type FileContent } from './memory-file-system';
 export { createBatchStream, type Batch, type BatchOptions, type BatchStats, type BatchStream } from './batches';
 export { inspectDataset, formatInspectReport, type InspectOptions, type InspectReport, type CategorySummary } from './inspect';
 export { generateSample, MIN_DEFECT_CONTRAST, type SyntheticSample, type SyntheticKind, type GenerateSampleOptions } from './synthetic/generate-sample';

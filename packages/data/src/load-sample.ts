@@ -13,6 +13,15 @@ export interface LoadedSample {
   mask: Mask | null;
 }
 
+/** Decodes image bytes; `name` is used in error messages. The default is {@link decodeImage}. */
+export type ImageDecoder = (bytes: Uint8Array, name: string) => DecodedImage | Promise<DecodedImage>;
+
+/** Options of {@link loadSample}. */
+export interface LoadSampleOptions {
+  /** The decoder (e.g. `decodeImageInBrowser` from `@hgm/data/browser`). */
+  decode?: ImageDecoder;
+}
+
 /** Reads a file, turning a read failure into a {@link DataError} that names it. */
 export async function readBytes(fs: DatasetFileSystem, path: string): Promise<Uint8Array> {
   try {
@@ -29,12 +38,13 @@ export async function readBytes(fs: DatasetFileSystem, path: string): Promise<Ui
  * mask has a positive pixel, a normal image's mask has none.
  * @throws DataError naming the offending file (`kind` tells corrupt, size-mismatch or label-mismatch apart)
  */
-export async function loadSample(sample: DatasetSample, fs: DatasetFileSystem): Promise<LoadedSample> {
-  const image = decodeImage(await readBytes(fs, sample.imagePath), sample.imagePath);
+export async function loadSample(sample: DatasetSample, fs: DatasetFileSystem, options: LoadSampleOptions = {}): Promise<LoadedSample> {
+  const decode = options.decode ?? decodeImage;
+  const image = await decode(await readBytes(fs, sample.imagePath), sample.imagePath);
   if (sample.maskPaths.length === 0) return { sample, image, mask: null };
   const masks: Mask[] = [];
   for (const path of sample.maskPaths) {
-    const mask = binarizeMask(decodeImage(await readBytes(fs, path), path));
+    const mask = binarizeMask(await decode(await readBytes(fs, path), path));
     if (mask.width !== image.width || mask.height !== image.height) {
       throw new DataError(path, `mask is ${mask.width}x${mask.height}, but its image ${sample.imagePath} is ${image.width}x${image.height}`, {
         kind: 'size-mismatch',
