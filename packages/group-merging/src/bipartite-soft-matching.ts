@@ -74,7 +74,7 @@ export function bipartiteSoftMatching(metric: tf.Tensor, r: number, options: Bip
   const tb = Math.floor(tokens / 2);
   const tokensOut = tokens - rr;
 
-  const decisions = tf.tidy(() => {
+  const decide = (): { unm: tf.Tensor; src: tf.Tensor; dst: tf.Tensor; membership: tf.Tensor } => {
     if (rr === 0) {
       const unm = tf.tile(tf.expandDims(tf.range(0, ta, 1, 'int32'), 0), [batch, 1]);
       const none = tf.zeros([batch, 0], 'int32');
@@ -109,7 +109,30 @@ export function bipartiteSoftMatching(metric: tf.Tensor, r: number, options: Bip
       ? tf.concat([sliceRows(unmF, 0, 1), sliceRows(dstRows, 0, 1), sliceRows(unmF, 1, ta - rr - 1), sliceRows(dstRows, 1, tb - 1)], 1)
       : tf.concat([unmF, dstRows], 1);
     return { unm, src, dst, membership };
+  };
+  // ToMe takes its decisions under no_grad. Running them inside a custom-gradient op keeps them off the
+  // gradient tape (tfjs records no ops inside a kernel); its gradient with respect to the metric is zero.
+  // The decisions are packed into one float tensor (a custom-gradient op has a single output).
+  const nU = batch * (ta - rr);
+  const nR = batch * rr;
+  const nM = batch * tokensOut * tokens;
+  const packed = tf.customGrad(((m: tf.Tensor) => {
+    const value = tf.tidy(() => {
+      const d = decide();
+      return tf.concat([d.unm, d.src, d.dst, d.membership].map((t) => tf.reshape(tf.cast(t, 'float32'), [-1])));
+    });
+    return { value, gradFunc: () => tf.zerosLike(m) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0])(metric);
+  const decisions = tf.tidy(() => {
+    const [u, sIdx, dIdx, mem] = tf.split(packed, [nU, nR, nR, nM]);
+    return {
+      unm: tf.reshape(tf.cast(u!, 'int32'), [batch, ta - rr]),
+      src: tf.reshape(tf.cast(sIdx!, 'int32'), [batch, rr]),
+      dst: tf.reshape(tf.cast(dIdx!, 'int32'), [batch, rr]),
+      membership: tf.reshape(mem!, [batch, tokensOut, tokens]),
+    };
   });
+  packed.dispose();
   return makeMatching(batch, tokens, tokensOut, rr, decisions);
 }
 
