@@ -102,17 +102,17 @@ export function resizePlanar(
   // Horizontal pass: [C, H, W] -> [C, H, outW].
   let horizontal = src;
   if (outWidth !== width) {
-    const cx = axisCoefficients(width, outWidth, filter);
+    const { start, count, weights, taps } = axisCoefficients(width, outWidth, filter);
     horizontal = new Float32Array(channels * height * outWidth);
     for (let row = 0; row < channels * height; row++) {
       const inRow = row * width;
       const outRow = row * outWidth;
       for (let o = 0; o < outWidth; o++) {
-        const s = cx.start[o]!;
-        const n = cx.count[o]!;
-        const wOff = o * cx.taps;
+        const base = inRow + start[o]!;
+        const n = count[o]!;
+        const wOff = o * taps;
         let acc = 0;
-        for (let k = 0; k < n; k++) acc += src[inRow + s + k]! * cx.weights[wOff + k]!;
+        for (let k = 0; k < n; k++) acc += src[base + k]! * weights[wOff + k]!;
         horizontal[outRow + o] = acc < lo ? lo : acc > hi ? hi : acc;
       }
     }
@@ -122,6 +122,7 @@ export function resizePlanar(
   // Vertical pass: [C, H, outW] -> [C, outH, outW].
   const cy = axisCoefficients(height, outHeight, filter);
   const out = new Float32Array(channels * outHeight * outWidth);
+  const acc = new Float64Array(outWidth);
   for (let c = 0; c < channels; c++) {
     const inPlane = c * height * outWidth;
     const outPlane = c * outHeight * outWidth;
@@ -130,10 +131,16 @@ export function resizePlanar(
       const n = cy.count[o]!;
       const wOff = o * cy.taps;
       const outRow = outPlane + o * outWidth;
+      // Row-wise accumulation keeps the reads contiguous.
+      acc.fill(0);
+      for (let k = 0; k < n; k++) {
+        const w = cy.weights[wOff + k]!;
+        const inRow = inPlane + (s + k) * outWidth;
+        for (let x = 0; x < outWidth; x++) acc[x]! += horizontal[inRow + x]! * w;
+      }
       for (let x = 0; x < outWidth; x++) {
-        let acc = 0;
-        for (let k = 0; k < n; k++) acc += horizontal[inPlane + (s + k) * outWidth + x]! * cy.weights[wOff + k]!;
-        out[outRow + x] = acc < lo ? lo : acc > hi ? hi : acc;
+        const v = acc[x]!;
+        out[outRow + x] = v < lo ? lo : v > hi ? hi : v;
       }
     }
   }
