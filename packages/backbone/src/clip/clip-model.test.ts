@@ -1,7 +1,7 @@
 import { describe, it as vitestIt, expect, beforeAll, afterAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
-import { hostToTensor, StateDictError, type HostTensor } from '@hgm/tensor';
+import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16, hostToTensor, SafetensorsReader, StateDictError, type HostTensor } from '@hgm/tensor';
 import { describeBackends, expectClose, expectNoLeak, readFixture, repoFixturesDir, useBackend, type Fixture } from '@hgm/tensor/testing';
 import { ClipModel } from './clip-model';
 import { clipConfigFromConstructorArgs, type OpenaiClipConstructorArgs } from './config';
@@ -64,6 +64,31 @@ async function compareAll({ model, inputs, outputs }: Loaded, tol: number): Prom
 }
 
 const clipDir = join(repoFixturesDir(), 'clip');
+
+/** Safetensors bytes with every tensor stored as 16-bit floats (F16 or BF16). */
+function encodeHalf(tensors: Map<string, HostTensor>, dtype: 'F16' | 'BF16'): Uint8Array {
+  const toHalf = dtype === 'F16' ? float32ToFloat16 : float32ToBfloat16;
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + 2 * t.data.length] };
+    offset += 2 * t.data.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const out = new Uint8Array(8 + json.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(json.length), true);
+  out.set(new TextEncoder().encode(json), 8);
+  let p = 8 + json.length;
+  for (const t of tensors.values()) {
+    for (const v of t.data) {
+      view.setUint16(p, toHalf(v), true);
+      p += 2;
+    }
+  }
+  return out;
+}
 
 for (const name of ['clip-tiny', 'clip-tiny-336']) {
   describeBackends(
@@ -146,8 +171,11 @@ describe('CLIP model (cpu)', () => {
 });
 
 describe('CLIP strict load (cpu)', () => {
-  vitestIt('lists every missing, unexpected and mis-shaped key at once and keeps no tensors', async () => {
+  beforeAll(async () => {
     expect((await useBackend('cpu')).ok).toBe(true);
+  });
+
+  vitestIt('lists every missing, unexpected and mis-shaped key at once and keeps no tensors', async () => {
     const fixture = await readFixture(join(clipDir, 'clip-tiny'));
     const cfg = await fixture.json<{ constructor: OpenaiClipConstructorArgs }>('config.json');
     const config = clipConfigFromConstructorArgs(cfg.constructor);
@@ -188,4 +216,27 @@ describe('CLIP strict load (cpu)', () => {
     expect(() => model.text).toThrow(/without the text tower/);
     model.dispose();
   });
+
+  for (const dtype of ['F16', 'BF16'] as const) {
+    vitestIt(`loads ${dtype} weights (converted by the reader) and stays close to the float32 model`, async () => {
+      const fixture = await readFixture(join(clipDir, 'clip-tiny'));
+      const cfg = await fixture.json<{ constructor: OpenaiClipConstructorArgs }>('config.json');
+      // The vision tower only: the token table would make this test slow without testing more.
+      const all = await fixture.tensors('weights.safetensors');
+      const weights = new Map([...all].filter(([k]) => k.startsWith('visual.')));
+      const reader = await SafetensorsReader.fromBytes(encodeHalf(weights, dtype), `clip-tiny.${dtype}`);
+      const model = await ClipModel.fromStateDict(clipConfigFromConstructorArgs(cfg.constructor), reader, { towers: 'vision' });
+      const fromHalf = dtype === 'F16' ? (x: number) => float16ToFloat32(float32ToFloat16(x)) : (x: number) => bfloat16ToFloat32(float32ToBfloat16(x));
+      const proj = weights.get('visual.proj')!;
+      await expectClose(model.params.get('visual.proj'), Float32Array.from(proj.data, fromHalf), { atol: 0, rtol: 0, name: `${dtype} visual.proj` });
+      const inputs = await fixture.tensors('inputs.safetensors');
+      const pixels = hostToTensor(inputs.get('pixel_values')!) as tf.Tensor4D;
+      const embeds = model.vision.encodeImage(pixels);
+      const expected = (await fixture.tensors('outputs.safetensors')).get('image_embeds')!;
+      // Rounding every weight to 16 bits moves the embeddings by about 1e-3 (F16) and 1e-2 (BF16).
+      await expectClose(embeds.cls, expected, { atol: dtype === 'F16' ? 1e-2 : 1e-1, rtol: 0, name: `${dtype} image_embeds` });
+      tf.dispose([pixels, embeds.cls, ...embeds.patchTokens]);
+      model.dispose();
+    });
+  }
 });

@@ -70,7 +70,8 @@ export class ClipTokenizer {
     const lines = text.split('\n');
     if (lines.length < mergeCount + 1) throw new Error(`CLIP vocabulary: expected at least ${mergeCount + 1} lines, found ${lines.length}`);
     const merges = lines.slice(1, mergeCount + 1).map((line, i) => {
-      const parts = line.trim().split(/\s+/);
+      let parts = line.split(' ');
+      if (parts.length !== 2) parts = line.trim().split(/\s+/);
       if (parts.length !== 2) throw new Error(`CLIP vocabulary: line ${i + 2} is not a merge "a b": ${JSON.stringify(line)}`);
       return parts as [string, string];
     });
