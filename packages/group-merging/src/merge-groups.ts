@@ -32,7 +32,7 @@ export function mergeGroupTokens(groupTokens: tf.Tensor, sizes: tf.Tensor, targe
   let rounds = 0;
   let x = tf.clone(groupTokens) as tf.Tensor3D;
   let s = tf.clone(sizes) as tf.Tensor3D;
-  let membership = tf.tile(tf.expandDims(tf.eye(kIn), 0), [groupTokens.shape[0]!, 1, 1]) as tf.Tensor3D;
+  let membership = tf.tidy(() => tf.tile(tf.expandDims(tf.eye(kIn), 0), [groupTokens.shape[0]!, 1, 1])) as tf.Tensor3D;
   while (x.shape[1]! > targetCount) {
     const k = x.shape[1]!;
     const r = Math.min(k - targetCount, Math.floor(k / 2));
