@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('npm', ['run', '-s', 'data:inspect', '--', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('npm', ['run', '-s', 'data:inspect', '--', ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 110_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -101,7 +101,7 @@ describe('data:inspect command', () => {
     expect(r.stdout).toMatch(/cap\s+5\s+6\s+6\s+0\s+0/);
     expect(r.stdout).toMatch(/total\s+10\s+12\s+12/);
     expect(r.stdout).toMatch(/no errors/);
-  });
+  }, 120_000);
 
   it('exits non-zero naming a planted mismatched mask', async () => {
     const root = await writeTree({});
@@ -116,7 +116,7 @@ describe('data:inspect command', () => {
     expect(await runInspectCommand([root, '--json'], { out: (s) => out.push(s), err: (s) => out.push(s) })).toBe(1);
     const report = JSON.parse(out.join(''));
     expect(report.errors).toEqual([{ path: planted, kind: 'size-mismatch', message: expect.stringContaining('32x64') }]);
-  });
+  }, 120_000);
 
   it('usage errors exit 2', async () => {
     const err: string[] = [];
