@@ -4,3 +4,4 @@ export * from './layers/index';
 export * from './clip/index';
 export * from './dino/index';
 export * from './tokenizer/index';
+export * from './weights/index';
