@@ -4,3 +4,4 @@ export * from './colormap';
 export * from './html-report';
 export * from './adam';
 export * from './engine-model';
+export * from './dual-anchor-adapter';
