@@ -13,7 +13,7 @@ import type { RankedCounts } from './ranked-counts';
  * - trapezoidal integration up to FPR = L, where PRO at L is interpolated linearly, and the area is
  *   divided by L.
  * @param c ranked counts with `overlapSum` (from a pixel set). `regions` is the number of regions.
- * @throws MetricError `no-regions` (the reference returns a meaningless 0.5 * L / L... see README),
+ * @throws MetricError `no-regions` (where the reference divides 0/0 and returns a meaningless L / 2),
  *   `no-negatives`, `invalid-config`.
  */
 export function auproMvtecFromCounts(c: RankedCounts, regions: number, fprLimit: number, what: string): number {

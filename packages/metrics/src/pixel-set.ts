@@ -1,5 +1,5 @@
 import { MetricError } from './errors';
-import { bitsToKey, isNonFiniteBits, keyToFloat } from './float-key';
+import { keyToFloat, keysToFloats } from './float-key';
 import { labelRegions } from './connected-components';
 import { radixSortKeys } from './radix-sort';
 import type { RankedCounts } from './ranked-counts';
@@ -104,38 +104,39 @@ export class PixelSet {
     }
     const f32 = map instanceof Float32Array ? map : Float32Array.from(map as ArrayLike<number>);
     const bits = new Uint32Array(f32.buffer, f32.byteOffset, n);
-    for (let i = 0; i < n; i++) {
-      if (isNonFiniteBits(bits[i]!)) {
-        throw new MetricError('non-finite', `${what}: map[${i}] is ${f32[i]}, expected a finite score`);
-      }
-    }
     const { labels, count, sizes } = nPos > 0 ? labelRegions(m01, height, width) : { labels: undefined, count: 0, sizes: new Uint32Array(0) };
+    const rMin = new Uint32Array(count).fill(0xffffffff);
+    const rMax = new Uint32Array(count);
     const regionBase = this.regionSizes.length;
-    for (let r = 0; r < count; r++) {
-      this.regionSizes.push(sizes[r]!);
-      this.regionMin.push(0xffffffff);
-      this.regionMax.push(0);
-    }
     const neg = new Uint32Array(n - nPos);
     const posKeys = new Uint32Array(nPos);
     const posRegions = new Uint32Array(nPos);
     let a = 0, b = 0;
     let mn = this.minKey, mx = this.maxKey, nmn = this.negMin, nmx = this.negMax;
     for (let i = 0; i < n; i++) {
-      const k = bitsToKey(bits[i]!);
+      const x = bits[i]!;
+      if ((x & 0x7f800000) === 0x7f800000) {
+        throw new MetricError('non-finite', `${what}: map[${i}] is ${f32[i]}, expected a finite score`);
+      }
+      const k = x === 0x80000000 ? 0x80000000 : x & 0x80000000 ? ~x >>> 0 : (x | 0x80000000) >>> 0;
       if (k < mn) mn = k;
       if (k > mx) mx = k;
       if (m01[i]) {
-        const r = regionBase + labels![i]! - 1;
+        const r = labels![i]! - 1;
         posKeys[b] = k;
-        posRegions[b++] = r;
-        if (k < this.regionMin[r]!) this.regionMin[r] = k;
-        if (k > this.regionMax[r]!) this.regionMax[r] = k;
+        posRegions[b++] = regionBase + r;
+        if (k < rMin[r]!) rMin[r] = k;
+        if (k > rMax[r]!) rMax[r] = k;
       } else {
         neg[a++] = k;
         if (k < nmn) nmn = k;
         if (k > nmx) nmx = k;
       }
+    }
+    for (let r = 0; r < count; r++) {
+      this.regionSizes.push(sizes[r]!);
+      this.regionMin.push(rMin[r]!);
+      this.regionMax.push(rMax[r]!);
     }
     this.minKey = mn;
     this.maxKey = mx;
@@ -249,7 +250,7 @@ export function rankPixels(d: PixelData): RankedCounts {
   for (let i = 0; i < P; i++) if (i === 0 || pk[i] !== pk[i - 1]) m++;
   const K = new Uint32Array(m);
   for (let i = 0, a = 0; i < P; i++) if (i === 0 || pk[i] !== pk[i - 1]) K[a++] = pk[i]!;
-  const thresholds = new Float64Array(m);
+  const descKeys = new Uint32Array(m);
   const truePositives = new Float64Array(m);
   const overlapSum = new Float64Array(m);
   const inv = Float64Array.from(d.regionSizes, (s) => 1 / s);
@@ -259,16 +260,17 @@ export function rankPixels(d: PixelData): RankedCounts {
   for (let i = P - 1; i >= 0; i--) {
     cum += inv[d.positiveRegions[i]!]!;
     if (i === 0 || pk[i - 1] !== pk[i]) {
-      thresholds[j] = keyToFloat(pk[i]!);
+      descKeys[j] = pk[i]!;
       truePositives[j] = P - i;
       overlapSum[j] = cum;
       j++;
     }
   }
+  const thresholds = Float64Array.from(keysToFloats(descKeys));
   // locate the normal pixels among the distinct anomalous keys
   const eq = new Float64Array(m);
   const between = new Float64Array(m + 1); // between[a]: keys in (K[a-1], K[a])
-  const bitsB = Math.max(8, Math.min(20, Math.ceil(Math.log2(m + 1)) + 2));
+  const bitsB = Math.max(8, Math.min(21, Math.ceil(Math.log2(m + 1)) + 4));
   const shift = 32 - bitsB;
   const table = new Uint32Array((1 << bitsB) + 1);
   {

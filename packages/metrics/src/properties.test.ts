@@ -37,7 +37,7 @@ function bruteAp(labels: number[], scores: number[]): number {
   let ap = 0, prevR = 0;
   for (const t of ts) {
     let tp = 0, fp = 0;
-    for (let i = 0; i < labels.length; i++) if (scores[i]! >= t) labels[i] ? tp++ : fp++;
+    for (let i = 0; i < labels.length; i++) if (scores[i]! >= t) { if (labels[i]) tp++; else fp++; }
     ap += (tp / P - prevR) * (tp / (tp + fp));
     prevR = tp / P;
   }
@@ -81,7 +81,7 @@ describe('image-level properties', () => {
         let best = 0;
         for (const t of new Set(s)) {
           let tp = 0, fp = 0;
-          for (let i = 0; i < l.length; i++) if (s[i]! >= t) l[i] ? tp++ : fp++;
+          for (let i = 0; i < l.length; i++) if (s[i]! >= t) { if (l[i]) tp++; else fp++; }
           best = Math.max(best, (2 * tp) / (tp + fp + P));
         }
         expect(imageF1Max(l, s).f1).toBeCloseTo(best, 12);
