@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { linear } from '../layers/linear';
+import { fastLinear as linear } from '../layers/fast-linear';
 import { layerNorm } from '../layers/layer-norm';
 import { quickGelu } from '../layers/activations';
 import { splitHeads, mergeHeads, scaledDotProductAttention } from '../layers/attention';
