@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ParameterStore, Rng, SafetensorsReader, type HostTensor, type LoadReport } from '@hgm/tensor';
 import type { ClipTextOutput, ClipTextTransformer, ClipTokenizer } from '@hgm/backbone';
-import { HierarchicalGroupMerging, disposeHierarchicalGroupMergingOutput, type GroupMergingLevel } from '@hgm/group-merging';
+import { HierarchicalGroupMerging, type GroupMergingLevel } from '@hgm/group-merging';
 import { GroupGatedTokenRefiner } from '@hgm/refiner';
 import { AnomalyClipPromptLearner, DynamicStatePrompts, anomalyClipIgnoredKeys, type PromptBatch } from '@hgm/prompts';
 import { crossEntropy, groupAlignmentLoss, mapsLoss, maskToPatchGrid, orthogonalityLoss } from '@hgm/losses';
