@@ -119,8 +119,13 @@ export class HierarchicalGroupMerging {
   }
 }
 
+/** Disposes every tensor of one {@link GroupMergingLevel}. */
+export function disposeGroupMergingLevel(l: GroupMergingLevel): void {
+  tf.dispose([l.groupTokens, l.groupSizes, l.initializedPatches, l.assignment, l.softAssignment, l.updatedGroupTokens, ...(l.mergeMembership ? [l.mergeMembership] : [])]);
+}
+
 /** Disposes every tensor of a {@link HierarchicalGroupMergingOutput}. */
 export function disposeHierarchicalGroupMergingOutput(out: HierarchicalGroupMergingOutput): void {
-  for (const l of out.levels) tf.dispose([l.groupTokens, l.groupSizes, l.initializedPatches, l.assignment, l.softAssignment, l.updatedGroupTokens, ...(l.mergeMembership ? [l.mergeMembership] : [])]);
+  out.levels.forEach(disposeGroupMergingLevel);
   tf.dispose([out.imageAnchors, out.assignedFeatures]);
 }

@@ -7,6 +7,7 @@ export {
 export {
   HierarchicalGroupMerging,
   disposeHierarchicalGroupMergingOutput,
+  disposeGroupMergingLevel,
   type GroupMergingLevel,
   type HierarchicalGroupMergingOutput,
   type HierarchicalGroupMergingInit,
