@@ -146,7 +146,7 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number]): Promi
     }
     tf.dispose([...buffers.values()]);
     disposeDualAnchorOutput(out);
-    for (const [name, t] of produced) if (!t.isDisposed && !out.mapProbabilities.includes(t as tf.Tensor4D)) t.dispose();
+    for (const t of produced.values()) if (!t.isDisposed) t.dispose();
     disposeClipVisionOutput(vision);
     disposeClipTextOutput(text);
   } finally {
