@@ -1,5 +1,10 @@
 import { defineConfig } from 'tsup';
 
+/**
+ * One ESM file for Node. The workspace packages are bundled from their sources (the `@hgm/source`
+ * condition), so the command line runs without building them first; tfjs and the other npm
+ * dependencies stay external (one tfjs-core instance, wasm binaries found in node_modules).
+ */
 export default defineConfig({
   entry: { main: 'src/main.ts' },
   format: ['esm'],
@@ -8,4 +13,10 @@ export default defineConfig({
   sourcemap: true,
   target: 'es2022',
   platform: 'node',
+  noExternal: [/^@hgm\//],
+  // Optional and native packages are loaded at run time when present.
+  external: ['webgpu', '@tensorflow/tfjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+  esbuildOptions(options) {
+    options.conditions = ['@hgm/source'];
+  },
 });

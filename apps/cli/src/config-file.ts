@@ -39,8 +39,14 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   return value as Record<string, unknown>;
 }
 
+/** `--batch-size` for the field `batchSize`. */
+export function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
 function checkValue(where: string, key: string, spec: FieldSpec, v: unknown): unknown {
-  const bad = (expected: string) => new CliError(`${where}: field "${key}" must be ${expected}, found ${JSON.stringify(v)}`, EXIT.usage);
+  const subject = where === 'command line' ? `command line: option ${flagName(key)}` : `${where}: field "${key}"`;
+  const bad = (expected: string) => new CliError(`${subject} must be ${expected}, found ${JSON.stringify(v)}`, EXIT.usage);
   const num = (x: unknown, integer: boolean): number => {
     const n = typeof x === 'string' && x.trim() !== '' ? Number(x) : x;
     if (typeof n !== 'number' || !Number.isFinite(n) || (integer && !Number.isInteger(n))) throw bad(integer ? 'an integer' : 'a number');
@@ -64,6 +70,8 @@ function checkValue(where: string, key: string, spec: FieldSpec, v: unknown): un
     case 'string[]': {
       const arr = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
       if (!Array.isArray(arr) || !arr.every((x) => typeof x === 'string')) throw bad('a list of strings');
+      const wrong = spec.choices ? arr.filter((x) => !spec.choices!.includes(x as string)) : [];
+      if (wrong.length > 0) throw bad(`a list of ${spec.choices!.join(', ')} (unknown: ${wrong.join(', ')})`);
       return arr;
     }
     case 'number[]':

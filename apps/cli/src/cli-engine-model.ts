@@ -1,0 +1,58 @@
+/**
+ * The engine's Dual-Anchor adapter, with two things the command line needs: predictions that use the
+ * configured score fusion (the fused image score when `scoreFusion.mode` is not 'none'), and saved
+ * parameters that record which frozen weights they were trained on (so `eval` and `detect` rebuild the
+ * same model from the checkpoint alone).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { disposeDualAnchorOutput, type DualAnchorModel } from '@hgm/dual-anchor';
+import { DualAnchorEngineModel, type BatchPrediction, type FeatureBatch, type WeightsIdentity } from '@hgm/engine';
+
+/** Metadata key of the frozen-weights record in a saved model. */
+export const FROZEN_METADATA_KEY = 'hgm.frozen';
+
+/** Where the frozen weights of a model come from. */
+export type FrozenWeights =
+  | { kind: 'random'; seed: number }
+  | { kind: 'files'; clip: WeightsRef; backbone?: WeightsRef };
+
+/** A weights file as the user named it (catalogue name or path) and what it was. */
+export interface WeightsRef {
+  /** Catalogue name or path as given. */
+  name: string;
+  /** Resolved file path at training time. */
+  path: string;
+  sizeBytes: number;
+}
+
+/** Which image score {@link CliEngineModel.predict} returns. */
+export type ScoreSource = 'configured' | 'text-only';
+
+export class CliEngineModel extends DualAnchorEngineModel {
+  /** 'configured': the fused score when fusion is on; 'text-only': the prompt-based score p_cls alone. */
+  scoreSource: ScoreSource = 'configured';
+
+  constructor(
+    model: DualAnchorModel,
+    identity: WeightsIdentity,
+    readonly frozen: FrozenWeights,
+  ) {
+    super(model, identity);
+  }
+
+  override predict(features: FeatureBatch): BatchPrediction {
+    const out = this.model.forwardFromFeatures(this.toVisionFeatures(features), { training: false });
+    try {
+      const score = this.scoreSource === 'configured' && out.fusedImageScore ? out.fusedImageScore : out.imageScore;
+      return { anomalyMap: tf.clone(out.anomalyMap), imageScore: tf.clone(score) };
+    } finally {
+      disposeDualAnchorOutput(out);
+    }
+  }
+
+  /** The trainable parameters with the config and the frozen-weights record in the metadata. */
+  override async saveTrainable(): Promise<Uint8Array> {
+    // The same file as DualAnchorModel.saveTrainable, with one more metadata entry.
+    return this.model.params.saveTrainable(this.model.config, { kind: 'dual-anchor', [FROZEN_METADATA_KEY]: JSON.stringify(this.frozen) });
+  }
+}

@@ -1,0 +1,333 @@
+// End-to-end tests of the built `hgm` binary: every command, its --help, config files, --json, exit codes,
+// and the bad inputs a user meets (corrupt or missing images, unknown layouts, checkpoints of another
+// configuration, weights that do not fit, unwritable output, Ctrl-C during training).
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtemp, rm, writeFile, readFile, cp, mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { useBackend } from '@hgm/tensor/testing';
+import { openSafetensors, writeSafetensorsFile } from '@hgm/tensor/node';
+import { ClipModel, Dinov3VisionTransformer } from '@hgm/backbone';
+import { resolveConfig, TINY_CONFIG } from '@hgm/dual-anchor';
+import { writeSyntheticDataset } from '@hgm/data/node';
+import { ensureBuilt, runHgm, type RunResult } from './test-support';
+import { EXIT } from './exit-codes';
+
+let root: string;
+let data: string;
+let env: Record<string, string>;
+/** Output of the first training run (tiny, 32 px), shared by eval / detect / bad-input tests. */
+let trained: string;
+
+const TRAIN_ARGS = ['--model', 'tiny', '--image-size', '32', '--batch-size', '4', '--backend', 'cpu'];
+
+function hgm(args: string[], options: Parameters<typeof runHgm>[1] = {}): Promise<RunResult> {
+  return runHgm(args, { ...options, env: { ...env, ...options.env } });
+}
+
+function json(r: RunResult): Record<string, unknown> {
+  try {
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  } catch {
+    throw new Error(`stdout is not JSON (exit ${r.code}):\n${r.stdout}\nstderr:\n${r.stderr}`);
+  }
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  root = await mkdtemp(join(tmpdir(), 'hgm-cli-'));
+  data = join(root, 'data');
+  env = { HGM_CACHE: join(root, 'cache'), HGM_OFFLINE: '1' };
+  await writeSyntheticDataset(data, { seed: 4, size: 32, domains: ['wood', 'cap'], kinds: ['scratch', 'stain'], trainGood: 2, testGood: 3, testPerKind: 2 });
+  trained = join(root, 'trained');
+  const r = await hgm(['train', '--data', data, '--out', trained, '--epochs', '2', ...TRAIN_ARGS, '--json']);
+  expect(r.code, r.stderr).toBe(EXIT.ok);
+}, 180_000);
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('help and usage', () => {
+  it.each([
+    [[], 'Usage: hgm'],
+    [['train'], '--batch-size <n>'],
+    [['eval'], '--checkpoint <file>'],
+    [['detect'], '--threshold <score>'],
+    [['demo'], '--require-auroc <x>'],
+    [['data', 'inspect'], '--skip-corrupt'],
+    [['weights', 'list'], '--cache-dir <dir>'],
+    [['weights', 'pull'], 'hgm weights pull clip-vit-l-14-336'],
+    [['weights', 'verify'], '<target>'],
+  ])('%j --help prints the usage and exits 0', async (cmd, expected) => {
+    const r = await hgm([...cmd, '--help']);
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toContain(`Usage: hgm${cmd.length ? ` ${cmd.join(' ')}` : ''}`);
+    expect(r.stdout).toContain(expected);
+  });
+
+  it('rejects unknown options and missing arguments with exit 64', async () => {
+    const unknown = await hgm(['train', '--epoch', '3']);
+    expect(unknown.code).toBe(EXIT.usage);
+    expect(unknown.stderr).toContain("unknown option '--epoch'");
+    const missing = await hgm(['eval', '--data', data]);
+    expect(missing.code).toBe(EXIT.usage);
+    expect(missing.stderr).toMatch(/missing --checkpoint, --out/);
+    const bad = await hgm(['train', '--data', data, '--out', join(root, 'x'), '--epochs', 'two']);
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toContain('option --epochs must be an integer, found "two"');
+  });
+});
+
+describe('train, eval, detect on the tiny configuration', () => {
+  it('train wrote the model, the resumable checkpoint and the history; --json prints only JSON', async () => {
+    expect((await readdir(trained)).sort()).toEqual(['checkpoint.safetensors', 'history.json', 'model.safetensors']);
+    const reader = await openSafetensors(join(trained, 'model.safetensors'));
+    expect(reader.metadata['kind']).toBe('dual-anchor');
+    expect(JSON.parse(reader.metadata['config']!).imageSize).toBe(32);
+    expect(JSON.parse(reader.metadata['hgm.frozen']!)).toEqual({ kind: 'random', seed: 0 });
+    await reader.close();
+    const history = JSON.parse(await readFile(join(trained, 'history.json'), 'utf8')) as unknown[];
+    expect(history.length).toBe(2 * Math.ceil(14 / 4));
+  });
+
+  it('merges a YAML config file under the flags and reports the chosen backend', async () => {
+    const cfg = join(root, 'train.yaml');
+    await writeFile(cfg, `data: ${data}\ncategories: [wood]\nepochs: 5\nbatchSize: 4\nmodel: tiny\nimageSize: 32\nbackend: cpu\n`);
+    const out = join(root, 'from-config');
+    const r = await hgm(['train', '--config', cfg, '--out', out, '--epochs', '1', '--verbose']);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stderr).toContain('backend: cpu (@tensorflow/tfjs-backend-cpu)');
+    expect(r.stderr).toMatch(/training set: 7 images \(4 anomalous\) of wood/);
+    expect(r.stdout).toContain('trained 1 epochs (2 steps');
+    const badField = join(root, 'bad.yaml');
+    await writeFile(badField, 'data: x\nepocs: 3\n');
+    const e1 = await hgm(['train', '--config', badField, '--out', out]);
+    expect(e1.code).toBe(EXIT.usage);
+    expect(e1.stderr).toContain(`config file ${badField}: unknown field "epocs"; known fields: data, format`);
+    const badType = join(root, 'bad.json');
+    await writeFile(badType, JSON.stringify({ data, batchSize: 0 }));
+    const e2 = await hgm(['train', '--config', badType, '--out', out]);
+    expect(e2.code).toBe(EXIT.usage);
+    expect(e2.stderr).toContain(`config file ${badType}: field "batchSize" must be at least 1, found 0`);
+  });
+
+  it('eval writes metrics.{md,csv,json}, scores and maps, and --json carries the same numbers', async () => {
+    const out = join(root, 'eval');
+    const r = await hgm(['eval', '--data', data, '--checkpoint', trained, '--out', out, '--backend', 'cpu', '--json']);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const result = json(r);
+    const onDisk = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as { categories: { category: string; images: number; metrics: Record<string, { value?: number }> }[] };
+    expect(onDisk.categories.map((c) => [c.category, c.images])).toEqual([
+      ['cap', 7],
+      ['wood', 7],
+    ]);
+    expect(result['categories']).toEqual(onDisk.categories);
+    const auroc = onDisk.categories[0]!.metrics['image_auroc']!.value!;
+    expect(auroc).toBeGreaterThanOrEqual(0);
+    expect(auroc).toBeLessThanOrEqual(1);
+    expect(await readFile(join(out, 'metrics.md'), 'utf8')).toMatch(/\| category \| images \| anomalous \| image_auroc/);
+    expect((await readFile(join(out, 'metrics.csv'), 'utf8')).split('\n')[0]).toBe('category,images,anomalous,image_auroc,image_f1_max,image_ap,pixel_auroc,pixel_ap,aupro_mvtec@0.3');
+    expect((await readFile(join(out, 'scores.csv'), 'utf8')).trim().split('\n').length).toBe(15);
+    expect((await readdir(join(out, 'maps', 'wood', 'scratch'))).sort()).toEqual(['000_heatmap.png', '000_overlay.png', '001_heatmap.png', '001_overlay.png']);
+  });
+
+  it('detect scores files, folders and globs, writes maps and decisions, and exits 1 with --fail-on-anomaly', async () => {
+    const out = join(root, 'detect');
+    const r = await hgm(['detect', join(data, 'wood', 'test', 'good'), `${data}/cap/test/scratch/*.png`, '--checkpoint', join(trained, 'model.safetensors'), '--out', out, '--threshold', '0', '--backend', 'cpu', '--json']);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const result = json(r) as { detections: { image: string; score: number; anomalous: boolean; heatmap: string }[]; anomalous: number };
+    expect(result.detections.length).toBe(5);
+    expect(result.detections.every((d) => d.anomalous && d.score >= 0 && d.score <= 1)).toBe(true);
+    expect(result.anomalous).toBe(5);
+    const scores = JSON.parse(await readFile(join(out, 'scores.json'), 'utf8')) as { detections: unknown[] };
+    expect(scores.detections).toEqual(result.detections);
+    expect((await readFile(join(out, 'scores.csv'), 'utf8')).split('\n')[0]).toBe('image,score,anomalous,max_map,heatmap,overlay');
+    expect((await readdir(join(out, 'maps'))).length).toBe(10);
+    const strict = await hgm(['detect', join(data, 'wood', 'test', 'good', '000.png'), '--checkpoint', trained, '--out', out, '--threshold', '0', '--fail-on-anomaly', '--backend', 'cpu']);
+    expect(strict.code).toBe(EXIT.failed);
+    expect(strict.stdout).toMatch(/ANOMALOUS .*000\.png/);
+    expect(strict.stdout).toContain('1 of 1 anomalous at threshold 0');
+  });
+});
+
+describe('data and weights', () => {
+  it('data inspect prints per-category counts, JSON on request, and exits 1 on a broken set', async () => {
+    const r = await hgm(['data', 'inspect', data]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/wood/);
+    const j = json(await hgm(['data', 'inspect', data, '--json']));
+    expect(j['ok']).toBe(true);
+    expect(j['totals']).toMatchObject({ images: 18, anomalous: 8 });
+  });
+
+  it('weights list and verify (a file by path), and pull offline exits 69 naming what to fetch', async () => {
+    const list = json(await hgm(['weights', 'list', '--json']));
+    expect(list['cacheDir']).toBe(join(root, 'cache'));
+    const names = (list['weights'] as { name: string; files: { cached: boolean }[] }[]).map((w) => w.name);
+    expect(names).toContain('clip-vit-l-14-336');
+    expect(names).toContain('dinov3-vitl16');
+    const { clipPath } = await tinyWeightFiles();
+    const ok = await hgm(['weights', 'verify', clipPath, '--json']);
+    expect(ok.code, ok.stderr).toBe(EXIT.ok);
+    expect(json(ok)).toMatchObject({ ok: true, files: [{ keyFormat: 'openai' }] });
+    const bad = join(root, 'not-weights.safetensors');
+    await writeFile(bad, 'this is not a safetensors file');
+    const v = await hgm(['weights', 'verify', bad]);
+    expect(v.code).toBe(EXIT.failed);
+    expect(v.stdout).toContain(`FAILED   ${bad}`);
+    const pull = await hgm(['weights', 'pull', 'clip-vit-b-16']);
+    expect(pull.code).toBe(EXIT.unavailable);
+    expect(pull.stderr).toMatch(/weights clip-vit-b-16: .*model\.safetensors is not in the cache and offline mode is on; download https:\/\/huggingface\.co\/openai\/clip-vit-base-patch16\/resolve\/main\/model\.safetensors/);
+  });
+});
+
+let weightFiles: Promise<{ clipPath: string; wrongBackbonePath: string }> | undefined;
+
+/** A CLIP file of the tiny configuration, and a DINOv3 file with one block fewer than the tiny backbone. */
+function tinyWeightFiles(): Promise<{ clipPath: string; wrongBackbonePath: string }> {
+  weightFiles ??= (async () => {
+    await useBackend('cpu');
+    const c = resolveConfig(TINY_CONFIG);
+    if (c.backbone.kind !== 'dinov3') throw new Error('the tiny configuration has a DINOv3 backbone');
+    const clip = ClipModel.create(c.clip, { towers: 'both' });
+    const clipPath = join(root, 'tiny-clip.safetensors');
+    await writeSafetensorsFile(clipPath, await clip.params.stateDict());
+    clip.dispose();
+    const dino = new Dinov3VisionTransformer({ ...c.backbone.config, depth: 3 });
+    const wrongBackbonePath = join(root, 'tiny-dinov3-depth3.safetensors');
+    await writeSafetensorsFile(wrongBackbonePath, await dino.params.stateDict());
+    dino.dispose();
+    return { clipPath, wrongBackbonePath };
+  })();
+  return weightFiles;
+}
+
+describe('bad input: a clear error naming the file, nothing already written lost', () => {
+  it('a corrupt image: exit 65 naming it, and the existing model in --out is untouched', async () => {
+    const broken = join(root, 'data-corrupt');
+    await cp(data, broken, { recursive: true });
+    const bad = join(broken, 'wood', 'test', 'stain', '001.png');
+    await writeFile(bad, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
+    const out = join(root, 'corrupt-out');
+    await cp(trained, out, { recursive: true });
+    const before = await readFile(join(out, 'model.safetensors'));
+    const r = await hgm(['train', '--data', broken, '--out', out, '--epochs', '1', '--no-resume', ...TRAIN_ARGS]);
+    expect(r.code).toBe(EXIT.dataError);
+    expect(r.stderr).toContain(`hgm train: ${bad}:`);
+    expect(Buffer.compare(await readFile(join(out, 'model.safetensors')), before)).toBe(0);
+    const skipped = await hgm(['detect', join(broken, 'wood', 'test', 'stain'), '--checkpoint', trained, '--out', join(root, 'corrupt-detect'), '--skip-corrupt', '--backend', 'cpu']);
+    expect(skipped.code, skipped.stderr).toBe(EXIT.ok);
+    expect(skipped.stderr).toContain(`warning: skipped ${bad}`);
+  });
+
+  it('a missing mask or image: exit 65 / 66 naming it', async () => {
+    const broken = join(root, 'data-missing');
+    await cp(data, broken, { recursive: true });
+    const mask = join(broken, 'cap', 'ground_truth', 'scratch', '001_mask.png');
+    await unlink(mask);
+    const r = await hgm(['train', '--data', broken, '--out', join(root, 'missing-out'), ...TRAIN_ARGS]);
+    expect(r.code).toBe(EXIT.dataError);
+    expect(r.stderr).toMatch(/dataset .*data-missing: 1 error/);
+    expect(r.stderr).toContain(join(broken, 'cap', 'test', 'scratch', '001.png'));
+    const gone = join(root, 'nowhere.png');
+    const d = await hgm(['detect', gone, '--checkpoint', trained, '--out', join(root, 'missing-detect')]);
+    expect(d.code).toBe(EXIT.noInput);
+    expect(d.stderr).toContain(`${gone}: no such file or folder`);
+    const ck = await hgm(['eval', '--data', data, '--checkpoint', join(root, 'no-model.safetensors'), '--out', join(root, 'e')]);
+    expect(ck.code).toBe(EXIT.noInput);
+    expect(ck.stderr).toContain('no-model.safetensors: no such file or folder');
+  });
+
+  it('a dataset in an unknown layout: exit 65 with what was found', async () => {
+    const odd = join(root, 'odd');
+    await mkdir(join(odd, 'pictures', 'misc'), { recursive: true });
+    await cp(join(data, 'wood', 'test', 'good', '000.png'), join(odd, 'pictures', 'misc', 'a.png'));
+    const r = await hgm(['train', '--data', odd, '--out', join(root, 'odd-out'), ...TRAIN_ARGS]);
+    expect(r.code).toBe(EXIT.dataError);
+    expect(r.stderr).toContain(`${odd}: cannot detect the dataset layout: no known layout (found folders: pictures)`);
+    const inspect = await hgm(['data', 'inspect', odd]);
+    expect(inspect.code).toBe(EXIT.failed);
+  });
+
+  it('a checkpoint of another configuration: eval and resume refuse it naming the difference', async () => {
+    const e = await hgm(['eval', '--data', data, '--checkpoint', trained, '--out', join(root, 'e64'), '--image-size', '64', '--backend', 'cpu']);
+    expect(e.code).toBe(EXIT.dataError);
+    expect(e.stderr).toMatch(/saved for another configuration: .*imageSize: model 64, checkpoint 32/);
+    const out = join(root, 'resume-other');
+    await cp(trained, out, { recursive: true });
+    const t = await hgm(['train', '--data', data, '--out', out, '--epochs', '3', '--model', 'tiny', '--image-size', '40', '--batch-size', '4', '--backend', 'cpu']);
+    expect(t.code).toBe(EXIT.dataError);
+    expect(t.stderr).toMatch(/checkpoint\.safetensors: written for another model configuration: .*imageSize: checkpoint 32, this run 40/);
+    expect(t.stderr).toContain('hint: use another --out, or --no-resume');
+  });
+
+  it('weights that do not match the backbone: exit 65 listing the mismatched tensors', async () => {
+    const { clipPath, wrongBackbonePath } = await tinyWeightFiles();
+    const r = await hgm(['train', '--data', data, '--out', join(root, 'weights-out'), ...TRAIN_ARGS, '--clip-weights', clipPath, '--backbone-weights', wrongBackbonePath]);
+    expect(r.code).toBe(EXIT.dataError);
+    expect(r.stderr).toContain(`weights ${clipPath}: ${clipPath} (local)`);
+    expect(r.stderr).toMatch(/state dict does not match the model .*\n\s+missing key blocks\.3\./);
+  });
+
+  it('an unwritable output folder: exit 73 before any work', async () => {
+    const file = join(root, 'a-file');
+    await writeFile(file, 'x');
+    const r = await hgm(['train', '--data', data, '--out', join(file, 'sub'), ...TRAIN_ARGS]);
+    expect(r.code).toBe(EXIT.cantCreate);
+    expect(r.stderr).toContain(`hgm train: output folder ${join(file, 'sub')}: cannot create it (ENOTDIR)`);
+    const d = await hgm(['detect', data, '--checkpoint', trained, '--out', join(file, 'sub')]);
+    expect(d.code).toBe(EXIT.cantCreate);
+  });
+
+  it('Ctrl-C during training saves a checkpoint, exits 130, and the same command resumes to the end', async () => {
+    const out = join(root, 'interrupted');
+    const args = ['train', '--data', data, '--out', out, '--epochs', '3', '--model', 'tiny', '--image-size', '32', '--batch-size', '2', '--backend', 'cpu'];
+    let sent = false;
+    const r = await hgm(args, {
+      onStderr: (text, child) => {
+        if (!sent && /epoch 1\/3 step 1\/7/.test(text)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(r.code, r.stderr).toBe(EXIT.interrupted);
+    expect(r.stderr).toContain('interrupt: stopping after the current step');
+    expect(r.stderr).toContain('to resume, run the same command again');
+    const reader = await openSafetensors(join(out, 'checkpoint.safetensors'));
+    const stepInEpoch = Number(reader.metadata['stepInEpoch']);
+    const epoch = Number(reader.metadata['epoch']);
+    await reader.close();
+    expect(epoch * 7 + stepInEpoch).toBeGreaterThan(0);
+    expect(epoch * 7 + stepInEpoch).toBeLessThan(21);
+    const resumed = await hgm([...args, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(EXIT.ok);
+    expect(resumed.stderr).toBe('');
+    const j = json(resumed);
+    expect(j).toMatchObject({ epochsCompleted: 3, interrupted: false, steps: 21, resumedFrom: { epoch: epoch + 1, step: stepInEpoch } });
+    expect((await stat(join(out, 'model.safetensors'))).size).toBeGreaterThan(0);
+  });
+});
+
+describe('demo', () => {
+  it('runs end to end in its fast mode and writes the report, the tables and the checkpoint', async () => {
+    const out = join(root, 'demo');
+    const r = await hgm(['demo', '--out', out, '--epochs', '1', '--size', '32', '--train-good', '2', '--train-per-kind', '1', '--eval-good', '2', '--eval-per-kind', '1', '--require-auroc', '0', '--json']);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stderr).toBe('');
+    const j = json(r) as { backend: string; report: string; trainImages: number; evalImages: number; trainingDomainImageAuroc: number; categories: { category: string }[] };
+    expect(j.backend).toBe('wasm');
+    expect(j.report).toBe(join(out, 'report.html'));
+    expect(j.trainImages).toBe(4 * 8);
+    expect(j.evalImages).toBe(5 * 8);
+    expect(j.categories.map((c) => c.category)).toEqual(['cap', 'carpet', 'metal', 'weave', 'wood']);
+    const html = await readFile(j.report, 'utf8');
+    expect(html).toContain('<h2>Results (zero-shot protocol)</h2>');
+    expect(html).toContain('aria-label="loss curve"');
+    expect((html.match(/src="data:image\/png;base64,/g) ?? []).length).toBeGreaterThanOrEqual(5 * 4);
+    expect(html).toContain('hgm weights pull clip-vit-l-14-336');
+    for (const f of ['metrics.md', 'metrics.csv', 'metrics.json', 'scores.csv', join('checkpoint', 'model.safetensors')]) expect((await stat(join(out, f))).size).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,36 @@
+/** `hgm data inspect`: per-category counts of a dataset and every problem, each naming its file. */
+import type { Command } from 'commander';
+import { formatInspectReport, inspectDatasetOnDisk, type DatasetFormat } from '@hgm/data/node';
+import { CommandContext } from '../command-context';
+import { CliError, EXIT } from '../exit-codes';
+import { FORMAT_CHOICES } from '../dataset';
+
+export async function runDataInspect(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const root = flags['root'] as string | undefined;
+  if (!root) throw new CliError('missing <root>', EXIT.usage, 'usage: hgm data inspect <root> [--format <format>]');
+  const format = flags['format'] as string | undefined;
+  if (format !== undefined && !(FORMAT_CHOICES as readonly string[]).includes(format)) {
+    throw new CliError(`option --format must be one of ${FORMAT_CHOICES.join(', ')}, found ${JSON.stringify(format)}`, EXIT.usage);
+  }
+  const report = await inspectDatasetOnDisk(root, {
+    skipCorrupt: flags['skipCorrupt'] === true,
+    ...(format ? { format: format as DatasetFormat } : {}),
+    ...(typeof flags['visaSplit'] === 'string' ? { visaSplitFile: flags['visaSplit'] } : {}),
+  });
+  ctx.result(report, formatInspectReport(report));
+  return report.ok ? EXIT.ok : EXIT.failed;
+}
+
+export function registerData(program: Command, action: (name: string, fn: (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+  const data = program.command('data').description('dataset tools');
+  data
+    .command('inspect')
+    .description('read a dataset, check every image and mask, and print counts per category and every problem (exit 1 when there are errors)')
+    .argument('<root>', 'dataset root')
+    .option('--format <format>', `layout: ${FORMAT_CHOICES.join(', ')} (detected when left out)`)
+    .option('--skip-corrupt', 'count corrupt files as warnings instead of errors')
+    .option('--visa-split <csv>', 'VisA split file relative to the root (default split_csv/1cls.csv)')
+    .option('--json', 'print the report as JSON on stdout')
+    .option('--verbose', 'more detail')
+    .action(action('data inspect', runDataInspect));
+}

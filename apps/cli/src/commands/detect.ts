@@ -1,0 +1,93 @@
+/** `hgm detect`: anomaly maps, scores and decisions for new images (files, folders, globs). */
+import type { Command } from 'commander';
+import { detect, expandInputs } from '@hgm/engine/node';
+import { nodeFileSystem } from '@hgm/data/node';
+import { BACKEND_FIELD, CommandContext, resolveCommandOptions } from '../command-context';
+import type { Schema } from '../config-file';
+import { CliError, EXIT } from '../exit-codes';
+import { ensureWritableDir } from '../output-dir';
+import { modelFromCheckpoint } from '../models';
+
+export const DETECT_SCHEMA: Schema = {
+  inputs: { type: 'string[]', description: 'images, folders or globs' },
+  checkpoint: { type: 'string', description: 'model.safetensors' },
+  out: { type: 'string', description: 'output folder' },
+  threshold: { type: 'number', min: 0, max: 1, description: 'decision threshold on the image score' },
+  failOnAnomaly: { type: 'boolean', description: 'exit 1 when an image is anomalous' },
+  batchSize: { type: 'integer', min: 1, description: 'batch size' },
+  skipCorrupt: { type: 'boolean', description: 'skip unreadable images' },
+  clipWeights: { type: 'string', description: 'CLIP weights' },
+  backboneWeights: { type: 'string', description: 'DINO weights' },
+  backend: BACKEND_FIELD,
+};
+
+interface DetectOptionsCli extends Record<string, unknown> {
+  inputs: string[];
+  checkpoint?: string;
+  out?: string;
+  threshold?: number;
+  failOnAnomaly: boolean;
+  batchSize: number;
+  skipCorrupt: boolean;
+  clipWeights?: string;
+  backboneWeights?: string;
+  backend: string;
+}
+
+const DEFAULTS: DetectOptionsCli = { inputs: [], failOnAnomaly: false, batchSize: 8, skipCorrupt: false, backend: 'auto' };
+
+export async function runDetect(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const o = await resolveCommandOptions(DETECT_SCHEMA, DEFAULTS, flags, ['inputs', 'checkpoint', 'out']);
+  if (o.failOnAnomaly && o.threshold === undefined) throw new CliError('--fail-on-anomaly needs --threshold', EXIT.usage);
+  const images = await expandInputs(o.inputs);
+  const outDir = await ensureWritableDir(o.out!);
+  const backend = await ctx.backend(o.backend);
+  const { model, info } = await modelFromCheckpoint(o.checkpoint!, {
+    ...(o.clipWeights ? { clipWeights: o.clipWeights } : {}),
+    ...(o.backboneWeights ? { backboneWeights: o.backboneWeights } : {}),
+    log: (l) => ctx.info(l),
+  });
+  try {
+    ctx.info(`model: ${info.config.name} (${info.path}); ${images.length} image${images.length === 1 ? '' : 's'}`);
+    const r = await detect({
+      model,
+      images,
+      fs: nodeFileSystem,
+      outDir,
+      ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
+      batchSize: o.batchSize,
+      skipCorrupt: o.skipCorrupt,
+      onProgress: ctx.progress,
+    });
+    const anomalous = r.detections.filter((d) => d.anomalous).length;
+    const lines = r.detections.map((d) => `${d.score.toFixed(4)}${d.anomalous === undefined ? '' : d.anomalous ? ' ANOMALOUS' : ' normal   '}  ${d.image}`);
+    if (r.skipped.length > 0) lines.push(`skipped ${r.skipped.length} unreadable image${r.skipped.length === 1 ? '' : 's'}`);
+    lines.push(`written: ${r.scoresJson}, ${r.scoresCsv}, maps in ${outDir}/maps/`);
+    if (o.threshold !== undefined) lines.push(`${anomalous} of ${r.detections.length} anomalous at threshold ${o.threshold}`);
+    ctx.result({ command: 'detect', backend: backend.chosen, checkpoint: info.path, out: outDir, threshold: o.threshold ?? null, anomalous, detections: r.detections, skipped: r.skipped, scoresJson: r.scoresJson, scoresCsv: r.scoresCsv }, lines.join('\n'));
+    return o.failOnAnomaly && anomalous > 0 ? EXIT.failed : EXIT.ok;
+  } finally {
+    model.dispose();
+  }
+}
+
+export function registerDetect(program: Command, action: (name: string, fn: (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+  program
+    .command('detect')
+    .description('anomaly maps and scores for new images: maps/<name>_{heatmap,overlay}.png, scores.{json,csv}')
+    .argument('[inputs...]', 'image files, folders (searched recursively) or globs (quote them: "imgs/**/*.png")')
+    .option('--checkpoint <file>', 'model.safetensors written by hgm train (or its output folder)')
+    .option('--out <dir>', 'output folder')
+    .option('--threshold <score>', 'decide anomalous when the image score is at least this (0..1)')
+    .option('--fail-on-anomaly', 'exit 1 when any image is anomalous (needs --threshold)')
+    .option('--batch-size <n>', 'batch size (default 8)')
+    .option('--skip-corrupt', 'skip unreadable images with a warning instead of failing')
+    .option('--clip-weights <name|path>', 'CLIP weights (default: the ones recorded in the checkpoint)')
+    .option('--backbone-weights <name|path>', 'DINO weights (default: the ones recorded in the checkpoint)')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--config <file>', 'JSON or YAML file with these options (camelCase keys, "inputs" a list); flags override it')
+    .option('--json', 'print the result as JSON on stdout (nothing else there)')
+    .option('--verbose', 'more detail')
+    .addHelpText('after', '\nExample:\n  hgm detect photos/ "line2/*.jpg" --checkpoint runs/visa/model.safetensors --out detections --threshold 0.5')
+    .action(action('detect', runDetect));
+}

@@ -1,0 +1,109 @@
+/** `hgm eval`: zero-shot evaluation of a trained model on a dataset: metrics tables and anomaly maps. */
+import type { Command } from 'commander';
+import { evaluate, evaluationMarkdown, DEFAULT_EVAL_METRICS } from '@hgm/engine/node';
+import { nodeFileSystem } from '@hgm/data/node';
+import { BACKEND_FIELD, CommandContext, resolveCommandOptions } from '../command-context';
+import type { Schema } from '../config-file';
+import { EXIT } from '../exit-codes';
+import { ensureWritableDir } from '../output-dir';
+import { modelFromCheckpoint } from '../models';
+import { FORMAT_CHOICES, selectSamples, SPLIT_CHOICES } from '../dataset';
+import { defaultFeatureCacheDir } from '../paths';
+import { join } from 'node:path';
+
+export const EVAL_SCHEMA: Schema = {
+  data: { type: 'string', description: 'dataset root' },
+  format: { type: 'string', choices: FORMAT_CHOICES, description: 'dataset layout' },
+  categories: { type: 'string[]', description: 'categories' },
+  split: { type: 'string', choices: SPLIT_CHOICES, description: 'split' },
+  checkpoint: { type: 'string', description: 'model.safetensors (or the training output folder)' },
+  out: { type: 'string', description: 'output folder' },
+  batchSize: { type: 'integer', min: 1, description: 'batch size' },
+  metrics: { type: 'string[]', description: 'metrics' },
+  maps: { type: 'boolean', description: 'write heat maps and overlays' },
+  imageSize: { type: 'integer', min: 8, description: 'input side (must match the checkpoint)' },
+  clipWeights: { type: 'string', description: 'CLIP weights' },
+  backboneWeights: { type: 'string', description: 'DINO weights' },
+  cacheDir: { type: 'string', description: 'feature cache folder' },
+  backend: BACKEND_FIELD,
+};
+
+interface EvalOptions extends Record<string, unknown> {
+  data?: string;
+  format?: string;
+  categories?: string[];
+  split: string;
+  checkpoint?: string;
+  out?: string;
+  batchSize: number;
+  metrics: string[];
+  maps: boolean;
+  imageSize?: number;
+  clipWeights?: string;
+  backboneWeights?: string;
+  cacheDir?: string;
+  backend: string;
+}
+
+const DEFAULTS: EvalOptions = { split: 'test', batchSize: 8, metrics: [...DEFAULT_EVAL_METRICS], maps: true, backend: 'auto' };
+
+export async function runEval(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const o = await resolveCommandOptions(EVAL_SCHEMA, DEFAULTS, flags, ['data', 'checkpoint', 'out']);
+  const outDir = await ensureWritableDir(o.out!);
+  const backend = await ctx.backend(o.backend);
+  const { samples, categories } = await selectSamples({ data: o.data!, format: o.format, categories: o.categories, split: o.split });
+  const { model, info } = await modelFromCheckpoint(o.checkpoint!, {
+    ...(o.imageSize ? { overrides: { imageSize: o.imageSize } } : {}),
+    ...(o.clipWeights ? { clipWeights: o.clipWeights } : {}),
+    ...(o.backboneWeights ? { backboneWeights: o.backboneWeights } : {}),
+    log: (l) => ctx.info(l),
+  });
+  try {
+    ctx.info(`model: ${info.config.name} (${info.path}); evaluating ${samples.length} images of ${categories.join(', ')}`);
+    const result = await evaluate({
+      model,
+      samples,
+      fs: nodeFileSystem,
+      featureCacheDir: o.cacheDir ?? defaultFeatureCacheDir(),
+      outDir,
+      metrics: o.metrics,
+      batchSize: o.batchSize,
+      saveMaps: o.maps,
+      onProgress: ctx.progress,
+    });
+    const files = { markdown: join(outDir, 'metrics.md'), csv: join(outDir, 'metrics.csv'), json: join(outDir, 'metrics.json'), scores: join(outDir, 'scores.csv'), maps: o.maps ? join(outDir, 'maps') : null };
+    ctx.result(
+      { command: 'eval', backend: backend.chosen, checkpoint: info.path, out: outDir, files, metrics: result.metrics, categories: result.categories, mean: result.mean },
+      `${evaluationMarkdown(result)}\nwritten: ${files.markdown}, ${files.csv}, ${files.json}, ${files.scores}${files.maps ? `, ${files.maps}/` : ''}`,
+    );
+    return EXIT.ok;
+  } finally {
+    model.dispose();
+  }
+}
+
+export function registerEval(program: Command, action: (name: string, fn: (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+  program
+    .command('eval')
+    .description('evaluate a trained model zero-shot on a dataset: metrics.{md,csv,json}, scores.csv, maps/')
+    .option('--data <root>', 'dataset root')
+    .option('--format <format>', `dataset layout: ${FORMAT_CHOICES.join(', ')} (detected when left out)`)
+    .option('--categories <list>', 'comma-separated categories (default all)')
+    .option('--split <split>', 'test, train or all (default test)')
+    .option('--checkpoint <file>', 'model.safetensors written by hgm train (or its output folder)')
+    .option('--out <dir>', 'output folder')
+    .option('--batch-size <n>', 'batch size (default 8)')
+    .option('--metrics <list>', `comma-separated metrics (default ${DEFAULT_EVAL_METRICS.join(',')})`)
+    .option('--maps', 'write a heat map and an overlay per image (default)')
+    .option('--no-maps', 'write the tables only')
+    .option('--image-size <px>', 'input side (must match the checkpoint)')
+    .option('--clip-weights <name|path>', 'CLIP weights (default: the ones recorded in the checkpoint)')
+    .option('--backbone-weights <name|path>', 'DINO weights (default: the ones recorded in the checkpoint)')
+    .option('--cache-dir <dir>', 'feature cache (default $HGM_CACHE/features or ~/.cache/hgm/features)')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
+    .option('--json', 'print the result as JSON on stdout (nothing else there)')
+    .option('--verbose', 'more detail')
+    .addHelpText('after', '\nExample:\n  hgm eval --data ~/data/mvtec_ad --checkpoint runs/visa/model.safetensors --out results/mvtec')
+    .action(action('eval', runEval));
+}

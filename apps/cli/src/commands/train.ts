@@ -1,0 +1,200 @@
+/** `hgm train`: trains the learnable parts on an auxiliary dataset, with checkpoints and resume (Ctrl-C saves). */
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { openSafetensors, pathExists } from '@hgm/tensor/node';
+import { architectureOf, configDifferences, type DualAnchorConfig } from '@hgm/dual-anchor';
+import { train, type TrainResult } from '@hgm/engine/node';
+import { nodeFileSystem } from '@hgm/data/node';
+import { BACKEND_FIELD, CommandContext, resolveCommandOptions } from '../command-context';
+import type { Schema } from '../config-file';
+import { CliError, EXIT } from '../exit-codes';
+import { ensureWritableDir } from '../output-dir';
+import { createModel, DEFAULT_WEIGHTS, MODEL_PRESETS, presetConfig, type ModelPreset } from '../models';
+import { FORMAT_CHOICES, selectSamples, SPLIT_CHOICES } from '../dataset';
+import { defaultFeatureCacheDir } from '../paths';
+
+export const TRAIN_SCHEMA: Schema = {
+  data: { type: 'string', description: 'dataset root (the auxiliary training set)' },
+  format: { type: 'string', choices: FORMAT_CHOICES, description: 'dataset layout (detected when left out)' },
+  categories: { type: 'string[]', description: 'categories to train on (default all)' },
+  split: { type: 'string', choices: SPLIT_CHOICES, description: 'split to train on' },
+  out: { type: 'string', description: 'output folder' },
+  epochs: { type: 'integer', min: 1, description: 'epochs' },
+  batchSize: { type: 'integer', min: 1, description: 'batch size' },
+  lr: { type: 'number', min: 0, description: 'Adam learning rate' },
+  seed: { type: 'integer', description: 'seed of the data order and noise' },
+  resume: { type: 'boolean', description: 'continue from <out>/checkpoint.safetensors' },
+  model: { type: 'string', choices: MODEL_PRESETS, description: 'model preset' },
+  imageSize: { type: 'integer', min: 8, description: 'input side in pixels' },
+  weights: { type: 'string', description: 'frozen backbone weights (DINO for paper, CLIP for anomalyclip)' },
+  clipWeights: { type: 'string', description: 'CLIP weights' },
+  backboneWeights: { type: 'string', description: 'DINO backbone weights' },
+  cacheDir: { type: 'string', description: 'feature cache folder' },
+  backend: BACKEND_FIELD,
+};
+
+export interface TrainOptionsCli extends Record<string, unknown> {
+  data?: string;
+  format?: string;
+  categories?: string[];
+  split: string;
+  out?: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  resume: boolean;
+  model: string;
+  imageSize?: number;
+  weights?: string;
+  clipWeights?: string;
+  backboneWeights?: string;
+  cacheDir?: string;
+  backend: string;
+}
+
+export const TRAIN_DEFAULTS: TrainOptionsCli = { split: 'test', epochs: 15, batchSize: 8, lr: 1e-3, seed: 111, resume: true, model: 'tiny', backend: 'auto' };
+
+/** Which frozen weights a preset gets from --weights / --clip-weights / --backbone-weights and the defaults. */
+export function frozenWeightChoice(o: { model: string; weights?: string | undefined; clipWeights?: string | undefined; backboneWeights?: string | undefined }): { clipWeights?: string; backboneWeights?: string } {
+  const preset = o.model as ModelPreset;
+  const defaults = DEFAULT_WEIGHTS[preset];
+  let clip = o.clipWeights;
+  let backbone = o.backboneWeights;
+  if (o.weights) {
+    if (preset === 'anomalyclip') clip ??= o.weights;
+    else backbone ??= o.weights;
+  }
+  if (preset === 'tiny' && backbone && !clip) throw new CliError('the tiny model with real backbone weights also needs --clip-weights (its text tower)', EXIT.usage);
+  clip ??= defaults.clip;
+  backbone ??= defaults.backbone;
+  return { ...(clip ? { clipWeights: clip } : {}), ...(backbone ? { backboneWeights: backbone } : {}) };
+}
+
+/** Refuses, before any work, to resume a checkpoint of another configuration (naming the differences). */
+async function checkResumable(checkpoint: string, config: DualAnchorConfig): Promise<void> {
+  if (!(await pathExists(checkpoint))) return;
+  const reader = await openSafetensors(checkpoint);
+  try {
+    const saved = reader.metadata['config'];
+    if (reader.metadata['format'] !== 'hgm-train-checkpoint' || !saved) throw new CliError(`${checkpoint}: not a training checkpoint`, EXIT.dataError, 'use another --out');
+    const diffs = configDifferences(architectureOf(JSON.parse(saved) as DualAnchorConfig), architectureOf(config)).map((d) => d.replace('model ', 'checkpoint ').replace(', checkpoint ', ', this run '));
+    if (diffs.length > 0) {
+      throw new CliError(`${checkpoint}: written for another model configuration: ${diffs.slice(0, 8).join('; ')}${diffs.length > 8 ? ` (and ${diffs.length - 8} more)` : ''}`, EXIT.dataError, 'use another --out, or --no-resume to start over there (the checkpoint is then replaced)');
+    }
+  } finally {
+    await reader.close();
+  }
+}
+
+export async function runTrain(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const o = await resolveCommandOptions(TRAIN_SCHEMA, TRAIN_DEFAULTS, flags, ['data', 'out']);
+  const outDir = await ensureWritableDir(o.out!);
+  const backend = await ctx.backend(o.backend);
+  const { samples, format, categories } = await selectSamples({ data: o.data!, format: o.format, categories: o.categories, split: o.split });
+  ctx.info(`training set: ${samples.length} images (${samples.filter((s) => s.label === 1).length} anomalous) of ${categories.join(', ')} from ${o.data} (${format}, split ${o.split})`);
+  const model = await createModel({
+    config: presetConfig(o.model as ModelPreset, o.imageSize ? { imageSize: o.imageSize } : {}),
+    ...frozenWeightChoice(o),
+    log: (l) => ctx.info(l),
+  });
+  try {
+    const checkpoint = join(outDir, 'checkpoint.safetensors');
+    if (o.resume) await checkResumable(checkpoint, model.model.config);
+    const result = await trainWithInterrupt(ctx, (signal) =>
+      train({
+        model,
+        samples,
+        fs: nodeFileSystem,
+        outDir,
+        featureCacheDir: o.cacheDir ?? defaultFeatureCacheDir(),
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        adam: { learningRate: o.lr },
+        seed: o.seed,
+        resume: o.resume,
+        onProgress: ctx.progress,
+        signal,
+      }),
+    );
+    const last = result.history[result.history.length - 1];
+    const summary = {
+      command: 'train',
+      backend: backend.chosen,
+      out: outDir,
+      model: result.modelPath,
+      checkpoint: result.checkpointPath,
+      history: join(outDir, 'history.json'),
+      epochs: o.epochs,
+      epochsCompleted: result.epochsCompleted,
+      interrupted: result.interrupted,
+      resumedFrom: result.resumedFrom ?? null,
+      steps: result.history.length,
+      finalLoss: last ? last.loss : null,
+      samples: samples.length,
+      featureCache: result.featureCache,
+    };
+    if (result.interrupted) {
+      ctx.result(summary, '');
+      ctx.io.stderr.write(`interrupted: checkpoint saved in ${result.checkpointPath} after ${result.history.length} steps\nto resume, run the same command again (resuming is the default)\n`);
+      return EXIT.interrupted;
+    }
+    ctx.result(summary, `trained ${o.epochs} epochs (${result.history.length} steps, final loss ${last ? last.loss.toFixed(4) : '?'})\nmodel: ${result.modelPath}\nnext: hgm eval --data <dataset> --checkpoint ${result.modelPath} --out <folder>`);
+    return EXIT.ok;
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Runs training with Ctrl-C wired to an abort signal: the first SIGINT stops at the next step boundary
+ * (the engine saves a checkpoint), a second one exits at once.
+ */
+export async function trainWithInterrupt(ctx: CommandContext, run: (signal: AbortSignal) => Promise<TrainResult>): Promise<TrainResult> {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) {
+      ctx.io.stderr.write('\nsecond interrupt: exiting without waiting (the last epoch checkpoint is kept)\n');
+      process.exit(EXIT.interrupted);
+    }
+    ctx.io.stderr.write('\ninterrupt: stopping after the current step and saving a checkpoint (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  try {
+    return await run(controller.signal);
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}
+
+export function registerTrain(program: Command, action: (name: string, fn: (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+  program
+    .command('train')
+    .description('train the learnable parts on an auxiliary dataset (zero-shot protocol: its labelled test split by default)')
+    .option('--data <root>', 'dataset root')
+    .option('--format <format>', `dataset layout: ${FORMAT_CHOICES.join(', ')} (detected when left out)`)
+    .option('--categories <list>', 'comma-separated categories (default all)')
+    .option('--split <split>', 'split to train on: test, train or all (default test)')
+    .option('--out <dir>', 'output folder: checkpoint.safetensors, model.safetensors, history.json')
+    .option('--epochs <n>', 'epochs (default 15)')
+    .option('--batch-size <n>', 'batch size (default 8)')
+    .option('--lr <x>', 'Adam learning rate (default 0.001)')
+    .option('--seed <n>', 'seed of the data order and noise (default 111)')
+    .option('--resume', 'continue from <out>/checkpoint.safetensors when present (default)')
+    .option('--no-resume', 'start over, replacing an existing checkpoint')
+    .option('--model <preset>', 'tiny (random frozen weights, no download), paper (DINOv3 ViT-L/16 + CLIP-L text) or anomalyclip (default tiny)')
+    .option('--image-size <px>', 'input side (default: the preset\'s)')
+    .option('--weights <name|path>', 'frozen backbone weights: DINO for paper, CLIP for anomalyclip (catalogue name or file)')
+    .option('--clip-weights <name|path>', 'CLIP weights (default for paper/anomalyclip: clip-vit-l-14-336)')
+    .option('--backbone-weights <name|path>', 'DINO weights (default for paper: dinov3-vitl16)')
+    .option('--cache-dir <dir>', 'feature cache (default $HGM_CACHE/features or ~/.cache/hgm/features)')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
+    .option('--json', 'print the result as JSON on stdout (nothing else there)')
+    .option('--verbose', 'more detail (e.g. why backends were passed over)')
+    .addHelpText('after', '\nCtrl-C stops at the next step and saves a checkpoint (exit 130); the same command resumes.\nExample:\n  hgm train --data ~/data/visa --out runs/visa --model paper --epochs 15')
+    .action(action('train', runTrain));
+}

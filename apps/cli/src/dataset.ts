@@ -1,0 +1,30 @@
+/** Reads the samples a command works on: a dataset root, its layout, a split and categories, with clear errors. */
+import { readDatasetFromDisk, DATASET_FORMATS, type DatasetFormat, type DatasetSample } from '@hgm/data/node';
+import { CliError, EXIT } from './exit-codes';
+
+export const SPLIT_CHOICES = ['test', 'train', 'all'] as const;
+
+export interface DatasetSelection {
+  data: string;
+  format?: string | undefined;
+  categories?: string[] | undefined;
+  split: string;
+}
+
+/** Indexes the dataset (strict: every layout error is listed) and filters by split and categories. */
+export async function selectSamples(sel: DatasetSelection): Promise<{ samples: DatasetSample[]; format: DatasetFormat; categories: string[] }> {
+  const index = await readDatasetFromDisk(sel.data, sel.format ? { format: sel.format as DatasetFormat } : {});
+  let samples = sel.split === 'all' ? index.samples : index.samples.filter((s) => s.split === sel.split);
+  const available = [...new Set(index.samples.map((s) => s.category))].sort();
+  if (sel.categories && sel.categories.length > 0) {
+    const unknown = sel.categories.filter((c) => !available.includes(c));
+    if (unknown.length > 0) throw new CliError(`dataset ${sel.data}: no categor${unknown.length === 1 ? 'y' : 'ies'} ${unknown.join(', ')} (found: ${available.join(', ')})`, EXIT.usage);
+    samples = samples.filter((s) => sel.categories!.includes(s.category));
+  }
+  if (samples.length === 0) {
+    throw new CliError(`dataset ${sel.data} (${index.format} layout): no images in split "${sel.split}"${sel.categories?.length ? ` of ${sel.categories.join(', ')}` : ''}`, EXIT.dataError, 'choose another --split or --categories');
+  }
+  return { samples, format: index.format, categories: [...new Set(samples.map((s) => s.category))].sort() };
+}
+
+export const FORMAT_CHOICES = DATASET_FORMATS;
