@@ -1,30 +1,54 @@
 /** Starts the tfjs backend a command asked for and tells the user which one runs (and, verbosely, why others did not). */
 import * as tf from '@tensorflow/tfjs-core';
-import { initNodeBackend, type BackendReport, type BackendRequest } from '@hgm/tensor/node';
+import { initNodeBackend, type BackendName, type BackendRequest } from '@hgm/tensor/node';
 import { CliError, EXIT } from './exit-codes';
 
 export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'webgpu', 'tensorflow'] as const;
 
+/**
+ * What `--backend auto` tries, best first. WebGPU is left to an explicit `--backend webgpu`: in Node it
+ * runs through Dawn, often on a software adapter, and tfjs's WebGPU kernels fail on parts of the model there.
+ */
+export const CLI_AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+
+/** What was started and why every other backend was not. */
+export interface CliBackendReport {
+  chosen: BackendName;
+  providedBy: string;
+  passedOver: { backend: string; reason: string }[];
+}
+
 /** One line per backend passed over, with the reason. */
-export function describePassedOver(report: BackendReport): string[] {
-  return report.passedOver.map((p) => `  ${p.backend}: ${p.reason} (${p.detail})`);
+export function describePassedOver(report: CliBackendReport): string[] {
+  return report.passedOver.map((p) => `  ${p.backend}: ${p.reason}`);
 }
 
 /**
  * Starts the backend. Prints `backend: <name> (<package>)` on stderr, plus the backends passed over
- * when verbose, unless quiet (--json, where stderr still gets warnings only).
+ * when verbose, unless quiet (--json).
  */
-export async function startBackend(request: string, options: { verbose: boolean; quiet: boolean; log: (line: string) => void }): Promise<BackendReport> {
+export async function startBackend(request: string, options: { verbose: boolean; quiet: boolean; log: (line: string) => void }): Promise<CliBackendReport> {
   if (!(BACKEND_CHOICES as readonly string[]).includes(request)) {
     throw new CliError(`option --backend must be one of ${BACKEND_CHOICES.join(', ')}, found ${JSON.stringify(request)}`, EXIT.usage);
   }
   // Production mode: no debug checks, and no console banner from tfjs (the line below says what runs).
   tf.enableProdMode();
-  let report: BackendReport;
-  try {
-    report = await initNodeBackend(request as BackendRequest);
-  } catch (e) {
-    throw new CliError(`backend ${request}: ${(e as Error).message}`, EXIT.unavailable, request === 'auto' ? undefined : 'try --backend auto (or cpu, which always works)');
+  const candidates: readonly BackendName[] = request === 'auto' ? CLI_AUTO_ORDER : [request as BackendRequest as BackendName];
+  const passedOver: CliBackendReport['passedOver'] = [];
+  if (request === 'auto') passedOver.push({ backend: 'webgpu', reason: 'not tried by auto (in Node it often runs on a software adapter where some kernels fail); ask for it with --backend webgpu' });
+  let report: CliBackendReport | undefined;
+  for (const name of candidates) {
+    try {
+      const r = await initNodeBackend(name);
+      report = { chosen: r.chosen, providedBy: r.providedBy, passedOver };
+      break;
+    } catch (e) {
+      passedOver.push({ backend: name, reason: (e as Error).message.replace(/^no tfjs backend could be started for "[a-z]+":\s*/, '').replace(/\s*\n\s*/g, '; ').slice(0, 300) });
+    }
+  }
+  if (!report) {
+    const reasons = passedOver.map((p) => `  ${p.backend}: ${p.reason}`).join('\n');
+    throw new CliError(`backend ${request} could not be started:\n${reasons}`, EXIT.unavailable, request === 'auto' ? undefined : 'try --backend auto (or cpu, which always works)');
   }
   if (!options.quiet) {
     options.log(`backend: ${report.chosen} (${report.providedBy})${request === 'auto' ? ', chosen automatically' : ''}`);

@@ -328,6 +328,8 @@ describe('demo', () => {
     expect(html).toContain('aria-label="loss curve"');
     expect((html.match(/src="data:image\/png;base64,/g) ?? []).length).toBeGreaterThanOrEqual(5 * 4);
     expect(html).toContain('hgm weights pull clip-vit-l-14-336');
-    for (const f of ['metrics.md', 'metrics.csv', 'metrics.json', 'scores.csv', join('checkpoint', 'model.safetensors')]) expect((await stat(join(out, f))).size).toBeGreaterThan(0);
+    for (const f of ['metrics.md', 'metrics.csv', 'metrics.json', 'scores.csv', join('checkpoint', 'model.safetensors'), join('maps', 'cap', 'scratch', '000_overlay.png')]) {
+      expect((await stat(join(out, f))).size).toBeGreaterThan(0);
+    }
   });
 });

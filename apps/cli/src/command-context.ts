@@ -2,7 +2,7 @@
  * What every command shares: where text goes (results on stdout, messages and progress on stderr, only
  * the JSON result on stdout with --json), the config file merged under the flags, and the backend.
  */
-import type { BackendReport } from '@hgm/tensor/node';
+import type { CliBackendReport } from './backend';
 import type { ProgressListener } from '@hgm/engine';
 import { readConfigFile, resolveOptions, flagName, type Schema } from './config-file';
 import { CliError, EXIT } from './exit-codes';
@@ -57,7 +57,7 @@ export class CommandContext {
     else if (human) this.io.stdout.write(human.endsWith('\n') ? human : `${human}\n`);
   }
 
-  async backend(request: string): Promise<BackendReport> {
+  async backend(request: string): Promise<CliBackendReport> {
     return startBackend(request, { verbose: this.verbose, quiet: this.json, log: (l) => this.io.stderr.write(`${l}\n`) });
   }
 }
