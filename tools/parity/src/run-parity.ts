@@ -80,7 +80,10 @@ export function countResults(results: FixtureResult[]): { passed: number; failed
   let passed = 0;
   let failed = 0;
   for (const r of results) {
-    for (const x of r.rows) x.ok ? passed++ : failed++;
+    for (const x of r.rows) {
+      if (x.ok) passed++;
+      else failed++;
+    }
     if (r.error) failed++;
   }
   return { passed, failed };
