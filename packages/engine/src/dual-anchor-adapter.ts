@@ -70,7 +70,8 @@ export class DualAnchorEngineModel implements EngineModel {
   predict(features: FeatureBatch): BatchPrediction {
     const out = this.model.forwardFromFeatures(this.toVisionFeatures(features), { training: false });
     const anomalyMap = tf.clone(out.anomalyMap);
-    const imageScore = tf.clone(out.imageScore);
+    // With score fusion configured (off by default), the fused score is the image score.
+    const imageScore = tf.clone(out.fusedImageScore ?? out.imageScore);
     disposeDualAnchorOutput(out);
     return { anomalyMap, imageScore };
   }

@@ -39,3 +39,24 @@ describe('gradients', () => {
     dx.dispose();
   });
 });
+
+describe('describeAdapter', () => {
+  it('tells software adapters from hardware ones', async () => {
+    const { describeAdapter } = await import('./backend');
+    expect(describeAdapter(null)).toEqual({ available: false, software: false, description: 'no adapter' });
+    expect(describeAdapter({ info: { vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: 'llvmpipe: Mesa 25' } }).software).toBe(true);
+    expect(describeAdapter({ isFallbackAdapter: true, info: {} }).software).toBe(true);
+    expect(describeAdapter({ info: { vendor: 'nvidia', architecture: 'hopper', device: 'H200', description: 'NVIDIA H200' } })).toEqual({
+      available: true,
+      software: false,
+      description: 'nvidia hopper H200 NVIDIA H200',
+    });
+  });
+
+  it('auto passes over a software WebGPU adapter, naming it', async () => {
+    const r = await initNodeBackend('auto', { wasmThreads: 1 });
+    const webgpu = r.passedOver.find((p) => p.backend === 'webgpu');
+    if (webgpu && webgpu.detail.startsWith('only a software')) expect(r.chosen).toBe('wasm');
+    expect(r.chosen === 'webgpu' || webgpu !== undefined).toBe(true);
+  });
+});

@@ -34,8 +34,11 @@ export interface BackendLoaders {
   importModule(name: string): Promise<unknown | undefined>;
   /** Prepares the wasm backend (e.g. sets the paths of its .wasm files) after its module loaded. */
   prepareWasm?(wasmModule: unknown): Promise<void> | void;
-  /** Makes `navigator.gpu` available where the platform lacks it; returns false when no adapter exists. */
-  prepareWebgpu?(): Promise<boolean>;
+  /**
+   * Makes `navigator.gpu` available where the platform lacks it and describes the adapter; false (or
+   * `available: false`) when none exists.
+   */
+  prepareWebgpu?(): Promise<boolean | WebgpuAdapterCheck>;
   /** Number of threads for wasm where threads are supported. */
   wasmThreads?: number;
   /**
@@ -43,6 +46,24 @@ export interface BackendLoaders {
    * `@tensorflow/tfjs` bundle loads); called once before any backend starts.
    */
   registerGradients?(): Promise<void>;
+}
+
+/** What backend start-up learnt about the WebGPU adapter. */
+export interface WebgpuAdapterCheck {
+  available: boolean;
+  /** A CPU implementation (Mesa llvmpipe/lavapipe, SwiftShader): slower than wasm, so `auto` passes it over. */
+  software: boolean;
+  description: string;
+}
+
+/** Describes a WebGPU adapter from its `info` (software adapters report architecture "software" or a known name). */
+export function describeAdapter(adapter: unknown): WebgpuAdapterCheck {
+  if (adapter == null) return { available: false, software: false, description: 'no adapter' };
+  const a = adapter as { isFallbackAdapter?: boolean; info?: { vendor?: string; architecture?: string; device?: string; description?: string } };
+  const info = a.info ?? {};
+  const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unknown adapter';
+  const software = a.isFallbackAdapter === true || info.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(description);
+  return { available: true, software, description };
 }
 
 /** Default loaders: plain dynamic `import()`, as in a bundled browser app. */
@@ -62,7 +83,7 @@ export const defaultLoaders: BackendLoaders = {
   async prepareWebgpu() {
     const nav = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator;
     if (!nav?.gpu) return false;
-    return (await nav.gpu.requestAdapter()) != null;
+    return describeAdapter(await nav.gpu.requestAdapter());
   },
 };
 
@@ -86,7 +107,7 @@ export async function initBackend(request: BackendRequest, loaders: BackendLoade
   await loaders.registerGradients?.();
   const passedOver: PassedOver[] = [];
   for (const name of candidates) {
-    const result = await tryBackend(name, loaders);
+    const result = await tryBackend(name, loaders, request === 'auto');
     if ('providedBy' in result) return { chosen: name, providedBy: result.providedBy, passedOver };
     passedOver.push(result);
   }
@@ -94,7 +115,7 @@ export async function initBackend(request: BackendRequest, loaders: BackendLoade
   throw new Error(`no tfjs backend could be started for ${JSON.stringify(request)}:\n${reasons}`);
 }
 
-async function tryBackend(name: BackendName, loaders: BackendLoaders): Promise<{ providedBy: string } | PassedOver> {
+async function tryBackend(name: BackendName, loaders: BackendLoaders, auto: boolean): Promise<{ providedBy: string } | PassedOver> {
   const fail = (reason: PassedOver['reason'], detail: string): PassedOver => ({ backend: name, reason, detail });
   try {
     switch (name) {
@@ -121,8 +142,12 @@ async function tryBackend(name: BackendName, loaders: BackendLoaders): Promise<{
         return (await activate('webgl')) ? { providedBy: '@tensorflow/tfjs-backend-webgl' } : fail('init-failed', 'tf.setBackend("webgl") returned false');
       }
       case 'webgpu': {
-        const hasAdapter = loaders.prepareWebgpu ? await loaders.prepareWebgpu() : false;
-        if (!hasAdapter) return fail('no-adapter', 'no WebGPU adapter was found');
+        const check = loaders.prepareWebgpu ? await loaders.prepareWebgpu() : false;
+        const adapter: WebgpuAdapterCheck = typeof check === 'boolean' ? { available: check, software: false, description: check ? 'adapter' : 'no adapter' } : check;
+        if (!adapter.available) return fail('no-adapter', 'no WebGPU adapter was found');
+        if (auto && adapter.software) {
+          return fail('no-adapter', `only a software WebGPU adapter (${adapter.description}), slower than wasm; ask for webgpu by name to use it`);
+        }
         const m = await loaders.importModule('@tensorflow/tfjs-backend-webgpu');
         if (!m) return fail('not-installed', '@tensorflow/tfjs-backend-webgpu is not installed');
         return (await activate('webgpu')) ? { providedBy: '@tensorflow/tfjs-backend-webgpu' } : fail('init-failed', 'tf.setBackend("webgpu") returned false');

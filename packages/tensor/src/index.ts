@@ -20,6 +20,8 @@ export { renameKey, renameKeys, type RenameRule } from './rename-rules';
 export { ParameterStore, type Parameter, type LoadReport, type LoadOptions } from './parameter-store';
 export {
   initBackend,
+  describeAdapter,
+  type WebgpuAdapterCheck,
   defaultLoaders,
   BACKEND_NAMES,
   AUTO_ORDER,

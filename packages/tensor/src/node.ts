@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ByteSource } from './byte-source';
 import { SafetensorsReader, encodeSafetensors, type WritableTensor } from './safetensors';
 import { SafetensorsError } from './errors';
-import { initBackend, isNotFound, type BackendLoaders, type BackendReport, type BackendRequest } from './backend';
+import { initBackend, isNotFound, describeAdapter, type BackendLoaders, type BackendReport, type BackendRequest } from './backend';
 
 export * from './index';
 
@@ -149,8 +149,7 @@ export function nodeBackendLoaders(options: { wasmThreads?: number } = {}): Back
           Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
         }
       }
-      const adapter = await g.navigator!.gpu!.requestAdapter();
-      return adapter != null;
+      return describeAdapter(await g.navigator!.gpu!.requestAdapter());
     },
   };
 }
