@@ -52,7 +52,8 @@ export function progressView(options: ProgressViewOptions): (e: ProgressEvent) =
           out.write(`\r${bar(e.step / e.stepsPerEpoch)} ${text}\x1b[K`);
           lineOpen = true;
         } else {
-          const every = Math.max(1, Math.floor(e.stepsPerEpoch / 20));
+          // At most about four lines per epoch: enough to follow a run in a CI log without flooding it.
+          const every = Math.max(1, Math.ceil(e.stepsPerEpoch / 4));
           const key = e.epoch * 1e6 + e.step;
           if (e.step === 1 || e.step % every === 0 || e.step === e.stepsPerEpoch) {
             if (key !== lastPlainStep) out.write(`${text}\n`);
