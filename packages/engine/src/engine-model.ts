@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ParameterStore, Rng, SafetensorsReader } from '@hgm/tensor';
+import type { PreprocessConfig } from '@hgm/backbone';
 import type { FeatureKeyParts } from './feature-cache';
 
 /** Named feature tensors of a batch, each with the batch on axis 0 (e.g. `cls` [B, D], `patch.6` [B, M, C]). */
@@ -19,14 +20,8 @@ export interface BatchPrediction {
   imageScore: tf.Tensor1D;
 }
 
-/** Pre-processing facts the engine needs to feed the model. */
-export interface EnginePreprocess {
-  size: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-  interpolation: 'bicubic' | 'bilinear';
-  resize: 'shortest-side-then-center-crop' | 'squash';
-}
+/** Pre-processing facts the engine needs to feed the model: the backbone's own (size, mean/std, filter, resize). */
+export type EnginePreprocess = PreprocessConfig;
 
 /**
  * What the engine needs of a model: frozen feature extraction (cacheable), a loss on features, predictions on
