@@ -1,5 +1,5 @@
 export { cubicKernel, bicubicWeights, resizeBicubic, type BicubicOptions } from './bicubic-resize';
-export { ropePeriods, ropeCoordinates, ropeTables, rotateHalf, applyRope, type RopeTables, type RopeNormalizeCoords } from './rope';
+export { ropePeriods, ropeCoordinates, ropeTables, rotateHalf, applyRope, applyRopeStacked, type RopeTables, type RopeNormalizeCoords } from './rope';
 export { interpolatePosEmbed, type PosEmbedInterpolation } from './pos-embed';
 export { patchEmbed, patchGrid } from './patch-embed';
 export { vitBlock, type VitBlockWeights, type VitBlockOptions, type AffineWeights } from './vit-block';

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it as vitestIt } from 'vitest';
 import { describeBackends, expectClose } from '@hgm/tensor/testing';
-import { applyRope, ropeCoordinates, ropePeriods, ropeTables, rotateHalf } from './rope';
+import { Rng } from '@hgm/tensor';
+import { applyRope, applyRopeStacked, ropeCoordinates, ropePeriods, ropeTables, rotateHalf } from './rope';
 
 describe('rope coordinates and periods', () => {
   vitestIt('patch centres in [-1, 1], row-major, per axis ("separate")', () => {
@@ -55,5 +56,26 @@ describeBackends('rope application', ({ it }) => {
     expect([...(await rh.data())]).toEqual([-3, -4, 1, 2]);
     expect(() => applyRope(tf.zeros([1, 1, 3, 8]) as tf.Tensor4D, tables)).toThrow(/3 tokens but the RoPE tables cover 4 patches/);
     tf.dispose([periods, tables.sin, tables.cos, x, y, rh]);
+  });
+
+  it('applyRopeStacked rotates q and k exactly as applyRope and leaves v and the prefix tokens unchanged', async () => {
+    const rng = new Rng(5);
+    const periods = tf.tensor1d(ropePeriods(8, { base: 100 }));
+    const tables = ropeTables(periods, 2, 3, 'separate');
+    for (const prefix of [0, 2]) {
+      const qkv = rng.tensorNormal([3, 2, 2, prefix + 6, 8]);
+      const [q, k, v] = tf.unstack(qkv) as tf.Tensor4D[];
+      const got = applyRopeStacked(qkv, tables);
+      const [gq, gk, gv] = tf.unstack(got);
+      expect(got.shape).toEqual(qkv.shape);
+      const [wq, wk] = [applyRope(q!, tables), applyRope(k!, tables)];
+      expect(Array.from(await gq!.data())).toEqual(Array.from(await wq.data()));
+      expect(Array.from(await gk!.data())).toEqual(Array.from(await wk.data()));
+      expect(Array.from(await gv!.data())).toEqual(Array.from(await v!.data()));
+      tf.dispose([qkv, q!, k!, v!, got, gq!, gk!, gv!, wq, wk]);
+    }
+    const bad = tf.zeros([3, 1, 1, 5, 8]);
+    expect(() => applyRopeStacked(bad, tables)).toThrow(/5 tokens but the RoPE tables cover 6 patches/);
+    tf.dispose([periods, tables.sin, tables.cos, bad]);
   });
 }, { backends: ['cpu', 'wasm'] });

@@ -111,3 +111,49 @@ export function applyRope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
     return tf.concat([tf.slice(x, [0, 0, 0, 0], [b, h, prefix, d]), rotated], 2) as tf.Tensor4D;
   });
 }
+
+/**
+ * `rotateHalf` as a product with a signed permutation matrix on wasm (one XNNPACK matMul instead of a split,
+ * a negation and a concat, whose slices copy their whole input there); exact for finite values (each output
+ * is one input times +-1 plus exact zeros). Other backends use {@link rotateHalf}.
+ * @param x [..., d]
+ */
+function rotateHalfForBackend(x: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() !== 'wasm') return rotateHalf(x);
+  const d = x.shape[x.rank - 1]!;
+  const half = d / 2;
+  const p = new Float32Array(d * d);
+  for (let j = 0; j < half; j++) {
+    p[(j + half) * d + j] = -1;
+    p[j * d + j + half] = 1;
+  }
+  return tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(x, [-1, d]), tf.tensor2d(p, [d, d])), x.shape));
+}
+
+/**
+ * {@link applyRope} on the queries and keys of stacked `[3, B, heads, N, d]` projections (q, k, v as
+ * `backendQkvStacked` returns them), written without slices: `x cos' + rotateHalf(x) sin'` over the whole
+ * tensor, with tables extended by cos = 1, sin = 0 for the leading `N - HW` tokens and for the v part, which
+ * therefore come out unchanged (exactly, for finite values). The rotated q and k equal {@link applyRope}'s.
+ *
+ * @param qkv [3, B, heads, N, d]
+ * @param tables sin / cos [HW, d]
+ * @returns [3, B, heads, N, d]
+ */
+export function applyRopeStacked(qkv: tf.Tensor, tables: RopeTables): tf.Tensor {
+  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new Error(`applyRopeStacked: qkv must be [3, B, heads, N, d], found [${qkv.shape.join(', ')}]`);
+  const n = qkv.shape[3]!;
+  const d = qkv.shape[4]!;
+  const hw = tables.sin.shape[0];
+  const prefix = n - hw;
+  if (prefix < 0) throw new Error(`applyRopeStacked: ${n} tokens but the RoPE tables cover ${hw} patches`);
+  if (tables.sin.shape[1] !== d) throw new Error(`applyRopeStacked: head dimension ${d}, RoPE tables have ${tables.sin.shape[1]}`);
+  return tf.tidy(() => {
+    const extend = (t: tf.Tensor, fill: number) => (prefix === 0 ? t : tf.concat([tf.fill([prefix, d], fill), t], 0));
+    const cosQk = extend(tables.cos, 1);
+    const sinQk = extend(tables.sin, 0);
+    const cos = tf.reshape(tf.stack([cosQk, cosQk, tf.ones([n, d])]), [3, 1, 1, n, d]);
+    const sin = tf.reshape(tf.stack([sinQk, sinQk, tf.zeros([n, d])]), [3, 1, 1, n, d]);
+    return tf.add(tf.mul(qkv, cos), tf.mul(rotateHalfForBackend(qkv), sin));
+  });
+}

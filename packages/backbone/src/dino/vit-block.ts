@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { linear } from '../layers/linear';
+import { backendLinear as linear } from '../layers/backend-linear';
+import { backendAttentionStacked } from '../layers/backend-attention';
+import { backendMlp } from '../layers/backend-mlp';
 import { layerNorm } from '../layers/layer-norm';
 import { gelu } from '../layers/activations';
-import { splitHeads, mergeHeads, scaledDotProductAttention } from '../layers/attention';
-import { applyRope, type RopeTables } from './rope';
+import { mergeHeads } from '../layers/attention';
+import { backendQkvStacked } from '../layers/backend-qkv';
+import { applyRopeStacked, type RopeTables } from './rope';
 
 /** Weight and bias of a LayerNorm or a linear layer (bias absent when the reference has none). */
 export interface AffineWeights {
@@ -40,29 +43,22 @@ export interface VitBlockOptions {
 
 /**
  * `x + ls1(attn(norm1(x)))`, then `+ ls2(mlp(norm2(.)))`, with exact-erf GELU and softmax attention scaled
- * by headDim^-1/2.
+ * by headDim^-1/2. The linear layers and the attention use the backend-aware formulations of `../layers`
+ * (XNNPACK-friendly 2-D products on wasm).
  * @param x [B, N, C]
  * @returns [B, N, C]
  */
 export function vitBlock(x: tf.Tensor3D, w: VitBlockWeights, options: VitBlockOptions): tf.Tensor3D {
   return tf.tidy(() => {
-    const c = x.shape[2];
     const h1 = layerNorm(x, w.norm1.weight, w.norm1.bias, options.eps);
     const qkvBias = w.qkv.bias && w.qkvBiasMask ? tf.mul(w.qkv.bias, w.qkvBiasMask) : w.qkv.bias;
-    const qkv = linear(h1, w.qkv.weight, qkvBias);
-    const [qFlat, kFlat, vFlat] = tf.split(qkv, [c, c, c], 2);
-    let q = splitHeads(qFlat!, options.numHeads);
-    let k = splitHeads(kFlat!, options.numHeads);
-    const v = splitHeads(vFlat!, options.numHeads);
-    if (options.rope) {
-      q = applyRope(q, options.rope);
-      k = applyRope(k, options.rope);
-    }
-    let attn: tf.Tensor = linear(mergeHeads(scaledDotProductAttention(q, k, v)), w.proj.weight, w.proj.bias);
+    let qkv = backendQkvStacked(h1, w.qkv.weight, qkvBias, options.numHeads);
+    if (options.rope) qkv = applyRopeStacked(qkv, options.rope);
+    let attn: tf.Tensor = linear(mergeHeads(backendAttentionStacked(qkv)), w.proj.weight, w.proj.bias);
     if (w.ls1) attn = tf.mul(attn, w.ls1);
     const x1 = tf.add(x, attn);
     const h2 = layerNorm(x1, w.norm2.weight, w.norm2.bias, options.eps);
-    let mlp = linear(gelu(linear(h2, w.fc1.weight, w.fc1.bias)), w.fc2.weight, w.fc2.bias);
+    let mlp = backendMlp(h2, w.fc1, gelu, w.fc2);
     if (w.ls2) mlp = tf.mul(mlp, w.ls2);
     return tf.add(x1, mlp) as tf.Tensor3D;
   });

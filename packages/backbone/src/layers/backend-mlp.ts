@@ -1,0 +1,40 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { linear } from './linear';
+import { transposeMatrix } from './transpose-matrix';
+
+/** Weight [out, in] and bias [out] of one linear layer (PyTorch layout). */
+export interface LinearWeights {
+  weight: tf.Tensor;
+  bias?: tf.Tensor;
+}
+
+/**
+ * The transformer MLP `fc2(act(fc1(x)))` with PyTorch-layout weights, written so that each backend runs its
+ * fast kernels. On wasm (tfjs 4.22) the hidden layer stays transposed: `hᵀ = W1 xᵀ + b1`, `act(hᵀ)`,
+ * `yᵀ = W2 act(hᵀ) + b2`, each product an untransposed, unbatched matMul with the weight as stored on the
+ * left (the XNNPACK path, no copy of the weights); only x and y are transposed, never the 4x wider hidden
+ * layer. Other backends compute `linear(act(linear(x, W1, b1)), W2, b2)`. Same values up to float rounding.
+ *
+ * @param x [..., in]
+ * @param fc1 weight [hidden, in], bias [hidden]
+ * @param activation elementwise (GELU, QuickGELU, ...)
+ * @param fc2 weight [out, hidden], bias [out]
+ * @returns [..., out]
+ */
+export function backendMlp(x: tf.Tensor, fc1: LinearWeights, activation: (h: tf.Tensor) => tf.Tensor, fc2: LinearWeights): tf.Tensor {
+  if (tf.getBackend() !== 'wasm') return tf.tidy(() => linear(activation(linear(x, fc1.weight, fc1.bias)), fc2.weight, fc2.bias));
+  const [hidden, inDim] = fc1.weight.shape as [number, number];
+  const [outDim, hidden2] = fc2.weight.shape as [number, number];
+  if (x.shape[x.rank - 1] !== inDim || hidden2 !== hidden) {
+    throw new Error(`backendMlp: x width ${x.shape[x.rank - 1]}, fc1 [${hidden}, ${inDim}], fc2 [${outDim}, ${hidden2}] do not chain`);
+  }
+  return tf.tidy(() => {
+    const lead = x.shape.slice(0, -1);
+    const column = (b: tf.Tensor) => tf.reshape(b, [-1, 1]);
+    let h: tf.Tensor = tf.matMul(fc1.weight, tf.transpose(tf.reshape(x, [-1, inDim])));
+    if (fc1.bias) h = tf.add(h, column(fc1.bias));
+    let y: tf.Tensor = tf.matMul(fc2.weight, activation(h));
+    if (fc2.bias) y = tf.add(y, column(fc2.bias));
+    return tf.reshape(transposeMatrix(y), [...lead, outDim]);
+  });
+}
