@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fastLinear as linear } from '../layers/fast-linear';
 import { layerNorm } from '../layers/layer-norm';
 import { quickGelu } from '../layers/activations';
-import { splitHeads, mergeHeads, scaledDotProductAttention } from '../layers/attention';
+import { mergeHeads } from '../layers/attention';
+import { backendLinear as linear } from '../layers/backend-linear';
+import { backendMlp } from '../layers/backend-mlp';
+import { backendQkvHeads } from '../layers/backend-qkv';
+import { backendAttention } from '../layers/backend-attention';
 
 /**
  * Weights of one `clip/model.py:ResidualAttentionBlock` (pre-norm, `nn.MultiheadAttention` with a fused
@@ -64,15 +67,17 @@ export function residualBlockWeights(get: (name: string) => tf.Tensor, prefix: s
   };
 }
 
-/** q, k, v of the fused in-projection, split into heads: each [B, heads, N, d]. */
+/**
+ * q, k, v of the fused in-projection, split into heads: each [B, heads, N, d]. The layer helpers keep the
+ * weights as stored and avoid the transposed and batched products that the wasm backend runs slowly.
+ */
 function qkvHeads(y: tf.Tensor, w: ResidualBlockWeights, heads: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
-  const qkv = linear(y, w.inProjWeight, w.inProjBias);
-  const [q, k, v] = tf.split(qkv, 3, -1) as [tf.Tensor, tf.Tensor, tf.Tensor];
-  return [splitHeads(q, heads), splitHeads(k, heads), splitHeads(v, heads)];
+  const { q, k, v } = backendQkvHeads(y, w.inProjWeight, w.inProjBias, heads);
+  return [q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D];
 }
 
 function mlp(x: tf.Tensor, w: ResidualBlockWeights): tf.Tensor {
-  return linear(quickGelu(linear(x, w.fcWeight, w.fcBias)), w.projWeight, w.projBias);
+  return backendMlp(x, { weight: w.fcWeight, bias: w.fcBias }, quickGelu, { weight: w.projWeight, bias: w.projBias });
 }
 
 /**
@@ -84,7 +89,7 @@ function mlp(x: tf.Tensor, w: ResidualBlockWeights): tf.Tensor {
 export function residualBlock(x: tf.Tensor3D, w: ResidualBlockWeights, heads: number, eps: number, mask?: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
     const [q, k, v] = qkvHeads(layerNorm(x, w.ln1Weight, w.ln1Bias, eps), w, heads);
-    const attn = linear(mergeHeads(scaledDotProductAttention(q, k, v, mask)), w.outProjWeight, w.outProjBias);
+    const attn = linear(mergeHeads(backendAttention(q, k, v, mask)), w.outProjWeight, w.outProjBias);
     const h = tf.add(x, attn);
     return tf.add(h, mlp(layerNorm(h, w.ln2Weight, w.ln2Bias, eps), w)) as tf.Tensor3D;
   });
@@ -103,8 +108,8 @@ export function residualBlock(x: tf.Tensor3D, w: ResidualBlockWeights, heads: nu
 export function dualPathBlock(xVV: tf.Tensor3D, xOri: tf.Tensor3D, w: ResidualBlockWeights, heads: number, eps: number): [tf.Tensor3D, tf.Tensor3D] {
   const out = tf.tidy(() => {
     const [q, k, v] = qkvHeads(layerNorm(xOri, w.ln1Weight, w.ln1Bias, eps), w, heads);
-    const attnOri = linear(mergeHeads(scaledDotProductAttention(q, k, v)), w.outProjWeight, w.outProjBias);
-    const attnVV = linear(mergeHeads(scaledDotProductAttention(v, v, v)), w.outProjWeight, w.outProjBias);
+    const attnOri = linear(mergeHeads(backendAttention(q, k, v)), w.outProjWeight, w.outProjBias);
+    const attnVV = linear(mergeHeads(backendAttention(v, v, v)), w.outProjWeight, w.outProjBias);
     const h = tf.add(xOri, attnOri);
     const ori = tf.add(h, mlp(layerNorm(h, w.ln2Weight, w.ln2Bias, eps), w)) as tf.Tensor3D;
     const vv = tf.add(xVV, attnVV) as tf.Tensor3D;
