@@ -11,7 +11,7 @@
  * with the same float32 result.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { createRequire } from 'node:module';
+import { ensureGradients } from '@hgm/tensor/node';
 import type { HostTensor } from '@hgm/tensor';
 import { hostToTensor } from '@hgm/tensor';
 import type { Fixture } from '@hgm/tensor/testing';
@@ -20,21 +20,6 @@ import { compareOutput, compareScalar, DEFAULT_TOLERANCE, type ParityRow } from 
 
 const F64_SUFFIX = '_f64';
 
-/**
- * tfjs-core ships its gradient functions only as ES modules that Node cannot load unbundled
- * (`dist/register_all_gradients` reaches extension-less and directory imports); vitest and bundlers can.
- * Under plain Node, `@tensorflow/tfjs`'s Node bundle (installed with tfjs-node) registers all of them on
- * the shared engine. Nothing happens when they are registered already.
- */
-function ensureGradients(): void {
-  if (tf.getGradient(tf.Mean) !== undefined) return;
-  try {
-    createRequire(import.meta.url)('@tensorflow/tfjs');
-  } catch (e) {
-    throw new Error(`tfjs gradients are not registered and @tensorflow/tfjs could not be loaded to register them: ${(e as Error).message}`);
-  }
-  if (tf.getGradient(tf.Mean) === undefined) throw new Error('tfjs gradients are still not registered after loading @tensorflow/tfjs');
-}
 
 interface ExpectedDoc {
   expected: Record<string, unknown>;
