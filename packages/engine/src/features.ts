@@ -67,10 +67,11 @@ export async function prepareSamples(model: EngineModel, samples: readonly Datas
     const sample = samples[i]!;
     const bytes = await readBytes(options.fs, sample.imagePath);
     const key = featureKey(bytes, model.featureKey);
-    const loaded = await loadSample(sample, options.fs);
+    // Decode from the bytes already read for the key (the masks are read through the file system).
+    const loaded = await loadSample(sample, withFile(options.fs, sample.imagePath, bytes));
     const mask = loaded.mask ? preprocessMask(loaded.mask, model.preprocess) : new Uint8Array(size * size);
     prepared.push({ sample, key, label: sample.label, mask, hasMask: loaded.mask !== null });
-    if (!(await hasEntry(options.cache, key))) {
+    if (!(await options.cache.has(key))) {
       pending.push({ index: i, pixels: preprocessImage(loaded.image, model.preprocess) });
       if (pending.length >= batchSize) await flush();
     }
@@ -81,8 +82,9 @@ export async function prepareSamples(model: EngineModel, samples: readonly Datas
   return prepared;
 }
 
-async function hasEntry(cache: FeatureCache, key: string): Promise<boolean> {
-  return cache.has(key);
+/** A file system that serves one file from memory and everything else from `fs`. */
+function withFile(fs: DatasetFileSystem, path: string, bytes: Uint8Array): DatasetFileSystem {
+  return { list: (p) => fs.list(p), kind: (p) => fs.kind(p), readFile: (p) => (p === path ? Promise.resolve(bytes) : fs.readFile(p)) };
 }
 
 /** Splits a feature batch into one map of host tensors per image. */

@@ -54,9 +54,18 @@ describe('describeAdapter', () => {
   });
 
   it('auto passes over a software WebGPU adapter, naming it', async () => {
+    const { nodeBackendLoaders } = await import('./node');
+    const check = await nodeBackendLoaders().prepareWebgpu!();
+    const adapter = typeof check === 'boolean' ? { available: check, software: false, description: '' } : check;
     const r = await initNodeBackend('auto', { wasmThreads: 1 });
     const webgpu = r.passedOver.find((p) => p.backend === 'webgpu');
-    if (webgpu && webgpu.detail.startsWith('only a software')) expect(r.chosen).toBe('wasm');
-    expect(r.chosen === 'webgpu' || webgpu !== undefined).toBe(true);
+    if (!adapter.available) {
+      expect(webgpu).toEqual({ backend: 'webgpu', reason: 'no-adapter', detail: 'no WebGPU adapter was found' });
+    } else if (adapter.software) {
+      expect(webgpu?.detail).toBe(`only a software WebGPU adapter (${adapter.description}), slower than wasm; ask for webgpu by name to use it`);
+      expect(r.chosen).not.toBe('webgpu');
+    } else {
+      expect(r.chosen === 'webgpu' || r.chosen === 'tensorflow').toBe(true);
+    }
   });
 });

@@ -42,8 +42,9 @@ export class ParameterStore {
    */
   add(name: string, initial: tf.Tensor, options: { trainable: boolean }): tf.Variable {
     if (this.params.has(name)) throw new Error(`parameter ${name} is registered twice`);
+    // tf.variable copies its initial value into a new tensor.
     const variable = tf.variable(initial, options.trainable, `${name}_${uid()}`);
-    if (variable !== (initial as unknown)) initial.dispose();
+    initial.dispose();
     this.params.set(name, { name, variable, trainable: options.trainable });
     return variable;
   }

@@ -102,15 +102,15 @@ export async function expectClose(
   expected: tf.Tensor | HostTensor | ArrayLike<number>,
   options: CloseOptions = {},
 ): Promise<CloseReport> {
-  const shapeOf = (x: unknown): number[] | undefined =>
-    x instanceof tf.Tensor ? [...x.shape] : (x as HostTensor).shape !== undefined && (x as HostTensor).data !== undefined ? (x as HostTensor).shape : undefined;
+  const isHost = (x: unknown): x is HostTensor => typeof x === 'object' && x !== null && 'shape' in x && 'data' in x && !(x instanceof tf.Tensor);
+  const shapeOf = (x: unknown): number[] | undefined => (x instanceof tf.Tensor ? [...x.shape] : isHost(x) ? x.shape : undefined);
   const aShape = shapeOf(actual);
   const eShape = shapeOf(expected);
   if (aShape && eShape && (aShape.length !== eShape.length || aShape.some((d, i) => d !== eShape[i]))) {
     throw new Error(`${options.name ?? 'value'}: shape [${aShape.join(', ')}] differs from the expected [${eShape.join(', ')}]`);
   }
   const a = actual instanceof tf.Tensor ? await actual.data() : actual;
-  const e = expected instanceof tf.Tensor ? await expected.data() : (expected as HostTensor).data !== undefined && !(ArrayBuffer.isView(expected)) && !Array.isArray(expected) ? (expected as HostTensor).data : (expected as ArrayLike<number>);
+  const e = expected instanceof tf.Tensor ? await expected.data() : isHost(expected) ? expected.data : expected;
   const r = compareClose(a as ArrayLike<number>, e as ArrayLike<number>, options);
   if (!r.ok) {
     throw new Error(
