@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fastLinear } from '../layers/fast-linear';
+import { backendLinear } from '../layers/backend-linear';
 
 /**
  * A ViT patch embedding without bias (`Conv2d(3, W, kernel=p, stride=p, bias=False)`), done as a
@@ -21,7 +21,7 @@ export function patchEmbedding(pixels: tf.Tensor4D, weight: tf.Tensor4D): { toke
     const a = tf.transpose(tf.reshape(pixels, [b * c * gh, p, gw, p]), [0, 2, 1, 3]);
     // -> [B, gh*gw, C, p*p] -> [B*gh*gw, C*p*p] (column order c, py, px as the conv weight)
     const patches = tf.reshape(tf.transpose(tf.reshape(a, [b, c, gh * gw, p * p]), [0, 2, 1, 3]), [b * gh * gw, c * p * p]);
-    const y = fastLinear(patches, tf.reshape(weight, [width, c * p * p]));
+    const y = backendLinear(patches, tf.reshape(weight, [width, c * p * p]));
     return tf.reshape(y, [b, gh * gw, width]) as tf.Tensor3D;
   });
   return { tokens, grid: [gh, gw] };

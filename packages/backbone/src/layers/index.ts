@@ -2,7 +2,6 @@ export { linear, project } from './linear';
 export { layerNorm } from './layer-norm';
 export { quickGelu, gelu } from './activations';
 export { splitHeads, mergeHeads, scaledDotProductAttention, causalMask } from './attention';
-export { fastLinear } from './fast-linear';
 export { backendLinear } from './backend-linear';
 export { backendMlp, type LinearWeights } from './backend-mlp';
 export { backendQkvHeads, backendQkvStacked, type QkvHeads } from './backend-qkv';
