@@ -22,3 +22,4 @@ export {
   type FormatOptions,
 } from './category-results';
 export { checkAgainstReference, referenceTolerance, type ReferenceValue, type ReferenceCheck } from './reference-outcome';
+export { checkReferenceCase, referenceCaseInputs, type ReferenceCase, type ReferenceArray } from './reference-case';
