@@ -6,6 +6,7 @@ import { describeBackends, expectClose, expectNoLeak, readFixture, repoFixturesD
 import { ClipModel } from './clip-model';
 import { clipConfigFromConstructorArgs, type OpenaiClipConstructorArgs } from './config';
 import { disposeClipTextOutput, disposeClipVisionOutput } from './types';
+import { encodeSafetensorsAs } from '../weights/safetensors-encode';
 
 interface Loaded {
   model: ClipModel;
@@ -64,31 +65,6 @@ async function compareAll({ model, inputs, outputs }: Loaded, tol: number): Prom
 }
 
 const clipDir = join(repoFixturesDir(), 'clip');
-
-/** Safetensors bytes with every tensor stored as 16-bit floats (F16 or BF16). */
-function encodeHalf(tensors: Map<string, HostTensor>, dtype: 'F16' | 'BF16'): Uint8Array {
-  const toHalf = dtype === 'F16' ? float32ToFloat16 : float32ToBfloat16;
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const [name, t] of tensors) {
-    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + 2 * t.data.length] };
-    offset += 2 * t.data.length;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const out = new Uint8Array(8 + json.length + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(json.length), true);
-  out.set(new TextEncoder().encode(json), 8);
-  let p = 8 + json.length;
-  for (const t of tensors.values()) {
-    for (const v of t.data) {
-      view.setUint16(p, toHalf(v), true);
-      p += 2;
-    }
-  }
-  return out;
-}
 
 for (const name of ['clip-tiny', 'clip-tiny-336']) {
   describeBackends(
@@ -224,7 +200,7 @@ describe('CLIP strict load (cpu)', () => {
       // The vision tower only: the token table would make this test slow without testing more.
       const all = await fixture.tensors('weights.safetensors');
       const weights = new Map([...all].filter(([k]) => k.startsWith('visual.')));
-      const reader = await SafetensorsReader.fromBytes(encodeHalf(weights, dtype), `clip-tiny.${dtype}`);
+      const reader = await SafetensorsReader.fromBytes(encodeSafetensorsAs(weights, dtype), `clip-tiny.${dtype}`);
       const model = await ClipModel.fromStateDict(clipConfigFromConstructorArgs(cfg.constructor), reader, { towers: 'vision' });
       const fromHalf = dtype === 'F16' ? (x: number) => float16ToFloat32(float32ToFloat16(x)) : (x: number) => bfloat16ToFloat32(float32ToBfloat16(x));
       const proj = weights.get('visual.proj')!;
