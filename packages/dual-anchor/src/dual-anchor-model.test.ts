@@ -145,6 +145,7 @@ describeBackends('DualAnchorModel (tiny)', ({ it }) => {
     const frozenAfter = await Promise.all(frozen.slice(0, 6).map((v) => v.data()));
     frozenAfter.forEach((d, i) => expect(Array.from(d)).toEqual(Array.from(frozenBefore[i]!)));
     await expectNoLeak(() => disposeDualAnchorOutput(model.forwardFromFeatures(features)), { name: 'eval forward' });
+    await expectNoLeak(() => disposeDualAnchorOutput(model.forwardFromFeatures(features, { keepGroupLevels: true })), { name: 'eval forward with group levels' });
     optimizer.dispose();
     disposeVisionFeatures(features);
     tf.dispose([pixels, masks, labels]);

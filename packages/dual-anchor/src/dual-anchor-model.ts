@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ParameterStore, Rng, SafetensorsReader, type HostTensor, type LoadReport } from '@hgm/tensor';
 import type { ClipTextOutput, ClipTextTransformer, ClipTokenizer } from '@hgm/backbone';
-import { HierarchicalGroupMerging, type GroupMergingLevel } from '@hgm/group-merging';
+import { HierarchicalGroupMerging, disposeGroupMergingLevel, type GroupMergingLevel } from '@hgm/group-merging';
 import { GroupGatedTokenRefiner } from '@hgm/refiner';
 import { AnomalyClipPromptLearner, DynamicStatePrompts, anomalyClipIgnoredKeys, type PromptBatch } from '@hgm/prompts';
 import { crossEntropy, groupAlignmentLoss, mapsLoss, maskToPatchGrid, orthogonalityLoss } from '@hgm/losses';
@@ -64,7 +64,7 @@ export function disposeDualAnchorOutput(o: DualAnchorOutput): void {
   if (o.fusedImageScore) o.fusedImageScore.dispose();
   if (o.imageAnchors) o.imageAnchors.dispose();
   if (o.assignedFeatures) o.assignedFeatures.dispose();
-  for (const l of o.groupLevels ?? []) tf.dispose([l.groupTokens, l.groupSizes, l.initializedPatches, l.assignment, l.softAssignment, l.updatedGroupTokens]);
+  o.groupLevels?.forEach(disposeGroupMergingLevel);
 }
 
 /** A training batch: cached features or pixels, masks at input size and image labels. */
@@ -252,7 +252,7 @@ export class DualAnchorModel {
         imageAnchors = h.imageAnchors;
         assignedFeatures = h.assignedFeatures;
         if (options.keepGroupLevels) groupLevels = h.levels;
-        else for (const l of h.levels) tf.dispose([l.groupTokens, l.groupSizes, l.initializedPatches, l.assignment, l.softAssignment, l.updatedGroupTokens]);
+        else h.levels.forEach(disposeGroupMergingLevel);
       } else if (this.staticAnchors) {
         imageAnchors = tf.tile(tf.reshape(this.staticAnchors, [1, 2, d]), [b, 1, 1]) as tf.Tensor3D;
       }
