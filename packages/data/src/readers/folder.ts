@@ -29,6 +29,11 @@ export const folderReader: DatasetReader = async (root, ctx) => {
     const category = baseName(dir);
     const maskRoots: string[] = [];
     for (const m of FOLDER_MASK_DIRS) if ((await ctx.fs.kind(joinPath(dir, m))) === 'directory') maskRoots.push(joinPath(dir, m));
+    // Each mask folder is listed once (its ignored files are reported once), then matched against every image.
+    const maskFiles = new Map<string, string[]>();
+    for (const maskRoot of maskRoots) {
+      for (const defect of await subfolders(ctx, maskRoot)) maskFiles.set(joinPath(maskRoot, defect), await imageFiles(ctx, joinPath(maskRoot, defect)));
+    }
     const used = new Set<string>();
     for (const defect of await subfolders(ctx, dir)) {
       if (FOLDER_MASK_DIRS.includes(defect)) continue;
@@ -39,8 +44,9 @@ export const folderReader: DatasetReader = async (root, ctx) => {
         const maskPaths: string[] = [];
         for (const maskRoot of maskRoots) {
           const maskDir = joinPath(maskRoot, defect);
-          if ((await ctx.fs.kind(maskDir)) !== 'directory') continue;
-          const found = (await imageFiles(ctx, maskDir)).filter((f) => fileStem(f) === stem || fileStem(f) === `${stem}_mask`);
+          const files = maskFiles.get(maskDir);
+          if (!files) continue;
+          const found = files.filter((f) => fileStem(f) === stem || fileStem(f) === `${stem}_mask`);
           if (found.length > 1) addError(ctx, joinPath(maskDir, found[1]!), 'layout', `several masks for ${joinPath(defectDir, name)}: ${found.join(', ')}`);
           if (found[0]) maskPaths.push(joinPath(maskDir, found[0]));
         }
@@ -50,12 +56,10 @@ export const folderReader: DatasetReader = async (root, ctx) => {
         samples.push({ imagePath: joinPath(defectDir, name), maskPaths: chosen, label: normal ? 0 : 1, category, defectType: defect, split: 'test' });
       }
     }
-    for (const maskRoot of maskRoots) {
-      for (const defect of await subfolders(ctx, maskRoot)) {
-        for (const name of await imageFiles(ctx, joinPath(maskRoot, defect))) {
-          const path = joinPath(maskRoot, defect, name);
-          if (!used.has(path)) addWarning(ctx, path, 'orphan-mask', 'mask without a matching image; ignored');
-        }
+    for (const [maskDir, files] of maskFiles) {
+      for (const name of files) {
+        const path = joinPath(maskDir, name);
+        if (!used.has(path)) addWarning(ctx, path, 'orphan-mask', 'mask without a matching image; ignored');
       }
     }
   }

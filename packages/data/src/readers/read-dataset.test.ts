@@ -330,6 +330,21 @@ describe('plain folder layout', () => {
     ]);
     expect(index.samples.every((s) => s.split === 'test')).toBe(true);
   });
+
+  it('lists a mask folder once: an ignored file in it and an orphan mask are each reported once', async () => {
+    const root = await tree({
+      'good/a.png': img,
+      'dent/c.png': img,
+      'dent/d.png': img,
+      'dent/e.png': img,
+      'masks/dent/c.png': mask,
+      'masks/dent/z.png': mask,
+      'masks/dent/notes.txt': 'x',
+    });
+    const index = await readDataset(root, { fs, format: 'folder' });
+    expect(index.samples.map((s) => s.maskPaths.map((p) => rel(root, p)))).toEqual([['masks/dent/c.png'], [], [], []]);
+    expect(index.warnings.map((w) => `${w.kind} ${rel(root, w.path)}`)).toEqual(['ignored-file masks/dent/notes.txt', 'orphan-mask masks/dent/z.png']);
+  });
 });
 
 describe('detection and bad roots', () => {
