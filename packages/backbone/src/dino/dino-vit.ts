@@ -75,6 +75,8 @@ export abstract class DinoVisionTransformer implements ImageEncoder {
     protected readonly depth: number,
     /** CLS + register/storage tokens in front of the patches. */
     protected readonly numPrefixTokens: number,
+    /** Heads and LayerNorm eps of the blocks (the eps also of the final norm). */
+    protected readonly blockOptions: VitBlockOptions,
     options: DinoEncoderOptions,
   ) {
     for (const e of expectedKeys) this.params.add(e.name, tf.zeros(e.shape), { trainable: false });
@@ -99,8 +101,18 @@ export abstract class DinoVisionTransformer implements ImageEncoder {
     return this.params.loadStateDict(entries, options);
   }
 
+  /** Loads `entries` into a freshly built `model` (strict unless `load` says otherwise); disposes the model when loading fails. */
+  protected static async loaded<M extends DinoVisionTransformer>(model: M, entries: Map<string, HostTensor> | SafetensorsReader, load?: LoadOptions): Promise<M> {
+    try {
+      await model.loadStateDict(entries, load);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
   protected abstract prepareTokens(pixels: tf.Tensor4D): PreparedTokens;
-  protected abstract blockOptions(): VitBlockOptions;
   protected abstract normWeights(): { patch: AffineWeights; cls: AffineWeights };
 
   protected p(name: string): tf.Tensor {
@@ -145,7 +157,7 @@ export abstract class DinoVisionTransformer implements ImageEncoder {
    */
   protected runBlocks(pixels: tf.Tensor4D, taps: ReadonlySet<number>): { last: tf.Tensor3D; kept: Map<number, tf.Tensor3D>; grid: [number, number] } {
     const prepared = this.prepareTokens(pixels);
-    const options: VitBlockOptions = prepared.rope ? { ...this.blockOptions(), rope: prepared.rope } : this.blockOptions();
+    const options: VitBlockOptions = prepared.rope ? { ...this.blockOptions, rope: prepared.rope } : this.blockOptions;
     const kept = new Map<number, tf.Tensor3D>();
     let x = prepared.tokens;
     try {
@@ -176,7 +188,7 @@ export abstract class DinoVisionTransformer implements ImageEncoder {
   protected finalNorm(x: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
       const { patch, cls } = this.normWeights();
-      const eps = this.blockOptions().eps;
+      const eps = this.blockOptions.eps;
       if (patch === cls) return layerNorm(x, patch.weight, patch.bias, eps) as tf.Tensor3D;
       const [b, t, d] = x.shape;
       const k = this.numPrefixTokens;

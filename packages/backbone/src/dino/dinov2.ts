@@ -6,7 +6,7 @@ import { DinoVisionTransformer, type DinoEncoderOptions, type PreparedTokens } f
 import { patchEmbed, patchGrid } from './patch-embed';
 import { interpolatePosEmbed } from './pos-embed';
 import { dinov2StateDictKeys } from './state-dict-keys';
-import type { AffineWeights, VitBlockOptions } from './vit-block';
+import type { AffineWeights } from './vit-block';
 
 /**
  * DINOv2 ViT (`DinoVisionTransformer` of facebookresearch/dinov2, eval, no masks): patch embedding, CLS,
@@ -23,7 +23,7 @@ export class Dinov2VisionTransformer extends DinoVisionTransformer {
 
   constructor(config: Partial<Dinov2Config> = {}, options: DinoEncoderOptions = {}) {
     const c = resolveDinov2Config(config);
-    super(dinov2StateDictKeys(c), c.depth, 1 + c.numRegisterTokens, options);
+    super(dinov2StateDictKeys(c), c.depth, 1 + c.numRegisterTokens, { numHeads: c.numHeads, eps: c.layerNormEps }, options);
     this.config = c;
     this.info = { family: 'dinov2', numLayers: c.depth, width: c.embedDim, outputDim: c.embedDim, patchSize: c.patchSize, preprocess: c.preprocess };
   }
@@ -34,14 +34,7 @@ export class Dinov2VisionTransformer extends DinoVisionTransformer {
     entries: Map<string, HostTensor> | SafetensorsReader,
     options: DinoEncoderOptions & { load?: LoadOptions } = {},
   ): Promise<Dinov2VisionTransformer> {
-    const model = new Dinov2VisionTransformer(config, options);
-    try {
-      await model.loadStateDict(entries, options.load);
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return DinoVisionTransformer.loaded(new Dinov2VisionTransformer(config, options), entries, options.load);
   }
 
   /**
@@ -71,10 +64,6 @@ export class Dinov2VisionTransformer extends DinoVisionTransformer {
       return tf.concat([tf.slice(x, [0, 0, 0], [b, 1, d]), registers, tf.slice(x, [0, 1, 0], [b, n, d])], 1) as tf.Tensor3D;
     });
     return { tokens, grid };
-  }
-
-  protected blockOptions(): VitBlockOptions {
-    return { numHeads: this.config.numHeads, eps: this.config.layerNormEps };
   }
 
   protected normWeights(): { patch: AffineWeights; cls: AffineWeights } {

@@ -6,7 +6,7 @@ import { DinoVisionTransformer, type DinoEncoderOptions, type PreparedTokens } f
 import { patchEmbed, patchGrid } from './patch-embed';
 import { ropeTables, type RopeTables } from './rope';
 import { dinov3StateDictKeys } from './state-dict-keys';
-import type { AffineWeights, VitBlockOptions } from './vit-block';
+import type { AffineWeights } from './vit-block';
 
 /**
  * DINOv3 ViT (`DinoVisionTransformer` of facebookresearch/dinov3, eval, no masks): patch embedding, CLS and
@@ -24,7 +24,7 @@ export class Dinov3VisionTransformer extends DinoVisionTransformer {
 
   constructor(config: Partial<Dinov3Config> = {}, options: DinoEncoderOptions = {}) {
     const c = resolveDinov3Config(config);
-    super(dinov3StateDictKeys(c), c.depth, 1 + c.numStorageTokens, options);
+    super(dinov3StateDictKeys(c), c.depth, 1 + c.numStorageTokens, { numHeads: c.numHeads, eps: c.layerNormEps }, options);
     this.config = c;
     this.info = { family: 'dinov3', numLayers: c.depth, width: c.embedDim, outputDim: c.embedDim, patchSize: c.patchSize, preprocess: c.preprocess };
   }
@@ -35,14 +35,7 @@ export class Dinov3VisionTransformer extends DinoVisionTransformer {
     entries: Map<string, HostTensor> | SafetensorsReader,
     options: DinoEncoderOptions & { load?: LoadOptions } = {},
   ): Promise<Dinov3VisionTransformer> {
-    const model = new Dinov3VisionTransformer(config, options);
-    try {
-      await model.loadStateDict(entries, options.load);
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return DinoVisionTransformer.loaded(new Dinov3VisionTransformer(config, options), entries, options.load);
   }
 
   /**
@@ -65,10 +58,6 @@ export class Dinov3VisionTransformer extends DinoVisionTransformer {
       return tf.concat(parts, 1) as tf.Tensor3D;
     });
     return { tokens, grid, rope: this.ropeEmbed(grid[0], grid[1]) };
-  }
-
-  protected blockOptions(): VitBlockOptions {
-    return { numHeads: this.config.numHeads, eps: this.config.layerNormEps };
   }
 
   protected normWeights(): { patch: AffineWeights; cls: AffineWeights } {
