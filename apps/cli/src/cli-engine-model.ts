@@ -1,8 +1,8 @@
 /**
- * The engine's Dual-Anchor adapter, with two things the command line needs: predictions that use the
- * configured score fusion (the fused image score when `scoreFusion.mode` is not 'none'), and saved
- * parameters that record which frozen weights they were trained on (so `eval` and `detect` rebuild the
- * same model from the checkpoint alone).
+ * The engine's Dual-Anchor adapter, with two things the command line needs: predictions that can use the
+ * prompt-based score alone (the demo's text-only comparison; the adapter itself returns the fused image score
+ * when `scoreFusion.mode` is not 'none'), and saved parameters that record which frozen weights they were
+ * trained on (so `eval` and `detect` rebuild the same model from the checkpoint alone).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeDualAnchorOutput, type DualAnchorModel } from '@hgm/dual-anchor';
@@ -41,10 +41,10 @@ export class CliEngineModel extends DualAnchorEngineModel {
   }
 
   override predict(features: FeatureBatch): BatchPrediction {
+    if (this.scoreSource === 'configured') return super.predict(features);
     const out = this.model.forwardFromFeatures(this.toVisionFeatures(features), { training: false });
     try {
-      const score = this.scoreSource === 'configured' && out.fusedImageScore ? out.fusedImageScore : out.imageScore;
-      return { anomalyMap: tf.clone(out.anomalyMap), imageScore: tf.clone(score) };
+      return { anomalyMap: tf.clone(out.anomalyMap), imageScore: tf.clone(out.imageScore) };
     } finally {
       disposeDualAnchorOutput(out);
     }
