@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFloat, checkKnownKeys, checkSameShape } from './checks';
+import { checkFloat, checkSameShape, withDefaults } from './checks';
 import { checkReduction, reduceLoss, type Reduction } from './reduction';
 
 export interface BceWithLogitsConfig {
@@ -10,8 +10,7 @@ export const DEFAULT_BCE_WITH_LOGITS_CONFIG: Readonly<BceWithLogitsConfig> = Obj
 
 /** Fills the defaults and validates a BCE-with-logits config. */
 export function resolveBceWithLogitsConfig(partial: Partial<BceWithLogitsConfig> = {}): BceWithLogitsConfig {
-  checkKnownKeys('BCE-with-logits config', partial, DEFAULT_BCE_WITH_LOGITS_CONFIG);
-  const c = { ...DEFAULT_BCE_WITH_LOGITS_CONFIG, ...partial };
+  const c = withDefaults('BCE-with-logits config', DEFAULT_BCE_WITH_LOGITS_CONFIG, partial);
   checkReduction('BCE-with-logits config', c.reduction);
   return c;
 }

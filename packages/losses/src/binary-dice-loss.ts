@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFloat, checkKnownKeys, checkMinRank, checkNumber, checkSameShape } from './checks';
+import { checkFloat, checkMinRank, checkNumber, checkSameShape, withDefaults } from './checks';
 
 export interface BinaryDiceLossConfig {
   /** Added to the numerator and the denominator of each image's Dice coefficient. AnomalyCLIP: 1. */
@@ -11,8 +11,7 @@ export const DEFAULT_BINARY_DICE_LOSS_CONFIG: Readonly<BinaryDiceLossConfig> = O
 /** Fills the defaults and validates a Dice-loss config. */
 export function resolveBinaryDiceLossConfig(partial: Partial<BinaryDiceLossConfig> = {}): BinaryDiceLossConfig {
   const where = 'binary Dice loss config';
-  checkKnownKeys(where, partial, DEFAULT_BINARY_DICE_LOSS_CONFIG);
-  const c = { ...DEFAULT_BINARY_DICE_LOSS_CONFIG, ...partial };
+  const c = withDefaults(where, DEFAULT_BINARY_DICE_LOSS_CONFIG, partial);
   checkNumber(where, 'smooth', c.smooth, { min: 0 });
   return c;
 }

@@ -58,3 +58,9 @@ export function checkKnownKeys(where: string, partial: object, defaults: object)
     }
   }
 }
+
+/** Throws on an unknown option (see {@link checkKnownKeys}), then fills the defaults: `{ ...defaults, ...partial }`. */
+export function withDefaults<T extends object>(where: string, defaults: Readonly<T>, partial: Partial<T>): T {
+  checkKnownKeys(where, partial, defaults);
+  return { ...defaults, ...partial } as T;
+}

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFloat, checkKnownKeys, checkRank } from './checks';
+import { checkFloat, checkRank, withDefaults } from './checks';
 import { checkReduction, reduceLoss, type Reduction } from './reduction';
 
 export interface CrossEntropyConfig {
@@ -10,8 +10,7 @@ export const DEFAULT_CROSS_ENTROPY_CONFIG: Readonly<CrossEntropyConfig> = Object
 
 /** Fills the defaults and validates a cross-entropy config. */
 export function resolveCrossEntropyConfig(partial: Partial<CrossEntropyConfig> = {}): CrossEntropyConfig {
-  checkKnownKeys('cross-entropy config', partial, DEFAULT_CROSS_ENTROPY_CONFIG);
-  const c = { ...DEFAULT_CROSS_ENTROPY_CONFIG, ...partial };
+  const c = withDefaults('cross-entropy config', DEFAULT_CROSS_ENTROPY_CONFIG, partial);
   checkReduction('cross-entropy config', c.reduction);
   return c;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFloat, checkKnownKeys, checkMinRank, checkNumber, checkSameShape } from './checks';
+import { checkFloat, checkMinRank, checkNumber, checkSameShape, withDefaults } from './checks';
 import { checkReduction, reduceLoss, type Reduction } from './reduction';
 
 /**
@@ -33,8 +33,7 @@ export const DEFAULT_FOCAL_LOSS_CONFIG: Readonly<FocalLossConfig> = Object.freez
 /** Fills the defaults and validates a focal-loss config. */
 export function resolveFocalLossConfig(partial: Partial<FocalLossConfig> = {}): FocalLossConfig {
   const where = 'focal loss config';
-  checkKnownKeys(where, partial, DEFAULT_FOCAL_LOSS_CONFIG);
-  const c = { ...DEFAULT_FOCAL_LOSS_CONFIG, ...partial };
+  const c = withDefaults(where, DEFAULT_FOCAL_LOSS_CONFIG, partial);
   checkNumber(where, 'gamma', c.gamma, { min: 0 });
   checkNumber(where, 'smooth', c.smooth, { min: 0, max: 0.5, maxExclusive: true });
   if (c.classWeights !== null) {

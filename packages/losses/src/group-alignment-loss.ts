@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFloat, checkKnownKeys, checkNumber, checkRank, checkSameShape } from './checks';
+import { checkFloat, checkNumber, checkRank, checkSameShape, withDefaults } from './checks';
 import { cosineSimilarity } from './unit-normalize';
 
 export interface GroupAlignmentLossConfig {
@@ -11,8 +11,7 @@ export const DEFAULT_GROUP_ALIGNMENT_LOSS_CONFIG: Readonly<GroupAlignmentLossCon
 
 /** Fills the defaults and validates a group-alignment config. */
 export function resolveGroupAlignmentLossConfig(partial: Partial<GroupAlignmentLossConfig> = {}): GroupAlignmentLossConfig {
-  checkKnownKeys('group alignment loss config', partial, DEFAULT_GROUP_ALIGNMENT_LOSS_CONFIG);
-  const c = { ...DEFAULT_GROUP_ALIGNMENT_LOSS_CONFIG, ...partial };
+  const c = withDefaults('group alignment loss config', DEFAULT_GROUP_ALIGNMENT_LOSS_CONFIG, partial);
   checkNumber('group alignment loss config', 'eps', c.eps, { min: 0, minExclusive: true });
   return c;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkFloat, checkKnownKeys, checkNumber, checkRank, checkSameShape } from './checks';
+import { checkFloat, checkNumber, checkRank, checkSameShape, withDefaults } from './checks';
 import { cosineSimilarity } from './unit-normalize';
 
 export interface OrthogonalityLossConfig {
@@ -11,8 +11,7 @@ export const DEFAULT_ORTHOGONALITY_LOSS_CONFIG: Readonly<OrthogonalityLossConfig
 
 /** Fills the defaults and validates an orthogonality-loss config. */
 export function resolveOrthogonalityLossConfig(partial: Partial<OrthogonalityLossConfig> = {}): OrthogonalityLossConfig {
-  checkKnownKeys('orthogonality loss config', partial, DEFAULT_ORTHOGONALITY_LOSS_CONFIG);
-  const c = { ...DEFAULT_ORTHOGONALITY_LOSS_CONFIG, ...partial };
+  const c = withDefaults('orthogonality loss config', DEFAULT_ORTHOGONALITY_LOSS_CONFIG, partial);
   checkNumber('orthogonality loss config', 'eps', c.eps, { min: 0, minExclusive: true });
   return c;
 }

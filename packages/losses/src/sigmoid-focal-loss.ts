@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { bceWithLogitsElementwise } from './bce-with-logits';
-import { checkFloat, checkKnownKeys, checkNumber, checkSameShape } from './checks';
+import { checkFloat, checkNumber, checkSameShape, withDefaults } from './checks';
 import { checkReduction, reduceLoss, type Reduction } from './reduction';
 
 export interface SigmoidFocalLossConfig {
@@ -21,8 +21,7 @@ export const DEFAULT_SIGMOID_FOCAL_LOSS_CONFIG: Readonly<SigmoidFocalLossConfig>
 /** Fills the defaults and validates a sigmoid-focal-loss config. */
 export function resolveSigmoidFocalLossConfig(partial: Partial<SigmoidFocalLossConfig> = {}): SigmoidFocalLossConfig {
   const where = 'sigmoid focal loss config';
-  checkKnownKeys(where, partial, DEFAULT_SIGMOID_FOCAL_LOSS_CONFIG);
-  const c = { ...DEFAULT_SIGMOID_FOCAL_LOSS_CONFIG, ...partial };
+  const c = withDefaults(where, DEFAULT_SIGMOID_FOCAL_LOSS_CONFIG, partial);
   checkNumber(where, 'alpha', c.alpha, { max: 1 });
   checkNumber(where, 'gamma', c.gamma, { min: 0 });
   checkReduction(where, c.reduction);
