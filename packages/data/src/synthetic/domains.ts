@@ -133,6 +133,21 @@ function objectRender(size: number, background: Float32Array, paint: (x: number,
   return { image, foreground, background };
 }
 
+/**
+ * An object centred in the image, painted in its own frame: `along` the axis at `angle` and `across` it,
+ * measured from the image centre to the pixel centre.
+ */
+function centredObject(size: number, background: Float32Array, angle: number, paint: (along: number, across: number) => Rgb | null): NormalRender {
+  const c = Math.cos(angle);
+  const s = Math.sin(angle);
+  const centre = size / 2;
+  return objectRender(size, background, (x, y) => {
+    const dx = x + 0.5 - centre;
+    const dy = y + 0.5 - centre;
+    return paint(dx * c + dy * s, -dx * s + dy * c);
+  });
+}
+
 function cap(size: number, rng: Rng): NormalRender {
   const background = plainBackground(size, rng, rng.uniform(0.18, 0.26), rng.uniform(0.2, 0.45), 0.25);
   const color = hsvToRgb(rng.uniform(0, 1), rng.uniform(0.45, 0.7), rng.uniform(0.7, 0.85));
@@ -155,19 +170,11 @@ function cap(size: number, rng: Rng): NormalRender {
 function screw(size: number, rng: Rng): NormalRender {
   const background = plainBackground(size, rng, rng.uniform(0.78, 0.86), 0.1, 0.05);
   const angle = rng.uniform(0, Math.PI);
-  const c = Math.cos(angle);
-  const s = Math.sin(angle);
   const half = size * rng.uniform(0.33, 0.37);
   const width = size * rng.uniform(0.055, 0.07);
   const pitch = Math.max(2.5, size / 20);
   const steel = rng.uniform(0.38, 0.48);
-  const cx = size / 2;
-  const cy = size / 2;
-  return objectRender(size, background, (x, y) => {
-    const dx = x + 0.5 - cx;
-    const dy = y + 0.5 - cy;
-    const along = dx * c + dy * s;
-    const across = -dx * s + dy * c;
+  return centredObject(size, background, angle, (along, across) => {
     if (along < -half || along > half) return null;
     const head = along > half * 0.72;
     const w = head ? width * 1.9 : width;
@@ -182,8 +189,6 @@ function screw(size: number, rng: Rng): NormalRender {
 function pill(size: number, rng: Rng): NormalRender {
   const background = plainBackground(size, rng, rng.uniform(0.15, 0.22), rng.uniform(0, 1), 0.15);
   const angle = rng.uniform(0, Math.PI);
-  const c = Math.cos(angle);
-  const s = Math.sin(angle);
   const halfLength = size * rng.uniform(0.2, 0.24);
   const radius = size * rng.uniform(0.15, 0.18);
   const body = hsvToRgb(rng.uniform(0.08, 0.15), rng.uniform(0.05, 0.15), rng.uniform(0.85, 0.93));
@@ -191,13 +196,7 @@ function pill(size: number, rng: Rng): NormalRender {
   const count = 3 + rng.int(4);
   for (let i = 0; i < count; i++) speckles.push([rng.uniform(-halfLength, halfLength), rng.uniform(-radius * 0.6, radius * 0.6)]);
   const speckleColor = hsvToRgb(0.0, 0.6, 0.75);
-  const cx = size / 2;
-  const cy = size / 2;
-  return objectRender(size, background, (x, y) => {
-    const dx = x + 0.5 - cx;
-    const dy = y + 0.5 - cy;
-    const along = dx * c + dy * s;
-    const across = -dx * s + dy * c;
+  return centredObject(size, background, angle, (along, across) => {
     const clamped = Math.max(-halfLength, Math.min(halfLength, along));
     const d = Math.hypot(along - clamped, across);
     if (d > radius) return null;
