@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ParameterStore } from '@hgm/tensor';
 import { initNodeBackend, openSafetensors } from '@hgm/tensor/node';
-import { loadWeights, type HeaderEntry } from '@hgm/backbone';
+import { CLIP_VIT_L_14_336, clipParameterShapes, loadWeights, type HeaderEntry } from '@hgm/backbone';
 import { writeSafetensorsStreamed } from '@hgm/backbone/node';
 
 interface Args {
@@ -47,27 +47,22 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** ViT-L/14@336 vision tower facts. */
-const WIDTH = 1024;
-const PATCH = 14;
-const TOKENS = (336 / PATCH) ** 2 + 1;
-const EMBED = 768;
+const WIDTH = CLIP_VIT_L_14_336.vision.width;
+const PATCH = CLIP_VIT_L_14_336.vision.patchSize;
+const TOKENS = (CLIP_VIT_L_14_336.vision.imageSize / PATCH) ** 2 + 1;
+const EMBED = CLIP_VIT_L_14_336.embedDim;
+
+/** The openai names and shapes a CLIP ViT-L/14@336 vision model with `blocks` blocks registers. */
+function storeEntries(blocks: number): HeaderEntry[] {
+  const config = { ...CLIP_VIT_L_14_336, vision: { ...CLIP_VIT_L_14_336.vision, layers: blocks } };
+  return clipParameterShapes(config, 'vision').map(([name, shape]) => ({ name, dtype: 'F32', shape }));
+}
 
 /** Tensor list of a CLIP ViT-L-like vision tower with `blocks` blocks, in the stored key format. */
 function vitLEntries(blocks: number, format: Args['format']): HeaderEntry[] {
+  if (format === 'openai') return storeEntries(blocks);
   const W = WIDTH;
   const e = (name: string, shape: number[]): HeaderEntry => ({ name, dtype: 'F32', shape });
-  if (format === 'openai') {
-    const out = [e('visual.class_embedding', [W]), e('visual.positional_embedding', [TOKENS, W]), e('visual.proj', [W, EMBED]), e('visual.conv1.weight', [W, 3, PATCH, PATCH])];
-    out.push(e('visual.ln_pre.weight', [W]), e('visual.ln_pre.bias', [W]));
-    for (let i = 0; i < blocks; i++) {
-      const p = `visual.transformer.resblocks.${i}`;
-      out.push(e(`${p}.attn.in_proj_weight`, [3 * W, W]), e(`${p}.attn.in_proj_bias`, [3 * W]), e(`${p}.attn.out_proj.weight`, [W, W]), e(`${p}.attn.out_proj.bias`, [W]));
-      out.push(e(`${p}.ln_1.weight`, [W]), e(`${p}.ln_1.bias`, [W]), e(`${p}.mlp.c_fc.weight`, [4 * W, W]), e(`${p}.mlp.c_fc.bias`, [4 * W]));
-      out.push(e(`${p}.mlp.c_proj.weight`, [W, 4 * W]), e(`${p}.mlp.c_proj.bias`, [W]), e(`${p}.ln_2.weight`, [W]), e(`${p}.ln_2.bias`, [W]));
-    }
-    out.push(e('visual.ln_post.weight', [W]), e('visual.ln_post.bias', [W]));
-    return out;
-  }
   const out = [
     e('vision_model.embeddings.class_embedding', [W]),
     e('vision_model.embeddings.patch_embedding.weight', [W, 3, PATCH, PATCH]),
@@ -84,11 +79,6 @@ function vitLEntries(blocks: number, format: Args['format']): HeaderEntry[] {
   }
   out.push(e('vision_model.post_layernorm.weight', [W]), e('vision_model.post_layernorm.bias', [W]), e('visual_projection.weight', [EMBED, W]));
   return out;
-}
-
-/** The openai names and shapes a CLIP vision model registers for the same tower. */
-function storeEntries(blocks: number): HeaderEntry[] {
-  return vitLEntries(blocks, 'openai');
 }
 
 const numel = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
@@ -153,7 +143,8 @@ export async function run(argv: string[]): Promise<void> {
 
     t0 = performance.now();
     const store = new ParameterStore();
-    for (const e of storeEntries(blocks)) store.add(e.name, tf.zeros([...e.shape]), { trainable: false });
+    const storeList = storeEntries(blocks);
+    for (const e of storeList) store.add(e.name, tf.zeros([...e.shape]), { trainable: false });
     const buildMs = performance.now() - t0;
     const afterBuild = process.memoryUsage().rss;
     sampled = Math.max(sampled, afterBuild);
@@ -174,7 +165,7 @@ export async function run(argv: string[]): Promise<void> {
     const peak = Math.max(sampled, hwm ?? 0);
 
     // Spot check: one tensor arrived intact.
-    const probeName = storeEntries(blocks)[4]!.name;
+    const probeName = storeList[4]!.name;
     const probe = (await store.get(probeName).data()) as Float32Array;
     const check = await openSafetensors(path);
     const fromFile = args.format === 'openai' ? (await check.readHost(probeName)).data : undefined;
