@@ -3,11 +3,6 @@
  * integers. `-0` gets the key of `+0`, so both compare equal as they do as floats. NaN must be rejected first.
  */
 
-/** True when the float32 bit pattern `bits` is NaN or ±Infinity. */
-export function isNonFiniteBits(bits: number): boolean {
-  return (bits & 0x7f800000) === 0x7f800000;
-}
-
 /** The key of a float32 bit pattern. */
 export function bitsToKey(bits: number): number {
   if (bits === 0x80000000) return 0x80000000; // -0 -> +0
