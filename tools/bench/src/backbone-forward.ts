@@ -9,7 +9,7 @@
  * average. `--profile` adds the kernel times of one steady call (tf.profile), grouped by kernel.
  *
  * FLOPs count 2 per multiply-add: blocks `2 T (4 C^2 + 2 C F) + 4 T^2 C` (F the MLP width), plus the patch
- * embedding; a ViT-L/16 at 224 px (T = 201) is ~121 GFLOP.
+ * embedding; a DINOv3 ViT-L/16 at 224 px (T = 201, 4 storage tokens) is ~125.7 GFLOP.
  */
 import { loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
@@ -102,7 +102,7 @@ function build(model: ModelName): Built {
     return {
       encoder: m,
       arch: { width: c.embedDim, depth: c.depth, mlp: c.embedDim * c.ffnRatio, patch: c.patchSize, prefix: 1 + c.numStorageTokens },
-      params: m.params.entries().map((p) => ({ name: p.name, variable: p.variable })),
+      params: m.params.entries(),
       headDim: c.embedDim / c.numHeads,
     };
   }
@@ -112,7 +112,7 @@ function build(model: ModelName): Built {
     return {
       encoder: m,
       arch: { width: c.embedDim, depth: c.depth, mlp: c.embedDim * c.mlpRatio, patch: c.patchSize, prefix: 1 + c.numRegisterTokens },
-      params: m.params.entries().map((p) => ({ name: p.name, variable: p.variable })),
+      params: m.params.entries(),
       headDim: c.embedDim / c.numHeads,
     };
   }
@@ -121,7 +121,7 @@ function build(model: ModelName): Built {
   return {
     encoder: m.vision,
     arch: { width: v.width, depth: v.layers, mlp: 4 * v.width, patch: v.patchSize, prefix: 1 },
-    params: m.params.entries().map((p) => ({ name: p.name, variable: p.variable })),
+    params: m.params.entries(),
     headDim: v.width / v.heads,
   };
 }
