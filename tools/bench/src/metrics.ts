@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Rng } from '@hgm/tensor';
 import { PixelSet, aupro, imageAuroc, pixelAuroc, pixelAveragePrecision, pixelF1Max } from '@hgm/metrics';
 
 interface Options {
@@ -33,24 +34,13 @@ function parseArgs(args: string[]): Options {
   return o;
 }
 
-/** mulberry32: small seeded generator, local to one data set. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Synthetic anomaly maps: a fifth of the images normal, the others with 1-4 elliptic defects; scores are a
  * sigmoid of a smooth bump over each defect plus smooth noise and some false-positive bumps.
  */
 function makeMaps(o: Options): { maps: Float32Array; masks: Uint8Array } {
-  const r = rng(o.seed);
+  const rng = new Rng(o.seed);
+  const r = (): number => rng.uniform();
   const S = o.size, per = S * S;
   const maps = new Float32Array(o.maps * per);
   const masks = new Uint8Array(o.maps * per);
@@ -90,9 +80,9 @@ function makeMaps(o: Options): { maps: Float32Array; masks: Uint8Array } {
 }
 
 function makeImageScores(o: Options): { labels: Uint8Array; scores: Float32Array } {
-  const r = rng(o.seed + 7);
-  const labels = Uint8Array.from({ length: o.images }, () => (r() < 0.7 ? 1 : 0));
-  const scores = Float32Array.from(labels, (l) => 1.5 * l + Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r()));
+  const rng = new Rng(o.seed + 7);
+  const labels = Uint8Array.from({ length: o.images }, () => (rng.uniform() < 0.7 ? 1 : 0));
+  const scores = Float32Array.from(labels, (l) => 1.5 * l + rng.normal());
   return { labels, scores };
 }
 
