@@ -35,14 +35,8 @@ export function backendAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?
     const vs = heads(v, nk, dv);
     // A mask of rank <= 2 is the same for every head; a larger one is broadcast and taken per head.
     const masks = mask && mask.rank > 2 ? heads(tf.broadcastTo(mask, [b, h, nq, nk]), nq, nk) : undefined;
-    const outs = qs.map((qi, i) =>
-      tf.tidy(() => {
-        let logits = tf.mul(tf.matMul(qi, kTs[i]!), s);
-        if (mask) logits = tf.add(logits, masks ? masks[i]! : mask);
-        return tf.matMul(tf.softmax(logits), vs[i]!);
-      }),
-    );
-    return tf.reshape(tf.stack(outs), [b, h, nq, dv]) as tf.Tensor4D;
+    const outs = attendHeads(b * h, (i) => [qs[i]!, kTs[i]!, vs[i]!], s, mask, masks);
+    return tf.reshape(outs, [b, h, nq, dv]) as tf.Tensor4D;
   });
 }
 
@@ -71,13 +65,31 @@ export function backendAttentionStacked(qkv: tf.Tensor, mask?: tf.Tensor, scale?
     const row = (i: number) => tf.reshape(gatherRow(flat, i), [n, d]);
     const masks = mask && mask.rank > 2 ? unstackRows(tf.reshape(tf.broadcastTo(mask, [b, h, n, n]), [bh, n, n])) : undefined;
     const s = scale ?? 1 / Math.sqrt(d);
-    const outs = Array.from({ length: bh }, (_, i) =>
-      tf.tidy(() => {
-        let logits = tf.mul(tf.matMul(row(i), tf.transpose(row(bh + i))), s);
-        if (mask) logits = tf.add(logits, masks ? masks[i]! : mask);
-        return tf.matMul(tf.softmax(logits), row(2 * bh + i));
-      }),
-    );
-    return tf.reshape(tf.stack(outs), [b, h, n, d]) as tf.Tensor4D;
+    const outs = attendHeads(bh, (i) => [row(i), tf.transpose(row(bh + i)), row(2 * bh + i)], s, mask, masks);
+    return tf.reshape(outs, [b, h, n, d]) as tf.Tensor4D;
   });
+}
+
+/**
+ * `softmax(qᵢ kᵢᵀ · scale + mask) vᵢ` for heads `i < count`, one matrix product per head (the wasm path of
+ * both functions above). `head(i)` gives `[qᵢ [nq, d], kᵢᵀ [d, nk], vᵢ [nk, dv]]`; tensors it creates are
+ * disposed after that head. `masks`, when given, holds one mask per head; otherwise `mask` serves every head.
+ * @returns [count, nq, dv]
+ */
+function attendHeads(
+  count: number,
+  head: (i: number) => [q: tf.Tensor, kT: tf.Tensor, v: tf.Tensor],
+  scale: number,
+  mask?: tf.Tensor,
+  masks?: tf.Tensor[],
+): tf.Tensor {
+  const outs = Array.from({ length: count }, (_, i) =>
+    tf.tidy(() => {
+      const [q, kT, v] = head(i);
+      let logits = tf.mul(tf.matMul(q, kT), scale);
+      if (mask) logits = tf.add(logits, masks ? masks[i]! : mask);
+      return tf.matMul(tf.softmax(logits), v);
+    }),
+  );
+  return tf.stack(outs);
 }
