@@ -135,7 +135,7 @@ export function createBatchStream(samples: readonly DatasetSample[], options: Ba
     const labels = new Int32Array(B);
     kept.forEach((k, b) => {
       images.set(k.image, b * 3 * S * S);
-      if (k.mask) for (let i = 0; i < S * S; i++) masks[b * S * S + i] = k.mask[i]!;
+      if (k.mask) masks.set(k.mask, b * S * S);
       labels[b] = k.sample.label;
     });
     return { images, masks, labels, hasMask: kept.map((k) => k.mask !== null), samples: kept.map((k) => k.sample) };
