@@ -1,8 +1,18 @@
 /** Reads the samples a command works on: a dataset root, its layout, a split and categories, with clear errors. */
 import { readDatasetFromDisk, DATASET_FORMATS, type DatasetFormat, type DatasetSample } from '@hgm/data/node';
+import type { Schema } from './config-file';
 import { CliError, EXIT } from './exit-codes';
 
 export const SPLIT_CHOICES = ['test', 'train', 'all'] as const;
+export const FORMAT_CHOICES = DATASET_FORMATS;
+
+/** The schema fields of a dataset selection (`--data`, `--format`, `--categories`, `--split`). */
+export const DATASET_FIELDS: Schema = {
+  data: { type: 'string', description: 'dataset root' },
+  format: { type: 'string', choices: FORMAT_CHOICES, description: 'dataset layout (detected when left out)' },
+  categories: { type: 'string[]', description: 'categories (default all)' },
+  split: { type: 'string', choices: SPLIT_CHOICES, description: 'split' },
+};
 
 export interface DatasetSelection {
   data: string;
@@ -26,5 +36,3 @@ export async function selectSamples(sel: DatasetSelection): Promise<{ samples: D
   }
   return { samples, format: index.format, categories: [...new Set(samples.map((s) => s.category))].sort() };
 }
-
-export const FORMAT_CHOICES = DATASET_FORMATS;

@@ -24,6 +24,7 @@ import {
   type DualAnchorConfigInput,
 } from '@hgm/dual-anchor';
 import { CliEngineModel, FROZEN_METADATA_KEY, type FrozenWeights, type WeightsRef } from './cli-engine-model';
+import type { Schema } from './config-file';
 import { CliError, EXIT } from './exit-codes';
 
 export const MODEL_PRESETS = ['tiny', 'paper', 'anomalyclip'] as const;
@@ -34,6 +35,12 @@ export const DEFAULT_WEIGHTS: Record<ModelPreset, { clip?: string; backbone?: st
   tiny: {},
   paper: { clip: 'clip-vit-l-14-336', backbone: 'dinov3-vitl16' },
   anomalyclip: { clip: 'clip-vit-l-14-336' },
+};
+
+/** The schema fields naming frozen weights (`--clip-weights`, `--backbone-weights`). */
+export const FROZEN_WEIGHT_FIELDS: Schema = {
+  clipWeights: { type: 'string', description: 'CLIP weights' },
+  backboneWeights: { type: 'string', description: 'DINO backbone weights' },
 };
 
 /** The config input of a preset with overrides. */
@@ -198,11 +205,11 @@ export async function modelFromCheckpoint(given: string, options: CheckpointMode
   }
   const model = await createModel({
     config,
-    ...(clipWeights ? { clipWeights } : {}),
-    ...(backboneWeights ? { backboneWeights } : {}),
-    ...(frozen?.kind === 'random' ? { randomSeed: frozen.seed } : {}),
-    ...(options.weights ? { weights: options.weights } : {}),
-    ...(options.log ? { log: options.log } : {}),
+    clipWeights,
+    backboneWeights,
+    randomSeed: frozen?.kind === 'random' ? frozen.seed : undefined,
+    weights: options.weights,
+    log: options.log,
   });
   const reader = await openSafetensors(path);
   try {

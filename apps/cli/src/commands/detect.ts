@@ -6,7 +6,7 @@ import { BACKEND_FIELD, CommandContext, resolveCommandOptions } from '../command
 import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { ensureWritableDir } from '../output-dir';
-import { modelFromCheckpoint } from '../models';
+import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
 
 export const DETECT_SCHEMA: Schema = {
   inputs: { type: 'string[]', description: 'images, folders or globs' },
@@ -16,8 +16,7 @@ export const DETECT_SCHEMA: Schema = {
   failOnAnomaly: { type: 'boolean', description: 'exit 1 when an image is anomalous' },
   batchSize: { type: 'integer', min: 1, description: 'batch size' },
   skipCorrupt: { type: 'boolean', description: 'skip unreadable images' },
-  clipWeights: { type: 'string', description: 'CLIP weights' },
-  backboneWeights: { type: 'string', description: 'DINO weights' },
+  ...FROZEN_WEIGHT_FIELDS,
   backend: BACKEND_FIELD,
 };
 
@@ -43,8 +42,8 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
   const outDir = await ensureWritableDir(o.out!);
   const backend = await ctx.backend(o.backend);
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, {
-    ...(o.clipWeights ? { clipWeights: o.clipWeights } : {}),
-    ...(o.backboneWeights ? { backboneWeights: o.backboneWeights } : {}),
+    clipWeights: o.clipWeights,
+    backboneWeights: o.backboneWeights,
     log: (l) => ctx.info(l),
   });
   try {

@@ -6,24 +6,20 @@ import { BACKEND_FIELD, CommandContext, resolveCommandOptions } from '../command
 import type { Schema } from '../config-file';
 import { EXIT } from '../exit-codes';
 import { ensureWritableDir } from '../output-dir';
-import { modelFromCheckpoint } from '../models';
-import { FORMAT_CHOICES, selectSamples, SPLIT_CHOICES } from '../dataset';
+import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
+import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples } from '../dataset';
 import { defaultFeatureCacheDir } from '../paths';
 import { join } from 'node:path';
 
 export const EVAL_SCHEMA: Schema = {
-  data: { type: 'string', description: 'dataset root' },
-  format: { type: 'string', choices: FORMAT_CHOICES, description: 'dataset layout' },
-  categories: { type: 'string[]', description: 'categories' },
-  split: { type: 'string', choices: SPLIT_CHOICES, description: 'split' },
+  ...DATASET_FIELDS,
   checkpoint: { type: 'string', description: 'model.safetensors (or the training output folder)' },
   out: { type: 'string', description: 'output folder' },
   batchSize: { type: 'integer', min: 1, description: 'batch size' },
   metrics: { type: 'string[]', description: 'metrics' },
   maps: { type: 'boolean', description: 'write heat maps and overlays' },
   imageSize: { type: 'integer', min: 8, description: 'input side (must match the checkpoint)' },
-  clipWeights: { type: 'string', description: 'CLIP weights' },
-  backboneWeights: { type: 'string', description: 'DINO weights' },
+  ...FROZEN_WEIGHT_FIELDS,
   cacheDir: { type: 'string', description: 'feature cache folder' },
   backend: BACKEND_FIELD,
 };
@@ -54,8 +50,8 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
   const { samples, categories } = await selectSamples({ data: o.data!, format: o.format, categories: o.categories, split: o.split });
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, {
     ...(o.imageSize ? { overrides: { imageSize: o.imageSize } } : {}),
-    ...(o.clipWeights ? { clipWeights: o.clipWeights } : {}),
-    ...(o.backboneWeights ? { backboneWeights: o.backboneWeights } : {}),
+    clipWeights: o.clipWeights,
+    backboneWeights: o.backboneWeights,
     log: (l) => ctx.info(l),
   });
   try {

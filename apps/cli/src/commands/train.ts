@@ -9,15 +9,12 @@ import { BACKEND_FIELD, CommandContext, resolveCommandOptions } from '../command
 import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { ensureWritableDir } from '../output-dir';
-import { createModel, DEFAULT_WEIGHTS, MODEL_PRESETS, presetConfig, type ModelPreset } from '../models';
-import { FORMAT_CHOICES, selectSamples, SPLIT_CHOICES } from '../dataset';
+import { createModel, DEFAULT_WEIGHTS, FROZEN_WEIGHT_FIELDS, MODEL_PRESETS, presetConfig, type ModelPreset } from '../models';
+import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples } from '../dataset';
 import { defaultFeatureCacheDir } from '../paths';
 
 export const TRAIN_SCHEMA: Schema = {
-  data: { type: 'string', description: 'dataset root (the auxiliary training set)' },
-  format: { type: 'string', choices: FORMAT_CHOICES, description: 'dataset layout (detected when left out)' },
-  categories: { type: 'string[]', description: 'categories to train on (default all)' },
-  split: { type: 'string', choices: SPLIT_CHOICES, description: 'split to train on' },
+  ...DATASET_FIELDS,
   out: { type: 'string', description: 'output folder' },
   epochs: { type: 'integer', min: 1, description: 'epochs' },
   batchSize: { type: 'integer', min: 1, description: 'batch size' },
@@ -27,8 +24,7 @@ export const TRAIN_SCHEMA: Schema = {
   model: { type: 'string', choices: MODEL_PRESETS, description: 'model preset' },
   imageSize: { type: 'integer', min: 8, description: 'input side in pixels' },
   weights: { type: 'string', description: 'frozen backbone weights (DINO for paper, CLIP for anomalyclip)' },
-  clipWeights: { type: 'string', description: 'CLIP weights' },
-  backboneWeights: { type: 'string', description: 'DINO backbone weights' },
+  ...FROZEN_WEIGHT_FIELDS,
   cacheDir: { type: 'string', description: 'feature cache folder' },
   backend: BACKEND_FIELD,
 };
