@@ -5,6 +5,9 @@ export { bufferSource, fetchSource, type ByteSource } from './byte-source';
 export {
   SafetensorsReader,
   encodeSafetensors,
+  planSafetensors,
+  type SafetensorsHeaderEntry,
+  type SafetensorsLayout,
   decodeTensorBytes,
   hostToTensor,
   tensorToWritable,

@@ -281,12 +281,28 @@ export interface WritableTensor {
   data: Float32Array | Int32Array | Uint8Array;
 }
 
+/** One entry of a safetensors header to write. */
+export interface SafetensorsHeaderEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: readonly number[];
+}
+
+/** A planned safetensors file: the header bytes (length prefix included) and each tensor's data range. */
+export interface SafetensorsLayout {
+  /** 8-byte little-endian length, then the JSON header padded with spaces to a multiple of 8. */
+  header: Uint8Array;
+  /** Byte ranges within the data section, in entry order. */
+  offsets: [number, number][];
+  /** Total file size in bytes. */
+  totalBytes: number;
+}
+
 /**
- * Serialises tensors (in the given order) to safetensors bytes, with optional string metadata.
- * The header is padded with spaces to a multiple of 8 so that every tensor is aligned.
+ * Lays out a safetensors file with the tensors contiguous in the given order: the header (padded so every
+ * tensor is aligned) and the data ranges. {@link encodeSafetensors} and streaming writers share it.
  */
-export function encodeSafetensors(tensors: Record<string, WritableTensor> | Map<string, WritableTensor>, metadata?: Record<string, string>): Uint8Array {
-  const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+export function planSafetensors(entries: readonly SafetensorsHeaderEntry[], metadata?: Record<string, string>): SafetensorsLayout {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -294,38 +310,50 @@ export function encodeSafetensors(tensors: Record<string, WritableTensor> | Map<
     }
     header['__metadata__'] = metadata;
   }
+  const offsets: [number, number][] = [];
   let offset = 0;
+  for (const e of entries) {
+    if (e.name === '__metadata__') throw new TypeError('a tensor may not be named __metadata__');
+    if (e.name in header) throw new TypeError(`tensor ${e.name} is listed twice`);
+    const bytes = e.shape.reduce((a, b) => a * b, 1) * SAFETENSORS_DTYPE_BYTES[e.dtype];
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + bytes] };
+    offsets.push([offset, offset + bytes]);
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  const enc = new TextEncoder();
+  let body = enc.encode(json);
+  const pad = (8 - (body.byteLength % 8)) % 8;
+  if (pad > 0) {
+    json += ' '.repeat(pad);
+    body = enc.encode(json);
+  }
+  const out = new Uint8Array(8 + body.byteLength);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, body.byteLength % 4294967296, true);
+  dv.setUint32(4, Math.floor(body.byteLength / 4294967296), true);
+  out.set(body, 8);
+  return { header: out, offsets, totalBytes: out.byteLength + offset };
+}
+
+/**
+ * Serialises tensors (in the given order) to safetensors bytes, with optional string metadata.
+ * The header is padded with spaces to a multiple of 8 so that every tensor is aligned.
+ */
+export function encodeSafetensors(tensors: Record<string, WritableTensor> | Map<string, WritableTensor>, metadata?: Record<string, string>): Uint8Array {
+  const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   for (const [name, t] of list) {
-    if (name === '__metadata__') throw new TypeError('a tensor may not be named __metadata__');
     const numel = t.shape.reduce((a, b) => a * b, 1);
     const expectedCtor = t.dtype === 'F32' ? Float32Array : t.dtype === 'I32' ? Int32Array : Uint8Array;
     if (!(t.data instanceof expectedCtor)) throw new TypeError(`tensor ${name}: dtype ${t.dtype} needs a ${expectedCtor.name}`);
     if (t.data.length !== numel) {
       throw new TypeError(`tensor ${name}: shape [${t.shape.join(', ')}] has ${numel} elements but the data has ${t.data.length}`);
     }
-    const bytes = numel * SAFETENSORS_DTYPE_BYTES[t.dtype];
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
   }
-  let json = JSON.stringify(header);
-  const enc = new TextEncoder();
-  let headerBytes = enc.encode(json);
-  const pad = (8 - (headerBytes.byteLength % 8)) % 8;
-  if (pad > 0) {
-    json += ' '.repeat(pad);
-    headerBytes = enc.encode(json);
-  }
-  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, headerBytes.byteLength % 4294967296, true);
-  dv.setUint32(4, Math.floor(headerBytes.byteLength / 4294967296), true);
-  out.set(headerBytes, 8);
-  let pos = 8 + headerBytes.byteLength;
-  for (const [, t] of list) {
-    const b = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    out.set(b, pos);
-    pos += b.byteLength;
-  }
+  const layout = planSafetensors(list.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })), metadata);
+  const out = new Uint8Array(layout.totalBytes);
+  out.set(layout.header, 0);
+  list.forEach(([, t], i) => out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), layout.header.byteLength + layout.offsets[i]![0]));
   return out;
 }
 

@@ -1,53 +1,7 @@
-import { float32ToBfloat16, float32ToFloat16, type HostTensor, type SafetensorsDtype } from '@hgm/tensor';
+import { float32ToBfloat16, float32ToFloat16, planSafetensors, type HostTensor, type SafetensorsHeaderEntry as HeaderEntry } from '@hgm/tensor';
 
-/** One entry of a safetensors header to write. */
-export interface HeaderEntry {
-  name: string;
-  dtype: SafetensorsDtype;
-  shape: readonly number[];
-}
-
-/** A planned safetensors layout: the header bytes (length prefix included) and each tensor's data range. */
-export interface SafetensorsLayout {
-  /** 8-byte little-endian length, then the JSON header padded with spaces to a multiple of 8. */
-  header: Uint8Array;
-  /** Byte ranges within the data section, in entry order. */
-  offsets: [number, number][];
-  /** Total file size in bytes. */
-  totalBytes: number;
-}
-
-const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, U8: 1, BOOL: 1 };
-
-/** Lays out a safetensors file (tensors contiguous in the given order), for writers that stream the data. */
-export function planSafetensors(entries: readonly HeaderEntry[], metadata?: Record<string, string>): SafetensorsLayout {
-  const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length > 0) header['__metadata__'] = metadata;
-  const offsets: [number, number][] = [];
-  let offset = 0;
-  for (const e of entries) {
-    if (e.name === '__metadata__') throw new TypeError('a tensor may not be named __metadata__');
-    if (e.name in header) throw new TypeError(`tensor ${e.name} is listed twice`);
-    const bytes = e.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[e.dtype];
-    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [offset, offset + bytes] };
-    offsets.push([offset, offset + bytes]);
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  const enc = new TextEncoder();
-  let body = enc.encode(json);
-  const pad = (8 - (body.byteLength % 8)) % 8;
-  if (pad > 0) {
-    json += ' '.repeat(pad);
-    body = enc.encode(json);
-  }
-  const out = new Uint8Array(8 + body.byteLength);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, body.byteLength % 4294967296, true);
-  dv.setUint32(4, Math.floor(body.byteLength / 4294967296), true);
-  out.set(body, 8);
-  return { header: out, offsets, totalBytes: out.byteLength + offset };
-}
+/** The header planner lives in @hgm/tensor (shared with its writer); re-exported under this package's names. */
+export { planSafetensors, type SafetensorsHeaderEntry as HeaderEntry, type SafetensorsLayout } from '@hgm/tensor';
 
 /**
  * Encodes float32 values as F32, F16 (round to nearest even) or BF16 (round to nearest even) bytes,
