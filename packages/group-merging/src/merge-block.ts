@@ -106,16 +106,19 @@ export class GroupMergeBlock {
           const g = ln(groupTokens, p.init.normGroups);
           const kh = splitHeads(linear(g, p.init.k.weight, p.init.k.bias), heads); // [B, H, K, dh]
           const vh = splitHeads(linear(g, p.init.v.weight, p.init.v.bias), heads); // [B, H, K, dh]
+          // x [B, H, K, dh] times a per-head matrix w [H, dh, D] -> [B, H K, D], batched over heads (w is not copied per image).
+          const perHead = (x: tf.Tensor, w: tf.Tensor): tf.Tensor => {
+            const byHead = tf.matMul(tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [heads, b * k, dh]), w); // [H, B K, D]
+            return tf.reshape(tf.transpose(tf.reshape(byHead, [heads, b, k, c.dim]), [1, 0, 2, 3]), [b, heads * k, c.dim]);
+          };
           // scores_h = (f Wq_h^T + bq_h) k_h^T = f (k_h Wq_h)^T + k_h bq_h
-          const wq = tf.reshape(p.init.q.weight, [1, heads, dh, c.dim]);
-          const kq = tf.reshape(tf.matMul(kh, tf.tile(wq, [b, 1, 1, 1])), [b, heads * k, c.dim]); // [B, H K, D]
+          const kq = perHead(kh, tf.reshape(p.init.q.weight, [heads, dh, c.dim])); // [B, H K, D]
           let scores = tf.matMul(f, kq, false, true); // [B, M, H K]
           const bq = tf.reshape(p.init.q.bias!, [1, heads, 1, dh]);
           scores = tf.add(scores, tf.reshape(tf.sum(tf.mul(kh, bq), -1), [b, 1, heads * k]));
           const attn = tf.softmax(tf.reshape(tf.mul(scores, 1 / Math.sqrt(dh)), [b, m, heads, k])); // per head over K
           // out = concat_h(attn_h v_h) Wo^T + bo = sum_h attn_h (v_h Wo_h^T) + bo
-          const wo = tf.reshape(tf.transpose(p.init.proj.weight), [1, heads, dh, c.dim]);
-          const vo = tf.reshape(tf.matMul(vh, tf.tile(wo, [b, 1, 1, 1])), [b, heads * k, c.dim]); // [B, H K, D]
+          const vo = perHead(vh, tf.reshape(tf.transpose(p.init.proj.weight), [heads, dh, c.dim])); // [B, H K, D]
           const out = tf.add(tf.matMul(tf.reshape(attn, [b, m, heads * k]), vo), p.init.proj.bias!);
           initialized = tf.add(patches, out);
         } else {
@@ -125,7 +128,7 @@ export class GroupMergeBlock {
         const g = ln(groupTokens, p.assign.normGroups);
         const gk = linear(g, p.assign.k.weight, p.assign.k.bias); // [B, K, D]
         // logits = (f W_Q^T + b_Q)(G W_K)^T / sqrt(D) = (f (gk W_Q)^T + gk b_Q) / sqrt(D)
-        const gkq = tf.matMul(gk, tf.tile(tf.expandDims(p.assign.q.weight, 0), [b, 1, 1])); // [B, K, D]
+        const gkq = tf.reshape(tf.matMul(tf.reshape(gk, [b * k, c.dim]), p.assign.q.weight), [b, k, c.dim]); // [B, K, D]
         const gkb = tf.reshape(tf.sum(tf.mul(gk, p.assign.q.bias!), -1), [b, 1, k]);
         const logits = tf.mul(tf.add(tf.matMul(f, gkq, false, true), gkb), 1 / Math.sqrt(c.dim));
         const { assignment, soft } = assignOverLastAxis(logits, { hard: c.hard, tau: c.tau, ...(noise ? { gumbelNoise: noise } : {}) });
