@@ -16,6 +16,12 @@ export interface CommonFlags {
   config?: string;
 }
 
+/** A command's body: parsed flags in, exit code out. */
+export type CommandFn = (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>;
+
+/** Wraps a command's body into a commander action (see `buildProgram` in main.ts). */
+export type ActionFactory = (name: string, fn: CommandFn) => (...args: unknown[]) => Promise<void>;
+
 /** Where a command writes. Tests and the demo can capture it. */
 export interface CommandIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };

@@ -5,7 +5,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { CommandContext, type CommandIo } from './command-context';
+import { CommandContext, type ActionFactory, type CommandIo } from './command-context';
 import { CliError, EXIT } from './exit-codes';
 import { toCliError } from './errors';
 import { registerTrain } from './commands/train';
@@ -17,8 +17,6 @@ import { registerDemo } from './commands/demo';
 
 export const VERSION = '0.1.0';
 
-type CommandFn = (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>;
-
 /** Builds the program; each action stores its exit code in `state.code`. */
 export function buildProgram(io: CommandIo, state: { code: number }): Command {
   const program = new Command('hgm')
@@ -27,9 +25,9 @@ export function buildProgram(io: CommandIo, state: { code: number }): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .exitOverride();
-  const action =
-    (name: string, fn: CommandFn) =>
-    async (...args: unknown[]): Promise<void> => {
+  const action: ActionFactory =
+    (name, fn) =>
+    async (...args) => {
       const cmd = args[args.length - 1] as Command;
       const flags: Record<string, unknown> = { ...cmd.opts() };
       cmd.registeredArguments.forEach((arg, i) => {

@@ -1,7 +1,7 @@
 /** `hgm data inspect`: per-category counts of a dataset and every problem, each naming its file. */
 import type { Command } from 'commander';
 import { formatInspectReport, inspectDatasetOnDisk, type DatasetFormat } from '@hgm/data/node';
-import { CommandContext } from '../command-context';
+import { CommandContext, type ActionFactory } from '../command-context';
 import { CliError, EXIT } from '../exit-codes';
 import { FORMAT_CHOICES } from '../dataset';
 
@@ -21,7 +21,7 @@ export async function runDataInspect(flags: Record<string, unknown>, ctx: Comman
   return report.ok ? EXIT.ok : EXIT.failed;
 }
 
-export function registerData(program: Command, action: (name: string, fn: (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+export function registerData(program: Command, action: ActionFactory): void {
   const data = program.command('data').description('dataset tools');
   data
     .command('inspect')

@@ -11,7 +11,7 @@ import { readDatasetFromDisk, writeSyntheticDataset, nodeFileSystem, TEXTURE_DOM
 import { atomicWriteFile } from '@hgm/tensor/node';
 import { evaluate, evaluationMarkdown, renderReport, formatDuration, type EvaluationExample, type EvaluationResult, type MetricCell, type ReportTable, type StepRecord } from '@hgm/engine/node';
 import type { DualAnchorConfigInput } from '@hgm/dual-anchor';
-import { BACKEND_FIELD, CommandContext, resolveCommandOptions } from '../command-context';
+import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { ensureWritableDir } from '../output-dir';
@@ -279,7 +279,7 @@ function lossSeries(history: readonly StepRecord[]): { name: string; values: num
   return [{ name: 'total', values: history.map((h) => h.loss) }, ...terms.map((t) => ({ name: t, values: history.map((h) => h.terms[t] ?? NaN) }))];
 }
 
-export function registerDemo(program: Command, action: (name: string, fn: (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+export function registerDemo(program: Command, action: ActionFactory): void {
   program
     .command('demo')
     .description('offline demo: synthetic images, train the tiny model, evaluate zero-shot, write an HTML report (a few minutes on 2 cores; nothing downloaded)')

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { detect, expandInputs } from '@hgm/engine/node';
 import { nodeFileSystem } from '@hgm/data/node';
-import { BACKEND_FIELD, CommandContext, resolveCommandOptions } from '../command-context';
+import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { ensureWritableDir } from '../output-dir';
@@ -70,7 +70,7 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
   }
 }
 
-export function registerDetect(program: Command, action: (name: string, fn: (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+export function registerDetect(program: Command, action: ActionFactory): void {
   program
     .command('detect')
     .description('anomaly maps and scores for new images: maps/<name>_{heatmap,overlay}.png, scores.{json,csv}')

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { evaluate, evaluationMarkdown, DEFAULT_EVAL_METRICS } from '@hgm/engine/node';
 import { nodeFileSystem } from '@hgm/data/node';
-import { BACKEND_FIELD, CommandContext, resolveCommandOptions } from '../command-context';
+import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
 import { EXIT } from '../exit-codes';
 import { ensureWritableDir } from '../output-dir';
@@ -78,7 +78,7 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
   }
 }
 
-export function registerEval(program: Command, action: (name: string, fn: (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+export function registerEval(program: Command, action: ActionFactory): void {
   program
     .command('eval')
     .description('evaluate a trained model zero-shot on a dataset: metrics.{md,csv,json}, scores.csv, maps/')

@@ -5,7 +5,7 @@ import { openSafetensors, pathExists } from '@hgm/tensor/node';
 import { architectureOf, configDifferences, type DualAnchorConfig } from '@hgm/dual-anchor';
 import { train, type TrainResult } from '@hgm/engine/node';
 import { nodeFileSystem } from '@hgm/data/node';
-import { BACKEND_FIELD, CommandContext, resolveCommandOptions } from '../command-context';
+import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { ensureWritableDir } from '../output-dir';
@@ -166,7 +166,7 @@ export async function trainWithInterrupt(ctx: CommandContext, run: (signal: Abor
   }
 }
 
-export function registerTrain(program: Command, action: (name: string, fn: (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+export function registerTrain(program: Command, action: ActionFactory): void {
   program
     .command('train')
     .description('train the learnable parts on an auxiliary dataset (zero-shot protocol: its labelled test split by default)')

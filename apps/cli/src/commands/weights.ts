@@ -1,7 +1,7 @@
 /** `hgm weights list|pull|verify`: the known checkpoints, the cache, downloads and checks. */
 import type { Command } from 'commander';
 import { WeightsManager, type DownloadProgress } from '@hgm/backbone/node';
-import { CommandContext } from '../command-context';
+import { CommandContext, type ActionFactory } from '../command-context';
 import { CliError, EXIT } from '../exit-codes';
 
 function manager(flags: Record<string, unknown>): WeightsManager {
@@ -59,7 +59,7 @@ export async function runWeightsVerify(flags: Record<string, unknown>, ctx: Comm
   return ok ? EXIT.ok : EXIT.failed;
 }
 
-export function registerWeights(program: Command, action: (name: string, fn: (flags: Record<string, unknown>, ctx: CommandContext) => Promise<number>) => (...args: unknown[]) => Promise<void>): void {
+export function registerWeights(program: Command, action: ActionFactory): void {
   const w = program.command('weights').description('pretrained weights: list the catalogue and the cache, download, verify');
   const common = (c: Command) =>
     c
