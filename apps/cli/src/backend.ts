@@ -6,10 +6,11 @@ import { CliError, EXIT } from './exit-codes';
 export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'webgpu', 'tensorflow'] as const;
 
 /**
- * What `--backend auto` tries, best first. WebGPU is left to an explicit `--backend webgpu`: in Node it
- * runs through Dawn, often on a software adapter, and tfjs's WebGPU kernels fail on parts of the model there.
+ * What `--backend auto` tries, best first: `initNodeBackend('auto')` minus WebGPU. @hgm/tensor's auto
+ * already passes over software WebGPU adapters; the command line also leaves hardware ones to an explicit
+ * `--backend webgpu`, because tfjs's WebGPU kernels fail on parts of the model (training in particular).
  */
-export const CLI_AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+const CLI_AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
 /** What was started and why every other backend was not. */
 export interface CliBackendReport {
@@ -19,8 +20,8 @@ export interface CliBackendReport {
 }
 
 /** One line per backend passed over, with the reason. */
-export function describePassedOver(report: CliBackendReport): string[] {
-  return report.passedOver.map((p) => `  ${p.backend}: ${p.reason}`);
+function describePassedOver(passedOver: CliBackendReport['passedOver']): string[] {
+  return passedOver.map((p) => `  ${p.backend}: ${p.reason}`);
 }
 
 /**
@@ -47,14 +48,13 @@ export async function startBackend(request: string, options: { verbose: boolean;
     }
   }
   if (!report) {
-    const reasons = passedOver.map((p) => `  ${p.backend}: ${p.reason}`).join('\n');
-    throw new CliError(`backend ${request} could not be started:\n${reasons}`, EXIT.unavailable, request === 'auto' ? undefined : 'try --backend auto (or cpu, which always works)');
+    throw new CliError(`backend ${request} could not be started:\n${describePassedOver(passedOver).join('\n')}`, EXIT.unavailable, request === 'auto' ? undefined : 'try --backend auto (or cpu, which always works)');
   }
   if (!options.quiet) {
     options.log(`backend: ${report.chosen} (${report.providedBy})${request === 'auto' ? ', chosen automatically' : ''}`);
     if (options.verbose && report.passedOver.length > 0) {
       options.log('backends passed over:');
-      for (const line of describePassedOver(report)) options.log(line);
+      for (const line of describePassedOver(report.passedOver)) options.log(line);
     }
   }
   return report;
