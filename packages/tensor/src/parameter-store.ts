@@ -18,6 +18,44 @@ export interface LoadReport {
   mismatched: { key: string; expected: number[]; found: number[] }[];
 }
 
+/**
+ * Tensors to load by name, read one at a time (a safetensors file, a converted view of one, a map in memory).
+ * `isFloat` tells float tensors (any float dtype, read as float32) from integer and boolean ones.
+ */
+export interface StateDictSource {
+  /** Label for error messages (the file name). */
+  readonly name: string;
+  keys(): string[];
+  info(key: string): { shape: readonly number[]; isFloat: boolean };
+  read(key: string): Promise<HostTensor>;
+}
+
+const FLOAT_DTYPES: readonly string[] = ['F64', 'F32', 'F16', 'BF16'];
+
+/** A state-dict source over a map in memory or a safetensors reader. */
+export function toStateDictSource(entries: Map<string, HostTensor> | SafetensorsReader | StateDictSource): StateDictSource {
+  if (entries instanceof SafetensorsReader) {
+    return {
+      name: entries.name,
+      keys: () => entries.tensorNames(),
+      info: (k) => {
+        const i = entries.info(k);
+        return { shape: i.shape, isFloat: FLOAT_DTYPES.includes(i.dtype) };
+      },
+      read: (k) => entries.readHost(k),
+    };
+  }
+  if (entries instanceof Map) {
+    return {
+      name: 'state dict',
+      keys: () => [...entries.keys()],
+      info: (k) => ({ shape: entries.get(k)!.shape, isFloat: entries.get(k)!.dtype === 'float32' }),
+      read: async (k) => entries.get(k)!,
+    };
+  }
+  return entries;
+}
+
 export interface LoadOptions {
   /** Fail, listing every problem at once, when any key is missing, unexpected or mis-shaped (default true). */
   strict?: boolean;
@@ -97,28 +135,25 @@ export class ParameterStore {
    * @param only restrict the load to these parameters (e.g. the trainable ones)
    */
   async loadStateDict(
-    entries: Map<string, HostTensor> | SafetensorsReader,
+    entries: Map<string, HostTensor> | SafetensorsReader | StateDictSource,
     options: LoadOptions & { only?: (p: Parameter) => boolean } = {},
   ): Promise<LoadReport> {
+    const input = toStateDictSource(entries);
     const strict = options.strict ?? true;
-    const source = options.source ?? (entries instanceof SafetensorsReader ? entries.name : 'state dict');
+    const source = options.source ?? input.name;
     const ignore = (options.ignore ?? []).map((s) => new RegExp(s));
-    // Incoming key -> shape, and a way to read each.
-    let shapes: Map<string, { shape: number[]; isFloat: boolean; original: string }>;
-    if (entries instanceof SafetensorsReader) {
-      const raw = new Map(entries.tensorNames().map((n) => {
-        const info = entries.info(n);
-        return [n, { shape: info.shape, isFloat: ['F32', 'F16', 'BF16', 'F64'].includes(info.dtype), original: n }] as const;
-      }));
-      shapes = renameKeys(raw, options.rename ?? [], source);
-    } else {
-      const raw = new Map([...entries.entries()].map(([n, h]) => [n, { shape: h.shape, isFloat: h.dtype === 'float32', original: n }] as const));
-      shapes = renameKeys(raw, options.rename ?? [], source);
+    // Incoming key (after renaming) -> shape, float-ness and the key to read it by.
+    const raw = new Map<string, { shape: number[]; isFloat: boolean; original: string }>();
+    for (const n of input.keys()) {
+      const info = input.info(n);
+      raw.set(n, { shape: [...info.shape], isFloat: info.isFloat, original: n });
     }
+    const shapes = renameKeys(raw, options.rename ?? [], source);
     const targets = this.entries().filter((p) => (options.only ? options.only(p) : true));
     const targetNames = new Set(targets.map((p) => p.name));
     const report: LoadReport = { loaded: [], missing: [], unexpected: [], mismatched: [] };
     const problems: StateDictProblem[] = [];
+    const loadable: { p: Parameter; key: string }[] = [];
     for (const p of targets) {
       const inc = shapes.get(p.name);
       if (!inc) {
@@ -130,6 +165,8 @@ export class ParameterStore {
       } else if (!inc.isFloat && p.variable.dtype === 'float32') {
         problems.push({ kind: 'dtype-mismatch', key: p.name });
         report.mismatched.push({ key: p.name, expected: [...p.variable.shape], found: inc.shape });
+      } else {
+        loadable.push({ p, key: inc.original });
       }
     }
     for (const [k, v] of shapes) {
@@ -140,12 +177,8 @@ export class ParameterStore {
       problems.push({ kind: 'unexpected', key: k, found: v.shape });
     }
     if (strict && problems.length > 0) throw new StateDictError(source, problems);
-    for (const p of targets) {
-      const inc = shapes.get(p.name);
-      if (!inc || !sameShape(inc.shape, p.variable.shape)) continue;
-      const host = entries instanceof SafetensorsReader ? await entries.readHost(inc.original) : entries.get(inc.original)!;
-      if (host.dtype !== 'float32' && p.variable.dtype === 'float32') continue;
-      const t = hostToTensor(host);
+    for (const { p, key } of loadable) {
+      const t = hostToTensor(await input.read(key));
       const value = t.dtype === p.variable.dtype ? t : tf.cast(t, p.variable.dtype);
       p.variable.assign(value);
       if (value !== t) value.dispose();
@@ -154,6 +187,7 @@ export class ParameterStore {
     }
     return report;
   }
+
 
   /** The state dict as writable host tensors (all, or only the trainable parameters). */
   async stateDict(options: { trainableOnly?: boolean } = {}): Promise<Map<string, WritableTensor>> {

@@ -1,5 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { hostToTensor, ParameterStore, SafetensorsReader, StateDictError, type LoadReport, type StateDictProblem } from '@hgm/tensor';
+import { ParameterStore, SafetensorsReader, type LoadReport } from '@hgm/tensor';
 import { convertSource } from './convert';
 import { findConversion } from './conversions';
 import { detectKeyFormat, keyFormatSpec, tryDetectKeyFormat, type KeyFormat } from './key-formats';
@@ -78,51 +77,12 @@ export async function loadWeights(store: ParameterStore, input: TensorSource | S
   const to = options.to ?? tryDetectKeyFormat(targets.map((p) => p.name))?.format;
   const prepared = prepareSource(input, { ...options, to });
   const { source } = prepared;
-  const strict = options.strict ?? true;
-  const ignore = (options.ignore ?? []).map((s) => new RegExp(s));
-  const report: WeightsLoadReport = { source: source.name, from: prepared.from, to: prepared.to, prefix: prepared.prefix, loaded: [], missing: [], unexpected: [], mismatched: [] };
-  const problems: StateDictProblem[] = [];
-  const loadable: string[] = [];
-  const targetNames = new Set<string>();
-  for (const p of targets) {
-    targetNames.add(p.name);
-    const expected = [...p.variable.shape];
-    if (!source.has(p.name)) {
-      report.missing.push(p.name);
-      problems.push({ kind: 'missing', key: p.name, expected });
-      continue;
-    }
-    const info = source.info(p.name);
-    if (!sameShape(info.shape, expected)) {
-      report.mismatched.push({ key: p.name, expected, found: info.shape });
-      problems.push({ kind: 'shape-mismatch', key: p.name, expected, found: info.shape });
-    } else if (!info.isFloat && p.variable.dtype === 'float32') {
-      report.mismatched.push({ key: p.name, expected, found: info.shape });
-      problems.push({ kind: 'dtype-mismatch', key: p.name });
-    } else {
-      loadable.push(p.name);
-    }
-  }
-  for (const k of source.keys()) {
-    if (targetNames.has(k) || ignore.some((r) => r.test(k))) continue;
-    if (options.only && store.has(k)) continue;
-    report.unexpected.push(k);
-    problems.push({ kind: 'unexpected', key: k, found: source.info(k).shape });
-  }
-  if (strict && problems.length > 0) throw new StateDictError(source.name, problems);
-  for (const name of loadable) {
-    const variable = store.get(name);
-    const host = await source.read(name);
-    const t = hostToTensor(host);
-    const value = t.dtype === variable.dtype ? t : tf.cast(t, variable.dtype);
-    variable.assign(value);
-    if (value !== t) value.dispose();
-    t.dispose();
-    report.loaded.push(name);
-  }
-  return report;
+  const loaded = await store.loadStateDict(source, {
+    strict: options.strict ?? true,
+    source: source.name,
+    ...(options.ignore ? { ignore: options.ignore } : {}),
+    ...(options.only ? { only: (p) => options.only!(p.name) } : {}),
+  });
+  return { source: source.name, from: prepared.from, to: prepared.to, prefix: prepared.prefix, ...loaded };
 }
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
