@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { Rng } from '@hgm/tensor';
 import { describeBackends } from '@hgm/tensor/testing';
 import { disposeVisionFeatures } from './vision-features';
-import type { LossValues } from './dual-anchor-model';
+import { disposeDualAnchorOutput, type LossValues } from './dual-anchor-model';
 import { syntheticBatch, tinyModel } from './test-support';
 
 const STEPS = Number(process.env.HGM_TRAIN_STEPS ?? 50);
@@ -34,7 +34,7 @@ describeBackends(
       const out = model.forwardFromFeatures(features);
       const score = await out.imageScore.data();
       expect(score[1]!).toBeGreaterThan(score[0]!);
-      tf.dispose([out.anomalyMap, out.rawAnomalyMap, out.imageScore, out.imageProbabilities, out.imageLogits, out.textFeatures, out.globalToken, out.refinedCls, ...out.mapProbabilities, ...out.layerAnomalyMaps, ...out.patchFeatures, out.imageAnchors!, out.assignedFeatures!]);
+      disposeDualAnchorOutput(out);
       optimizer.dispose();
       disposeVisionFeatures(features);
       tf.dispose([pixels, masks, labels]);
