@@ -104,10 +104,9 @@ export function bipartiteSoftMatching(metric: tf.Tensor, r: number, options: Bip
     const srcOneHot = oneHotFloat(tf.mul(src, tf.scalar(2, 'int32')), tokens); // [B, r, T]
     const dstOneHot = oneHotFloat(dst, tb); // [B, r, Tb]
     const dstRows = tf.add(oddRows, tf.matMul(dstOneHot, srcOneHot, true, false)); // [B, Tb, T]
-    const unmF = unmRows;
     const membership = distillToken
-      ? tf.concat([sliceRows(unmF, 0, 1), sliceRows(dstRows, 0, 1), sliceRows(unmF, 1, ta - rr - 1), sliceRows(dstRows, 1, tb - 1)], 1)
-      : tf.concat([unmF, dstRows], 1);
+      ? tf.concat([sliceRows(unmRows, 0, 1), sliceRows(dstRows, 0, 1), sliceRows(unmRows, 1, ta - rr - 1), sliceRows(dstRows, 1, tb - 1)], 1)
+      : tf.concat([unmRows, dstRows], 1);
     return { unm, src, dst, membership };
   };
   // ToMe takes its decisions under no_grad. Running them inside a custom-gradient op keeps them off the
