@@ -1,6 +1,6 @@
 /** Starts the tfjs backend a command asked for and tells the user which one runs (and, verbosely, why others did not). */
 import * as tf from '@tensorflow/tfjs-core';
-import { initNodeBackend, type BackendName, type BackendRequest } from '@hgm/tensor/node';
+import { BackendStartError, initNodeBackend, type BackendName, type BackendRequest, type PassedOver } from '@hgm/tensor/node';
 import { CliError, EXIT } from './exit-codes';
 
 export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'webgpu', 'tensorflow'] as const;
@@ -34,20 +34,16 @@ export async function startBackend(request: string, options: { verbose: boolean;
   }
   // Production mode: no debug checks, and no console banner from tfjs (the line below says what runs).
   tf.enableProdMode();
-  const candidates: readonly BackendName[] = request === 'auto' ? CLI_AUTO_ORDER : [request as BackendRequest as BackendName];
-  const passedOver: CliBackendReport['passedOver'] = [];
-  if (request === 'auto') passedOver.push({ backend: 'webgpu', reason: 'not tried by auto (in Node it often runs on a software adapter where some kernels fail); ask for it with --backend webgpu' });
-  let report: CliBackendReport | undefined;
-  for (const name of candidates) {
-    try {
-      const r = await initNodeBackend(name);
-      report = { chosen: r.chosen, providedBy: r.providedBy, passedOver };
-      break;
-    } catch (e) {
-      passedOver.push({ backend: name, reason: (e as Error).message.replace(/^no tfjs backend could be started for "[a-z]+":\s*/, '').replace(/\s*\n\s*/g, '; ').slice(0, 300) });
-    }
-  }
-  if (!report) {
+  const excluded: CliBackendReport['passedOver'] =
+    request === 'auto' ? [{ backend: 'webgpu', reason: 'not tried by auto (tfjs WebGPU kernels fail on parts of the model, training in particular); ask for it with --backend webgpu' }] : [];
+  const reasons = (list: PassedOver[]) => list.map((p) => ({ backend: p.backend, reason: `${p.reason} (${p.detail})` }));
+  let report: CliBackendReport;
+  try {
+    const r = await initNodeBackend(request as BackendRequest, { autoOrder: CLI_AUTO_ORDER });
+    report = { chosen: r.chosen, providedBy: r.providedBy, passedOver: [...excluded, ...reasons(r.passedOver)] };
+  } catch (e) {
+    if (!(e instanceof BackendStartError)) throw e;
+    const passedOver = [...excluded, ...reasons(e.passedOver)];
     throw new CliError(`backend ${request} could not be started:\n${describePassedOver(passedOver).join('\n')}`, EXIT.unavailable, request === 'auto' ? undefined : 'try --backend auto (or cpu, which always works)');
   }
   if (!options.quiet) {

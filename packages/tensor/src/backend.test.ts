@@ -69,3 +69,23 @@ describe('describeAdapter', () => {
     }
   });
 });
+
+describe('auto order and start failures', () => {
+  it('auto follows a given candidate order and reports the ones it passed over', async () => {
+    const r = await initNodeBackend('auto', { wasmThreads: 1, autoOrder: ['tensorflow', 'cpu'] });
+    expect(r.chosen).toBe('cpu');
+    expect(r.passedOver.map((p) => p.backend)).toEqual(['tensorflow']);
+  });
+
+  it('throws a BackendStartError listing every backend tried', async () => {
+    const { initBackend, BackendStartError } = await import('./backend');
+    const none = { importModule: async () => undefined };
+    const err = await initBackend('auto', none, { autoOrder: ['wasm', 'cpu'] }).catch((e) => e);
+    expect(err).toBeInstanceOf(BackendStartError);
+    expect(err.passedOver).toEqual([
+      { backend: 'wasm', reason: 'not-installed', detail: '@tensorflow/tfjs-backend-wasm is not installed' },
+      { backend: 'cpu', reason: 'not-installed', detail: '@tensorflow/tfjs-backend-cpu is not installed' },
+    ]);
+    expect(err.message).toBe('no tfjs backend could be started for "auto":\n  wasm: not-installed (@tensorflow/tfjs-backend-wasm is not installed)\n  cpu: not-installed (@tensorflow/tfjs-backend-cpu is not installed)');
+  });
+});

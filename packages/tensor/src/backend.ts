@@ -93,14 +93,31 @@ export function isNotFound(e: unknown): boolean {
   return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)|Failed to resolve module/.test(msg);
 }
 
+/** Thrown when no requested backend starts; lists every backend tried with its reason. */
+export class BackendStartError extends Error {
+  override readonly name = 'BackendStartError';
+  constructor(
+    readonly request: BackendRequest,
+    readonly passedOver: PassedOver[],
+  ) {
+    super(`no tfjs backend could be started for ${JSON.stringify(request)}:\n${passedOver.map((p) => `  ${p.backend}: ${p.reason} (${p.detail})`).join('\n')}`);
+  }
+}
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** The candidates of `auto`, best first (default {@link AUTO_ORDER}); e.g. an app that leaves WebGPU to an explicit request. */
+  autoOrder?: readonly BackendName[];
+}
+
 /**
  * Starts a tfjs backend by name, or the best available one with `auto`, and reports what it chose and
  * why each other candidate was passed over (not installed, no adapter, failed to initialise).
  *
- * @throws Error naming every reason when the requested backend (or, for `auto`, every backend) fails.
+ * @throws BackendStartError naming every reason when the requested backend (or, for `auto`, every candidate) fails.
  */
-export async function initBackend(request: BackendRequest, loaders: BackendLoaders = defaultLoaders): Promise<BackendReport> {
-  const candidates: readonly BackendName[] = request === 'auto' ? AUTO_ORDER : [request];
+export async function initBackend(request: BackendRequest, loaders: BackendLoaders = defaultLoaders, options: InitBackendOptions = {}): Promise<BackendReport> {
+  const candidates: readonly BackendName[] = request === 'auto' ? (options.autoOrder ?? AUTO_ORDER) : [request];
   if (request !== 'auto' && !BACKEND_NAMES.includes(request)) {
     throw new Error(`unknown backend ${JSON.stringify(request)}; expected one of auto, ${BACKEND_NAMES.join(', ')}`);
   }
@@ -111,8 +128,7 @@ export async function initBackend(request: BackendRequest, loaders: BackendLoade
     if ('providedBy' in result) return { chosen: name, providedBy: result.providedBy, passedOver };
     passedOver.push(result);
   }
-  const reasons = passedOver.map((p) => `  ${p.backend}: ${p.reason} (${p.detail})`).join('\n');
-  throw new Error(`no tfjs backend could be started for ${JSON.stringify(request)}:\n${reasons}`);
+  throw new BackendStartError(request, passedOver);
 }
 
 async function tryBackend(name: BackendName, loaders: BackendLoaders, auto: boolean): Promise<{ providedBy: string } | PassedOver> {

@@ -23,6 +23,8 @@ export { renameKey, renameKeys, type RenameRule } from './rename-rules';
 export { ParameterStore, toStateDictSource, type Parameter, type LoadReport, type LoadOptions, type StateDictSource } from './parameter-store';
 export {
   initBackend,
+  BackendStartError,
+  type InitBackendOptions,
   describeAdapter,
   type WebgpuAdapterCheck,
   defaultLoaders,

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ByteSource } from './byte-source';
 import { SafetensorsReader, encodeSafetensors, type WritableTensor } from './safetensors';
 import { SafetensorsError } from './errors';
-import { initBackend, isNotFound, describeAdapter, type BackendLoaders, type BackendReport, type BackendRequest } from './backend';
+import { initBackend, isNotFound, describeAdapter, type BackendLoaders, type BackendReport, type BackendRequest, type InitBackendOptions } from './backend';
 
 export * from './index';
 
@@ -158,7 +158,7 @@ export function nodeBackendLoaders(options: { wasmThreads?: number } = {}): Back
  * Starts a backend in Node by name (`auto` picks tensorflow, then webgpu, wasm, cpu) and reports the
  * choice and every backend passed over, with the reason.
  */
-export async function initNodeBackend(request: BackendRequest, options: { wasmThreads?: number } = {}): Promise<BackendReport> {
-  return initBackend(request, nodeBackendLoaders(options));
+export async function initNodeBackend(request: BackendRequest, options: { wasmThreads?: number } & InitBackendOptions = {}): Promise<BackendReport> {
+  return initBackend(request, nodeBackendLoaders(options), options);
 }
 
