@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { registerWebgpuInt32Transpose } from './webgpu-int32-transpose';
 
 /** Backends that can be asked for by name. `tensorflow` is libtensorflow through tfjs-node-gpu, then tfjs-node. */
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow';
@@ -166,6 +167,7 @@ async function tryBackend(name: BackendName, loaders: BackendLoaders, auto: bool
         }
         const m = await loaders.importModule('@tensorflow/tfjs-backend-webgpu');
         if (!m) return fail('not-installed', '@tensorflow/tfjs-backend-webgpu is not installed');
+        registerWebgpuInt32Transpose(m);
         return (await activate('webgpu')) ? { providedBy: '@tensorflow/tfjs-backend-webgpu' } : fail('init-failed', 'tf.setBackend("webgpu") returned false');
       }
       case 'tensorflow': {
