@@ -6,24 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { disposeDualAnchorOutput, type DualAnchorModel } from '@hgm/dual-anchor';
-import { DualAnchorEngineModel, type BatchPrediction, type FeatureBatch, type WeightsIdentity } from '@hgm/engine';
+import { DualAnchorEngineModel, FROZEN_METADATA_KEY, type BatchPrediction, type FeatureBatch, type FrozenWeights, type WeightsIdentity } from '@hgm/engine';
 
-/** Metadata key of the frozen-weights record in a saved model. */
-export const FROZEN_METADATA_KEY = 'hgm.frozen';
-
-/** Where the frozen weights of a model come from. */
-export type FrozenWeights =
-  | { kind: 'random'; seed: number }
-  | { kind: 'files'; clip: WeightsRef; backbone?: WeightsRef };
-
-/** A weights file as the user named it (catalogue name or path) and what it was. */
-export interface WeightsRef {
-  /** Catalogue name or path as given. */
-  name: string;
-  /** Resolved file path at training time. */
-  path: string;
-  sizeBytes: number;
-}
+export { FROZEN_METADATA_KEY, type FrozenWeights, type WeightsRef } from '@hgm/engine';
 
 /** Which image score {@link CliEngineModel.predict} returns. */
 export type ScoreSource = 'configured' | 'text-only';

@@ -5,3 +5,5 @@ export * from './html-report';
 export * from './adam';
 export * from './engine-model';
 export * from './dual-anchor-adapter';
+export * from './map-images';
+export * from './saved-model';
