@@ -57,7 +57,10 @@ async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case 'init': {
       const report = await initBackend(msg.backend, loaders, { autoOrder: ['webgpu', 'wasm'] });
-      tokenizer = ClipTokenizer.fromVocabBytes(await fetchBytes(vocabUrl, 'CLIP vocabulary'));
+      const vocab = await fetchBytes(vocabUrl, 'CLIP vocabulary');
+      // A server may send the .gz with Content-Encoding: gzip (Vite's dev server does), and fetch then inflates it.
+      const gzipped = vocab[0] === 0x1f && vocab[1] === 0x8b;
+      tokenizer = gzipped ? ClipTokenizer.fromVocabBytes(vocab) : ClipTokenizer.fromMergesText(new TextDecoder('utf-8').decode(vocab));
       current = await loadSavedModel(await fetchBytes(demoModelUrl, 'demo model'), 'demo-model.safetensors (shipped with the app)', tokenizer);
       post({
         type: 'ready',
