@@ -40,7 +40,7 @@ function describeModel(m: ModelInfo): string {
 /** (Re)starts the worker on a backend; resolves when the demo model is loaded. */
 function startWorker(backend: BackendChoice): Promise<void> {
   worker?.terminate();
-  for (const [, resolve] of pending) resolve({ type: 'image-error', id: -1, message: 'the model restarted' });
+  for (const [id, resolve] of pending) resolve({ type: 'image-error', id, message: `${entries.find((e) => e.id === id)?.path ?? 'image'}: cancelled before it was processed (the model restarted)` });
   pending.clear();
   setState('loading');
   $('backend-status').textContent = `starting ${backend}…`;
@@ -351,7 +351,9 @@ function wire(): void {
   const asked = params.get('backend');
   if (asked === 'webgpu' || asked === 'wasm' || asked === 'auto') select.value = asked;
   select.onchange = () => {
-    void startWorker(select.value as BackendChoice).then(() => rerun());
+    void startWorker(select.value as BackendChoice)
+      .then(() => rerun())
+      .catch(() => undefined); // the reason is already on the page
   };
   $<HTMLInputElement>('file-input').onchange = (ev) => void addFiles(fromInput(ev.target as HTMLInputElement));
   $<HTMLInputElement>('folder-input').onchange = (ev) => void addFiles(fromInput(ev.target as HTMLInputElement));
@@ -431,7 +433,7 @@ function wire(): void {
 /** After a backend or model switch: recompute every image that has a result or was waiting. */
 async function rerun(): Promise<void> {
   if (busy) return;
-  const ids = entries.filter((e) => e.status === 'done' || e.error?.endsWith('cancelled before it was processed')).map((e) => e.id);
+  const ids = entries.filter((e) => e.status === 'done' || e.error?.includes('cancelled before it was processed')).map((e) => e.id);
   for (const e of entries) if (ids.includes(e.id)) e.status = 'queued';
   if (ids.length > 0) await runImages(ids);
 }
