@@ -351,6 +351,8 @@ function wire(): void {
   const asked = params.get('backend');
   if (asked === 'webgpu' || asked === 'wasm' || asked === 'auto') select.value = asked;
   select.onchange = () => {
+    // A run in progress stops; once the new backend is ready every image is computed again on it.
+    cancelRequested = true;
     void startWorker(select.value as BackendChoice)
       .then(() => rerun())
       .catch(() => undefined); // the reason is already on the page
