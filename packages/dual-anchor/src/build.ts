@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { Rng, type HostTensor, type SafetensorsReader } from '@hgm/tensor';
+import { Rng, type HostTensor, type SafetensorsReader, ConfigError } from '@hgm/tensor';
 import { ClipModel, Dinov2VisionTransformer, Dinov3VisionTransformer, type ClipTokenizer } from '@hgm/backbone';
 import { resolveConfig, TINY_CONFIG, type DualAnchorConfig, type DualAnchorConfigInput } from './config';
 import { DualAnchorModel, type FrozenParts } from './dual-anchor-model';
@@ -97,7 +97,7 @@ export async function buildModel(config: DualAnchorConfigInput, weights: { clip:
   try {
     await stores[0]!.load(weights.clip);
     if (stores[1]) {
-      if (!weights.backbone) throw new Error(`buildModel: a ${c.backbone.kind} backbone needs its weights (weights.backbone)`);
+      if (!weights.backbone) throw new ConfigError(`buildModel: a ${c.backbone.kind} backbone needs its weights (weights.backbone)`);
       await stores[1].load(weights.backbone);
     }
     return new DualAnchorModel(c, parts);

@@ -17,6 +17,7 @@ import {
   type DynamicStatePromptConfig,
 } from '@hgm/prompts';
 import { MASK_DOWNSAMPLINGS, type MaskDownsampling } from '@hgm/losses';
+import { ConfigError } from '@hgm/tensor';
 
 /** The frozen vision backbone. */
 export type BackboneConfig =
@@ -288,7 +289,7 @@ export function resolveConfig(input: DualAnchorConfigInput = {}): DualAnchorConf
   if (!MASK_DOWNSAMPLINGS.includes(loss.maskDownsampling)) problems.push(`loss.maskDownsampling: expected one of ${MASK_DOWNSAMPLINGS.join(', ')}, found ${JSON.stringify(loss.maskDownsampling)}`);
   const seed = input.seed ?? 111;
   if (!Number.isInteger(seed)) problems.push(`seed: expected an integer, found ${seed}`);
-  if (problems.length > 0) throw new Error(`Dual-Anchor config${input.name ? ` ${JSON.stringify(input.name)}` : ''}: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new ConfigError(`Dual-Anchor config${input.name ? ` ${JSON.stringify(input.name)}` : ''}: ${problems.join('; ')}`);
   return {
     name: input.name ?? 'dual-anchor',
     backbone,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { bilinearResizeMatrix } from '@hgm/backbone';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * Applies a linear map along each of the last two axes: out[n] = A x[n] B^T. Bilinear resizing and
@@ -13,7 +14,7 @@ import { bilinearResizeMatrix } from '@hgm/backbone';
 export function separableLinear(x: tf.Tensor3D, rows: tf.Tensor2D, cols: tf.Tensor2D): tf.Tensor3D {
   const [n, h, w] = x.shape;
   if (rows.shape[1] !== h || cols.shape[1] !== w) {
-    throw new Error(`separableLinear: x is [${x.shape.join(', ')}], row matrix [${rows.shape.join(', ')}], column matrix [${cols.shape.join(', ')}]; expected [H, ${h}] and [W, ${w}]`);
+    throw new ShapeError(`separableLinear: x is [${x.shape.join(', ')}], row matrix [${rows.shape.join(', ')}], column matrix [${cols.shape.join(', ')}]; expected [H, ${h}] and [W, ${w}]`);
   }
   const outH = rows.shape[0];
   const outW = cols.shape[0];
@@ -32,8 +33,8 @@ export function bilinearMatrix(inSize: number, outSize: number): tf.Tensor2D {
 
 /** scipy.ndimage's 1-D Gaussian weights: radius `int(truncate * sigma + 0.5)`, normalised to sum 1. */
 export function gaussianKernel1d(sigma: number, truncate = 4): Float64Array {
-  if (!(sigma > 0)) throw new Error(`gaussianKernel1d: sigma must be > 0, found ${sigma}`);
-  if (!(truncate > 0)) throw new Error(`gaussianKernel1d: truncate must be > 0, found ${truncate}`);
+  if (!(sigma > 0)) throw new ConfigError(`gaussianKernel1d: sigma must be > 0, found ${sigma}`);
+  if (!(truncate > 0)) throw new ConfigError(`gaussianKernel1d: truncate must be > 0, found ${truncate}`);
   const radius = Math.floor(truncate * sigma + 0.5);
   const k = new Float64Array(2 * radius + 1);
   let sum = 0;

@@ -8,6 +8,7 @@ import type { Rng, SafetensorsReader } from '@hgm/tensor';
 import { disposeDualAnchorOutput, type DualAnchorModel, type VisionFeatures } from '@hgm/dual-anchor';
 import type { BatchLoss, BatchPrediction, EngineModel, EnginePreprocess, FeatureBatch } from './engine-model';
 import type { FeatureKeyParts } from './feature-cache';
+import { ShapeError } from '@hgm/tensor';
 
 /** Identity of the frozen weights, for the feature cache (a file checksum, or the seed of generated weights). */
 export interface WeightsIdentity {
@@ -50,15 +51,15 @@ export class DualAnchorEngineModel implements EngineModel {
   toVisionFeatures(features: FeatureBatch): VisionFeatures {
     const c = this.model.config;
     const globalToken = features.get('global');
-    if (!globalToken) throw new Error('feature batch has no "global" tensor');
+    if (!globalToken) throw new ShapeError('feature batch has no "global" tensor');
     const patchTokens = c.layers.map((_, i) => {
       const t = features.get(`patch.${i}`);
-      if (!t) throw new Error(`feature batch has no "patch.${i}" tensor (the model taps ${c.layers.length} layers)`);
+      if (!t) throw new ShapeError(`feature batch has no "patch.${i}" tensor (the model taps ${c.layers.length} layers)`);
       return t as tf.Tensor3D;
     });
     const m = patchTokens[0]!.shape[1];
     const g = Math.round(Math.sqrt(m));
-    if (g * g !== m) throw new Error(`feature batch: ${m} patch tokens do not form a square grid`);
+    if (g * g !== m) throw new ShapeError(`feature batch: ${m} patch tokens do not form a square grid`);
     return { globalToken: globalToken as tf.Tensor2D, patchTokens, grid: [g, g], imageSize: [c.imageSize, c.imageSize] };
   }
 

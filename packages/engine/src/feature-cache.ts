@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SafetensorsReader, type HostTensor, type WritableTensor } from '@hgm/tensor';
+import { SafetensorsReader, type HostTensor, type WritableTensor, ConfigError } from '@hgm/tensor';
 import { openSafetensors, writeSafetensorsFile } from '@hgm/tensor/node';
 
 /** Everything the features depend on, besides the image itself. */
@@ -45,7 +45,7 @@ export class FeatureCache {
   constructor(readonly dir: string) {}
 
   private path(key: string): string {
-    if (!/^[0-9a-f]{16,128}$/.test(key)) throw new Error(`feature cache: invalid key ${JSON.stringify(key)}`);
+    if (!/^[0-9a-f]{16,128}$/.test(key)) throw new ConfigError(`feature cache: invalid key ${JSON.stringify(key)}`);
     return join(this.dir, key.slice(0, 2), `${key}.safetensors`);
   }
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, HgmError } from './errors';
 
 /** Backends that can be asked for by name. `tensorflow` is libtensorflow through tfjs-node-gpu, then tfjs-node. */
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow';
@@ -94,8 +95,9 @@ export function isNotFound(e: unknown): boolean {
 }
 
 /** Thrown when no requested backend starts; lists every backend tried with its reason. */
-export class BackendStartError extends Error {
+export class BackendStartError extends HgmError {
   override readonly name = 'BackendStartError';
+  readonly code = 'backend-unavailable' as const;
   constructor(
     readonly request: BackendRequest,
     readonly passedOver: PassedOver[],
@@ -119,7 +121,7 @@ export interface InitBackendOptions {
 export async function initBackend(request: BackendRequest, loaders: BackendLoaders = defaultLoaders, options: InitBackendOptions = {}): Promise<BackendReport> {
   const candidates: readonly BackendName[] = request === 'auto' ? (options.autoOrder ?? AUTO_ORDER) : [request];
   if (request !== 'auto' && !BACKEND_NAMES.includes(request)) {
-    throw new Error(`unknown backend ${JSON.stringify(request)}; expected one of auto, ${BACKEND_NAMES.join(', ')}`);
+    throw new ConfigError(`unknown backend ${JSON.stringify(request)}; expected one of auto, ${BACKEND_NAMES.join(', ')}`);
   }
   await loaders.registerGradients?.();
   const passedOver: PassedOver[] = [];

@@ -1,6 +1,24 @@
 // @hgm/tensor: what the model code needs beyond tfjs-core. Browser-safe; Node extras are in `@hgm/tensor/node`.
 export { Rng } from './rng';
-export { SafetensorsError, StateDictError, formatProblem, type StateDictProblem } from './errors';
+export {
+  HgmError,
+  isHgmError,
+  type HgmErrorCode,
+  ConfigError,
+  ShapeError,
+  type ShapeErrorDetails,
+  InvalidFileError,
+  CheckpointMismatchError,
+  InputNotFoundError,
+  OutputWriteError,
+  WeightsUnavailableError,
+  DivergedError,
+  InvalidStateError,
+  SafetensorsError,
+  StateDictError,
+  formatProblem,
+  type StateDictProblem,
+} from './errors';
 export { bufferSource, fetchSource, type ByteSource } from './byte-source';
 export {
   SafetensorsReader,

@@ -10,7 +10,7 @@ import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ByteSource } from './byte-source';
 import { SafetensorsReader, encodeSafetensors, type WritableTensor } from './safetensors';
-import { SafetensorsError } from './errors';
+import { SafetensorsError, InvalidStateError, InputNotFoundError, OutputWriteError } from './errors';
 import { initBackend, isNotFound, describeAdapter, type BackendLoaders, type BackendReport, type BackendRequest, type InitBackendOptions } from './backend';
 
 export * from './index';
@@ -18,7 +18,7 @@ export * from './index';
 /** A byte source over a local file, read with positioned reads (never the whole file). */
 export async function fileSource(path: string): Promise<ByteSource> {
   const handle = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
-    throw new Error(`${path}: cannot open (${e.code ?? e.message})`);
+    throw new InputNotFoundError(path, `${path}: cannot open (${e.code ?? e.message})`, { cause: e, errno: e.code });
   });
   const { size } = await handle.stat();
   return {
@@ -58,7 +58,7 @@ export async function openSafetensors(path: string): Promise<SafetensorsReader> 
 export async function atomicWriteFile(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-    throw new Error(`${dir}: cannot create the output folder (${e.code ?? e.message})`);
+    throw new OutputWriteError(dir, `${dir}: cannot create the output folder (${e.code ?? e.message})`, { cause: e, errno: e.code });
   });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
@@ -73,7 +73,7 @@ export async function atomicWriteFile(path: string, data: Uint8Array | string): 
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     const err = e as NodeJS.ErrnoException;
-    throw new Error(`${path}: cannot write (${err.code ?? err.message})`);
+    throw new OutputWriteError(path, `${path}: cannot write (${err.code ?? err.message})`, { cause: e, errno: err.code });
   }
 }
 
@@ -107,7 +107,7 @@ const require = createRequire(import.meta.url);
 export function ensureGradients(): void {
   if (tf.getGradient('Mean') !== undefined) return;
   require('@tensorflow/tfjs');
-  if (tf.getGradient('Mean') === undefined) throw new Error('tfjs gradient functions are not registered after loading @tensorflow/tfjs');
+  if (tf.getGradient('Mean') === undefined) throw new InvalidStateError('tfjs gradient functions are not registered after loading @tensorflow/tfjs');
 }
 
 /** Node loaders: wasm binaries from node_modules, WebGPU through the `webgpu` package (Dawn). */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { StateDictError, type StateDictProblem } from './errors';
+import { StateDictError, type StateDictProblem, ConfigError, InvalidStateError } from './errors';
 import { hostToTensor, encodeSafetensors, SafetensorsReader, type HostTensor, type WritableTensor } from './safetensors';
 import { renameKeys, type RenameRule } from './rename-rules';
 
@@ -79,7 +79,7 @@ export class ParameterStore {
    * @throws when the name is already registered.
    */
   add(name: string, initial: tf.Tensor, options: { trainable: boolean }): tf.Variable {
-    if (this.params.has(name)) throw new Error(`parameter ${name} is registered twice`);
+    if (this.params.has(name)) throw new InvalidStateError(`parameter ${name} is registered twice`);
     // tf.variable copies its initial value into a new tensor.
     const variable = tf.variable(initial, options.trainable, `${name}_${uid()}`);
     initial.dispose();
@@ -90,7 +90,7 @@ export class ParameterStore {
   /** The variable of a parameter; throws with the known names' count when absent. */
   get(name: string): tf.Variable {
     const p = this.params.get(name);
-    if (!p) throw new Error(`no parameter named ${name} (the store has ${this.params.size})`);
+    if (!p) throw new ConfigError(`no parameter named ${name} (the store has ${this.params.size})`);
     return p.variable;
   }
 

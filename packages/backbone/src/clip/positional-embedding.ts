@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * The matrix R [outSize, inSize] of a 1-D bilinear resize with `align_corners=False` and no antialias
@@ -7,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export function bilinearResizeMatrix(inSize: number, outSize: number): Float64Array {
   if (!Number.isInteger(inSize) || inSize < 1 || !Number.isInteger(outSize) || outSize < 1) {
-    throw new Error(`bilinearResizeMatrix: sizes must be positive integers, found in ${inSize}, out ${outSize}`);
+    throw new ConfigError(`bilinearResizeMatrix: sizes must be positive integers, found in ${inSize}, out ${outSize}`);
   }
   const r = new Float64Array(outSize * inSize);
   const scale = inSize / outSize;
@@ -36,7 +37,7 @@ export function bilinearResizeMatrix(inSize: number, outSize: number): Float64Ar
 export function interpolatePositionalEmbedding(table: tf.Tensor2D, grid: readonly [number, number]): tf.Tensor2D {
   const [n, width] = table.shape;
   const side = Math.round(Math.sqrt(n - 1));
-  if (side * side !== n - 1) throw new Error(`interpolatePositionalEmbedding: table has ${n} rows, expected 1 + a square number`);
+  if (side * side !== n - 1) throw new ShapeError(`interpolatePositionalEmbedding: table has ${n} rows, expected 1 + a square number`);
   const [gh, gw] = grid;
   if (gh === side && gw === side) return tf.clone(table);
   return tf.tidy(() => {

@@ -1,5 +1,6 @@
 import type { PreprocessConfig } from '../encoder';
 import type { KeyFormat, ModelFamily } from './key-formats';
+import { InputNotFoundError } from '@hgm/tensor';
 
 /** One file of a catalogued checkpoint. */
 export interface WeightsFile {
@@ -169,6 +170,6 @@ export const WEIGHTS_CATALOGUE: readonly WeightsEntry[] = [
 /** A catalogue entry by name; throws listing the known names. */
 export function findWeights(name: string, catalogue: readonly WeightsEntry[] = WEIGHTS_CATALOGUE): WeightsEntry {
   const e = catalogue.find((x) => x.name === name);
-  if (!e) throw new Error(`unknown weights ${JSON.stringify(name)} (known: ${catalogue.map((x) => x.name).join(', ')})`);
+  if (!e) throw new InputNotFoundError(name, `unknown weights ${JSON.stringify(name)} (known: ${catalogue.map((x) => x.name).join(', ')})`);
   return e;
 }

@@ -1,6 +1,7 @@
 import type { RenameRule } from '@hgm/tensor';
 import type { KeyFormat } from './key-formats';
 import type { TensorTransform } from './tensor-transforms';
+import { ConfigError } from '@hgm/tensor';
 
 /**
  * One checkpoint conversion between key formats, as data: tensor transforms run first on the source
@@ -229,7 +230,7 @@ export const CONVERSIONS: readonly Conversion[] = [HF_CLIP_TO_OPENAI, OPENAI_TO_
 export function findConversion(from: KeyFormat, to: KeyFormat): Conversion {
   const c = CONVERSIONS.find((x) => x.from === from && x.to === to);
   if (!c) {
-    throw new Error(`no conversion from ${from} to ${to} keys (known: ${CONVERSIONS.map((x) => `${x.from} -> ${x.to}`).join(', ')})`);
+    throw new ConfigError(`no conversion from ${from} to ${to} keys (known: ${CONVERSIONS.map((x) => `${x.from} -> ${x.to}`).join(', ')})`);
   }
   return c;
 }

@@ -1,4 +1,4 @@
-import { ParameterStore, SafetensorsReader, type LoadReport } from '@hgm/tensor';
+import { ParameterStore, SafetensorsReader, type LoadReport, InvalidFileError } from '@hgm/tensor';
 import { convertSource } from './convert';
 import { findConversion } from './conversions';
 import { detectKeyFormat, keyFormatSpec, tryDetectKeyFormat, type KeyFormat } from './key-formats';
@@ -40,7 +40,7 @@ export function prepareSource(input: TensorSource | SafetensorsReader, options: 
   const stripped = stripPrefixSource(raw, prefix);
   const to = options.to ?? keyFormatSpec(from).canonical;
   if (keyFormatSpec(from).family !== keyFormatSpec(to).family) {
-    throw new Error(`${raw.name}: holds ${from} (${keyFormatSpec(from).family}) keys, but ${to} (${keyFormatSpec(to).family}) keys are wanted`);
+    throw new InvalidFileError(raw.name, `${raw.name}: holds ${from} (${keyFormatSpec(from).family}) keys, but ${to} (${keyFormatSpec(to).family}) keys are wanted`);
   }
   const source = from === to ? stripped : convertSource(stripped, findConversion(from, to), options.context);
   return { source, from, to, prefix };

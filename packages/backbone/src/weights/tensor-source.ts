@@ -1,4 +1,4 @@
-import { SafetensorsReader, type HostTensor, type SafetensorsDtype } from '@hgm/tensor';
+import { SafetensorsReader, type HostTensor, type SafetensorsDtype, InvalidFileError } from '@hgm/tensor';
 
 /** Header facts of one tensor of a {@link TensorSource}. */
 export interface SourceTensorInfo {
@@ -47,12 +47,12 @@ export function hostMapSource(map: ReadonlyMap<string, HostTensor>, name = 'stat
     has: (k) => map.has(k),
     info(k) {
       const t = map.get(k);
-      if (!t) throw new Error(`${name}: no tensor named ${k}`);
+      if (!t) throw new InvalidFileError(name, `${name}: no tensor named ${k}`);
       return { shape: [...t.shape], dtype: t.dtype === 'float32' ? 'F32' : t.dtype === 'int32' ? 'I32' : t.dtype === 'uint8' ? 'U8' : 'BOOL', isFloat: t.dtype === 'float32' };
     },
     async read(k) {
       const t = map.get(k);
-      if (!t) throw new Error(`${name}: no tensor named ${k}`);
+      if (!t) throw new InvalidFileError(name, `${name}: no tensor named ${k}`);
       return t;
     },
   };

@@ -10,6 +10,7 @@ import { openSafetensors } from '@hgm/tensor/node';
 import { WEIGHTS_CATALOGUE, findWeights, type WeightsEntry, type WeightsFile } from './catalogue';
 import { downloadFile, sha256File, PARTIAL_SUFFIX, type DownloadProgress, type DownloadResult } from './download';
 import { tryDetectKeyFormat, type KeyFormat } from './key-formats';
+import { ConfigError, InputNotFoundError, WeightsUnavailableError } from '@hgm/tensor';
 
 /** Settings of a {@link WeightsManager}. */
 export interface WeightsManagerOptions {
@@ -54,20 +55,20 @@ export function resolveWeightsManagerOptions(options: WeightsManagerOptions = {}
   const endpoint = (options.endpoint ?? nonEmpty(env['HF_ENDPOINT']) ?? DEFAULT_HUB_ENDPOINT).replace(/\/+$/, '');
   try {
     const u = new URL(endpoint);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError('not http(s)');
   } catch {
-    throw new Error(`weights manager: endpoint ${JSON.stringify(endpoint)} is not an http(s) URL`);
+    throw new ConfigError(`weights manager: endpoint ${JSON.stringify(endpoint)} is not an http(s) URL`);
   }
   const retries = options.retries ?? DEFAULT_DOWNLOAD_RETRIES;
-  if (!Number.isInteger(retries) || retries < 0) throw new Error(`weights manager: retries must be a non-negative integer, found ${retries}`);
+  if (!Number.isInteger(retries) || retries < 0) throw new ConfigError(`weights manager: retries must be a non-negative integer, found ${retries}`);
   const catalogue = options.catalogue ?? WEIGHTS_CATALOGUE;
   const names = new Set<string>();
   for (const e of catalogue) {
-    if (names.has(e.name)) throw new Error(`weights catalogue: ${e.name} is listed twice`);
+    if (names.has(e.name)) throw new ConfigError(`weights catalogue: ${e.name} is listed twice`);
     names.add(e.name);
-    if (e.files.length === 0) throw new Error(`weights catalogue: ${e.name} lists no files`);
+    if (e.files.length === 0) throw new ConfigError(`weights catalogue: ${e.name} lists no files`);
     for (const f of e.files) {
-      if (f.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(f.sha256)) throw new Error(`weights catalogue: ${e.name} ${f.path}: sha256 must be 64 lower-case hex digits`);
+      if (f.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(f.sha256)) throw new ConfigError(`weights catalogue: ${e.name} ${f.path}: sha256 must be 64 lower-case hex digits`);
     }
   }
   return {
@@ -82,7 +83,7 @@ export function resolveWeightsManagerOptions(options: WeightsManagerOptions = {}
 }
 
 /** The file is not cached and offline mode forbids the download; names what to fetch and where to put it. */
-export class WeightsOfflineError extends Error {
+export class WeightsOfflineError extends WeightsUnavailableError {
   override readonly name = 'WeightsOfflineError';
   constructor(
     readonly weights: string,
@@ -176,7 +177,7 @@ export class WeightsManager {
     if (await isFile(nameOrPath)) return { path: resolve(nameOrPath), paths: [resolve(nameOrPath)], source: 'local' };
     const entry = this.options.catalogue.find((e) => e.name === nameOrPath);
     if (!entry) {
-      throw new Error(`weights ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name (known: ${this.options.catalogue.map((e) => e.name).join(', ')})`);
+      throw new InputNotFoundError(nameOrPath, `weights ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name (known: ${this.options.catalogue.map((e) => e.name).join(', ')})`);
     }
     const paths: string[] = [];
     let downloaded = false;
@@ -227,7 +228,7 @@ export class WeightsManager {
   async verify(nameOrPath: string): Promise<VerifiedFile[]> {
     const entry = this.options.catalogue.find((e) => e.name === nameOrPath);
     if (!entry) {
-      if (!(await isFile(nameOrPath))) throw new Error(`verify ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name`);
+      if (!(await isFile(nameOrPath))) throw new InputNotFoundError(nameOrPath, `verify ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name`);
       return [await verifyFile(resolve(nameOrPath), undefined, undefined)];
     }
     const out: VerifiedFile[] = [];

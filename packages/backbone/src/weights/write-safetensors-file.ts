@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { openSafetensors } from '@hgm/tensor/node';
 import { planSafetensors, encodeFloats, type HeaderEntry } from './safetensors-encode';
 import { prepareSource, type PrepareOptions } from './load-weights';
+import { InvalidStateError } from '@hgm/tensor';
 
 /** Produces the bytes of one tensor: one buffer, or chunks whose lengths add up to the tensor's size. */
 export type TensorBytes = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -39,7 +40,7 @@ export async function writeSafetensorsStreamed(
         await fh.write(chunk);
       }
       if (given !== end - start) {
-        throw new Error(`${path}: tensor ${entry.name} [${entry.shape.join(', ')}] ${entry.dtype} needs ${end - start} bytes, the producer gave ${given > end - start ? 'more' : given}`);
+        throw new InvalidStateError(`${path}: tensor ${entry.name} [${entry.shape.join(', ')}] ${entry.dtype} needs ${end - start} bytes, the producer gave ${given > end - start ? 'more' : given}`);
       }
     }
     await fh.sync();
