@@ -280,6 +280,24 @@ describe('bad input: a clear error naming the file, nothing already written lost
     expect(d.code).toBe(EXIT.cantCreate);
   });
 
+  it('failures raised as typed errors by the libraries get the exit code of their class', async () => {
+    // 64: the model library refuses the configuration (ConfigError), after the CLI accepted the flag.
+    const size = await hgm(['train', '--data', data, '--out', join(root, 'size-out'), '--model', 'tiny', '--image-size', '36', '--batch-size', '4', '--backend', 'cpu']);
+    expect(size.code, size.stderr).toBe(EXIT.usage);
+    expect(size.stderr).toContain('imageSize: expected a multiple of the patch size 8, found 36');
+    // 66: an input folder without images (InputNotFoundError).
+    const empty = join(root, 'no-images');
+    await mkdir(empty, { recursive: true });
+    const d = await hgm(['detect', empty, '--checkpoint', trained, '--out', join(root, 'empty-detect'), '--backend', 'cpu']);
+    expect(d.code, d.stderr).toBe(EXIT.noInput);
+    expect(d.stderr).toContain(`${empty}: the folder holds no image`);
+    // 1: a training run that diverges is a reported failure (DivergedError), not a crash.
+    const lr = await hgm(['train', '--data', data, '--out', join(root, 'diverged'), '--epochs', '3', '--lr', '1e30', ...TRAIN_ARGS]);
+    expect(lr.code, lr.stderr).toBe(EXIT.failed);
+    expect(lr.stderr).toMatch(/training diverged at epoch \d, step \d+: loss is NaN/);
+    expect(lr.stderr).toContain('hint: lower --lr');
+  }, 180_000);
+
   it('Ctrl-C during training saves a checkpoint, exits 130, and the same command resumes to the end', async () => {
     const out = join(root, 'interrupted');
     const args = ['train', '--data', data, '--out', out, '--epochs', '3', '--model', 'tiny', '--image-size', '32', '--batch-size', '2', '--backend', 'cpu'];
