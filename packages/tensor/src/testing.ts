@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { SafetensorsReader, type HostTensor } from './safetensors';
 import { openSafetensors, initNodeBackend } from './node';
 import type { BackendName } from './backend';
+import { InputNotFoundError, InvalidFileError } from './errors';
 
 export interface CloseOptions {
   atol?: number;
@@ -152,7 +153,7 @@ export class Fixture {
     try {
       return JSON.parse(await readFile(path, 'utf8')) as T;
     } catch (e) {
-      throw new Error(`${path}: cannot read JSON (${(e as Error).message})`);
+      throw new InvalidFileError(path, `${path}: cannot read JSON (${(e as Error).message})`);
     }
   }
 
@@ -188,9 +189,9 @@ export async function readFixture(folder: string): Promise<Fixture> {
   try {
     meta = JSON.parse(await readFile(path, 'utf8'));
   } catch (e) {
-    throw new Error(`${path}: not a fixture folder (${(e as Error).message})`);
+    throw new InvalidFileError(path, `${path}: not a fixture folder (${(e as Error).message})`);
   }
-  if (!meta || typeof (meta as { kind?: unknown }).kind !== 'string') throw new Error(`${path}: has no "kind" string`);
+  if (!meta || typeof (meta as { kind?: unknown }).kind !== 'string') throw new InvalidFileError(path, `${path}: has no "kind" string`);
   return new Fixture(folder, meta as { kind: string });
 }
 
@@ -205,7 +206,7 @@ export async function findFixtures(root: string): Promise<Fixture[]> {
     }
   }
   const s = await stat(root).catch(() => null);
-  if (!s?.isDirectory()) throw new Error(`${root}: not a folder`);
+  if (!s?.isDirectory()) throw new InputNotFoundError(root, `${root}: not a folder`);
   await walk(resolve(root));
   return out;
 }
