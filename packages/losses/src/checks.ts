@@ -8,27 +8,39 @@ function shapeText(shape: readonly number[]): string {
 /** Throws unless `x` has rank `rank`; `what` names the input and its expected layout. */
 export function checkRank(loss: string, input: string, x: tf.Tensor, rank: number, layout: string): void {
   if (x.rank !== rank) {
-    throw new ShapeError(`${loss}: ${input} must have rank ${rank} (${layout}), found shape ${shapeText(x.shape)}`);
+    throw new ShapeError(`${loss}: ${input} must have rank ${rank} (${layout}), found shape ${shapeText(x.shape)}`, {
+      input,
+      expected: `rank ${rank} (${layout})`,
+      found: shapeText(x.shape),
+    });
   }
 }
 
 /** Throws unless `x` has rank at least `rank`. */
 export function checkMinRank(loss: string, input: string, x: tf.Tensor, rank: number, layout: string): void {
   if (x.rank < rank) {
-    throw new ShapeError(`${loss}: ${input} must have rank >= ${rank} (${layout}), found shape ${shapeText(x.shape)}`);
+    throw new ShapeError(`${loss}: ${input} must have rank >= ${rank} (${layout}), found shape ${shapeText(x.shape)}`, {
+      input,
+      expected: `rank >= ${rank} (${layout})`,
+      found: shapeText(x.shape),
+    });
   }
 }
 
 /** Throws unless the two shapes are equal. */
 export function checkSameShape(loss: string, aName: string, a: readonly number[], bName: string, b: readonly number[]): void {
   if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
-    throw new ShapeError(`${loss}: ${bName} has shape ${shapeText(b)}, expected the shape of ${aName} ${shapeText(a)}`);
+    throw new ShapeError(`${loss}: ${bName} has shape ${shapeText(b)}, expected the shape of ${aName} ${shapeText(a)}`, {
+      input: bName,
+      expected: shapeText(a),
+      found: shapeText(b),
+    });
   }
 }
 
 /** Throws unless `x` is a floating-point tensor. */
 export function checkFloat(loss: string, input: string, x: tf.Tensor): void {
-  if (x.dtype !== 'float32') throw new ShapeError(`${loss}: ${input} must be float32, found ${x.dtype}`);
+  if (x.dtype !== 'float32') throw new ShapeError(`${loss}: ${input} must be float32, found ${x.dtype}`, { input, expected: 'float32', found: x.dtype });
 }
 
 /** Throws unless `value` is a finite number in [min, max] (bounds included unless told). */
