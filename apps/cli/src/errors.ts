@@ -5,7 +5,7 @@
  * missing keys) are shortened.
  */
 import { DataError, DatasetError } from '@hgm/data';
-import { SafetensorsError, StateDictError } from '@hgm/tensor';
+import { SafetensorsError, StateDictError, TorchCheckpointError } from '@hgm/tensor';
 import { WeightsOfflineError } from '@hgm/backbone/node';
 import { CliError, EXIT } from './exit-codes';
 
@@ -29,6 +29,9 @@ export function toCliError(e: unknown): CliError {
   if (e instanceof DataError) return new CliError(msg, EXIT.dataError, e.kind === 'corrupt' ? 'replace or remove the file (detect: --skip-corrupt skips unreadable images)' : undefined);
   if (e instanceof StateDictError) return new CliError(msg, EXIT.dataError, 'the weights do not fit this model: check --model / --image-size and the weights files');
   if (e instanceof SafetensorsError) return new CliError(msg, EXIT.dataError);
+  if (e instanceof TorchCheckpointError) {
+    return new CliError(msg, EXIT.dataError, e.refusedGlobal !== undefined ? 'the file asks to run code on loading; use weights from a source you trust, or their safetensors version' : undefined);
+  }
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT') return new CliError(msg, EXIT.noInput);
   if (code === 'EACCES' || code === 'EROFS' || code === 'ENOSPC' || code === 'EPERM') return new CliError(msg, EXIT.cantCreate);
