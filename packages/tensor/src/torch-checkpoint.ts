@@ -138,6 +138,7 @@ export class TorchCheckpointReader {
     return new TorchCheckpointReader(source, archive, undefined, collectTensors(file, value), script ? 'torchscript' : 'zip');
   }
 
+  /** The pre-1.6 stream: five pickles and the raw storages one after another; read whole into memory. */
   private static async openLegacy(source: ByteSource): Promise<TorchCheckpointReader> {
     const file = source.name;
     const bytes = await source.read(0, source.size);
