@@ -10,7 +10,7 @@ import { openSafetensors, writeSafetensorsFile } from '@hgm/tensor/node';
 import { ClipModel, Dinov3VisionTransformer } from '@hgm/backbone';
 import { resolveConfig, TINY_CONFIG } from '@hgm/dual-anchor';
 import { writeSyntheticDataset } from '@hgm/data/node';
-import { ensureBuilt, runHgm, type RunResult } from './test-support';
+import { ensureBuilt, repoRoot, runHgm, type RunResult } from './test-support';
 import { EXIT } from './exit-codes';
 
 let root: string;
@@ -179,6 +179,42 @@ describe('data and weights', () => {
     const pull = await hgm(['weights', 'pull', 'clip-vit-b-16']);
     expect(pull.code).toBe(EXIT.unavailable);
     expect(pull.stderr).toMatch(/weights clip-vit-b-16: .*model\.safetensors is not in the cache and offline mode is on; download https:\/\/huggingface\.co\/openai\/clip-vit-base-patch16\/resolve\/main\/model\.safetensors/);
+  });
+});
+
+describe('PyTorch checkpoints as frozen weights', () => {
+  const torchFixture = (file: string): string => join(repoRoot, 'fixtures', 'torch', file);
+
+  it('detect with --clip-weights model.pt (TorchScript) and --backbone-weights model.pth gives the outputs of their safetensors twins; verify accepts them', async () => {
+    const run = async (clip: string, backbone: string, out: string) => {
+      const r = await hgm(['detect', join(data, 'wood', 'test', 'good'), '--checkpoint', trained, '--out', join(root, out), '--clip-weights', torchFixture(clip), '--backbone-weights', torchFixture(backbone), '--backend', 'cpu', '--json']);
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      return (json(r) as { detections: { image: string; score: number; maxMap?: number }[] }).detections.map((d) => ({ image: d.image, score: d.score, maxMap: d.maxMap }));
+    };
+    const twins = await run('tiny-clip.safetensors', 'tiny-dinov3.safetensors', 'detect-safetensors');
+    const torch = await run('tiny-clip.pt', 'tiny-dinov3.pth', 'detect-torch');
+    expect(twins.length).toBe(3);
+    expect(torch).toEqual(twins);
+    const random = json(await hgm(['detect', join(data, 'wood', 'test', 'good'), '--checkpoint', trained, '--out', join(root, 'detect-random'), '--backend', 'cpu', '--json'])) as { detections: { score: number }[] };
+    expect(random.detections.map((d) => d.score)).not.toEqual(twins.map((d) => d.score));
+    for (const [file, keyFormat] of [['tiny-clip.pt', 'openai'], ['tiny-dinov3.pth', 'dinov3']] as const) {
+      const v = await hgm(['weights', 'verify', torchFixture(file), '--json']);
+      expect(v.code, v.stderr).toBe(EXIT.ok);
+      expect(json(v)).toMatchObject({ ok: true, files: [{ keyFormat }] });
+    }
+  });
+
+  it('a pickle reaching for os.system: exit 65 naming the global, and the payload never runs', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'hgm-hostile-'));
+    try {
+      const r = await hgm(['detect', join(data, 'wood', 'test', 'good'), '--checkpoint', trained, '--out', join(root, 'hostile-out'), '--clip-weights', torchFixture('tiny-clip.safetensors'), '--backbone-weights', torchFixture('hostile-os-system.pth'), '--backend', 'cpu'], { cwd });
+      expect(r.code, r.stderr).toBe(EXIT.dataError);
+      expect(r.stderr).toContain(`PyTorch checkpoint ${torchFixture('hostile-os-system.pth')}: pickle global posix.system is not allowed`);
+      // The payload would have created hgm-pickle-payload-ran in the working folder.
+      expect(await readdir(cwd)).toEqual([]);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 });
 

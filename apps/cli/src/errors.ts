@@ -18,6 +18,7 @@ import {
   SafetensorsError,
   ShapeError,
   StateDictError,
+  TorchCheckpointError,
   WeightsUnavailableError,
 } from '@hgm/tensor';
 import { WeightsOfflineError } from '@hgm/backbone/node';
@@ -53,6 +54,14 @@ export const ERROR_EXIT_CODES: readonly ErrorMapping[] = [
   { type: DataError, exitCode: EXIT.dataError, hint: (e) => ((e as DataError).kind === 'corrupt' ? 'replace or remove the file (detect: --skip-corrupt skips unreadable images)' : undefined) },
   { type: StateDictError, exitCode: EXIT.dataError, hint: () => 'the weights do not fit this model: check --model / --image-size and the weights files' },
   { type: SafetensorsError, exitCode: EXIT.dataError },
+  {
+    type: TorchCheckpointError,
+    exitCode: EXIT.dataError,
+    hint: (e) =>
+      (e as TorchCheckpointError).refusedGlobal !== undefined
+        ? 'the file asks to run code on loading; use weights from a source you trust, or their safetensors version'
+        : undefined,
+  },
   { type: CheckpointMismatchError, exitCode: EXIT.dataError },
   { type: InvalidFileError, exitCode: EXIT.dataError },
   { type: ShapeError, exitCode: EXIT.dataError },

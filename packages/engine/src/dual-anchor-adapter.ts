@@ -31,8 +31,10 @@ export class DualAnchorEngineModel implements EngineModel {
     const m = c.modules;
     this.name = !m.hgm && !m.ggtr && !m.dsp ? 'anomalyclip' : 'dual-anchor';
     const pre = c.backbone.kind === 'clip' ? c.clip.preprocess : c.backbone.config.preprocess;
-    // The reference pipelines resize the whole image to size x size (AnomalyCLIP's transforms.Resize((S, S))).
-    this.preprocess = { size: c.imageSize, mean: [...pre.mean], std: [...pre.std], interpolation: pre.interpolation, resize: 'squash' };
+    // The reference pipelines resize the whole image to size x size with bicubic resampling (AnomalyCLIP's
+    // transforms.Resize((S, S), BICUBIC)), whatever the backbone's own reference preprocessing; only its
+    // normalisation statistics are taken.
+    this.preprocess = { size: c.imageSize, mean: [...pre.mean], std: [...pre.std], interpolation: 'bicubic', resize: 'squash' };
     this.featureKey = { backbone: identity.backbone, weights: identity.weights, resolution: c.imageSize, layers: [...c.layers], preprocess: JSON.stringify(this.preprocess) };
   }
 

@@ -11,6 +11,7 @@ export type HgmErrorCode =
   | 'shape'
   | 'invalid-file'
   | 'safetensors'
+  | 'torch-checkpoint'
   | 'state-dict'
   | 'checkpoint-mismatch'
   | 'input-not-found'
@@ -190,5 +191,24 @@ export function formatProblem(p: StateDictProblem): string {
       return `  tensor ${p.key} has shape [${p.found?.join(', ')}], expected [${p.expected?.join(', ')}]`;
     case 'dtype-mismatch':
       return `  tensor ${p.key} has an integer/boolean dtype where a float parameter is expected`;
+  }
+}
+
+/**
+ * Thrown for any fault in a PyTorch checkpoint (zip container, pickle, storages) and for any pickle
+ * global outside the allowed set (`refusedGlobal` names it; nothing of the file was executed).
+ */
+export class TorchCheckpointError extends HgmError {
+  override readonly name = 'TorchCheckpointError';
+  readonly code = 'torch-checkpoint' as const;
+  constructor(
+    /** The file (path, URL or label) the fault is in. */
+    readonly file: string,
+    /** What is wrong, without the file name. */
+    readonly fault: string,
+    /** The refused pickle global (`module.name`), when that is the fault. */
+    readonly refusedGlobal?: string,
+  ) {
+    super(`PyTorch checkpoint ${file}: ${fault}`);
   }
 }

@@ -15,6 +15,7 @@ export {
   DivergedError,
   InvalidStateError,
   SafetensorsError,
+  TorchCheckpointError,
   StateDictError,
   formatProblem,
   type StateDictProblem,
@@ -36,6 +37,10 @@ export {
   type HostTensor,
   type WritableTensor,
 } from './safetensors';
+export { TorchCheckpointReader, TORCH_STORAGE_DTYPES, type TorchCheckpointFormat, type TorchTensorInfo } from './torch-checkpoint';
+export { ZipArchive, type ZipEntry } from './zip-archive';
+export { unpickle, PyGlobal, PyTuple, PyDict, ScriptObject, type PyValue, type PyKey, type UnpicklerHooks, type Unpickled } from './pickle';
+export { openTensorSource, sniffTensorFileFormat, isTensorFile, type TensorFile, type TensorFileFormat } from './tensor-file';
 export { float16ToFloat32, bfloat16ToFloat32, float32ToFloat16, float32ToBfloat16 } from './half';
 export { renameKey, renameKeys, type RenameRule } from './rename-rules';
 export { ParameterStore, toStateDictSource, type Parameter, type LoadReport, type LoadOptions, type StateDictSource } from './parameter-store';

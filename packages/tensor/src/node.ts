@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ByteSource } from './byte-source';
 import { SafetensorsReader, encodeSafetensors, type WritableTensor } from './safetensors';
 import { SafetensorsError, InvalidStateError, InputNotFoundError, OutputWriteError } from './errors';
+import { openTensorSource, type TensorFile } from './tensor-file';
 import { initBackend, isNotFound, describeAdapter, type BackendLoaders, type BackendReport, type BackendRequest, type InitBackendOptions } from './backend';
 
 export * from './index';
@@ -45,6 +46,20 @@ export async function openSafetensors(path: string): Promise<SafetensorsReader> 
   const src = await fileSource(path);
   try {
     return await SafetensorsReader.open(src);
+  } catch (e) {
+    await src.close?.();
+    throw e;
+  }
+}
+
+/**
+ * Opens a weights file lazily, whatever its format: safetensors, or a PyTorch checkpoint (`torch.save`
+ * `.pth` / `.bin`, TorchScript `.pt`), told apart by the first bytes. Close the reader when done.
+ */
+export async function openTensorFile(path: string): Promise<TensorFile> {
+  const src = await fileSource(path);
+  try {
+    return await openTensorSource(src);
   } catch (e) {
     await src.close?.();
     throw e;

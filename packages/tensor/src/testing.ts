@@ -8,7 +8,8 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SafetensorsReader, type HostTensor } from './safetensors';
-import { openSafetensors, initNodeBackend } from './node';
+import { openSafetensors, openTensorFile, initNodeBackend } from './node';
+import type { TensorFile } from './tensor-file';
 import type { BackendName } from './backend';
 import { InputNotFoundError, InvalidFileError } from './errors';
 
@@ -171,6 +172,19 @@ export class Fixture {
     return openSafetensors(join(this.folder, file));
   }
 
+  /**
+   * Opens the folder's weights: `weights.safetensors`, `weights.pth` (torch.save) or `weights.pt`
+   * (TorchScript), whichever it holds; a folder with none or several of them is refused.
+   */
+  async weightsFile(): Promise<TensorFile> {
+    const present: string[] = [];
+    for (const f of FIXTURE_WEIGHTS_FILES) if (await this.hasFile(f)) present.push(f);
+    if (present.length !== 1) {
+      throw new Error(`${this.folder}: expected exactly one of ${FIXTURE_WEIGHTS_FILES.join(', ')}, found ${present.length === 0 ? 'none' : present.join(', ')}`);
+    }
+    return openTensorFile(join(this.folder, present[0]!));
+  }
+
   /** Reads every tensor of a safetensors file of the folder into memory. */
   async tensors(file: string): Promise<Map<string, HostTensor>> {
     const r = await this.safetensors(file);
@@ -181,6 +195,9 @@ export class Fixture {
     }
   }
 }
+
+/** The names a fixture's weights file may have, in either format. */
+export const FIXTURE_WEIGHTS_FILES = ['weights.safetensors', 'weights.pth', 'weights.pt'] as const;
 
 /** Opens a fixture folder (it must hold a `fixture.json` with a `kind`). */
 export async function readFixture(folder: string): Promise<Fixture> {

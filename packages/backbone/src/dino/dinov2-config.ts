@@ -41,16 +41,22 @@ export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
 /**
- * DINOv2's evaluation preprocessing: bicubic resize of the shorter side, centre crop, ImageNet statistics.
- * 518 is the resolution of the released ViT-L/14 pos-embed (37 x 37 patches).
+ * DINOv2's evaluation preprocessing at a crop size: bicubic resize of the shorter side to `size / 0.875`
+ * (256 for 224), centre crop, ImageNet statistics (`dinov2/data/transforms.py`
+ * `make_classification_eval_transform`: `Resize(256, BICUBIC)`, `CenterCrop(224)`).
  */
-export const DINOV2_PREPROCESS: PreprocessConfig = {
-  size: 518,
-  mean: IMAGENET_MEAN,
-  std: IMAGENET_STD,
-  interpolation: 'bicubic',
-  resize: 'shortest-side-then-center-crop',
-};
+export function dinov2Preprocess(size: number): PreprocessConfig {
+  return { size, resizeSize: Math.round(size / DINOV2_CROP_FRACTION), mean: IMAGENET_MEAN, std: IMAGENET_STD, interpolation: 'bicubic', resize: 'shortest-side-then-center-crop' };
+}
+
+/** Crop fraction of DINOv2's evaluation transform (224 / 256). */
+export const DINOV2_CROP_FRACTION = 0.875;
+
+/**
+ * DINOv2's reference evaluation preprocessing: shorter side to 256, centre crop 224. (The released
+ * ViT-L/14 pos-embed is for 518 px, 37 x 37 patches; it is interpolated to the 16 x 16 grid of 224 px.)
+ */
+export const DINOV2_PREPROCESS: PreprocessConfig = dinov2Preprocess(224);
 
 /** `dinov2_vitl14_reg` (hub): ViT-L/14 with 4 registers, 518 px, antialiased pos-embed resize. */
 export const DINOV2_VITL14_REG: Dinov2Config = {
@@ -155,6 +161,6 @@ export function dinov2ConfigFromReference(args: Record<string, unknown>, preproc
     interpolateAntialias: bool('interpolate_antialias'),
     interpolateOffset: all.interpolate_offset === null ? 0 : num('interpolate_offset'),
     layerNormEps: 1e-6,
-    preprocess: { ...DINOV2_PREPROCESS, size: imgSize, ...preprocess },
+    preprocess: { ...dinov2Preprocess(imgSize), ...preprocess },
   });
 }

@@ -61,7 +61,7 @@ describe('dinov2 config and official keys', () => {
     expect(keys.size).toBe(24 * 14 + 8);
     const params = [...keys.values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
     expect(params).toBe(304_372_736);
-    expect(DINOV2_VITL14_REG.preprocess).toMatchObject({ size: 518, interpolation: 'bicubic', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    expect(DINOV2_VITL14_REG.preprocess).toMatchObject({ size: 224, resizeSize: 256, interpolation: 'bicubic', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
   });
 
   vitestIt('reads the reference constructor of the fixture', () => {

@@ -44,16 +44,17 @@ export interface Dinov3Config {
 }
 
 /**
- * DINOv3's evaluation preprocessing for the web-image (LVD-1689M) weights: ImageNet statistics, bicubic.
- * (The satellite SAT-493M weights use other statistics.) 224 is the hub's nominal size; RoPE accepts any
- * multiple of 16, and the method's pipeline picks its own (e.g. 512).
+ * DINOv3's reference preprocessing for the web-image (LVD-1689M) weights, as the official README's
+ * `make_transform` and Hugging Face's `DINOv3ViTImageProcessor`: the whole image squashed to 224 x 224 with
+ * bilinear resampling, ImageNet statistics. (The satellite SAT-493M weights use other statistics.) RoPE
+ * accepts any multiple of 16, and the method's pipeline picks its own size (e.g. 512).
  */
 export const DINOV3_PREPROCESS: PreprocessConfig = {
   size: 224,
   mean: IMAGENET_MEAN,
   std: IMAGENET_STD,
-  interpolation: 'bicubic',
-  resize: 'shortest-side-then-center-crop',
+  interpolation: 'bilinear',
+  resize: 'squash',
 };
 
 /** `dinov3_vitl16` (hub, LVD-1689M weights): ViT-L/16, 4 storage tokens, RoPE base 100, masked k-bias. */

@@ -7,6 +7,8 @@ export {
   IMAGENET_MEAN,
   IMAGENET_STD,
   DINOV2_PREPROCESS,
+  DINOV2_CROP_FRACTION,
+  dinov2Preprocess,
   DINOV2_VITL14_REG,
   DEFAULT_DINOV2_CONFIG,
   resolveDinov2Config,

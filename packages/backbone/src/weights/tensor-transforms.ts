@@ -157,7 +157,10 @@ export function qkvBiasMask(width: number): HostTensor {
 
 /**
  * dinov3 RoPE periods (`RopePositionEmbedding` with a base, no min/max period):
- * `base ** (2 i / (headDim / 2))` for i in [0, headDim / 4), computed in float64 then rounded to float32.
+ * `base ** (2 i / (headDim / 2))` for i in [0, headDim / 4), computed in float64 then rounded to float32,
+ * as transformers' `DINOv3ViTRopePositionEmbedding` does at run time. Not rounded to bfloat16: a checkpoint
+ * that stores bf16-rounded periods (Meta's .pth) keeps its own; these are only for HF weights, which store
+ * none (see the DINOv3 conversions).
  * @returns [headDim / 4]
  */
 export function ropePeriods(width: number, numHeads: number, base: number): HostTensor {

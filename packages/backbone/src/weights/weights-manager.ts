@@ -6,9 +6,9 @@
 import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { openSafetensors } from '@hgm/tensor/node';
+import { openTensorFile } from '@hgm/tensor/node';
 import { WEIGHTS_CATALOGUE, findWeights, type WeightsEntry, type WeightsFile } from './catalogue';
-import { downloadFile, sha256File, PARTIAL_SUFFIX, type DownloadProgress, type DownloadResult } from './download';
+import { DownloadError, downloadFile, sha256File, PARTIAL_SUFFIX, type DownloadProgress, type DownloadResult } from './download';
 import { tryDetectKeyFormat, type KeyFormat } from './key-formats';
 import { ConfigError, InputNotFoundError, WeightsUnavailableError } from '@hgm/tensor';
 
@@ -182,14 +182,25 @@ export class WeightsManager {
     const paths: string[] = [];
     let downloaded = false;
     for (const file of entry.files) {
-      const dest = this.cachePath(entry, file);
-      if (!(await isFile(dest))) {
-        await this.download(entry, file, options);
+      let dest = await this.cachedFile(entry, file);
+      if (dest === undefined) {
+        dest = (await this.download(entry, file, options)).path;
         downloaded = true;
       }
       paths.push(dest);
     }
     return { path: paths[0]!, paths, source: downloaded ? 'download' : 'cache', entry };
+  }
+
+  /** The cached copy of a file (or of its fallback), if any. */
+  private async cachedFile(entry: WeightsEntry, file: WeightsFile): Promise<string | undefined> {
+    const dest = this.cachePath(entry, file);
+    if (await isFile(dest)) return dest;
+    if (file.fallback !== undefined) {
+      const other = this.cachePath(entry, { path: file.fallback });
+      if (await isFile(other)) return other;
+    }
+    return undefined;
   }
 
   /** Makes sure every file of a catalogue entry is in the cache (downloading what is missing). */
@@ -222,7 +233,7 @@ export class WeightsManager {
   }
 
   /**
-   * Checks a catalogue entry's cached files, or any safetensors file by path: readable header, key
+   * Checks a catalogue entry's cached files, or any weights file by path (safetensors or PyTorch): readable header, key
    * format, the entry's expected shapes, size and SHA-256 where the catalogue knows them.
    */
   async verify(nameOrPath: string): Promise<VerifiedFile[]> {
@@ -232,11 +243,25 @@ export class WeightsManager {
       return [await verifyFile(resolve(nameOrPath), undefined, undefined)];
     }
     const out: VerifiedFile[] = [];
-    for (const file of entry.files) out.push(await verifyFile(this.cachePath(entry, file), entry, file));
+    for (const file of entry.files) {
+      const fallback = file.fallback !== undefined ? this.cachePath(entry, { path: file.fallback }) : undefined;
+      const useFallback = fallback !== undefined && !(await isFile(this.cachePath(entry, file))) && (await isFile(fallback));
+      out.push(useFallback ? await verifyFile(fallback, entry, { path: file.fallback! }) : await verifyFile(this.cachePath(entry, file), entry, file));
+    }
     return out;
   }
 
+  /** Downloads a file; where the hub answers 404 and the file has a fallback, downloads that instead. */
   private async download(entry: WeightsEntry, file: WeightsFile, options: FetchOptions): Promise<DownloadResult> {
+    try {
+      return await this.downloadOne(entry, file, options);
+    } catch (e) {
+      if (file.fallback === undefined || !(e instanceof DownloadError) || !/^HTTP 404\b/.test(e.fault)) throw e;
+      return this.downloadOne(entry, { path: file.fallback }, options);
+    }
+  }
+
+  private async downloadOne(entry: WeightsEntry, file: WeightsFile, options: FetchOptions): Promise<DownloadResult> {
     const url = this.url(entry, file);
     const dest = this.cachePath(entry, file);
     if (this.options.offline) throw new WeightsOfflineError(entry.name, url, dest);
@@ -268,7 +293,7 @@ async function verifyFile(path: string, entry: WeightsEntry | undefined, file: W
     if (result.sha256 !== file.sha256) result.problems.push(`SHA-256 is ${result.sha256}, expected ${file.sha256}`);
   }
   try {
-    const reader = await openSafetensors(path);
+    const reader = await openTensorFile(path);
     try {
       const names = reader.tensorNames();
       result.tensorCount = names.length;

@@ -54,14 +54,15 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number]): Promi
   const clipConfig = clipConfigFromConstructorArgs(cfg.constructor, { name: fixture.folder, visionHeads: cfg.derived.vision_heads });
   const vvAttentionBlocks = vvBlocksFromDpamLayer(hp.DPAM_layer);
   const layers = hp['features_list (1-based block indices)'].map((l) => l - 1);
-  const reader = await fixture.safetensors('weights.safetensors');
+  const reader = await fixture.weightsFile();
+  const weights = await reader.readAllHost();
   const tokenizer = await loadClipTokenizer();
   let clip: ClipModel | null = null;
   let model: DualAnchorModel | null = null;
   const produced = new Map<string, tf.Tensor>();
   const rows: ParityRow[] = [];
   try {
-    clip = await ClipModel.fromStateDict(clipConfig, reader, { vvAttentionBlocks, ignore: ['^prompt_learner\\.'] });
+    clip = await ClipModel.fromStateDict(clipConfig, weights, { vvAttentionBlocks, ignore: ['^prompt_learner\\.'] });
     const c = clip;
     model = new DualAnchorModel(
       anomalyClipConfig({
@@ -89,11 +90,11 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number]): Promi
         frozenVariables: () => c.params.entries().map((p) => p.variable),
       },
     );
-    await model.loadAnomalyClipPrompts(reader);
+    await model.loadAnomalyClipPrompts(weights);
     const inputs = await fixture.tensors(v.inputs);
     const expected = await fixture.tensors(v.outputs);
     const weightsHost = new Map<string, HostTensor>();
-    for (const n of reader.tensorNames()) if (/^prompt_learner\.(token_prefix|token_suffix|tokenized_prompts)_/.test(n)) weightsHost.set(n, await reader.readHost(n));
+    for (const [n, t] of weights) if (/^prompt_learner\.(token_prefix|token_suffix|tokenized_prompts)_/.test(n)) weightsHost.set(n, t);
     const pixelsHost = inputs.get('pixel_values');
     if (!pixelsHost) throw new Error(`${v.inputs}: no pixel_values`);
     const pixels = hostToTensor(pixelsHost) as tf.Tensor4D;

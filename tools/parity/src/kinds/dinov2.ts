@@ -1,7 +1,7 @@
 /**
  * Parity kind `dinov2` (and, through {@link runDinoFixture}, `dinov3`): a DINO ViT built from the folder's
  * `config.json` (`constructor` = the reference's constructor arguments) and strictly loaded from
- * `weights.safetensors` (official key names), run on every case of `config.json` `cases`
+ * `weights.safetensors`, `weights.pth` or `weights.pt` (official key names), run on every case of `config.json` `cases`
  * (`{input, prefix}`: an input of `inputs.safetensors` and the prefix of its outputs).
  *
  * Produced per case P: `P x_norm_clstoken`, `P x_norm_regtokens`, `P x_norm_patchtokens`, `P x_prenorm`
@@ -28,19 +28,20 @@ export async function runDinoFixture(fixture: Fixture, family: 'dinov2' | 'dinov
   const run = parseDinoReferenceRun(await fixture.json('config.json'), family, `${fixture.folder}/config.json`);
   const inputs = await fixture.tensors('inputs.safetensors');
   const expected = await fixture.tensors('outputs.safetensors');
-  const weights = await fixture.safetensors('weights.safetensors');
+  const file = await fixture.weightsFile();
   let model: DinoVisionTransformer;
   try {
-    const keyFormat = weights.metadata.keyFormat;
+    const keyFormat = file.metadata.keyFormat;
     if (keyFormat !== undefined && keyFormat !== family) {
-      throw new Error(`${fixture.folder}/weights.safetensors: keyFormat ${JSON.stringify(keyFormat)}, expected ${JSON.stringify(family)} (official names)`);
+      throw new Error(`${file.name}: keyFormat ${JSON.stringify(keyFormat)}, expected ${JSON.stringify(family)} (official names)`);
     }
-    const load = { load: { source: `${fixture.folder}/weights.safetensors` } };
+    const weights = await file.readAllHost();
+    const load = { load: { source: file.name } };
     model = run.family === 'dinov2'
       ? await Dinov2VisionTransformer.fromStateDict(run.config, weights, load)
       : await Dinov3VisionTransformer.fromStateDict(run.config, weights, load);
   } finally {
-    await weights.close();
+    await file.close();
   }
   const produced = new Map<string, tf.Tensor>();
   try {

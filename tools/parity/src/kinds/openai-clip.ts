@@ -1,6 +1,6 @@
 /**
  * Parity kind `openai-clip`: builds CLIP from the folder's `config.json` constructor arguments and
- * `weights.safetensors` (strict load), runs `inputs.safetensors` and compares every tensor of
+ * `weights.safetensors`, `weights.pth` or `weights.pt` (strict load), runs `inputs.safetensors` and compares every tensor of
  * `outputs.safetensors`. Layer indices come from the output names; the input size from `pixel_values`.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -23,10 +23,10 @@ function indicesOf(names: Iterable<string>, prefix: string): number[] {
 export async function runFixture(fixture: Fixture): Promise<ParityRow[]> {
   const config = await fixture.json<{ constructor: OpenaiClipConstructorArgs }>('config.json');
   const clipConfig = clipConfigFromConstructorArgs(config.constructor, { name: fixture.folder });
-  const reader = await fixture.safetensors('weights.safetensors');
+  const reader = await fixture.weightsFile();
   let model: ClipModel;
   try {
-    model = await ClipModel.fromStateDict(clipConfig, reader);
+    model = await ClipModel.fromStateDict(clipConfig, await reader.readAllHost());
   } finally {
     await reader.close();
   }
