@@ -29,7 +29,7 @@ describe('webgpu device and kernel corrections', () => {
 
   // The stock kernel fails WGSL validation for int32 (tfjs #8638) and leaves garbage. Sizes are above tfjs's
   // CPU hand-off threshold (1000 elements), so the GPU kernel runs.
-  gpuIt('transposes int32 tensors of rank 2 to 4 exactly', async () => {
+  gpuIt('transposes int32 tensors of rank 2 to 4 and bool masks exactly', async () => {
     const before = tf.memory().numTensors;
     const cases: [number[], number[]][] = [
       [[40, 30], [1, 0]],
@@ -44,6 +44,53 @@ describe('webgpu device and kernel corrections', () => {
       expect(Array.from(await y.data())).toEqual(await expectedTranspose(x, perm));
       tf.dispose([x, y]);
     }
+    const mask = tf.tensor2d(Int32Array.from({ length: 1200 }, (_, i) => (i % 7 === 0 ? 1 : 0)), [40, 30], 'bool');
+    const maskT = tf.transpose(mask);
+    expect(maskT.dtype).toBe('bool');
+    expect(Array.from(await maskT.data())).toEqual(await expectedTranspose(mask, [1, 0]));
+    tf.dispose([mask, maskT]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  // The stock Cast relabels the int32 buffer as float32; the stock Transpose then declares it i32 and fails.
+  gpuIt('a float32 cast of int32 data (one-hot masks) transposes and computes as float32', async () => {
+    const before = tf.memory().numTensors;
+    const idx = tf.tensor2d(Int32Array.from({ length: 128 }, (_, i) => (i * 5) % 8), [8, 16], 'int32');
+    const hot = tf.oneHot(idx, 8, 1, 0, 'int32');
+    const f = tf.cast(hot, 'float32');
+    const t = tf.transpose(f, [0, 2, 1]);
+    expect(t.dtype).toBe('float32');
+    expect(Array.from(await t.data())).toEqual(await expectedTranspose(hot, [0, 2, 1]));
+    const scaled = tf.mul(f, 0.5);
+    expect(Array.from(await scaled.data())).toEqual(Array.from(await hot.data()).map((v) => v * 0.5));
+    tf.dispose([idx, hot, f, t, scaled]);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  // The stock reductions transpose non-innermost axes inside the kernel with the broken shader.
+  gpuIt('reduces int32 and bool tensors over outer axes', async () => {
+    const before = tf.memory().numTensors;
+    const shape = [12, 10, 11];
+    const vals = Int32Array.from({ length: 1320 }, (_, i) => ((i * 37) % 101) - 50);
+    const x = tf.tensor3d(vals, shape as [number, number, number], 'int32');
+    const xf = tf.tensor3d(Float32Array.from(vals), shape as [number, number, number]);
+    const mask = tf.greater(x, 0);
+    const checks: [tf.Tensor, tf.Tensor][] = [
+      [tf.sum(x, 0), tf.sum(xf, 0)],
+      [tf.sum(x, [0, 2], true), tf.sum(xf, [0, 2], true)],
+      [tf.max(x, 1), tf.max(xf, 1)],
+      [tf.min(x, [0, 1]), tf.min(xf, [0, 1])],
+      [tf.argMax(x, 0), tf.argMax(xf, 0)],
+      [tf.argMin(x, 1), tf.argMin(xf, 1)],
+      [tf.cumsum(x, 0), tf.cumsum(xf, 0)],
+      [tf.any(mask, 0), tf.tidy(() => tf.greater(tf.max(xf, 0), 0))],
+      [tf.all(mask, 1), tf.tidy(() => tf.greater(tf.min(xf, 1), 0))],
+    ];
+    for (const [got, want] of checks) {
+      expect(got.shape).toEqual(want.shape);
+      expect(Array.from(await got.data())).toEqual(Array.from(await want.data()));
+    }
+    tf.dispose([x, xf, mask, ...checks.flat()]);
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -8,10 +8,16 @@
  * `maxStorageBufferBindingSize`) and `shader-f16` where offered, and records them ({@link webgpuDeviceInfo}).
  *
  * Kernels ({@link registerWebgpuKernelFixes}), each replacing the stock webgpu kernel and calling it:
- * - `Transpose` of int32: the stock shader writes an i32 into a f32 output slot and fails WGSL validation
- *   (tfjs #8638). The input is moved to a real float32 buffer (multiplied by 1.0; a Cast to float32 keeps the
- *   int32 buffer), transposed and cast back. Exact for |x| < 2^24, which holds for every index this project
- *   transposes.
+ * - `Transpose` of int32 and bool: the stock shader writes an i32 into a f32 output slot and fails WGSL
+ *   validation (tfjs #8638). The input is moved to a real float32 buffer (multiplied by 1.0; a Cast to float32
+ *   keeps the int32 buffer), transposed and cast back. Exact for |x| < 2^24, which holds for every index and
+ *   mask this project transposes. The reductions (`Sum`, `Max`, `Min`, `Prod`, `Mean`, `All`, `Any`,
+ *   `ArgMax`, `ArgMin`) and `Cumsum`/`Cumprod` transpose inside the stock kernel with the same shader when
+ *   their axes are not innermost: for int32 and bool they get their input already transposed here.
+ * - `Cast` of int32 or bool to float32: the stock kernel relabels the int32 buffer as float32, and kernels
+ *   that declare their input by the buffer's type (Transpose) then fail the same way; here the cast makes a
+ *   real float32 buffer.
+ *   Still open (not used by the model): int32 `UnsortedSegmentSum`, `BatchToSpaceND` and `Einsum`.
  * - `AddN` of more tensors than the device's storage buffers per stage minus one (the output): summed in
  *   chunks that fit, as the stock kernel already does for Concat.
  *
@@ -87,7 +93,8 @@ export function registerWebgpuDevice(webgpuModule: unknown): void {
   const WebGPUBackend = (webgpuModule as { WebGPUBackend?: new (device: unknown, info?: unknown) => tf.KernelBackend }).WebGPUBackend;
   if (typeof WebGPUBackend !== 'function') throw new Error('@tensorflow/tfjs-backend-webgpu: expected it to export WebGPUBackend, found none');
   if (tf.findBackend('webgpu') !== null) return;
-  tf.removeBackend('webgpu');
+  // The module registers its factory on import only where navigator.gpu already existed.
+  if (tf.findBackendFactory('webgpu') !== null) tf.removeBackend('webgpu');
   tf.registerBackend(
     'webgpu',
     async () => {
@@ -131,9 +138,15 @@ interface BackendWithData extends tf.KernelBackend {
   disposeData(dataId: tf.DataId): boolean;
 }
 
+const stockKernels = new Map<string, KernelFn>();
+
+/** The stock webgpu kernel of that name (the one tfjs registered, even after it is replaced here). */
 function stockKernel(name: string): KernelFn {
+  const known = stockKernels.get(name);
+  if (known) return known;
   const k = tf.getKernel(name, 'webgpu');
   if (!k) throw new Error(`tfjs-backend-webgpu: kernel ${name} is not registered; import @tensorflow/tfjs-backend-webgpu first`);
+  stockKernels.set(name, k.kernelFunc as unknown as KernelFn);
   return k.kernelFunc as unknown as KernelFn;
 }
 
@@ -142,7 +155,7 @@ function one(x: tf.TensorInfo | tf.TensorInfo[]): tf.TensorInfo {
 }
 
 /** The corrected kernels, by name; each calls the stock kernel it replaces. */
-export const WEBGPU_KERNEL_FIXES = ['Transpose', 'AddN'] as const;
+export const WEBGPU_KERNEL_FIXES = ['Transpose', 'Cast', 'AddN', 'Sum', 'Max', 'Min', 'Prod', 'Mean', 'All', 'Any', 'ArgMax', 'ArgMin', 'Cumsum', 'Cumprod'] as const;
 
 let fixesRegistered = false;
 
@@ -154,16 +167,39 @@ export function registerWebgpuKernelFixes(): void {
   const multiply = stockKernel('Multiply');
   const cast = stockKernel('Cast');
 
-  const fixedTranspose: KernelFn = (args) => {
-    const x = args.inputs.x as tf.TensorInfo;
-    if (x.dtype !== 'int32') return transpose(args);
-    const backend = args.backend as BackendWithData;
+  /** The dtype of the buffer behind a tensor (a stock Cast to float32 keeps an int32 buffer under a float32 tensor). */
+  const stored = (backend: tf.KernelBackend, x: tf.TensorInfo): tf.DataType =>
+    (backend as unknown as { tensorMap: { get(id: tf.DataId): { dtype: tf.DataType } | undefined } }).tensorMap.get(x.dataId)?.dtype ?? x.dtype;
+
+  const toFloat = (backend: BackendWithData, x: tf.TensorInfo): tf.TensorInfo => {
     const unit = backend.makeTensorInfo([], 'float32', new Float32Array([1]));
     const asFloat = one(multiply({ inputs: { a: x, b: unit }, backend }));
     backend.disposeData(unit.dataId);
+    return asFloat;
+  };
+
+  const fixedCast: KernelFn = (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const dtype = (args.attrs as { dtype: tf.DataType }).dtype;
+    if (dtype !== 'float32' || (x.dtype !== 'int32' && x.dtype !== 'bool')) return cast(args);
+    return toFloat(args.backend as BackendWithData, x);
+  };
+
+  const fixedTranspose: KernelFn = (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const backend = args.backend as BackendWithData;
+    const kind = stored(backend, x);
+    if (kind !== 'int32' && kind !== 'bool') return transpose(args);
+    if (x.dtype === 'float32') {
+      const asFloat = toFloat(backend, { ...x, dtype: kind });
+      const out = one(transpose({ inputs: { x: asFloat }, backend, attrs: args.attrs }));
+      backend.disposeData(asFloat.dataId);
+      return out;
+    }
+    const asFloat = toFloat(backend, x);
     const moved = one(transpose({ inputs: { x: asFloat }, backend, attrs: args.attrs }));
     backend.disposeData(asFloat.dataId);
-    const out = one(cast({ inputs: { x: moved }, backend, attrs: { dtype: 'int32' } }));
+    const out = one(cast({ inputs: { x: moved }, backend, attrs: { dtype: x.dtype } }));
     backend.disposeData(moved.dataId);
     return out;
   };
@@ -195,10 +231,68 @@ export function registerWebgpuKernelFixes(): void {
     return result;
   };
 
-  for (const [name, fn] of [
+  const reshape = stockKernel('Reshape');
+
+  /**
+   * Reductions (and arg-reductions) over axes that are not the innermost transpose their input inside the
+   * stock kernel with the same broken shader; for int32 and bool the input is transposed here with the
+   * corrected kernel, so the stock kernel sees innermost axes.
+   */
+  const innermostFirst =
+    (name: string, single: boolean): KernelFn =>
+    (args) => {
+      const stock = stockKernel(name);
+      const x = args.inputs.x as tf.TensorInfo;
+      // Max and Min name their axes reductionIndices, the others axis.
+      const attrs = (args.attrs ?? {}) as { axis?: number | number[]; reductionIndices?: number | number[]; keepDims?: boolean };
+      const key = 'reductionIndices' in attrs ? 'reductionIndices' : 'axis';
+      const rank = x.shape.length;
+      if ((x.dtype !== 'int32' && x.dtype !== 'bool') || rank === 0) return stock(args);
+      const axes = tf.util.parseAxisParam(attrs[key] ?? null, x.shape);
+      const perm = tf.backend_util.getAxesPermutation(axes, rank);
+      if (perm === null) return stock(args);
+      const backend = args.backend as BackendWithData;
+      const moved = one(fixedTranspose({ inputs: { x }, backend, attrs: { perm } }));
+      const inner = tf.backend_util.getInnerMostAxes(axes.length, rank);
+      const res = one(stock({ inputs: { x: moved }, backend, attrs: { ...attrs, [key]: single ? inner[0]! : inner, keepDims: false } }));
+      backend.disposeData(moved.dataId);
+      if (!attrs.keepDims) return res;
+      const shape = tf.backend_util.expandShapeToKeepDim(res.shape, axes);
+      const kept = one(reshape({ inputs: { x: res }, backend, attrs: { shape } }));
+      return kept;
+    };
+
+  /** Cumulative sums and products along an axis that is not the last transpose inside the stock kernel too. */
+  const lastAxisFirst =
+    (name: string): KernelFn =>
+    (args) => {
+      const stock = stockKernel(name);
+      const x = args.inputs.x as tf.TensorInfo;
+      const attrs = (args.attrs ?? {}) as { axis: number; exclusive: boolean; reverse: boolean };
+      const rank = x.shape.length;
+      const axis = attrs.axis < 0 ? attrs.axis + rank : attrs.axis;
+      if ((x.dtype !== 'int32' && x.dtype !== 'bool') || axis === rank - 1) return stock(args);
+      const backend = args.backend as BackendWithData;
+      const perm = tf.backend_util.getAxesPermutation([axis], rank)!;
+      const moved = one(fixedTranspose({ inputs: { x }, backend, attrs: { perm } }));
+      const res = one(stock({ inputs: { x: moved }, backend, attrs: { ...attrs, axis: rank - 1 } }));
+      backend.disposeData(moved.dataId);
+      const back = one(fixedTranspose({ inputs: { x: res }, backend, attrs: { perm: tf.backend_util.getUndoAxesPermutation(perm) } }));
+      backend.disposeData(res.dataId);
+      return back;
+    };
+
+  const wrapped: [string, KernelFn][] = [
     ['Transpose', fixedTranspose],
+    ['Cast', fixedCast],
     ['AddN', fixedAddN],
-  ] as const) {
+    ...(['Sum', 'Max', 'Min', 'Prod', 'Mean', 'All', 'Any'] as const).map((n): [string, KernelFn] => [n, innermostFirst(n, false)]),
+    ...(['ArgMax', 'ArgMin'] as const).map((n): [string, KernelFn] => [n, innermostFirst(n, true)]),
+    ...(['Cumsum', 'Cumprod'] as const).map((n): [string, KernelFn] => [n, lastAxisFirst(n)]),
+  ];
+  // Look every stock kernel up before any is replaced, so each wrapper calls the stock one.
+  for (const [name] of wrapped) stockKernel(name);
+  for (const [name, fn] of wrapped) {
     tf.unregisterKernel(name, 'webgpu');
     tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: fn as unknown as tf.KernelFunc });
   }
