@@ -248,7 +248,7 @@ export function registerWebgpuKernelFixes(): void {
       const key = 'reductionIndices' in attrs ? 'reductionIndices' : 'axis';
       const rank = x.shape.length;
       if ((x.dtype !== 'int32' && x.dtype !== 'bool') || rank === 0) return stock(args);
-      const axes = tf.util.parseAxisParam(attrs[key] ?? null, x.shape);
+      const axes = tf.util.parseAxisParam(attrs[key] ?? (null as unknown as number[]), x.shape);
       const perm = tf.backend_util.getAxesPermutation(axes, rank);
       if (perm === null) return stock(args);
       const backend = args.backend as BackendWithData;
