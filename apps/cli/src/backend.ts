@@ -9,7 +9,7 @@ export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'webgpu', 'tensorflow'] a
  * What `--backend auto` tries, best first. A hardware WebGPU adapter is taken; @hgm/tensor's auto passes
  * over software ones (lavapipe, SwiftShader: slower than wasm), which `--backend webgpu` still uses.
  */
-const CLI_AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
+export const CLI_AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /** What was started and why every other backend was not. */
 export interface CliBackendReport {

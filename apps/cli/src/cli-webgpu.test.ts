@@ -67,3 +67,33 @@ describe('hgm with --backend webgpu', () => {
     }
   }, 600_000);
 });
+
+describe('hgm doctor', () => {
+  it('reports every backend with its reason, the WebGPU device limits, wasm SIMD and the choice of auto', async () => {
+    ensureBuilt();
+    const r = await runHgm(['doctor', '--json']);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const report = JSON.parse(r.stdout) as {
+      backends: { backend: string; available: boolean; detail: string; webgpu?: { adapter: string; software: boolean; shaderF16: boolean; limits: Record<string, number> }; wasm?: { simd: boolean } }[];
+      packages: { name: string; installed: boolean }[];
+      auto: { chosen: string | null; passedOver: string[] };
+    };
+    expect(report.backends.map((b) => b.backend)).toEqual(['tensorflow', 'webgpu', 'wasm', 'cpu']);
+    for (const b of report.backends) expect(b.detail.length, b.backend).toBeGreaterThan(0);
+    const wasm = report.backends.find((b) => b.backend === 'wasm')!;
+    expect(wasm.available).toBe(true);
+    expect(typeof wasm.wasm?.simd).toBe('boolean');
+    const gpu = report.backends.find((b) => b.backend === 'webgpu')!;
+    expect(gpu.available).toBe(unavailable === null);
+    if (gpu.available) {
+      expect(gpu.webgpu!.adapter.length).toBeGreaterThan(0);
+      expect(gpu.webgpu!.limits['maxStorageBuffersPerShaderStage']).toBeGreaterThanOrEqual(8);
+      expect(gpu.webgpu!.limits['maxStorageBufferBindingSize']).toBeGreaterThan(0);
+    }
+    expect(report.packages.find((p) => p.name === '@tensorflow/tfjs-backend-wasm')?.installed).toBe(true);
+    expect(report.auto.chosen).not.toBeNull();
+    const human = await runHgm(['doctor']);
+    expect(human.stdout).toMatch(/^ {2}wasm +available/m);
+    expect(human.stdout).toContain('--backend auto: ');
+  }, 180_000);
+});
