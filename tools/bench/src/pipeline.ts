@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@hgm/tensor';
 import { initNodeBackend, webgpuDeviceInfo } from '@hgm/tensor/node';
 import { loadClipTokenizer } from '@hgm/backbone/node';
-import { PAPER_CONFIG, TINY_CONFIG, buildRandomModel, mergeConfigInput, disposeVisionFeatures, disposeDualAnchorOutput, gaussianBlur, type DualAnchorConfigInput } from '@hgm/dual-anchor';
+import { PAPER_CONFIG, TINY_CONFIG, buildRandomModel, frozenVariables, mergeConfigInput, disposeVisionFeatures, disposeDualAnchorOutput, gaussianBlur, type DualAnchorConfigInput } from '@hgm/dual-anchor';
 
 type Backend = 'webgpu' | 'wasm' | 'cpu' | 'tensorflow';
 
@@ -102,6 +102,17 @@ export async function run(argv: string[]): Promise<void> {
   const model = buildRandomModel(config, tokenizer, { backboneSeed: o.seed });
   const size = model.config.imageSize;
   const gpu = webgpuDeviceInfo();
+  if (report.chosen === 'webgpu' && gpu) {
+    // A kernel binds each input whole; a weight larger than one storage binding cannot be read on this device.
+    const limit = gpu.limits.maxStorageBufferBindingSize;
+    const big = [...frozenVariables(model), ...model.trainableVariables()].filter((v) => v.size * 4 > limit);
+    if (big.length > 0) {
+      model.dispose();
+      throw new Error(
+        `pipeline: ${big.map((v) => `${v.name} [${v.shape.join(', ')}] (${v.size * 4} bytes)`).join(', ')} exceed the device's maxStorageBufferBindingSize of ${limit} bytes (${gpu.adapter}); this model cannot run on this adapter`,
+      );
+    }
+  }
   const adapter = report.chosen === 'webgpu' && gpu ? `${gpu.adapter}` : report.providedBy;
   const software = /llvmpipe|lavapipe|swiftshader/i.test(adapter);
   console.log(`pipeline: ${model.config.name ?? o.model} at ${size} px${size !== (base.imageSize ?? size) ? ` (the real size is ${base.imageSize} px)` : ''}, seeded random weights`);
