@@ -1,5 +1,5 @@
 /**
- * The `hgm` command line: train, eval, detect, data inspect, weights list|pull|verify, demo. Results go to
+ * The `hgm` command line: train, eval, detect, data inspect, weights list|pull|verify, demo, doctor. Results go to
  * stdout (JSON only with --json), messages and progress to stderr; the exit codes are in exit-codes.ts.
  */
 import { realpathSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { registerDetect } from './commands/detect';
 import { registerData } from './commands/data';
 import { registerWeights } from './commands/weights';
 import { registerDemo } from './commands/demo';
+import { registerDoctor } from './commands/doctor';
 
 export const VERSION = '0.1.0';
 
@@ -51,6 +52,7 @@ export function buildProgram(io: CommandIo, state: { code: number }): Command {
   registerDetect(program, action);
   registerData(program, action);
   registerWeights(program, action);
+  registerDoctor(program, action);
   program.exitOverride();
   for (const c of program.commands) {
     c.exitOverride();

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, HgmError } from './errors';
+import { registerWebgpuDevice, registerWebgpuKernelFixes } from './webgpu';
 
 /** Backends that can be asked for by name. `tensorflow` is libtensorflow through tfjs-node-gpu, then tfjs-node. */
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow';
@@ -168,6 +169,9 @@ async function tryBackend(name: BackendName, loaders: BackendLoaders, auto: bool
         }
         const m = await loaders.importModule('@tensorflow/tfjs-backend-webgpu');
         if (!m) return fail('not-installed', '@tensorflow/tfjs-backend-webgpu is not installed');
+        // The device gets the adapter's own limits, and the stock kernels with known bugs are replaced (see webgpu.ts).
+        registerWebgpuDevice(m);
+        registerWebgpuKernelFixes();
         return (await activate('webgpu')) ? { providedBy: '@tensorflow/tfjs-backend-webgpu' } : fail('init-failed', 'tf.setBackend("webgpu") returned false');
       }
       case 'tensorflow': {

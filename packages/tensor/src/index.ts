@@ -59,3 +59,12 @@ export {
   type BackendLoaders,
   type PassedOver,
 } from './backend';
+export {
+  registerWebgpuDevice,
+  registerWebgpuKernelFixes,
+  webgpuDeviceInfo,
+  WEBGPU_KERNEL_FIXES,
+  WEBGPU_REQUESTED_LIMITS,
+  type WebgpuDeviceInfo,
+  type WebgpuLimitName,
+} from './webgpu';

@@ -6,5 +6,6 @@ export { backendLinear } from './backend-linear';
 export { backendMlp, type LinearWeights } from './backend-mlp';
 export { backendQkvHeads, backendQkvStacked, type QkvHeads } from './backend-qkv';
 export { backendAttention, backendAttentionStacked } from './backend-attention';
+export { splitAttention, attentionScoreLimit } from './split-attention';
 export { transposeMatrix } from './transpose-matrix';
 export { gatherRow, unstackRows } from './unstack-rows';
