@@ -180,7 +180,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     for (const m of metrics) {
       const v = values.get(m)!;
       if (noMasks && isPixelMetric(m)) cells[m] = { error: `no masks: none of the ${anomalousWithoutMask} anomalous images has a ground-truth mask, so pixel labels are unknown` };
-      else cells[m] = 'value' in v ? { value: v.value } : { error: v.error.message };
+      // the table names the metric already: drop the metric's own prefix from the reason
+      else cells[m] = 'value' in v ? { value: v.value } : { error: v.error.message.startsWith(`${m}: `) ? v.error.message.slice(m.length + 2) : v.error.message };
     }
     const pixelNote =
       anomalousWithoutMask === 0
