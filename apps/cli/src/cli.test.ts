@@ -44,6 +44,32 @@ beforeAll(async () => {
   expect(r.code, r.stderr).toBe(EXIT.ok);
 }, 180_000);
 
+/** A valid gray PNG of zeros, deflated row by row as a stream (the raster is never held). */
+async function hugeGrayPng(width: number, height: number): Promise<Buffer> {
+  const { createDeflate, crc32 } = await import('node:zlib');
+  const chunk = (type: string, body: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(body.length, 0);
+    head.write(type, 4, 'ascii');
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), body])) >>> 0, 0);
+    return Buffer.concat([head, body, tail]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  const deflate = createDeflate({ level: 9 });
+  const parts: Buffer[] = [];
+  deflate.on('data', (b: Buffer) => parts.push(b));
+  const done = new Promise((resolve) => deflate.on('end', resolve));
+  const row = Buffer.alloc(width + 1);
+  for (let y = 0; y < height; y++) if (!deflate.write(row)) await new Promise((resolve) => deflate.once('drain', resolve));
+  deflate.end();
+  await done;
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', Buffer.concat(parts)), chunk('IEND', Buffer.alloc(0))]);
+}
+
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
@@ -143,9 +169,16 @@ describe('train, eval, detect on the tiny configuration', () => {
     const scores = JSON.parse(await readFile(join(out, 'scores.json'), 'utf8')) as { detections: unknown[] };
     expect(scores.detections).toEqual(result.detections);
     expect((await readFile(join(out, 'scores.csv'), 'utf8')).split('\n')[0]).toBe('image,score,anomalous,max_map,heatmap,overlay');
-    expect((await readdir(join(out, 'maps'))).length).toBe(10);
-    const strict = await hgm(['detect', join(data, 'wood', 'test', 'good', '000.png'), '--checkpoint', trained, '--out', out, '--threshold', '0', '--fail-on-anomaly', '--backend', 'cpu']);
+    expect((await readdir(join(out, 'maps'))).length).toBe(10 + 1); // heat map and overlay per image, and the colour bar
+    const again = await hgm(['detect', join(data, 'wood', 'test', 'good', '000.png'), '--checkpoint', trained, '--out', out, '--backend', 'cpu']);
+    expect(again.code).toBe(EXIT.usage);
+    expect(again.stderr).toMatch(/output folder .*detect is not empty \(maps, scores\.csv, scores\.json\)/);
+    expect(again.stderr).toContain('--overwrite');
+    const strict = await hgm(['detect', join(data, 'wood', 'test', 'good', '000.png'), '--checkpoint', trained, '--out', out, '--threshold', '0', '--fail-on-anomaly', '--overwrite', '--backend', 'cpu', '--verbose']);
     expect(strict.code).toBe(EXIT.failed);
+    expect(strict.stderr).toMatch(/--overwrite: removed the earlier maps, scores\.json, scores\.csv in /);
+    expect(strict.stderr).toMatch(/image decoder: (sharp \(sharp \d+\.\d+\.\d+, libvips|pure-js \()/);
+    expect((await readdir(join(out, 'maps'))).length).toBe(2 + 1);
     expect(strict.stdout).toMatch(/ANOMALOUS .*000\.png/);
     expect(strict.stdout).toContain('1 of 1 anomalous at threshold 0');
   });
@@ -266,6 +299,13 @@ describe('bad input: a clear error naming the file, nothing already written lost
     expect(r.code).toBe(EXIT.dataError);
     expect(r.stderr).toMatch(/dataset .*data-missing: 1 error/);
     expect(r.stderr).toContain(join(broken, 'cap', 'test', 'scratch', '001.png'));
+    // a valid 20000 x 20000 gray PNG (388 KB): refused from its header, before decoding
+    const huge = join(root, 'huge', 'scan.png');
+    await mkdir(join(root, 'huge'), { recursive: true });
+    await writeFile(huge, await hugeGrayPng(20000, 20000));
+    const h = await hgm(['detect', huge, '--checkpoint', trained, '--out', join(root, 'huge-out'), '--backend', 'cpu']);
+    expect(h.code).toBe(EXIT.dataError);
+    expect(h.stderr).toContain(`${huge}: image is 20000x20000 = 400,000,000 pixels, over the limit of 178,956,970 pixels (twice --max-pixels 89,478,485)`);
     const gone = join(root, 'nowhere.png');
     const d = await hgm(['detect', gone, '--checkpoint', trained, '--out', join(root, 'missing-detect')]);
     expect(d.code).toBe(EXIT.noInput);

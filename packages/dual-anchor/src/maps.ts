@@ -70,16 +70,29 @@ export function gaussianBlurMatrix(n: number, sigma: number, truncate = 4): tf.T
 
 /**
  * scipy `gaussian_filter(map, sigma, mode='reflect', truncate)` applied to each image of a batch (test-time
- * smoothing of AnomalyCLIP and of the method).
+ * smoothing of AnomalyCLIP and of the method): separable, a (2r + 1)-tap pass per axis on the reflect-padded
+ * map (r = int(truncate * sigma + 0.5)); maps narrower than r use the dense reflect matrices.
  * @param maps [B, H, W]
  * @returns [B, H, W]
  */
 export function gaussianBlur(maps: tf.Tensor3D, sigma: number, truncate = 4): tf.Tensor3D {
   return tf.tidy(() => {
-    const [, h, w] = maps.shape;
-    const rows = gaussianBlurMatrix(h, sigma, truncate);
-    const cols = w === h ? rows : gaussianBlurMatrix(w, sigma, truncate);
-    return separableLinear(maps, rows, cols);
+    const [b, h, w] = maps.shape;
+    const k = gaussianKernel1d(sigma, truncate);
+    const radius = (k.length - 1) / 2;
+    if (radius >= Math.min(h, w)) {
+      // a kernel wider than the map reflects more than once: the dense matrices handle that
+      const rows = gaussianBlurMatrix(h, sigma, truncate);
+      const cols = w === h ? rows : gaussianBlurMatrix(w, sigma, truncate);
+      return separableLinear(maps, rows, cols);
+    }
+    // scipy's 'reflect' is tf's 'symmetric' padding (d c b a | a b c d); then one 1-D pass per axis, each
+    // output a (2r + 1)-tap sum instead of a dense n-term product
+    const kernel = Float32Array.from(k);
+    const padded = tf.mirrorPad(tf.reshape(maps, [b, h, w, 1]), [[0, 0], [radius, radius], [radius, radius], [0, 0]], 'symmetric') as tf.Tensor4D;
+    const alongH = tf.conv2d(padded, tf.tensor4d(kernel, [k.length, 1, 1, 1]), 1, 'valid');
+    const alongW = tf.conv2d(alongH, tf.tensor4d(kernel, [1, k.length, 1, 1]), 1, 'valid');
+    return tf.reshape(alongW, [b, h, w]) as tf.Tensor3D;
   });
 }
 

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { HostTensor, WritableTensor } from '@hgm/tensor';
-import { loadSample, preprocessImage, preprocessMask, readBytes, type DatasetFileSystem, type DatasetSample } from '@hgm/data';
+import { loadSample, preprocessImage, preprocessMask, readBytes, type DatasetFileSystem, type DatasetSample, type ImageDecoder } from '@hgm/data';
 import { FeatureCache, featureKey } from './feature-cache';
 import type { EngineModel, FeatureBatch } from './engine-model';
 import { RateMeter, type ProgressListener } from './progress';
@@ -29,6 +29,8 @@ export interface PrepareOptions {
   stage?: string;
   /** Images encoded per vision-encoder call (default 8). */
   batchSize?: number;
+  /** The image decoder (default `decodeImage`, the pure-JS codecs). */
+  decode?: ImageDecoder;
   /** Counts calls of the vision encoder (for tests and reports). */
   counters?: { encoderCalls: number; encodedImages: number };
 }
@@ -69,7 +71,7 @@ export async function prepareSamples(model: EngineModel, samples: readonly Datas
     const bytes = await readBytes(options.fs, sample.imagePath);
     const key = featureKey(bytes, model.featureKey);
     // Decode from the bytes already read for the key (the masks are read through the file system).
-    const loaded = await loadSample(sample, withFile(options.fs, sample.imagePath, bytes));
+    const loaded = await loadSample(sample, withFile(options.fs, sample.imagePath, bytes), options.decode ? { decode: options.decode } : {});
     const mask = loaded.mask ? preprocessMask(loaded.mask, model.preprocess) : new Uint8Array(size * size);
     prepared.push({ sample, key, label: sample.label, mask, hasMask: loaded.mask !== null });
     if (!(await options.cache.has(key))) {

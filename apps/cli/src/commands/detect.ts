@@ -1,11 +1,11 @@
 /** `hgm detect`: anomaly maps, scores and decisions for new images (files, folders, globs). */
 import type { Command } from 'commander';
 import { detect, expandInputs } from '@hgm/engine/node';
-import { nodeFileSystem } from '@hgm/data/node';
+import { DEFAULT_MAX_PIXELS, imageDecoderInfo, nodeFileSystem, nodeImageDecoder } from '@hgm/data/node';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
-import { ensureWritableDir } from '../output-dir';
+import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
 
 export const DETECT_SCHEMA: Schema = {
@@ -16,6 +16,9 @@ export const DETECT_SCHEMA: Schema = {
   failOnAnomaly: { type: 'boolean', description: 'exit 1 when an image is anomalous' },
   batchSize: { type: 'integer', min: 1, description: 'batch size' },
   skipCorrupt: { type: 'boolean', description: 'skip unreadable images' },
+  mapSize: { type: 'string', choices: ['original', 'model'], description: 'size of the written maps' },
+  maxPixels: { type: 'integer', min: 1, description: 'warn above this many pixels per image, refuse above twice as many' },
+  overwrite: { type: 'boolean', description: 'replace the outputs of an earlier run in --out' },
   ...FROZEN_WEIGHT_FIELDS,
   backend: BACKEND_FIELD,
 };
@@ -31,15 +34,22 @@ interface DetectOptionsCli extends Record<string, unknown> {
   clipWeights?: string;
   backboneWeights?: string;
   backend: string;
+  mapSize: string;
+  maxPixels: number;
+  overwrite: boolean;
 }
 
-const DEFAULTS: DetectOptionsCli = { inputs: [], failOnAnomaly: false, batchSize: 8, skipCorrupt: false, backend: 'auto' };
+const DEFAULTS: DetectOptionsCli = { inputs: [], failOnAnomaly: false, batchSize: 8, skipCorrupt: false, backend: 'auto', mapSize: 'original', maxPixels: DEFAULT_MAX_PIXELS, overwrite: false };
 
 export async function runDetect(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(DETECT_SCHEMA, DEFAULTS, flags, ['inputs', 'checkpoint', 'out']);
   if (o.failOnAnomaly && o.threshold === undefined) throw new CliError('--fail-on-anomaly needs --threshold', EXIT.usage);
   const images = await expandInputs(o.inputs);
   const outDir = await ensureWritableDir(o.out!);
+  const removed = await claimOutputDir(outDir, ['maps', 'scores.json', 'scores.csv'], o.overwrite);
+  if (removed.length > 0) ctx.info(`--overwrite: removed the earlier ${removed.join(', ')} in ${outDir}`);
+  const decoder = await imageDecoderInfo();
+  ctx.detail(`image decoder: ${decoder.decoder}${decoder.version ? ` (${decoder.version})` : ''}${decoder.reason ? ` (${decoder.reason})` : ''}`);
   const backend = await ctx.backend(o.backend);
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, {
     clipWeights: o.clipWeights,
@@ -56,12 +66,14 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
       ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
       batchSize: o.batchSize,
       skipCorrupt: o.skipCorrupt,
+      mapSize: o.mapSize as 'original' | 'model',
+      decode: nodeImageDecoder({ maxPixels: o.maxPixels, onWarning: (w) => ctx.warn(w) }),
       onProgress: ctx.progress,
     });
     const anomalous = r.detections.filter((d) => d.anomalous).length;
     const lines = r.detections.map((d) => `${d.score.toFixed(4)}${d.anomalous === undefined ? '' : d.anomalous ? ' ANOMALOUS' : ' normal   '}  ${d.image}`);
     if (r.skipped.length > 0) lines.push(`skipped ${r.skipped.length} unreadable image${r.skipped.length === 1 ? '' : 's'}`);
-    lines.push(`written: ${r.scoresJson}, ${r.scoresCsv}, maps in ${outDir}/maps/`);
+    lines.push(`written: ${r.scoresJson}, ${r.scoresCsv}, maps in ${outDir}/maps/ (colour scale: ${r.colorBar})`);
     if (o.threshold !== undefined) lines.push(`${anomalous} of ${r.detections.length} anomalous at threshold ${o.threshold}`);
     ctx.result({ command: 'detect', backend: backend.chosen, checkpoint: info.path, out: outDir, threshold: o.threshold ?? null, anomalous, detections: r.detections, skipped: r.skipped, scoresJson: r.scoresJson, scoresCsv: r.scoresCsv }, lines.join('\n'));
     return o.failOnAnomaly && anomalous > 0 ? EXIT.failed : EXIT.ok;
@@ -81,6 +93,9 @@ export function registerDetect(program: Command, action: ActionFactory): void {
     .option('--fail-on-anomaly', 'exit 1 when any image is anomalous (needs --threshold)')
     .option('--batch-size <n>', 'batch size (default 8)')
     .option('--skip-corrupt', 'skip unreadable images with a warning instead of failing')
+    .option('--map-size <size>', 'original (default: each image\'s own size and aspect) or model (the model\'s input view)')
+    .option('--max-pixels <n>', `warn above this many pixels per image, refuse above twice as many (default ${DEFAULT_MAX_PIXELS}, PIL's)`)
+    .option('--overwrite', 'replace the outputs of an earlier run in --out (refused otherwise when --out is not empty)')
     .option('--clip-weights <name|path>', 'CLIP weights: catalogue name or file (.safetensors, .pt, .pth, .bin; default: the ones recorded in the checkpoint)')
     .option('--backbone-weights <name|path>', 'DINO weights: catalogue name or file (.safetensors, .pth, .bin; default: the ones recorded in the checkpoint)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
