@@ -120,7 +120,9 @@ class VitGraph {
   ): { x: string; vv?: string } {
     const scale = this.g.scalar(1 / Math.sqrt(o.headDim));
     const y = this.g.layerNorm(x, w.ln1[0], w.ln1[1], o.eps);
-    let [q, k, v] = this.qkv(y, w, o.heads);
+    const [q0, k0, v] = this.qkv(y, w, o.heads);
+    let q = q0;
+    let k = k0;
     if (o.rope) {
       q = this.rope(q, o.rope.sin, o.rope.cos);
       k = this.rope(k, o.rope.sin, o.rope.cos);
