@@ -49,26 +49,29 @@ export type OnnxRuntimeLoad = { ok: true; runtime: OnnxRuntime } | { ok: false; 
 
 let cached: OnnxRuntimeLoad | undefined;
 
-/** Loads `onnxruntime-node` once; never throws (the reason says what failed). */
-export function loadOnnxRuntime(): OnnxRuntimeLoad {
-  if (cached) return cached;
-  cached = tryLoad();
+/**
+ * Loads `onnxruntime-node` once; never throws (the reason says what failed).
+ * @param packageName the package to load (another name only in tests of the fallback)
+ */
+export function loadOnnxRuntime(packageName = 'onnxruntime-node'): OnnxRuntimeLoad {
+  if (packageName !== 'onnxruntime-node') return tryLoad(packageName);
+  cached ??= tryLoad(packageName);
   return cached;
 }
 
-function tryLoad(): OnnxRuntimeLoad {
+function tryLoad(packageName: string): OnnxRuntimeLoad {
   let require = createRequire(import.meta.url);
   let binding: { binding: { InferenceSession: new () => NativeSession; listSupportedBackends(): { name: string }[] }; initOrt(): void };
   let common: { Tensor: new (type: string, data: Float32Array, dims: readonly number[]) => OrtTensor };
   let version: string;
   try {
-    version = (require('onnxruntime-node/package.json') as { version: string }).version;
+    version = (require(`${packageName}/package.json`) as { version: string }).version;
   } catch (e) {
-    return { ok: false, reason: `the optional package onnxruntime-node is not installed (${(e as Error).message.split('\n')[0]})` };
+    return { ok: false, reason: `the optional package ${packageName} is not installed (${(e as Error).message.split('\n')[0]})` };
   }
   try {
     // Resolve the binding's own copy of onnxruntime-common (its Tensor class is the one the binding knows).
-    require = createRequire(require.resolve('onnxruntime-node'));
+    require = createRequire(require.resolve(packageName));
     binding = require('./binding.js');
     common = require('onnxruntime-common');
   } catch (e) {
