@@ -1,6 +1,7 @@
 // End-to-end tests of the built `hgm` binary: every command, its --help, config files, --json, exit codes,
 // and the bad inputs a user meets (corrupt or missing images, unknown layouts, checkpoints of another
 // configuration, weights that do not fit, unwritable output, Ctrl-C during training).
+import { loadOnnxRuntime } from '@hgm/onnx';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile, readFile, cp, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -148,6 +149,33 @@ describe('train, eval, detect on the tiny configuration', () => {
     expect(strict.code).toBe(EXIT.failed);
     expect(strict.stdout).toMatch(/ANOMALOUS .*000\.png/);
     expect(strict.stdout).toContain('1 of 1 anomalous at threshold 0');
+  });
+
+  it('detect --executor: onnx gives the tfjs scores; without the runtime auto falls back to tfjs and says why, onnx fails', async () => {
+    const image = join(data, 'wood', 'test', 'good', '000.png');
+    const base = ['detect', image, `${data}/cap/test/scratch/*.png`, '--checkpoint', trained, '--backend', 'cpu', '--json'];
+    const tfjs = await hgm([...base, '--out', join(root, 'detect-tfjs'), '--executor', 'tfjs']);
+    expect(tfjs.code, tfjs.stderr).toBe(EXIT.ok);
+    expect(json(tfjs)['executor']).toBe('tfjs');
+    const scores = (r: RunResult) => (json(r) as { detections: { score: number }[] }).detections.map((d) => d.score);
+    if (loadOnnxRuntime().ok) {
+      const onnx = await hgm([...base, '--out', join(root, 'detect-onnx'), '--executor', 'onnx', '--threads', '1']);
+      expect(onnx.code, onnx.stderr).toBe(EXIT.ok);
+      expect(json(onnx)['executor']).toBe('onnx');
+      const a = scores(onnx);
+      const b = scores(tfjs);
+      expect(a.length).toBe(b.length);
+      a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThan(1e-4));
+    }
+    const missing = { HGM_ONNXRUNTIME_PACKAGE: 'onnxruntime-node-absent' };
+    const auto = await hgm([...base, '--out', join(root, 'detect-auto')], { env: missing });
+    expect(auto.code, auto.stderr).toBe(EXIT.ok);
+    expect(json(auto)['executor']).toBe('tfjs');
+    expect(json(auto)['executorReason']).toContain('ONNX Runtime not used: the optional package onnxruntime-node-absent is not installed');
+    expect(scores(auto)).toEqual(scores(tfjs));
+    const forced = await hgm([...base, '--out', join(root, 'detect-forced'), '--executor', 'onnx'], { env: missing });
+    expect(forced.code).toBe(EXIT.unavailable);
+    expect(forced.stderr).toContain('--executor onnx: the optional package onnxruntime-node-absent is not installed');
   });
 });
 

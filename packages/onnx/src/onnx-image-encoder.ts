@@ -211,6 +211,23 @@ export class OnnxImageEncoder implements ImageEncoder {
     return out;
   }
 
+  /**
+   * CLIP's two global tokens as the Dual-Anchor backbone takes them: `ln-post` = `ln_post(CLS) @ proj`,
+   * `no-ln-post` = AnomalyCLIP's `CLS @ proj`; patch tokens `ln_post(tokens) @ proj` without CLS.
+   * Only for graphs made by {@link fromClip}.
+   */
+  encodeClipTokens(pixels: tf.Tensor4D, layers: readonly number[], globalToken: 'ln-post' | 'no-ln-post'): { globalToken: tf.Tensor2D; patchTokens: tf.Tensor3D[]; grid: [number, number] } {
+    if (this.info.family !== 'clip') throw new Error(`OnnxImageEncoder.encodeClipTokens: this is a ${this.info.family} graph, expected clip`);
+    const missing = layers.filter((l) => !this.layers.includes(l));
+    if (missing.length > 0) throw new Error(`OnnxImageEncoder: layers [${missing.join(', ')}] are not outputs of this graph (built with [${this.layers.join(', ')}])`);
+    const global = globalToken === 'ln-post' ? 'image_embeds' : 'global_feature';
+    const out = this.run(pixels, [global, ...new Set(layers.map((l) => `patch_features.${l}`))]);
+    const patchTokens = tf.tidy(() => layers.map((l) => tf.slice(out.get(`patch_features.${l}`)!, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D));
+    for (const [name, t] of out) if (name !== global) t.dispose();
+    const p = this.info.patchSize;
+    return { globalToken: out.get(global) as tf.Tensor2D, patchTokens, grid: [pixels.shape[2] / p, pixels.shape[3] / p] };
+  }
+
   /** {@link ImageEncoder.encodeImage}; `layers` must be among the blocks the graph was built with. */
   encodeImage(pixels: tf.Tensor4D, options: EncodeImageOptions = {}): ImageEncoding {
     const layers = options.layers ?? [this.info.numLayers - 1];

@@ -35,16 +35,6 @@ export function onnxClipBackbone(onnx: OnnxImageEncoder, model: ClipModel): Visi
     patchSize: model.config.vision.patchSize,
     depth: model.config.vision.layers,
     tokenWidth: model.config.embedDim,
-    encode(pixels, layers) {
-      const out = onnx.run(pixels, ['global_feature', ...layers.map((l) => `patch_features.${l}`)]);
-      const patchTokens = layers.map((l) => {
-        const t = out.get(`patch_features.${l}`)!;
-        const s = tf.slice(t, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D;
-        t.dispose();
-        return s;
-      });
-      const p = model.config.vision.patchSize;
-      return { globalToken: out.get('global_feature') as tf.Tensor2D, patchTokens, grid: [pixels.shape[2] / p, pixels.shape[3] / p] };
-    },
+    encode: (pixels, layers) => onnx.encodeClipTokens(pixels, layers, 'no-ln-post'),
   };
 }

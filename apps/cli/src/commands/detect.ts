@@ -7,6 +7,7 @@ import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
+import { EXECUTOR_FIELD, THREADS_FIELD, useExecutor } from '../executor';
 
 export const DETECT_SCHEMA: Schema = {
   inputs: { type: 'string[]', description: 'images, folders or globs' },
@@ -18,6 +19,8 @@ export const DETECT_SCHEMA: Schema = {
   skipCorrupt: { type: 'boolean', description: 'skip unreadable images' },
   ...FROZEN_WEIGHT_FIELDS,
   backend: BACKEND_FIELD,
+  executor: EXECUTOR_FIELD,
+  threads: THREADS_FIELD,
 };
 
 interface DetectOptionsCli extends Record<string, unknown> {
@@ -31,9 +34,11 @@ interface DetectOptionsCli extends Record<string, unknown> {
   clipWeights?: string;
   backboneWeights?: string;
   backend: string;
+  executor: string;
+  threads?: number;
 }
 
-const DEFAULTS: DetectOptionsCli = { inputs: [], failOnAnomaly: false, batchSize: 8, skipCorrupt: false, backend: 'auto' };
+const DEFAULTS: DetectOptionsCli = { inputs: [], failOnAnomaly: false, batchSize: 8, skipCorrupt: false, backend: 'auto', executor: 'auto' };
 
 export async function runDetect(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(DETECT_SCHEMA, DEFAULTS, flags, ['inputs', 'checkpoint', 'out']);
@@ -46,7 +51,9 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
     backboneWeights: o.backboneWeights,
     log: (l) => ctx.info(l),
   });
+  let executor: ReturnType<typeof useExecutor> | undefined;
   try {
+    executor = useExecutor(model.model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
     ctx.info(`model: ${info.config.name} (${info.path}); ${images.length} image${images.length === 1 ? '' : 's'}`);
     const r = await detect({
       model,
@@ -63,9 +70,10 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
     if (r.skipped.length > 0) lines.push(`skipped ${r.skipped.length} unreadable image${r.skipped.length === 1 ? '' : 's'}`);
     lines.push(`written: ${r.scoresJson}, ${r.scoresCsv}, maps in ${outDir}/maps/`);
     if (o.threshold !== undefined) lines.push(`${anomalous} of ${r.detections.length} anomalous at threshold ${o.threshold}`);
-    ctx.result({ command: 'detect', backend: backend.chosen, checkpoint: info.path, out: outDir, threshold: o.threshold ?? null, anomalous, detections: r.detections, skipped: r.skipped, scoresJson: r.scoresJson, scoresCsv: r.scoresCsv }, lines.join('\n'));
+    ctx.result({ command: 'detect', backend: backend.chosen, executor: executor.executor, ...(executor.reason ? { executorReason: executor.reason } : {}), checkpoint: info.path, out: outDir, threshold: o.threshold ?? null, anomalous, detections: r.detections, skipped: r.skipped, scoresJson: r.scoresJson, scoresCsv: r.scoresCsv }, lines.join('\n'));
     return o.failOnAnomaly && anomalous > 0 ? EXIT.failed : EXIT.ok;
   } finally {
+    executor?.dispose();
     model.dispose();
   }
 }
@@ -84,6 +92,8 @@ export function registerDetect(program: Command, action: ActionFactory): void {
     .option('--clip-weights <name|path>', 'CLIP weights (default: the ones recorded in the checkpoint)')
     .option('--backbone-weights <name|path>', 'DINO weights (default: the ones recorded in the checkpoint)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--executor <name>', 'frozen vision encoder on auto, tfjs or onnx (ONNX Runtime, optional package; default auto)')
+    .option('--threads <n>', 'ONNX Runtime threads (default 0 = every core)')
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys, "inputs" a list); flags override it')
     .option('--json', 'print the result as JSON on stdout (nothing else there)')
     .option('--verbose', 'more detail')
