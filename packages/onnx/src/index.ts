@@ -4,3 +4,4 @@ export * from './graph-builder';
 export * from './vit-graphs';
 export * from './ort-node';
 export * from './onnx-image-encoder';
+export * from './export-model';

@@ -25,7 +25,7 @@ export interface OnnxEncoderOptions extends SessionOptions {
 }
 
 /** Host positional tables for one patch grid, fed as graph inputs. */
-type PositionalFeeds = (grid: [number, number]) => Record<string, { data: Float32Array; dims: number[] }>;
+export type PositionalFeeds = (grid: [number, number]) => Record<string, { data: Float32Array; dims: number[] }>;
 
 /** The raw outputs of one run, as tfjs tensors the caller owns. */
 export type OnnxOutputs = Map<string, tf.Tensor>;
@@ -92,14 +92,7 @@ export class OnnxImageEncoder implements ImageEncoder {
       vvAttentionBlocks: options.vvAttentionBlocks ?? vision.vvAttentionBlocks,
       ...(options.debugOutputs ? { debugOutputs: true } : {}),
     });
-    const table = tf.clone(model.params.get('visual.positional_embedding')) as tf.Tensor2D;
-    const positional: PositionalFeeds = (grid) => {
-      const t = interpolatePositionalEmbedding(table, grid);
-      const data = t.dataSync() as Float32Array;
-      const dims = [...t.shape];
-      t.dispose();
-      return { [GRAPH_NAMES.positional]: { data, dims } };
-    };
+    const { feeds: positional, dispose: disposeTable } = clipPositionalFeeds(model);
     return OnnxImageEncoder.create(
       vision.info,
       layers,
@@ -111,7 +104,7 @@ export class OnnxImageEncoder implements ImageEncoder {
         patchTokens: ls.map((l) => tf.slice(out.get(`patch_features.${l}`)!, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D),
       }),
       (ls) => ['image_embeds', ...ls.map((l) => `patch_features.${l}`)],
-      () => table.dispose(),
+      disposeTable,
     );
   }
 
@@ -128,37 +121,7 @@ export class OnnxImageEncoder implements ImageEncoder {
     const graph = dinoGraph(spec, tfjsWeightReader(model.params), { layers });
     const prefix = 1 + model.numRegisterTokens;
     const normalizeTaps = options.normalizeTaps ?? true;
-    let positional: PositionalFeeds;
-    let small: tf.Tensor;
-    if (family === 'dinov2') {
-      const c = config as Dinov2Config;
-      small = tf.clone(model.params.get('pos_embed'));
-      positional = ([gh, gw]) => {
-        const t = interpolatePosEmbed(small, gh * c.patchSize, gw * c.patchSize, c.patchSize, { antialias: c.interpolateAntialias, offset: c.interpolateOffset });
-        const data = t.dataSync() as Float32Array;
-        const dims = [...t.shape];
-        t.dispose();
-        return { [GRAPH_NAMES.positional]: { data, dims } };
-      };
-    } else {
-      const c = config as Dinov3Config;
-      small = tf.clone(model.params.get('rope_embed.periods'));
-      const headDim = c.embedDim / c.numHeads;
-      positional = ([gh, gw]) => {
-        const r = ropeTables(small, gh, gw, c.ropeNormalizeCoords);
-        const n = gh * gw;
-        const sinData = r.sin.dataSync() as Float32Array;
-        const cosData = r.cos.dataSync() as Float32Array;
-        tf.dispose([r.sin, r.cos]);
-        // Prefix tokens are not rotated: cos 1, sin 0.
-        const sin = new Float32Array((prefix + n) * headDim);
-        const cos = new Float32Array((prefix + n) * headDim).fill(1, 0, prefix * headDim);
-        sin.set(sinData, prefix * headDim);
-        cos.set(cosData, prefix * headDim);
-        const dims = [prefix + n, headDim];
-        return { [GRAPH_NAMES.ropeSin]: { data: sin, dims }, [GRAPH_NAMES.ropeCos]: { data: cos, dims } };
-      };
-    }
+    const { feeds: positional, dispose: disposeSmall } = dinoPositionalFeeds(model);
     const info = model.info;
     if (options.release) model.dispose();
     const tap = (l: number) => (normalizeTaps ? `block_norm.${l}` : `block.${l}`);
@@ -175,7 +138,7 @@ export class OnnxImageEncoder implements ImageEncoder {
         return { cls, patchTokens };
       },
       (ls) => ['norm', ...ls.map(tap)],
-      () => small.dispose(),
+      disposeSmall,
     );
   }
 
@@ -253,4 +216,62 @@ export class OnnxImageEncoder implements ImageEncoder {
     this.gridCache.clear();
     this.onDispose();
   }
+}
+
+/**
+ * The positional inputs of a CLIP vision graph per patch grid: the positional table resized as AnomalyCLIP
+ * does. Keeps a copy of the (small) table; `dispose` frees it.
+ */
+export function clipPositionalFeeds(model: ClipModel): { feeds: PositionalFeeds; dispose: () => void } {
+  const table = tf.clone(model.params.get('visual.positional_embedding')) as tf.Tensor2D;
+  const feeds: PositionalFeeds = (grid) => {
+    const t = interpolatePositionalEmbedding(table, grid);
+    const data = t.dataSync() as Float32Array;
+    const dims = [...t.shape];
+    t.dispose();
+    return { [GRAPH_NAMES.positional]: { data, dims } };
+  };
+  return { feeds, dispose: () => table.dispose() };
+}
+
+/**
+ * The positional inputs of a DINO graph per patch grid: DINOv2's interpolated positional embedding, or
+ * DINOv3's RoPE tables over all tokens (prefix rows cos 1, sin 0). Keeps a copy of the (small) table or
+ * periods; `dispose` frees it.
+ */
+export function dinoPositionalFeeds(model: DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }): { feeds: PositionalFeeds; dispose: () => void } {
+  const config = model.config;
+  const prefix = 1 + model.numRegisterTokens;
+  let positional: PositionalFeeds;
+  let small: tf.Tensor;
+  if (model.info.family === 'dinov2') {
+    const c = config as Dinov2Config;
+    small = tf.clone(model.params.get('pos_embed'));
+    positional = ([gh, gw]) => {
+      const t = interpolatePosEmbed(small, gh * c.patchSize, gw * c.patchSize, c.patchSize, { antialias: c.interpolateAntialias, offset: c.interpolateOffset });
+      const data = t.dataSync() as Float32Array;
+      const dims = [...t.shape];
+      t.dispose();
+      return { [GRAPH_NAMES.positional]: { data, dims } };
+    };
+  } else {
+    const c = config as Dinov3Config;
+    small = tf.clone(model.params.get('rope_embed.periods'));
+    const headDim = c.embedDim / c.numHeads;
+    positional = ([gh, gw]) => {
+      const r = ropeTables(small, gh, gw, c.ropeNormalizeCoords);
+      const n = gh * gw;
+      const sinData = r.sin.dataSync() as Float32Array;
+      const cosData = r.cos.dataSync() as Float32Array;
+      tf.dispose([r.sin, r.cos]);
+      // Prefix tokens are not rotated: cos 1, sin 0.
+      const sin = new Float32Array((prefix + n) * headDim);
+      const cos = new Float32Array((prefix + n) * headDim).fill(1, 0, prefix * headDim);
+      sin.set(sinData, prefix * headDim);
+      cos.set(cosData, prefix * headDim);
+      const dims = [prefix + n, headDim];
+      return { [GRAPH_NAMES.ropeSin]: { data: sin, dims }, [GRAPH_NAMES.ropeCos]: { data: cos, dims } };
+    };
+  }
+  return { feeds: positional, dispose: () => small.dispose() };
 }
