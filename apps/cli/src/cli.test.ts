@@ -1,6 +1,7 @@
 // End-to-end tests of the built `hgm` binary: every command, its --help, config files, --json, exit codes,
 // and the bad inputs a user meets (corrupt or missing images, unknown layouts, checkpoints of another
 // configuration, weights that do not fit, unwritable output, Ctrl-C during training).
+import { createRequire } from 'node:module';
 import { loadOnnxRuntime } from '@hgm/onnx';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile, readFile, cp, mkdir, readdir, stat, unlink } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { openSafetensors, writeSafetensorsFile } from '@hgm/tensor/node';
 import { ClipModel, Dinov3VisionTransformer } from '@hgm/backbone';
 import { resolveConfig, TINY_CONFIG } from '@hgm/dual-anchor';
 import { writeSyntheticDataset } from '@hgm/data/node';
-import { ensureBuilt, runHgm, type RunResult } from './test-support';
+import { ensureBuilt, repoRoot, runHgm, type RunResult } from './test-support';
 import { EXIT } from './exit-codes';
 
 let root: string;
@@ -176,6 +177,39 @@ describe('train, eval, detect on the tiny configuration', () => {
     const forced = await hgm([...base, '--out', join(root, 'detect-forced'), '--executor', 'onnx'], { env: missing });
     expect(forced.code).toBe(EXIT.unavailable);
     expect(forced.stderr).toContain('--executor onnx: the optional package onnxruntime-node-absent is not installed');
+  });
+});
+
+describe('export onnx', () => {
+  it('writes a model (inline and external data) that onnxruntime-node loads and that reproduces the fixture outputs', async () => {
+    if (!loadOnnxRuntime().ok) return;
+    const fixture = join(repoRoot, 'fixtures', 'vit', 'dinov3-tiny');
+    const ort = createRequire(import.meta.url)('onnxruntime-node') as {
+      InferenceSession: { create(path: string): Promise<{ run(feeds: object): Promise<Record<string, { data: Float32Array }>>; release(): Promise<void> }> };
+      Tensor: new (type: string, data: Float32Array, dims: readonly number[]) => object;
+    };
+    const inputs = await openSafetensors(join(fixture, 'inputs.safetensors'));
+    const outputs = await openSafetensors(join(fixture, 'outputs.safetensors'));
+    const pixels = await inputs.readHost('pixel_values_up');
+    const expected = await outputs.readHost('up.x_prenorm');
+    await inputs.close();
+    await outputs.close();
+    for (const external of ['never', 'always']) {
+      const out = join(root, `export-${external}`, 'dinov3.onnx');
+      const r = await hgm(['export', 'onnx', '--backbone', 'dinov3', '--config', join(fixture, 'config.json'), '--weights', join(fixture, 'weights.safetensors'), '--image-size', '24', '--external-data', external, '--out', out, '--json']);
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      expect(Boolean(json(r)['dataPath'])).toBe(external === 'always');
+      const session = await ort.InferenceSession.create(out);
+      const got = await session.run({ pixel_values: new ort.Tensor('float32', pixels.data as Float32Array, pixels.shape) });
+      await session.release();
+      const e = expected.data as Float32Array;
+      const worst = got['prenorm']!.data.reduce((m, v, i) => Math.max(m, Math.abs(v - e[i]!) - 1e-4 * Math.abs(e[i]!)), 0);
+      expect(got['prenorm']!.data.length).toBe(e.length);
+      expect(worst).toBeLessThan(1e-4);
+    }
+    const bad = await hgm(['export', 'onnx', '--backbone', 'dinov3', '--config', join(fixture, 'config.json'), '--weights', join(fixture, 'weights.safetensors'), '--image-size', '18', '--out', join(root, 'bad.onnx')]);
+    expect(bad.code).not.toBe(EXIT.ok);
+    expect(bad.stderr).toContain('image size must be a positive multiple of the patch size 4, found 18');
   });
 });
 

@@ -14,6 +14,7 @@ import { registerDetect } from './commands/detect';
 import { registerData } from './commands/data';
 import { registerWeights } from './commands/weights';
 import { registerDemo } from './commands/demo';
+import { registerExport } from './commands/export';
 
 export const VERSION = '0.1.0';
 
@@ -51,6 +52,7 @@ export function buildProgram(io: CommandIo, state: { code: number }): Command {
   registerDetect(program, action);
   registerData(program, action);
   registerWeights(program, action);
+  registerExport(program, action);
   program.exitOverride();
   for (const c of program.commands) {
     c.exitOverride();
