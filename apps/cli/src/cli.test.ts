@@ -1,6 +1,8 @@
 // End-to-end tests of the built `hgm` binary: every command, its --help, config files, --json, exit codes,
 // and the bad inputs a user meets (corrupt or missing images, unknown layouts, checkpoints of another
 // configuration, weights that do not fit, unwritable output, Ctrl-C during training).
+import { createRequire } from 'node:module';
+import { loadOnnxRuntime } from '@hgm/onnx';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile, readFile, cp, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -181,6 +183,66 @@ describe('train, eval, detect on the tiny configuration', () => {
     expect((await readdir(join(out, 'maps'))).length).toBe(2 + 1);
     expect(strict.stdout).toMatch(/ANOMALOUS .*000\.png/);
     expect(strict.stdout).toContain('1 of 1 anomalous at threshold 0');
+  });
+
+  it('detect --executor: onnx gives the tfjs scores; without the runtime auto falls back to tfjs and says why, onnx fails', async () => {
+    const image = join(data, 'wood', 'test', 'good', '000.png');
+    const base = ['detect', image, `${data}/cap/test/scratch/*.png`, '--checkpoint', trained, '--backend', 'cpu', '--json'];
+    const tfjs = await hgm([...base, '--out', join(root, 'detect-tfjs'), '--executor', 'tfjs']);
+    expect(tfjs.code, tfjs.stderr).toBe(EXIT.ok);
+    expect(json(tfjs)['executor']).toBe('tfjs');
+    const scores = (r: RunResult) => (json(r) as { detections: { score: number }[] }).detections.map((d) => d.score);
+    if (loadOnnxRuntime().ok) {
+      const onnx = await hgm([...base, '--out', join(root, 'detect-onnx'), '--executor', 'onnx', '--threads', '1']);
+      expect(onnx.code, onnx.stderr).toBe(EXIT.ok);
+      expect(json(onnx)['executor']).toBe('onnx');
+      const a = scores(onnx);
+      const b = scores(tfjs);
+      expect(a.length).toBe(b.length);
+      a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThan(1e-4));
+    }
+    const missing = { HGM_ONNXRUNTIME_PACKAGE: 'onnxruntime-node-absent' };
+    const auto = await hgm([...base, '--out', join(root, 'detect-auto')], { env: missing });
+    expect(auto.code, auto.stderr).toBe(EXIT.ok);
+    expect(json(auto)['executor']).toBe('tfjs');
+    expect(json(auto)['executorReason']).toContain('ONNX Runtime not used: the optional package onnxruntime-node-absent is not installed');
+    expect(scores(auto)).toEqual(scores(tfjs));
+    const forced = await hgm([...base, '--out', join(root, 'detect-forced'), '--executor', 'onnx'], { env: missing });
+    expect(forced.code).toBe(EXIT.unavailable);
+    expect(forced.stderr).toContain('--executor onnx: the optional package onnxruntime-node-absent is not installed');
+  });
+});
+
+describe('export onnx', () => {
+  it('writes a model (inline and external data) that onnxruntime-node loads and that reproduces the fixture outputs', async () => {
+    if (!loadOnnxRuntime().ok) return;
+    const fixture = join(repoRoot, 'fixtures', 'vit', 'dinov3-tiny');
+    const ort = createRequire(import.meta.url)('onnxruntime-node') as {
+      InferenceSession: { create(path: string): Promise<{ run(feeds: object): Promise<Record<string, { data: Float32Array }>>; release(): Promise<void> }> };
+      Tensor: new (type: string, data: Float32Array, dims: readonly number[]) => object;
+    };
+    const inputs = await openSafetensors(join(fixture, 'inputs.safetensors'));
+    const outputs = await openSafetensors(join(fixture, 'outputs.safetensors'));
+    const pixels = await inputs.readHost('pixel_values_up');
+    const expected = await outputs.readHost('up.x_prenorm');
+    await inputs.close();
+    await outputs.close();
+    for (const external of ['never', 'always']) {
+      const out = join(root, `export-${external}`, 'dinov3.onnx');
+      const r = await hgm(['export', 'onnx', '--backbone', 'dinov3', '--config', join(fixture, 'config.json'), '--weights', join(fixture, 'weights.safetensors'), '--image-size', '24', '--external-data', external, '--out', out, '--json']);
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      expect(Boolean(json(r)['dataPath'])).toBe(external === 'always');
+      const session = await ort.InferenceSession.create(out);
+      const got = await session.run({ pixel_values: new ort.Tensor('float32', pixels.data as Float32Array, pixels.shape) });
+      await session.release();
+      const e = expected.data as Float32Array;
+      const worst = got['prenorm']!.data.reduce((m, v, i) => Math.max(m, Math.abs(v - e[i]!) - 1e-4 * Math.abs(e[i]!)), 0);
+      expect(got['prenorm']!.data.length).toBe(e.length);
+      expect(worst).toBeLessThan(1e-4);
+    }
+    const bad = await hgm(['export', 'onnx', '--backbone', 'dinov3', '--config', join(fixture, 'config.json'), '--weights', join(fixture, 'weights.safetensors'), '--image-size', '18', '--out', join(root, 'bad.onnx')]);
+    expect(bad.code).not.toBe(EXIT.ok);
+    expect(bad.stderr).toContain('image size must be a positive multiple of the patch size 4, found 18');
   });
 });
 

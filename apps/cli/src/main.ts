@@ -15,6 +15,7 @@ import { registerData } from './commands/data';
 import { registerWeights } from './commands/weights';
 import { registerDemo } from './commands/demo';
 import { registerDoctor } from './commands/doctor';
+import { registerExport } from './commands/export';
 
 export const VERSION = '0.1.0';
 
@@ -53,6 +54,7 @@ export function buildProgram(io: CommandIo, state: { code: number }): Command {
   registerData(program, action);
   registerWeights(program, action);
   registerDoctor(program, action);
+  registerExport(program, action);
   program.exitOverride();
   for (const c of program.commands) {
     c.exitOverride();

@@ -35,6 +35,7 @@ function frozenParts(c: DualAnchorConfig, tokenizer: ClipTokenizer): { parts: Fr
         tokenizer,
         dispose: () => clip.dispose(),
         frozenVariables: () => clip.params.entries().map((p) => p.variable),
+        visionSource: { kind: 'clip', clip, globalToken: c.backbone.globalToken },
       },
       stores: [{ name: 'clip', load: (w) => clip.load(w, { ignore: ['^prompt_learner\\.'] }), randomize: (rng) => randomizeBackboneWeights(clip.params, rng) }],
     };
@@ -52,6 +53,7 @@ function frozenParts(c: DualAnchorConfig, tokenizer: ClipTokenizer): { parts: Fr
         dino.dispose();
       },
       frozenVariables: () => [...clip.params.entries(), ...dino.params.entries()].map((p) => p.variable),
+      visionSource: { kind: c.backbone.kind, encoder: dino },
     },
     stores: [
       { name: 'clip', load: (w) => clip.load(w), randomize: (rng) => randomizeBackboneWeights(clip.params, rng) },

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ParameterStore, Rng, SafetensorsReader, type HostTensor, type LoadReport, CheckpointMismatchError, ConfigError, InvalidStateError, ShapeError } from '@hgm/tensor';
-import type { ClipTextOutput, ClipTextTransformer, ClipTokenizer } from '@hgm/backbone';
+import type { ClipModel, ClipTextOutput, ClipTextTransformer, ClipTokenizer, DinoVisionTransformer } from '@hgm/backbone';
 import { HierarchicalGroupMerging, disposeGroupMergingLevel, type GroupMergingLevel } from '@hgm/group-merging';
 import { GroupGatedTokenRefiner } from '@hgm/refiner';
 import { AnomalyClipPromptLearner, DynamicStatePrompts, anomalyClipIgnoredKeys, type PromptBatch } from '@hgm/prompts';
@@ -110,7 +110,14 @@ export interface FrozenParts {
   dispose(): void;
   /** Every frozen variable (for checks that they receive no update). */
   frozenVariables(): tf.Variable[];
+  /** The loaded vision encoder behind `backbone`, for another executor of the same weights (e.g. ONNX Runtime). */
+  visionSource?: VisionSource;
 }
+
+/** The model object a backbone reads its frozen vision weights from. */
+export type VisionSource =
+  | { kind: 'clip'; clip: ClipModel; globalToken: 'ln-post' | 'no-ln-post' }
+  | { kind: 'dinov2' | 'dinov3'; encoder: DinoVisionTransformer };
 
 /**
  * The Dual-Anchor model (method steps 1-6) and, with every module off, the AnomalyCLIP baseline.
@@ -436,6 +443,19 @@ export class DualAnchorModel {
       rename: keyPrefix === 'prompt_learner.' ? [] : [{ pattern: `^${esc}`, replacement: 'prompt_learner.' }],
       ignore: [...anomalyClipIgnoredKeys('prompt_learner.'), '^(?!prompt_learner\\.)'],
     });
+  }
+
+  /**
+   * Runs the frozen vision step with another executor of the same encoder (e.g. an ONNX Runtime graph built
+   * from {@link FrozenParts.visionSource}); it must have the same kind, patch size, depth and token width.
+   * The caller keeps ownership of `backbone`'s resources.
+   */
+  useBackbone(backbone: VisionBackbone): void {
+    const b = this.frozen.backbone;
+    for (const k of ['kind', 'patchSize', 'depth', 'tokenWidth'] as const) {
+      if (backbone[k] !== b[k]) throw new Error(`Dual-Anchor model: useBackbone needs ${k} ${b[k]}, the given backbone has ${backbone[k]}`);
+    }
+    this.frozen.backbone = backbone;
   }
 
   /** Frees the learnable parameters, the prompt buffers and the frozen parts. */

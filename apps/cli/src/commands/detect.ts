@@ -7,6 +7,7 @@ import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
+import { EXECUTOR_FIELD, THREADS_FIELD, useExecutor } from '../executor';
 
 export const DETECT_SCHEMA: Schema = {
   inputs: { type: 'string[]', description: 'images, folders or globs' },
@@ -21,6 +22,8 @@ export const DETECT_SCHEMA: Schema = {
   overwrite: { type: 'boolean', description: 'replace the outputs of an earlier run in --out' },
   ...FROZEN_WEIGHT_FIELDS,
   backend: BACKEND_FIELD,
+  executor: EXECUTOR_FIELD,
+  threads: THREADS_FIELD,
 };
 
 interface DetectOptionsCli extends Record<string, unknown> {
@@ -37,9 +40,21 @@ interface DetectOptionsCli extends Record<string, unknown> {
   mapSize: string;
   maxPixels: number;
   overwrite: boolean;
+  executor: string;
+  threads?: number;
 }
 
-const DEFAULTS: DetectOptionsCli = { inputs: [], failOnAnomaly: false, batchSize: 8, skipCorrupt: false, backend: 'auto', mapSize: 'original', maxPixels: DEFAULT_MAX_PIXELS, overwrite: false };
+const DEFAULTS: DetectOptionsCli = {
+  inputs: [],
+  failOnAnomaly: false,
+  batchSize: 8,
+  skipCorrupt: false,
+  backend: 'auto',
+  mapSize: 'original',
+  maxPixels: DEFAULT_MAX_PIXELS,
+  overwrite: false,
+  executor: 'auto',
+};
 
 export async function runDetect(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(DETECT_SCHEMA, DEFAULTS, flags, ['inputs', 'checkpoint', 'out']);
@@ -56,7 +71,9 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
     backboneWeights: o.backboneWeights,
     log: (l) => ctx.info(l),
   });
+  let executor: ReturnType<typeof useExecutor> | undefined;
   try {
+    executor = useExecutor(model.model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
     ctx.info(`model: ${info.config.name} (${info.path}); ${images.length} image${images.length === 1 ? '' : 's'}`);
     const r = await detect({
       model,
@@ -75,9 +92,10 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
     if (r.skipped.length > 0) lines.push(`skipped ${r.skipped.length} unreadable image${r.skipped.length === 1 ? '' : 's'}`);
     lines.push(`written: ${r.scoresJson}, ${r.scoresCsv}, maps in ${outDir}/maps/ (colour scale: ${r.colorBar})`);
     if (o.threshold !== undefined) lines.push(`${anomalous} of ${r.detections.length} anomalous at threshold ${o.threshold}`);
-    ctx.result({ command: 'detect', backend: backend.chosen, checkpoint: info.path, out: outDir, threshold: o.threshold ?? null, anomalous, detections: r.detections, skipped: r.skipped, scoresJson: r.scoresJson, scoresCsv: r.scoresCsv }, lines.join('\n'));
+    ctx.result({ command: 'detect', backend: backend.chosen, executor: executor.executor, ...(executor.reason ? { executorReason: executor.reason } : {}), checkpoint: info.path, out: outDir, threshold: o.threshold ?? null, anomalous, detections: r.detections, skipped: r.skipped, scoresJson: r.scoresJson, scoresCsv: r.scoresCsv }, lines.join('\n'));
     return o.failOnAnomaly && anomalous > 0 ? EXIT.failed : EXIT.ok;
   } finally {
+    executor?.dispose();
     model.dispose();
   }
 }
@@ -99,6 +117,8 @@ export function registerDetect(program: Command, action: ActionFactory): void {
     .option('--clip-weights <name|path>', 'CLIP weights: catalogue name or file (.safetensors, .pt, .pth, .bin; default: the ones recorded in the checkpoint)')
     .option('--backbone-weights <name|path>', 'DINO weights: catalogue name or file (.safetensors, .pth, .bin; default: the ones recorded in the checkpoint)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--executor <name>', 'frozen vision encoder on auto, tfjs or onnx (ONNX Runtime, optional package; default auto)')
+    .option('--threads <n>', 'ONNX Runtime threads (default 0 = every core)')
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys, "inputs" a list); flags override it')
     .option('--json', 'print the result as JSON on stdout (nothing else there)')
     .option('--verbose', 'more detail')
