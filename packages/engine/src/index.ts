@@ -5,3 +5,4 @@ export * from './html-report';
 export * from './adam';
 export * from './engine-model';
 export * from './dual-anchor-adapter';
+export * from './predict-images';
