@@ -1,6 +1,7 @@
 /**
- * The `hgm` command line: train, eval, detect, data inspect, weights list|pull|verify, demo. Results go to
- * stdout (JSON only with --json), messages and progress to stderr; the exit codes are in exit-codes.ts.
+ * The `hgm` command line: train, eval, detect, data inspect, weights list|pull|verify, demo, serve, worker,
+ * queue status. Results go to stdout (JSON only with --json), messages and progress to stderr; the exit
+ * codes are in exit-codes.ts.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +15,8 @@ import { registerDetect } from './commands/detect';
 import { registerData } from './commands/data';
 import { registerWeights } from './commands/weights';
 import { registerDemo } from './commands/demo';
+import { registerServe } from './commands/serve';
+import { registerWorker, registerQueue } from './commands/queue';
 
 export const VERSION = '0.1.0';
 
@@ -51,6 +54,9 @@ export function buildProgram(io: CommandIo, state: { code: number }): Command {
   registerDetect(program, action);
   registerData(program, action);
   registerWeights(program, action);
+  registerServe(program, action);
+  registerWorker(program, action);
+  registerQueue(program, action);
   program.exitOverride();
   for (const c of program.commands) {
     c.exitOverride();
