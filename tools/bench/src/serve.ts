@@ -105,7 +105,17 @@ async function startServer(checkpoint: string, backend: string): Promise<{ child
 }
 
 async function metric(url: string, name: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  let text = '';
+  for (let attempt = 1; ; attempt++) {
+    try {
+      text = await (await fetch(`${url}/metrics`)).text();
+      break;
+    } catch (e) {
+      // A connection autocannon left half-closed can be reset; a fresh one answers.
+      if (attempt === 3) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
   const m = text.match(new RegExp(`^${name} ([0-9.e+-]+)`, 'm'));
   return m ? Number(m[1]) : NaN;
 }

@@ -179,6 +179,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     const t0 = started.get(req);
     if (t0 !== undefined) metrics.latency.observe({ route }, (performance.now() - t0) / 1000);
   });
+  // On shutdown, answers in flight close their connection (keep-alive sockets would hold the exit otherwise).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) void reply.header('connection', 'close');
+  });
   app.addHook('onClose', async () => {
     await batcher.close();
   });
