@@ -1,6 +1,7 @@
 /**
- * The `hgm` command line: train, eval, detect, data inspect, weights list|pull|verify, demo, doctor. Results go to
- * stdout (JSON only with --json), messages and progress to stderr; the exit codes are in exit-codes.ts.
+ * The `hgm` command line: train, eval, detect, data inspect, weights list|pull|verify, demo, doctor, export onnx,
+ * serve, worker, queue status. Results go to stdout (JSON only with --json), messages and progress to stderr;
+ * the exit codes are in exit-codes.ts.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +17,8 @@ import { registerWeights } from './commands/weights';
 import { registerDemo } from './commands/demo';
 import { registerDoctor } from './commands/doctor';
 import { registerExport } from './commands/export';
+import { registerServe } from './commands/serve';
+import { registerWorker, registerQueue } from './commands/queue';
 
 export const VERSION = '0.1.0';
 
@@ -55,6 +58,9 @@ export function buildProgram(io: CommandIo, state: { code: number }): Command {
   registerWeights(program, action);
   registerDoctor(program, action);
   registerExport(program, action);
+  registerServe(program, action);
+  registerWorker(program, action);
+  registerQueue(program, action);
   program.exitOverride();
   for (const c of program.commands) {
     c.exitOverride();

@@ -2,7 +2,6 @@
  * Detection on new images: anomaly-map PNGs (heat map and overlay) per image, a JSON and a CSV of image
  * scores, and, with a threshold, a decision per image.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { atomicWriteFile } from '@hgm/tensor/node';
 import { decodeImage, preprocessImage, readBytes, type DatasetFileSystem, type DecodedImage, type ImageDecoder } from '@hgm/data';
@@ -10,6 +9,7 @@ import type { EngineModel } from './engine-model';
 import { denormalize, heatmapPng, overlayPng } from './map-images';
 import { colorBarPng, originalMapPngs } from './original-maps';
 import { uniqueOutputNames } from './output-names';
+import { predictImages, mapMaximum } from './predict-images';
 import { RateMeter, type ProgressListener } from './progress';
 
 export interface DetectOptions {
@@ -89,17 +89,7 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
       }
     }
     if (ok.length > 0) {
-      const data = new Float32Array(ok.length * 3 * size * size);
-      ok.forEach((o, j) => data.set(o.pixels, j * 3 * size * size));
-      const input = tf.tensor4d(data, [ok.length, 3, size, size]);
-      const features = model.encodeVision(input);
-      input.dispose();
-      const pred = model.predict(features);
-      for (const t of features.values()) t.dispose();
-      const maps = (await pred.anomalyMap.data()) as Float32Array;
-      const scores = (await pred.imageScore.data()) as Float32Array;
-      pred.anomalyMap.dispose();
-      pred.imageScore.dispose();
+      const { maps, scores } = await predictImages(model, ok.map((o) => o.pixels));
       for (let j = 0; j < ok.length; j++) {
         const o = ok[j]!;
         const map = maps.slice(j * size * size, (j + 1) * size * size);
@@ -114,8 +104,7 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
           await atomicWriteFile(heatmap, heatmapPng(map, size, norm));
           await atomicWriteFile(overlay, overlayPng(denormalize(o.pixels, model.preprocess), map, size, norm));
         }
-        let maxMap = -Infinity;
-        for (const v of map) if (v > maxMap) maxMap = v;
+        const maxMap = mapMaximum(map);
         const score = scores[j]!;
         detections.push({ image: o.path, score, ...(options.threshold !== undefined ? { anomalous: score >= options.threshold } : {}), heatmap, overlay, maxMap });
       }
@@ -124,13 +113,21 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
     meter.tick(paths.length);
     emit({ type: 'items', stage: 'detect', done, total: options.images.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(options.images.length - done) });
   }
-  const scoresJson = join(options.outDir, 'scores.json');
-  const scoresCsv = join(options.outDir, 'scores.csv');
-  await atomicWriteFile(scoresJson, JSON.stringify({ threshold: options.threshold ?? null, detections, skipped }, null, 2));
-  const header = options.threshold !== undefined ? 'image,score,anomalous,max_map,heatmap,overlay' : 'image,score,max_map,heatmap,overlay';
-  const rows = detections.map((d) => [csv(d.image), d.score, ...(options.threshold !== undefined ? [d.anomalous ? 1 : 0] : []), d.maxMap, csv(d.heatmap), csv(d.overlay)].join(','));
+  return { detections, skipped, colorBar, ...(await writeDetectionTables(options.outDir, detections, skipped, options.threshold)) };
+}
+
+/**
+ * Writes `scores.json` and `scores.csv` (atomically) in the layout of a local `detect` run; the queue's
+ * collector writes its results through it too.
+ */
+export async function writeDetectionTables(outDir: string, detections: readonly Detection[], skipped: DetectResult['skipped'], threshold: number | undefined): Promise<{ scoresJson: string; scoresCsv: string }> {
+  const scoresJson = join(outDir, 'scores.json');
+  const scoresCsv = join(outDir, 'scores.csv');
+  await atomicWriteFile(scoresJson, JSON.stringify({ threshold: threshold ?? null, detections, skipped }, null, 2));
+  const header = threshold !== undefined ? 'image,score,anomalous,max_map,heatmap,overlay' : 'image,score,max_map,heatmap,overlay';
+  const rows = detections.map((d) => [csv(d.image), d.score, ...(threshold !== undefined ? [d.anomalous ? 1 : 0] : []), d.maxMap, csv(d.heatmap), csv(d.overlay)].join(','));
   await atomicWriteFile(scoresCsv, [header, ...rows].join('\n') + '\n');
-  return { detections, skipped, scoresJson, scoresCsv, colorBar };
+  return { scoresJson, scoresCsv };
 }
 
 function csv(s: string): string {

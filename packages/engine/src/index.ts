@@ -6,3 +6,4 @@ export * from './adam';
 export * from './engine-model';
 export * from './dual-anchor-adapter';
 export * from './original-maps';
+export * from './predict-images';
