@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { bilinearResizeMatrix } from '@hgm/backbone';
+import { bilinearResizeMatrix } from '@hgm/nn';
 
 /**
  * Applies a linear map along each of the last two axes: out[n] = A x[n] B^T. Bilinear resizing and

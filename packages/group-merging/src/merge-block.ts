@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterStore, Rng } from '@hgm/tensor';
-import { gelu, layerNorm, linear, splitHeads } from '@hgm/backbone';
+import { gelu, layerNorm, linear, splitHeads } from '@hgm/nn';
 import { addLayerNorm, addLinear, checkShape, joinName, tidyObject, type LayerNormParameters, type LinearParameters } from './parameters';
 import { assignOverLastAxis, gumbelNoiseFor } from './assignment';
 import type { HierarchicalGroupMergingConfig } from './config';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterStore, Rng } from '@hgm/tensor';
-import { layerNorm, linear } from '@hgm/backbone';
+import { layerNorm, linear } from '@hgm/nn';
 import { resolveGroupGatedTokenRefinerConfig, type GroupGatedTokenRefinerConfig } from './config';
 
 /** Output of {@link GroupGatedTokenRefiner.forward}. */

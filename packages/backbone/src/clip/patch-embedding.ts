@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backendLinear } from '../layers/backend-linear';
+import { backendLinear } from '@hgm/nn';
 
 /**
  * A ViT patch embedding without bias (`Conv2d(3, W, kernel=p, stride=p, bias=False)`), done as a
