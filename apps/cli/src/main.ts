@@ -3,9 +3,8 @@
  * serve, worker, queue status. Results go to stdout (JSON only with --json), messages and progress to stderr;
  * the exit codes are in exit-codes.ts.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { isMainModule } from '@hgm/tensor/node';
 import { CommandContext, type ActionFactory, type CommandIo } from './command-context';
 import { CliError, EXIT } from './exit-codes';
 import { toCliError } from './errors';
@@ -101,14 +100,4 @@ export async function runCommand(args: string[], io: CommandIo = { stdout: proce
   return state.code;
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) void run(process.argv);
+if (isMainModule(import.meta.url)) void run(process.argv);

@@ -4,8 +4,7 @@
  * Prints the per-category summary of a dataset and every problem found, each naming its file; exits 1 when
  * the set has errors, 2 on a usage error.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { isMainModule } from '@hgm/tensor/node';
 import { formatInspectReport, inspectDataset } from './inspect';
 import { nodeFileSystem } from './node-file-system';
 import { DATASET_FORMATS, type DatasetFormat } from './sample';
@@ -73,17 +72,7 @@ export async function runInspectCommand(
   return report.ok ? 0 : 1;
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   runInspectCommand(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

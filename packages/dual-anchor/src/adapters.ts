@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterStore, Rng } from '@hgm/tensor';
-import { linear } from '@hgm/backbone';
+import { linear } from '@hgm/nn';
 import { ConfigError } from '@hgm/tensor';
 
 /** A learnable linear map `<name>.weight` [out, in], `<name>.bias` [out]. */

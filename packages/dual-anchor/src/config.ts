@@ -205,11 +205,6 @@ export function backboneDepth(c: Pick<DualAnchorConfig, 'backbone' | 'clip'>): n
   return c.backbone.kind === 'clip' ? c.clip.vision.layers : c.backbone.config.depth;
 }
 
-/** D: the width of maps, group tokens and prompts (the CLIP joint embedding size). */
-export function embeddingDim(c: Pick<DualAnchorConfig, 'clip'>): number {
-  return c.clip.embedDim;
-}
-
 /**
  * Fills every default and validates the whole configuration, explaining each problem (all of them at
  * once): field, what was expected, what was found.

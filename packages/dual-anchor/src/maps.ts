@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { bilinearResizeMatrix } from '@hgm/backbone';
+import { bilinearResizeMatrix } from '@hgm/nn';
 import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**

@@ -23,12 +23,18 @@ export interface FeatureKeyParts {
   preprocess: string;
 }
 
-/** Cache key: sha256 over the image bytes and the key parts. */
+/**
+ * Version of what an entry holds. 2: the patch grid and the image size are stored with the features
+ * (`grid`, `imageSize`); entries of version 1 (without them) get other keys and are recomputed.
+ */
+export const FEATURE_CACHE_FORMAT = 2;
+
+/** Cache key: sha256 over the image bytes, the key parts and {@link FEATURE_CACHE_FORMAT}. */
 export function featureKey(imageBytes: Uint8Array, parts: FeatureKeyParts): string {
   const h = createHash('sha256');
   h.update(imageBytes);
   h.update('\0');
-  h.update(JSON.stringify({ b: parts.backbone, w: parts.weights, r: parts.resolution, l: parts.layers, p: parts.preprocess }));
+  h.update(JSON.stringify({ f: FEATURE_CACHE_FORMAT, b: parts.backbone, w: parts.weights, r: parts.resolution, l: parts.layers, p: parts.preprocess }));
   return h.digest('hex');
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParameterStore, Rng } from '@hgm/tensor';
-import { gelu, layerNorm, linear, mergeHeads, scaledDotProductAttention, splitHeads } from '@hgm/backbone';
-import { addLayerNorm, addLinear, checkPositiveInteger, checkShape, joinName, tidyObject, type LayerNormParameters, type LinearParameters } from './parameters';
+import { joinName, type ParameterStore, type Rng } from '@hgm/tensor';
+import { gelu, layerNorm, linear, mergeHeads, scaledDotProductAttention, splitHeads } from '@hgm/nn';
+import { addLayerNorm, addLinear, checkPositiveInteger, checkShape, tidyObject, type LayerNormParameters, type LinearParameters } from './parameters';
 import { assignOverLastAxis, gumbelNoiseFor } from './assignment';
 import { ConfigError } from '@hgm/tensor';
 

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParameterStore, Rng } from '@hgm/tensor';
+import { joinName, type ParameterStore, type Rng } from '@hgm/tensor';
 import { resolveHierarchicalGroupMergingConfig, type HierarchicalGroupMergingConfig } from './config';
 import { GroupMergeBlock } from './merge-block';
 import { mergeGroupTokens } from './merge-groups';
-import { checkShape, joinName, tidyObject } from './parameters';
+import { checkShape, tidyObject } from './parameters';
 import type { GroupingForwardOptions } from './groupvit-grouping-block';
 import { ConfigError, ShapeError } from '@hgm/tensor';
 

@@ -2,16 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterStore, Rng } from '@hgm/tensor';
 import { ConfigError, ShapeError } from '@hgm/tensor';
 
-/**
- * Joins a state-dict prefix and a local name with a dot: `joinName('hgm', 'group_tokens')` is
- * `hgm.group_tokens`; an empty prefix gives the name itself; a prefix that already ends with a dot is
- * used as is.
- */
-export function joinName(prefix: string, name: string): string {
-  if (prefix === '') return name;
-  return prefix.endsWith('.') ? `${prefix}${name}` : `${prefix}.${name}`;
-}
-
 /** The variables of one `nn.Linear`-style layer (PyTorch layout: weight [out, in]). */
 export interface LinearParameters {
   weight: tf.Variable;

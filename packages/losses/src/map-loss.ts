@@ -4,10 +4,6 @@ import { checkFloat, checkKnownKeys, checkNumber, checkRank, checkSameShape } fr
 import { focalLoss, resolveFocalLossConfig, type FocalLossConfig } from './focal-loss';
 import { ConfigError, ShapeError } from '@hgm/tensor';
 
-/** Channel order of an anomaly map's probabilities: index 0 is normal (A_n), index 1 anomalous (A_a). */
-export const NORMAL_CHANNEL = 0;
-export const ANOMALY_CHANNEL = 1;
-
 export interface MapLossConfig {
   /** Focal-loss settings (reduction is always 'mean' here). */
   focal: Omit<FocalLossConfig, 'reduction'>;

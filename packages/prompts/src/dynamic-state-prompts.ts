@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterStore, Rng } from '@hgm/tensor';
-import { linear } from '@hgm/backbone';
+import { linear } from '@hgm/nn';
 import { OBJECT_AGNOSTIC, learnablePromptText } from './templates';
 import { argmaxIndex, type PromptBatch, type PromptTextSpec } from './text-spec';
 import { spliceSequence } from './splice';

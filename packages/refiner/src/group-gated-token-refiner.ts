@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParameterStore, Rng } from '@hgm/tensor';
-import { layerNorm, linear } from '@hgm/backbone';
+import { joinName, type ParameterStore, type Rng } from '@hgm/tensor';
+import { layerNorm, linear } from '@hgm/nn';
 import { resolveGroupGatedTokenRefinerConfig, type GroupGatedTokenRefinerConfig } from './config';
 import { ShapeError } from '@hgm/tensor';
 
@@ -43,7 +43,7 @@ export class GroupGatedTokenRefiner {
   constructor(store: ParameterStore, config: Partial<GroupGatedTokenRefinerConfig>, init: GroupGatedTokenRefinerInit) {
     const c = resolveGroupGatedTokenRefinerConfig(config);
     this.config = c;
-    const n = (name: string): string => (init.prefix === '' ? name : init.prefix.endsWith('.') ? `${init.prefix}${name}` : `${init.prefix}.${name}`);
+    const n = (name: string): string => joinName(init.prefix, name);
     this.normWeight = store.add(n('norm.weight'), tf.ones([2]), { trainable: true });
     this.normBias = store.add(n('norm.bias'), tf.zeros([2]), { trainable: true });
     this.gateWeight = store.add(n('gate.weight'), init.rng.tensorTruncatedNormal([c.dim, 2], 0, c.weightInitStd), { trainable: true });

@@ -43,7 +43,7 @@ export { unpickle, PyGlobal, PyTuple, PyDict, ScriptObject, type PyValue, type P
 export { openTensorSource, sniffTensorFileFormat, isTensorFile, type TensorFile, type TensorFileFormat } from './tensor-file';
 export { float16ToFloat32, bfloat16ToFloat32, float32ToFloat16, float32ToBfloat16 } from './half';
 export { renameKey, renameKeys, type RenameRule } from './rename-rules';
-export { ParameterStore, toStateDictSource, type Parameter, type LoadReport, type LoadOptions, type StateDictSource } from './parameter-store';
+export { ParameterStore, joinName, toStateDictSource, type Parameter, type LoadReport, type LoadOptions, type StateDictSource } from './parameter-store';
 export {
   initBackend,
   BackendStartError,

@@ -2,7 +2,9 @@
  * Node-only parts of @hgm/tensor: safetensors files read by byte range, atomic writes, and backend
  * start-up that finds the wasm binaries in node_modules and a WebGPU adapter through the `webgpu` package.
  */
+import { realpathSync } from 'node:fs';
 import { open, rename, unlink, mkdir, stat } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +17,21 @@ import { openTensorSource, type TensorFile } from './tensor-file';
 import { initBackend, isNotFound, describeAdapter, type BackendLoaders, type BackendReport, type BackendRequest, type InitBackendOptions } from './backend';
 
 export * from './index';
+
+/**
+ * Whether the module whose `import.meta.url` is `moduleUrl` is the script Node was started with (the entry
+ * point's symlinks resolved, as npm bins are links). Command-line entry points run only then, so that
+ * importing them (tests, bundles) runs nothing.
+ */
+export function isMainModule(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return moduleUrl === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
 
 /** A byte source over a local file, read with positioned reads (never the whole file). */
 export async function fileSource(path: string): Promise<ByteSource> {

@@ -68,6 +68,16 @@ export interface LoadOptions {
 }
 
 /**
+ * Joins a state-dict prefix and a local name with a dot: `joinName('hgm', 'group_tokens')` is
+ * `hgm.group_tokens`; an empty prefix gives the name itself; a prefix that already ends with a dot is
+ * used as is.
+ */
+export function joinName(prefix: string, name: string): string {
+  if (prefix === '') return name;
+  return prefix.endsWith('.') ? `${prefix}${name}` : `${prefix}.${name}`;
+}
+
+/**
  * Named parameters with trainable/frozen flags. Model code registers each parameter once by its
  * state-dict name; optimisers take {@link trainableVariables}; loading and saving go by name.
  */

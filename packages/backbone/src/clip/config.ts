@@ -45,9 +45,7 @@ export interface ClipConfig {
 export const CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
-/** Ids of the BPE tokenizer's special tokens and CLIP's context. */
-export const CLIP_SOT_TOKEN = 49406;
-export const CLIP_EOT_TOKEN = 49407;
+/** Size of CLIP's BPE vocabulary (its last two ids are the start and end tokens). */
 export const CLIP_VOCAB_SIZE = 49408;
 export const CLIP_CONTEXT_LENGTH = 77;
 

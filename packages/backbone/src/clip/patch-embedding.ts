@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backendLinear } from '../layers/backend-linear';
+import { backendLinear } from '@hgm/nn';
 import { ShapeError } from '@hgm/tensor';
 
 /**

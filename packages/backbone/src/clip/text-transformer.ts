@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { layerNorm } from '../layers/layer-norm';
-import { project } from '../layers/linear';
-import { causalMask } from '../layers/attention';
+import { layerNorm, project, causalMask } from '@hgm/nn';
 import type { ClipConfig } from './config';
 import { residualBlock, residualBlockWeights, type ResidualBlockWeights } from './residual-block';
 import type { ClipTextForwardOptions, ClipTextInput, ClipTextOutput } from './types';

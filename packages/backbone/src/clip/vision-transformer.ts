@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { EncodeImageOptions, ImageEncoder, ImageEncoderInfo, ImageEncoding } from '../encoder';
-import { layerNorm } from '../layers/layer-norm';
-import { project } from '../layers/linear';
+import { layerNorm, project } from '@hgm/nn';
 import type { ClipConfig } from './config';
 import { patchEmbedding } from './patch-embedding';
 import { interpolatePositionalEmbedding } from './positional-embedding';

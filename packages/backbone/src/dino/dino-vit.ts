@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ParameterStore, type LoadOptions, type LoadReport, type HostTensor, type SafetensorsReader, ConfigError } from '@hgm/tensor';
 import type { EncodeImageOptions, ImageEncoder, ImageEncoderInfo, ImageEncoding } from '../encoder';
-import { layerNorm } from '../layers/layer-norm';
+import { layerNorm } from '@hgm/nn';
 import type { StateDictEntry } from './state-dict-keys';
 import type { RopeTables } from './rope';
 import { vitBlock, type AffineWeights, type VitBlockOptions, type VitBlockWeights } from './vit-block';

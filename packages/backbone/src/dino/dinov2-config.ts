@@ -1,5 +1,6 @@
 import type { PreprocessConfig } from '../encoder';
 import { ConfigError } from '@hgm/tensor';
+import { checkVitShape, readReferenceArgs } from './reference-args';
 
 /**
  * Architecture of a DINOv2 ViT (`dinov2/models/vision_transformer.py::DinoVisionTransformer`), eval mode.
@@ -82,11 +83,6 @@ export const DINOV2_VITL14_REG: Dinov2Config = {
 /** The defaults every partial config is completed with. */
 export const DEFAULT_DINOV2_CONFIG: Dinov2Config = DINOV2_VITL14_REG;
 
-function positiveInt(value: unknown, name: string, who: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new ConfigError(`${who}: ${name} must be a positive integer, found ${JSON.stringify(value)}`);
-  return value;
-}
-
 /**
  * Completes a partial config with {@link DEFAULT_DINOV2_CONFIG} and validates it.
  * @throws naming the field, what was expected and what was found
@@ -94,14 +90,11 @@ function positiveInt(value: unknown, name: string, who: string): number {
 export function resolveDinov2Config(partial: Partial<Dinov2Config> = {}): Dinov2Config {
   const who = 'dinov2 config';
   const c: Dinov2Config = { ...DEFAULT_DINOV2_CONFIG, ...partial, preprocess: { ...DEFAULT_DINOV2_CONFIG.preprocess, ...partial.preprocess } };
-  for (const k of ['imgSize', 'patchSize', 'inChans', 'embedDim', 'depth', 'numHeads'] as const) positiveInt(c[k], k, who);
+  checkVitShape(c, who);
   if (!Number.isInteger(c.numRegisterTokens) || c.numRegisterTokens < 0) throw new ConfigError(`${who}: numRegisterTokens must be an integer >= 0, found ${c.numRegisterTokens}`);
-  if (c.embedDim % c.numHeads !== 0) throw new ConfigError(`${who}: embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
   if (c.imgSize % c.patchSize !== 0) throw new ConfigError(`${who}: imgSize ${c.imgSize} is not a multiple of patchSize ${c.patchSize}`);
   if (!(c.mlpRatio > 0) || !Number.isInteger(c.embedDim * c.mlpRatio)) throw new ConfigError(`${who}: mlpRatio must give an integer hidden width, found ${c.mlpRatio} (x ${c.embedDim})`);
-  if (c.ffnLayer !== 'mlp') throw new ConfigError(`${who}: ffnLayer must be "mlp" (the only one implemented), found ${JSON.stringify(c.ffnLayer)}`);
   if (!(c.interpolateOffset >= 0) || !(c.interpolateOffset < 1)) throw new ConfigError(`${who}: interpolateOffset must be in [0, 1), found ${c.interpolateOffset}`);
-  if (!(c.layerNormEps > 0)) throw new ConfigError(`${who}: layerNormEps must be > 0, found ${c.layerNormEps}`);
   return c;
 }
 
@@ -129,19 +122,7 @@ const REFERENCE_DEFAULTS: Record<string, unknown> = {
  * config; absent arguments take the reference constructor's defaults. Unsupported values (SwiGLU) throw.
  */
 export function dinov2ConfigFromReference(args: Record<string, unknown>, preprocess?: Partial<PreprocessConfig>): Dinov2Config {
-  const who = 'dinov2 reference constructor';
-  const all = { ...REFERENCE_DEFAULTS, ...args };
-  const num = (k: string): number => {
-    const v = all[k];
-    if (typeof v !== 'number') throw new ConfigError(`${who}: ${k} must be a number, found ${JSON.stringify(v)}`);
-    return v;
-  };
-  const bool = (k: string): boolean => {
-    const v = all[k];
-    if (typeof v !== 'boolean') throw new ConfigError(`${who}: ${k} must be a boolean, found ${JSON.stringify(v)}`);
-    return v;
-  };
-  if (all.ffn_layer !== 'mlp') throw new ConfigError(`${who}: ffn_layer ${JSON.stringify(all.ffn_layer)} is not implemented (only "mlp")`);
+  const { all, num, bool } = readReferenceArgs('dinov2 reference constructor', REFERENCE_DEFAULTS, args);
   const imgSize = num('img_size');
   return resolveDinov2Config({
     imgSize,

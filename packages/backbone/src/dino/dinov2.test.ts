@@ -7,7 +7,7 @@ import { Dinov2VisionTransformer } from './dinov2';
 import { DINOV2_VITL14_REG, resolveDinov2Config } from './dinov2-config';
 import { dinoReferenceOutputs, parseDinoReferenceRun, type DinoReferenceRun } from './reference-outputs';
 import { dinov2StateDictKeys } from './state-dict-keys';
-import { bicubicWeights } from './bicubic-resize';
+import { bicubicWeights } from '@hgm/nn';
 
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 /**

@@ -1,4 +1,5 @@
 import type { PreprocessConfig } from '../encoder';
+import { checkVitShape, readReferenceArgs } from './reference-args';
 import { IMAGENET_MEAN, IMAGENET_STD } from './dinov2-config';
 import type { RopeNormalizeCoords } from './rope';
 import { ConfigError } from '@hgm/tensor';
@@ -93,15 +94,11 @@ export const DEFAULT_DINOV3_CONFIG: Dinov3Config = DINOV3_VITL16;
 export function resolveDinov3Config(partial: Partial<Dinov3Config> = {}): Dinov3Config {
   const who = 'dinov3 config';
   const c: Dinov3Config = { ...DEFAULT_DINOV3_CONFIG, ...partial, preprocess: { ...DEFAULT_DINOV3_CONFIG.preprocess, ...partial.preprocess } };
-  for (const k of ['imgSize', 'patchSize', 'inChans', 'embedDim', 'depth', 'numHeads'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new ConfigError(`${who}: ${k} must be a positive integer, found ${JSON.stringify(c[k])}`);
-  }
+  checkVitShape(c, who);
   if (!Number.isInteger(c.numStorageTokens) || c.numStorageTokens < 0) throw new ConfigError(`${who}: numStorageTokens must be an integer >= 0, found ${c.numStorageTokens}`);
-  if (c.embedDim % c.numHeads !== 0) throw new ConfigError(`${who}: embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
   const headDim = c.embedDim / c.numHeads;
   if (headDim % 4 !== 0) throw new ConfigError(`${who}: head dimension ${headDim} must be a multiple of 4 for 2-D RoPE`);
   if (!(c.ffnRatio > 0) || !Number.isInteger(c.embedDim * c.ffnRatio)) throw new ConfigError(`${who}: ffnRatio must give an integer hidden width, found ${c.ffnRatio} (x ${c.embedDim})`);
-  if (c.ffnLayer !== 'mlp') throw new ConfigError(`${who}: ffnLayer must be "mlp" (the only one implemented), found ${JSON.stringify(c.ffnLayer)}`);
   const hasBase = c.ropeBase !== null;
   const hasPeriods = c.ropeMinPeriod !== null && c.ropeMaxPeriod !== null;
   if (hasBase === hasPeriods) {
@@ -109,7 +106,6 @@ export function resolveDinov3Config(partial: Partial<Dinov3Config> = {}): Dinov3
   }
   if (!['separate', 'max', 'min'].includes(c.ropeNormalizeCoords)) throw new ConfigError(`${who}: ropeNormalizeCoords must be "separate", "max" or "min", found ${JSON.stringify(c.ropeNormalizeCoords)}`);
   if (c.maskKBias && !c.qkvBias) throw new ConfigError(`${who}: maskKBias needs qkvBias`);
-  if (!(c.layerNormEps > 0)) throw new ConfigError(`${who}: layerNormEps must be > 0, found ${c.layerNormEps}`);
   return c;
 }
 
@@ -146,19 +142,7 @@ const NORM_EPS: Record<string, number> = { layernorm: 1e-6, layernormbf16: 1e-5 
  */
 export function dinov3ConfigFromReference(args: Record<string, unknown>, preprocess?: Partial<PreprocessConfig>): Dinov3Config {
   const who = 'dinov3 reference constructor';
-  const all = { ...REFERENCE_DEFAULTS, ...args };
-  const num = (k: string): number => {
-    const v = all[k];
-    if (typeof v !== 'number') throw new ConfigError(`${who}: ${k} must be a number, found ${JSON.stringify(v)}`);
-    return v;
-  };
-  const numOrNull = (k: string): number | null => (all[k] === null || all[k] === undefined ? null : num(k));
-  const bool = (k: string): boolean => {
-    const v = all[k];
-    if (typeof v !== 'boolean') throw new ConfigError(`${who}: ${k} must be a boolean, found ${JSON.stringify(v)}`);
-    return v;
-  };
-  if (all.ffn_layer !== 'mlp') throw new ConfigError(`${who}: ffn_layer ${JSON.stringify(all.ffn_layer)} is not implemented (only "mlp")`);
+  const { all, num, numOrNull, bool } = readReferenceArgs(who, REFERENCE_DEFAULTS, args);
   const eps = NORM_EPS[String(all.norm_layer)];
   if (eps === undefined) throw new ConfigError(`${who}: norm_layer ${JSON.stringify(all.norm_layer)} is not implemented (layernorm, layernormbf16)`);
   const imgSize = num('img_size');

@@ -1,4 +1,3 @@
-export { cubicKernel, bicubicWeights, resizeBicubic, type BicubicOptions } from './bicubic-resize';
 export { ropePeriods, ropeCoordinates, ropeTables, rotateHalf, applyRope, applyRopeStacked, type RopeTables, type RopeNormalizeCoords } from './rope';
 export { interpolatePosEmbed, type PosEmbedInterpolation } from './pos-embed';
 export { patchEmbed, patchGrid } from './patch-embed';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { resizeBicubic } from './bicubic-resize';
+import { resizeBicubic } from '@hgm/nn';
 import { ShapeError } from '@hgm/tensor';
 
 /** How DINOv2 resizes its learned positional embedding (`interpolate_antialias`, `interpolate_offset`). */

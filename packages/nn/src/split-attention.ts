@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { webgpuDeviceInfo } from '@hgm/tensor';
 import { scaledDotProductAttention } from './attention';
 
 const BYTES_PER_SCORE = 4;
@@ -10,7 +9,9 @@ const BYTES_PER_SCORE = 4;
  */
 export function attentionScoreLimit(): number {
   if (tf.getBackend() !== 'webgpu') return Infinity;
-  return webgpuDeviceInfo()?.limits.maxStorageBufferBindingSize ?? 134217728;
+  // the device's own limit (requested from the adapter by @hgm/tensor's webgpu start-up); 128 MiB is WebGPU's default
+  const n = (tf.backend() as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device?.limits?.maxStorageBufferBindingSize;
+  return typeof n === 'number' && n > 0 ? n : 134217728;
 }
 
 /**
