@@ -9,6 +9,13 @@ const backendPackages = [
   'webgpu',
 ];
 
+// Heads know features, not encoders: the heads (group merging, refiner, prompts) and the core packages (tensor,
+// nn) use only the core packages, so a head never pulls in an encoder, its weights manager or its tokenizer.
+const layerConstraints = [
+  { sourceTag: 'scope:head', onlyDependOnLibsWithTags: ['scope:core'] },
+  { sourceTag: 'scope:core', onlyDependOnLibsWithTags: ['scope:core'] },
+];
+
 export default [
   { ignores: ['**/dist/**', '**/node_modules/**', '**/.nx/**', '**/*.config.ts', 'vitest.shared.mjs'] },
   ...tseslint.configs.recommended,
@@ -35,6 +42,7 @@ export default [
             },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib', 'type:runtime'] },
             { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:runtime'] },
+            ...layerConstraints,
           ],
         },
       ],
@@ -43,5 +51,10 @@ export default [
   {
     files: ['**/*.test.ts'],
     rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
+  {
+    // Tests may use backends and test helpers, but a head's tests still never reach for an encoder.
+    files: ['packages/{group-merging,refiner,prompts}/**/*.test.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', { allow: [], depConstraints: layerConstraints }] },
   },
 ];

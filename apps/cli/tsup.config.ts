@@ -15,7 +15,7 @@ export default defineConfig({
   platform: 'node',
   noExternal: [/^@hgm\//],
   // Optional and native packages are loaded at run time when present.
-  external: ['webgpu', '@tensorflow/tfjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+  external: ['webgpu', 'sharp', '@tensorflow/tfjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'onnxruntime-node'],
   esbuildOptions(options) {
     options.conditions = ['@hgm/source'];
   },

@@ -6,11 +6,10 @@ import { CliError, EXIT } from './exit-codes';
 export const BACKEND_CHOICES = ['auto', 'cpu', 'wasm', 'webgpu', 'tensorflow'] as const;
 
 /**
- * What `--backend auto` tries, best first: `initNodeBackend('auto')` minus WebGPU. @hgm/tensor's auto
- * already passes over software WebGPU adapters; the command line also leaves hardware ones to an explicit
- * `--backend webgpu`, because tfjs's WebGPU kernels fail on parts of the model (training in particular).
+ * What `--backend auto` tries, best first. A hardware WebGPU adapter is taken; @hgm/tensor's auto passes
+ * over software ones (lavapipe, SwiftShader: slower than wasm), which `--backend webgpu` still uses.
  */
-const CLI_AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+export const CLI_AUTO_ORDER: readonly BackendName[] = ['tensorflow', 'webgpu', 'wasm', 'cpu'];
 
 /** What was started and why every other backend was not. */
 export interface CliBackendReport {
@@ -34,16 +33,14 @@ export async function startBackend(request: string, options: { verbose: boolean;
   }
   // Production mode: no debug checks, and no console banner from tfjs (the line below says what runs).
   tf.enableProdMode();
-  const excluded: CliBackendReport['passedOver'] =
-    request === 'auto' ? [{ backend: 'webgpu', reason: 'not tried by auto (tfjs WebGPU kernels fail on parts of the model, training in particular); ask for it with --backend webgpu' }] : [];
   const reasons = (list: PassedOver[]) => list.map((p) => ({ backend: p.backend, reason: `${p.reason} (${p.detail})` }));
   let report: CliBackendReport;
   try {
     const r = await initNodeBackend(request as BackendRequest, { autoOrder: CLI_AUTO_ORDER });
-    report = { chosen: r.chosen, providedBy: r.providedBy, passedOver: [...excluded, ...reasons(r.passedOver)] };
+    report = { chosen: r.chosen, providedBy: r.providedBy, passedOver: reasons(r.passedOver) };
   } catch (e) {
     if (!(e instanceof BackendStartError)) throw e;
-    const passedOver = [...excluded, ...reasons(e.passedOver)];
+    const passedOver = reasons(e.passedOver);
     throw new CliError(`backend ${request} could not be started:\n${describePassedOver(passedOver).join('\n')}`, EXIT.unavailable, request === 'auto' ? undefined : 'try --backend auto (or cpu, which always works)');
   }
   if (!options.quiet) {

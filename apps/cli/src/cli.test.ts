@@ -1,6 +1,8 @@
 // End-to-end tests of the built `hgm` binary: every command, its --help, config files, --json, exit codes,
 // and the bad inputs a user meets (corrupt or missing images, unknown layouts, checkpoints of another
 // configuration, weights that do not fit, unwritable output, Ctrl-C during training).
+import { createRequire } from 'node:module';
+import { loadOnnxRuntime } from '@hgm/onnx';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile, readFile, cp, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +12,7 @@ import { openSafetensors, writeSafetensorsFile } from '@hgm/tensor/node';
 import { ClipModel, Dinov3VisionTransformer } from '@hgm/backbone';
 import { resolveConfig, TINY_CONFIG } from '@hgm/dual-anchor';
 import { writeSyntheticDataset } from '@hgm/data/node';
-import { ensureBuilt, runHgm, type RunResult } from './test-support';
+import { ensureBuilt, repoRoot, runHgm, type RunResult } from './test-support';
 import { EXIT } from './exit-codes';
 
 let root: string;
@@ -43,6 +45,32 @@ beforeAll(async () => {
   const r = await hgm(['train', '--data', data, '--out', trained, '--epochs', '2', ...TRAIN_ARGS, '--json']);
   expect(r.code, r.stderr).toBe(EXIT.ok);
 }, 180_000);
+
+/** A valid gray PNG of zeros, deflated row by row as a stream (the raster is never held). */
+async function hugeGrayPng(width: number, height: number): Promise<Buffer> {
+  const { createDeflate, crc32 } = await import('node:zlib');
+  const chunk = (type: string, body: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(body.length, 0);
+    head.write(type, 4, 'ascii');
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), body])) >>> 0, 0);
+    return Buffer.concat([head, body, tail]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  const deflate = createDeflate({ level: 9 });
+  const parts: Buffer[] = [];
+  deflate.on('data', (b: Buffer) => parts.push(b));
+  const done = new Promise((resolve) => deflate.on('end', resolve));
+  const row = Buffer.alloc(width + 1);
+  for (let y = 0; y < height; y++) if (!deflate.write(row)) await new Promise((resolve) => deflate.once('drain', resolve));
+  deflate.end();
+  await done;
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', Buffer.concat(parts)), chunk('IEND', Buffer.alloc(0))]);
+}
 
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
@@ -143,11 +171,78 @@ describe('train, eval, detect on the tiny configuration', () => {
     const scores = JSON.parse(await readFile(join(out, 'scores.json'), 'utf8')) as { detections: unknown[] };
     expect(scores.detections).toEqual(result.detections);
     expect((await readFile(join(out, 'scores.csv'), 'utf8')).split('\n')[0]).toBe('image,score,anomalous,max_map,heatmap,overlay');
-    expect((await readdir(join(out, 'maps'))).length).toBe(10);
-    const strict = await hgm(['detect', join(data, 'wood', 'test', 'good', '000.png'), '--checkpoint', trained, '--out', out, '--threshold', '0', '--fail-on-anomaly', '--backend', 'cpu']);
+    expect((await readdir(join(out, 'maps'))).length).toBe(10 + 1); // heat map and overlay per image, and the colour bar
+    const again = await hgm(['detect', join(data, 'wood', 'test', 'good', '000.png'), '--checkpoint', trained, '--out', out, '--backend', 'cpu']);
+    expect(again.code).toBe(EXIT.usage);
+    expect(again.stderr).toMatch(/output folder .*detect is not empty \(maps, scores\.csv, scores\.json\)/);
+    expect(again.stderr).toContain('--overwrite');
+    const strict = await hgm(['detect', join(data, 'wood', 'test', 'good', '000.png'), '--checkpoint', trained, '--out', out, '--threshold', '0', '--fail-on-anomaly', '--overwrite', '--backend', 'cpu', '--verbose']);
     expect(strict.code).toBe(EXIT.failed);
+    expect(strict.stderr).toMatch(/--overwrite: removed the earlier maps, scores\.json, scores\.csv in /);
+    expect(strict.stderr).toMatch(/image decoder: (sharp \(sharp \d+\.\d+\.\d+, libvips|pure-js \()/);
+    expect((await readdir(join(out, 'maps'))).length).toBe(2 + 1);
     expect(strict.stdout).toMatch(/ANOMALOUS .*000\.png/);
     expect(strict.stdout).toContain('1 of 1 anomalous at threshold 0');
+  });
+
+  it('detect --executor: onnx gives the tfjs scores; without the runtime auto falls back to tfjs and says why, onnx fails', async () => {
+    const image = join(data, 'wood', 'test', 'good', '000.png');
+    const base = ['detect', image, `${data}/cap/test/scratch/*.png`, '--checkpoint', trained, '--backend', 'cpu', '--json'];
+    const tfjs = await hgm([...base, '--out', join(root, 'detect-tfjs'), '--executor', 'tfjs']);
+    expect(tfjs.code, tfjs.stderr).toBe(EXIT.ok);
+    expect(json(tfjs)['executor']).toBe('tfjs');
+    const scores = (r: RunResult) => (json(r) as { detections: { score: number }[] }).detections.map((d) => d.score);
+    if (loadOnnxRuntime().ok) {
+      const onnx = await hgm([...base, '--out', join(root, 'detect-onnx'), '--executor', 'onnx', '--threads', '1']);
+      expect(onnx.code, onnx.stderr).toBe(EXIT.ok);
+      expect(json(onnx)['executor']).toBe('onnx');
+      const a = scores(onnx);
+      const b = scores(tfjs);
+      expect(a.length).toBe(b.length);
+      a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThan(1e-4));
+    }
+    const missing = { HGM_ONNXRUNTIME_PACKAGE: 'onnxruntime-node-absent' };
+    const auto = await hgm([...base, '--out', join(root, 'detect-auto')], { env: missing });
+    expect(auto.code, auto.stderr).toBe(EXIT.ok);
+    expect(json(auto)['executor']).toBe('tfjs');
+    expect(json(auto)['executorReason']).toContain('ONNX Runtime not used: the optional package onnxruntime-node-absent is not installed');
+    expect(scores(auto)).toEqual(scores(tfjs));
+    const forced = await hgm([...base, '--out', join(root, 'detect-forced'), '--executor', 'onnx'], { env: missing });
+    expect(forced.code).toBe(EXIT.unavailable);
+    expect(forced.stderr).toContain('--executor onnx: the optional package onnxruntime-node-absent is not installed');
+  });
+});
+
+describe('export onnx', () => {
+  it('writes a model (inline and external data) that onnxruntime-node loads and that reproduces the fixture outputs', async () => {
+    if (!loadOnnxRuntime().ok) return;
+    const fixture = join(repoRoot, 'fixtures', 'vit', 'dinov3-tiny');
+    const ort = createRequire(import.meta.url)('onnxruntime-node') as {
+      InferenceSession: { create(path: string): Promise<{ run(feeds: object): Promise<Record<string, { data: Float32Array }>>; release(): Promise<void> }> };
+      Tensor: new (type: string, data: Float32Array, dims: readonly number[]) => object;
+    };
+    const inputs = await openSafetensors(join(fixture, 'inputs.safetensors'));
+    const outputs = await openSafetensors(join(fixture, 'outputs.safetensors'));
+    const pixels = await inputs.readHost('pixel_values_up');
+    const expected = await outputs.readHost('up.x_prenorm');
+    await inputs.close();
+    await outputs.close();
+    for (const external of ['never', 'always']) {
+      const out = join(root, `export-${external}`, 'dinov3.onnx');
+      const r = await hgm(['export', 'onnx', '--backbone', 'dinov3', '--config', join(fixture, 'config.json'), '--weights', join(fixture, 'weights.safetensors'), '--image-size', '24', '--external-data', external, '--out', out, '--json']);
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      expect(Boolean(json(r)['dataPath'])).toBe(external === 'always');
+      const session = await ort.InferenceSession.create(out);
+      const got = await session.run({ pixel_values: new ort.Tensor('float32', pixels.data as Float32Array, pixels.shape) });
+      await session.release();
+      const e = expected.data as Float32Array;
+      const worst = got['prenorm']!.data.reduce((m, v, i) => Math.max(m, Math.abs(v - e[i]!) - 1e-4 * Math.abs(e[i]!)), 0);
+      expect(got['prenorm']!.data.length).toBe(e.length);
+      expect(worst).toBeLessThan(1e-4);
+    }
+    const bad = await hgm(['export', 'onnx', '--backbone', 'dinov3', '--config', join(fixture, 'config.json'), '--weights', join(fixture, 'weights.safetensors'), '--image-size', '18', '--out', join(root, 'bad.onnx')]);
+    expect(bad.code).not.toBe(EXIT.ok);
+    expect(bad.stderr).toContain('image size must be a positive multiple of the patch size 4, found 18');
   });
 });
 
@@ -179,6 +274,42 @@ describe('data and weights', () => {
     const pull = await hgm(['weights', 'pull', 'clip-vit-b-16']);
     expect(pull.code).toBe(EXIT.unavailable);
     expect(pull.stderr).toMatch(/weights clip-vit-b-16: .*model\.safetensors is not in the cache and offline mode is on; download https:\/\/huggingface\.co\/openai\/clip-vit-base-patch16\/resolve\/main\/model\.safetensors/);
+  });
+});
+
+describe('PyTorch checkpoints as frozen weights', () => {
+  const torchFixture = (file: string): string => join(repoRoot, 'fixtures', 'torch', file);
+
+  it('detect with --clip-weights model.pt (TorchScript) and --backbone-weights model.pth gives the outputs of their safetensors twins; verify accepts them', async () => {
+    const run = async (clip: string, backbone: string, out: string) => {
+      const r = await hgm(['detect', join(data, 'wood', 'test', 'good'), '--checkpoint', trained, '--out', join(root, out), '--clip-weights', torchFixture(clip), '--backbone-weights', torchFixture(backbone), '--backend', 'cpu', '--json']);
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      return (json(r) as { detections: { image: string; score: number; maxMap?: number }[] }).detections.map((d) => ({ image: d.image, score: d.score, maxMap: d.maxMap }));
+    };
+    const twins = await run('tiny-clip.safetensors', 'tiny-dinov3.safetensors', 'detect-safetensors');
+    const torch = await run('tiny-clip.pt', 'tiny-dinov3.pth', 'detect-torch');
+    expect(twins.length).toBe(3);
+    expect(torch).toEqual(twins);
+    const random = json(await hgm(['detect', join(data, 'wood', 'test', 'good'), '--checkpoint', trained, '--out', join(root, 'detect-random'), '--backend', 'cpu', '--json'])) as { detections: { score: number }[] };
+    expect(random.detections.map((d) => d.score)).not.toEqual(twins.map((d) => d.score));
+    for (const [file, keyFormat] of [['tiny-clip.pt', 'openai'], ['tiny-dinov3.pth', 'dinov3']] as const) {
+      const v = await hgm(['weights', 'verify', torchFixture(file), '--json']);
+      expect(v.code, v.stderr).toBe(EXIT.ok);
+      expect(json(v)).toMatchObject({ ok: true, files: [{ keyFormat }] });
+    }
+  });
+
+  it('a pickle reaching for os.system: exit 65 naming the global, and the payload never runs', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'hgm-hostile-'));
+    try {
+      const r = await hgm(['detect', join(data, 'wood', 'test', 'good'), '--checkpoint', trained, '--out', join(root, 'hostile-out'), '--clip-weights', torchFixture('tiny-clip.safetensors'), '--backbone-weights', torchFixture('hostile-os-system.pth'), '--backend', 'cpu'], { cwd });
+      expect(r.code, r.stderr).toBe(EXIT.dataError);
+      expect(r.stderr).toContain(`PyTorch checkpoint ${torchFixture('hostile-os-system.pth')}: pickle global posix.system is not allowed`);
+      // The payload would have created hgm-pickle-payload-ran in the working folder.
+      expect(await readdir(cwd)).toEqual([]);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
   });
 });
 
@@ -230,6 +361,13 @@ describe('bad input: a clear error naming the file, nothing already written lost
     expect(r.code).toBe(EXIT.dataError);
     expect(r.stderr).toMatch(/dataset .*data-missing: 1 error/);
     expect(r.stderr).toContain(join(broken, 'cap', 'test', 'scratch', '001.png'));
+    // a valid 20000 x 20000 gray PNG (388 KB): refused from its header, before decoding
+    const huge = join(root, 'huge', 'scan.png');
+    await mkdir(join(root, 'huge'), { recursive: true });
+    await writeFile(huge, await hugeGrayPng(20000, 20000));
+    const h = await hgm(['detect', huge, '--checkpoint', trained, '--out', join(root, 'huge-out'), '--backend', 'cpu']);
+    expect(h.code).toBe(EXIT.dataError);
+    expect(h.stderr).toContain(`${huge}: image is 20000x20000 = 400,000,000 pixels, over the limit of 178,956,970 pixels (twice --max-pixels 89,478,485)`);
     const gone = join(root, 'nowhere.png');
     const d = await hgm(['detect', gone, '--checkpoint', trained, '--out', join(root, 'missing-detect')]);
     expect(d.code).toBe(EXIT.noInput);
@@ -279,6 +417,24 @@ describe('bad input: a clear error naming the file, nothing already written lost
     const d = await hgm(['detect', data, '--checkpoint', trained, '--out', join(file, 'sub')]);
     expect(d.code).toBe(EXIT.cantCreate);
   });
+
+  it('failures raised as typed errors by the libraries get the exit code of their class', async () => {
+    // 64: the model library refuses the configuration (ConfigError), after the CLI accepted the flag.
+    const size = await hgm(['train', '--data', data, '--out', join(root, 'size-out'), '--model', 'tiny', '--image-size', '36', '--batch-size', '4', '--backend', 'cpu']);
+    expect(size.code, size.stderr).toBe(EXIT.usage);
+    expect(size.stderr).toContain('imageSize: expected a multiple of the patch size 8, found 36');
+    // 66: an input folder without images (InputNotFoundError).
+    const empty = join(root, 'no-images');
+    await mkdir(empty, { recursive: true });
+    const d = await hgm(['detect', empty, '--checkpoint', trained, '--out', join(root, 'empty-detect'), '--backend', 'cpu']);
+    expect(d.code, d.stderr).toBe(EXIT.noInput);
+    expect(d.stderr).toContain(`${empty}: the folder holds no image`);
+    // 1: a training run that diverges is a reported failure (DivergedError), not a crash.
+    const lr = await hgm(['train', '--data', data, '--out', join(root, 'diverged'), '--epochs', '3', '--lr', '1e30', ...TRAIN_ARGS]);
+    expect(lr.code, lr.stderr).toBe(EXIT.failed);
+    expect(lr.stderr).toMatch(/training diverged at epoch \d, step \d+: loss is NaN/);
+    expect(lr.stderr).toContain('hint: lower --lr');
+  }, 180_000);
 
   it('Ctrl-C during training saves a checkpoint, exits 130, and the same command resumes to the end', async () => {
     const out = join(root, 'interrupted');

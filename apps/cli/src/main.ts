@@ -1,10 +1,10 @@
 /**
- * The `hgm` command line: train, eval, detect, data inspect, weights list|pull|verify, demo. Results go to
- * stdout (JSON only with --json), messages and progress to stderr; the exit codes are in exit-codes.ts.
+ * The `hgm` command line: train, eval, detect, data inspect, weights list|pull|verify, demo, doctor, export onnx,
+ * serve, worker, queue status. Results go to stdout (JSON only with --json), messages and progress to stderr;
+ * the exit codes are in exit-codes.ts.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { isMainModule } from '@hgm/tensor/node';
 import { CommandContext, type ActionFactory, type CommandIo } from './command-context';
 import { CliError, EXIT } from './exit-codes';
 import { toCliError } from './errors';
@@ -14,6 +14,10 @@ import { registerDetect } from './commands/detect';
 import { registerData } from './commands/data';
 import { registerWeights } from './commands/weights';
 import { registerDemo } from './commands/demo';
+import { registerDoctor } from './commands/doctor';
+import { registerExport } from './commands/export';
+import { registerServe } from './commands/serve';
+import { registerWorker, registerQueue } from './commands/queue';
 
 export const VERSION = '0.1.0';
 
@@ -51,6 +55,11 @@ export function buildProgram(io: CommandIo, state: { code: number }): Command {
   registerDetect(program, action);
   registerData(program, action);
   registerWeights(program, action);
+  registerDoctor(program, action);
+  registerExport(program, action);
+  registerServe(program, action);
+  registerWorker(program, action);
+  registerQueue(program, action);
   program.exitOverride();
   for (const c of program.commands) {
     c.exitOverride();
@@ -91,14 +100,4 @@ export async function runCommand(args: string[], io: CommandIo = { stdout: proce
   return state.code;
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) void run(process.argv);
+if (isMainModule(import.meta.url)) void run(process.argv);

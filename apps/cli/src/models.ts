@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { openSafetensors } from '@hgm/tensor/node';
+import { openSafetensors, openTensorFile } from '@hgm/tensor/node';
 import type { HostTensor, SafetensorsReader } from '@hgm/tensor';
 import { prepareSource, readAllTensors, type ClipTokenizer } from '@hgm/backbone';
 import { loadClipTokenizer, CLIP_VOCAB_FILE, WeightsManager } from '@hgm/backbone/node';
@@ -95,7 +95,7 @@ async function loadWeightsFile(manager: WeightsManager, name: string, family: 'c
     },
   });
   log?.(`weights ${name}: ${resolved.path} (${resolved.source})`);
-  const reader = await openSafetensors(resolved.path);
+  const reader = await openTensorFile(resolved.path);
   try {
     const numHeads = c.backbone.kind === 'clip' ? c.clip.vision.heads : c.backbone.config.numHeads;
     const prepared = prepareSource(reader, family === 'dino' ? { context: { numHeads } } : {});

@@ -3,7 +3,7 @@
  * ground-truth masks, the gallery order, decisions at a threshold, the contour of the thresholded map, the
  * scores CSV (the columns of `hgm detect`'s scores.csv) and the metrics over what was dropped.
  */
-import { evaluateMetrics, pixelSetFrom, type MetricOutcome } from '@hgm/metrics';
+import { evaluateMetrics, PixelSet, type MetricOutcome } from '@hgm/metrics';
 
 /** A dropped file: its path as the browser gives it (`webkitRelativePath` or the bare name) and its bytes. */
 export interface DroppedFile {
@@ -170,7 +170,7 @@ export function pageMetrics(entries: readonly ImageEntry[]): { rows: MetricRow[]
   });
   const outcomes: Map<string, MetricOutcome> = evaluateMetrics(PAGE_METRICS, {
     image: { labels, scores: done.map((e) => e.score!) },
-    pixels: pixelSetFrom(maps, masks, [done.length, size, size], 'dropped images'),
+    pixels: new PixelSet('dropped images').addBatch(maps, masks, [done.length, size, size]),
   });
   const rows = PAGE_METRICS.map((name): MetricRow => {
     const o = outcomes.get(name)!;

@@ -9,8 +9,13 @@ export interface PreprocessConfig {
   std: [number, number, number];
   /** Resize filter the reference uses. */
   interpolation: 'bicubic' | 'bilinear';
-  /** `shortest-side-then-center-crop` (CLIP, DINO eval) or `squash` (AnomalyCLIP's resize to size x size). */
+  /** `shortest-side-then-center-crop` (CLIP, DINOv2 eval) or `squash` (DINOv3, AnomalyCLIP: resize to size x size). */
   resize: 'shortest-side-then-center-crop' | 'squash';
+  /**
+   * Side the shorter edge is resized to before the centre crop to `size` (default `size`): DINOv2's
+   * evaluation resizes to 256 and crops 224. Only for `shortest-side-then-center-crop`.
+   */
+  resizeSize?: number;
 }
 
 /** Static facts about a vision encoder. */

@@ -1,6 +1,5 @@
 // @hgm/backbone: frozen vision and text encoders with real checkpoint loaders.
 export * from './encoder';
-export * from './layers/index';
 export * from './clip/index';
 export * from './dino/index';
 export * from './tokenizer/index';

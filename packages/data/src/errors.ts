@@ -3,8 +3,11 @@
  * can find the one that broke the run.
  */
 
+import { HgmError } from '@hgm/tensor';
+
 /** A problem with one file of a dataset: unreadable, corrupt, missing, or inconsistent with its partner. */
-export class DataError extends Error {
+export class DataError extends HgmError {
+  readonly code = 'data' as const;
   /** The file the problem is about (as given to the file system). */
   readonly path: string;
   /** What kind of problem it is (for summaries). */
@@ -51,7 +54,8 @@ export type DatasetIssueKind =
   | 'lossy-mask';
 
 /** Thrown by a reader when the dataset has errors; lists every one of them. */
-export class DatasetError extends Error {
+export class DatasetError extends HgmError {
+  readonly code = 'dataset' as const;
   readonly issues: DatasetIssue[];
   constructor(root: string, issues: DatasetIssue[]) {
     const shown = issues.slice(0, 20).map((i) => `  - ${i.path}: ${i.message}`);

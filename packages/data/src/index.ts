@@ -6,7 +6,8 @@ export { decodePng, encodePng, type PngEncodeInput } from './codecs/png';
 export { decodeJpeg, encodeJpeg, MAX_JPEG_MEGAPIXELS } from './codecs/jpeg';
 export { decodeBmp, encodeBmp, type BmpEncodeInput } from './codecs/bmp';
 export { decodeImage, sniffImageFormat, hasImageExtension, IMAGE_EXTENSIONS } from './codecs/decode-image';
-export { binarizeMask, emptyMask, unionMasks, countMaskPixels, LOSSY_MASK_THRESHOLD, type Mask } from './mask';
+export { DEFAULT_MAX_PIXELS, ImageTooLargeError, checkPixelLimit, readImageSize, type PixelLimitOptions } from './codecs/pixel-limit';
+export { binarizeMask, unionMasks, countMaskPixels, LOSSY_MASK_THRESHOLD, type Mask } from './mask';
 export { resizePlanar, resizeMaskNearest, type Interpolation } from './resize';
 export {
   type PreprocessConfig,

@@ -4,11 +4,11 @@
  * Prints the per-category summary of a dataset and every problem found, each naming its file; exits 1 when
  * the set has errors, 2 on a usage error.
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { isMainModule } from '@hgm/tensor/node';
 import { formatInspectReport, inspectDataset } from './inspect';
 import { nodeFileSystem } from './node-file-system';
 import { DATASET_FORMATS, type DatasetFormat } from './sample';
+import { ConfigError } from '@hgm/tensor';
 
 export const INSPECT_USAGE = `usage: data:inspect <root> [--format ${DATASET_FORMATS.join('|')}] [--skip-corrupt] [--json] [--visa-split <csv>]`;
 
@@ -28,22 +28,22 @@ export function parseInspectArgs(argv: string[]): InspectArgs {
     const a = argv[i]!;
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value\n${INSPECT_USAGE}`);
+      if (v === undefined || v.startsWith('--')) throw new ConfigError(`${a} needs a value\n${INSPECT_USAGE}`);
       return v;
     };
     if (a === '--format') {
       const f = value();
-      if (!DATASET_FORMATS.includes(f as DatasetFormat)) throw new Error(`unknown format '${f}' (expected one of ${DATASET_FORMATS.join(', ')})\n${INSPECT_USAGE}`);
+      if (!DATASET_FORMATS.includes(f as DatasetFormat)) throw new ConfigError(`unknown format '${f}' (expected one of ${DATASET_FORMATS.join(', ')})\n${INSPECT_USAGE}`);
       args.format = f as DatasetFormat;
     } else if (a === '--skip-corrupt') args.skipCorrupt = true;
     else if (a === '--json') args.json = true;
     else if (a === '--visa-split') args.visaSplitFile = value();
-    else if (a === '--help' || a === '-h') throw new Error(INSPECT_USAGE);
-    else if (a.startsWith('--')) throw new Error(`unknown option ${a}\n${INSPECT_USAGE}`);
+    else if (a === '--help' || a === '-h') throw new ConfigError(INSPECT_USAGE);
+    else if (a.startsWith('--')) throw new ConfigError(`unknown option ${a}\n${INSPECT_USAGE}`);
     else if (args.root === undefined) args.root = a;
-    else throw new Error(`unexpected argument '${a}' (the root is ${args.root})\n${INSPECT_USAGE}`);
+    else throw new ConfigError(`unexpected argument '${a}' (the root is ${args.root})\n${INSPECT_USAGE}`);
   }
-  if (args.root === undefined) throw new Error(`missing <root>\n${INSPECT_USAGE}`);
+  if (args.root === undefined) throw new ConfigError(`missing <root>\n${INSPECT_USAGE}`);
   return args as InspectArgs;
 }
 
@@ -72,17 +72,7 @@ export async function runInspectCommand(
   return report.ok ? 0 : 1;
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMainModule(import.meta.url)) {
   runInspectCommand(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

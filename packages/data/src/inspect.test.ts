@@ -127,3 +127,13 @@ describe('data:inspect command', () => {
     expect(err.join('')).toMatch(/missing <root>[\s\S]*unknown format 'nope'[\s\S]*unknown option --bogus/);
   });
 });
+
+describe('image size summary', () => {
+  it('lists up to three sizes and summarises more (range, most common, count)', async () => {
+    const { summarizeSizes } = await import('./inspect');
+    expect(summarizeSizes({ '32x32': 4, '64x48': 1 })).toBe('32x32 (4), 64x48 (1)');
+    const many: Record<string, number> = { '512x512': 7 };
+    for (let i = 0; i < 190; i++) many[`${300 + i}x${200 + 2 * i}`] = 1;
+    expect(summarizeSizes(many)).toBe('191 sizes, width 300-512, height 200-578, most common 512x512 (7)');
+  });
+});

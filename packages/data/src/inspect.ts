@@ -158,6 +158,20 @@ export async function inspectDataset(root: string, options: InspectOptions): Pro
   return { root, format: index.format, detected: index.detected, categories, totals, errors, warnings, ok: errors.length === 0 };
 }
 
+/**
+ * The "image sizes" cell: up to three sizes listed with their counts; more are summarised as the number of
+ * distinct sizes, the width and height ranges and the most common size (the full list is in the JSON report).
+ */
+export function summarizeSizes(sizes: Record<string, number>): string {
+  const entries = Object.entries(sizes).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  if (entries.length <= 3) return entries.map(([k, v]) => `${k} (${v})`).join(', ');
+  const dims = entries.map(([k]) => k.split('x').map(Number) as [number, number]);
+  const ws = dims.map((d) => d[0]);
+  const hs = dims.map((d) => d[1]);
+  const [top, count] = entries[0]!;
+  return `${entries.length} sizes, width ${Math.min(...ws)}-${Math.max(...ws)}, height ${Math.min(...hs)}-${Math.max(...hs)}, most common ${top} (${count})`;
+}
+
 /** A human-readable summary: one table row per category, then every error and warning. */
 export function formatInspectReport(report: InspectReport): string {
   const lines: string[] = [];
@@ -173,10 +187,7 @@ export function formatInspectReport(report: InspectReport): string {
     Object.entries(c.splits)
       .map(([k, v]) => `${k} ${v.normal}/${v.anomalous}`)
       .join(', '),
-    Object.entries(c.imageSizes)
-      .sort((a, b) => b[1] - a[1])
-      .map(([k, v]) => `${k} (${v})`)
-      .join(', '),
+    summarizeSizes(c.imageSizes),
   ]);
   const t = report.totals;
   rows.push(['total', String(t.normal), String(t.anomalous), String(t.masks), '', String(t.skipped), '', '']);

@@ -38,11 +38,6 @@ export function binarizeMask(image: DecodedImage): Mask {
   return { width, height, data: out };
 }
 
-/** An all-zero mask. */
-export function emptyMask(width: number, height: number): Mask {
-  return { width, height, data: new Uint8Array(width * height) };
-}
-
 /**
  * Union of several masks of one image (MVTec LOCO stores one file per defect).
  * @param names the files the masks came from, for the error when sizes differ

@@ -12,6 +12,7 @@ import type { DatasetIndex } from './sample';
 
 export * from './index';
 export { nodeFileSystem } from './node-file-system';
+export { decodeImageNode, nodeImageDecoder, imageDecoderInfo, type ImageDecoderInfo } from './node-decode';
 
 /** {@link readDataset} on the local disk. */
 export function readDatasetFromDisk(root: string, options: Omit<ReadDatasetOptions, 'fs'> = {}): Promise<DatasetIndex> {

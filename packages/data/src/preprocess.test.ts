@@ -73,3 +73,16 @@ describe('preprocessImage / preprocessMask', () => {
     expect(() => resolvePreprocessConfig({ resize: 'crop' as never })).toThrow(/preprocess\.resize/);
   });
 });
+
+describe('resize size different from the crop (DINOv2: Resize(256) + CenterCrop(224))', () => {
+  it('resizes the shorter side to resizeSize, then crops size at the centre', () => {
+    expect(planResize(640, 480, { size: 224, resize: 'shortest-side-then-center-crop', resizeSize: 256 })).toEqual({ resizeWidth: 341, resizeHeight: 256, cropX: 58, cropY: 16, size: 224 });
+    expect(planResize(256, 256, { size: 224, resize: 'shortest-side-then-center-crop', resizeSize: 256 })).toEqual({ resizeWidth: 256, resizeHeight: 256, cropX: 16, cropY: 16, size: 224 });
+  });
+
+  it('refuses a resizeSize below the crop or with squash, naming the field', () => {
+    expect(() => resolvePreprocessConfig({ size: 224, resizeSize: 200 })).toThrow('preprocess.resizeSize must be an integer of at least size (224), got 200');
+    expect(() => resolvePreprocessConfig({ size: 224, resizeSize: 256, resize: 'squash' })).toThrow(/resizeSize applies only to resize 'shortest-side-then-center-crop', found resize "squash"/);
+    expect(resolvePreprocessConfig({ size: 224, resizeSize: 256 }).resizeSize).toBe(256);
+  });
+});

@@ -15,8 +15,13 @@ export interface PreprocessConfig {
   std: [number, number, number];
   /** Resize filter the reference uses (bicubic for CLIP and DINO). */
   interpolation: Interpolation;
-  /** `shortest-side-then-center-crop` (CLIP, DINO eval) or `squash` (AnomalyCLIP's resize to size x size). */
+  /** `shortest-side-then-center-crop` (CLIP, DINOv2 eval) or `squash` (DINOv3, AnomalyCLIP: resize to size x size). */
   resize: 'shortest-side-then-center-crop' | 'squash';
+  /**
+   * Side the shorter edge is resized to before the centre crop to `size` (default `size`): DINOv2's
+   * evaluation resizes to 256 and crops 224. Only for `shortest-side-then-center-crop`.
+   */
+  resizeSize?: number;
 }
 
 /** OpenAI CLIP's normalisation. */
@@ -52,6 +57,10 @@ export function resolvePreprocessConfig(config: Partial<PreprocessConfig> = {}):
   if (c.resize !== 'shortest-side-then-center-crop' && c.resize !== 'squash') {
     throw new RangeError(`preprocess.resize must be 'shortest-side-then-center-crop' or 'squash', got ${JSON.stringify(c.resize)}`);
   }
+  if (c.resizeSize !== undefined) {
+    if (c.resize !== 'shortest-side-then-center-crop') throw new RangeError(`preprocess.resizeSize applies only to resize 'shortest-side-then-center-crop', found resize ${JSON.stringify(c.resize)}`);
+    if (!Number.isInteger(c.resizeSize) || c.resizeSize < c.size) throw new RangeError(`preprocess.resizeSize must be an integer of at least size (${c.size}), got ${c.resizeSize}`);
+  }
   return c;
 }
 
@@ -71,21 +80,22 @@ function roundHalfEven(x: number): number {
 }
 
 /**
- * The geometry torchvision applies: `Resize(size)` makes the shorter side `size` and the longer
- * `floor(size * long / short)`; `CenterCrop(size)` starts at `round((dim - size) / 2)`. `squash` resizes to
- * `size x size` with no crop.
+ * The geometry torchvision applies: `Resize(r)` makes the shorter side `r` (`resizeSize`, default `size`) and
+ * the longer `floor(r * long / short)`; `CenterCrop(size)` starts at `round((dim - size) / 2)`. `squash`
+ * resizes to `size x size` with no crop.
  */
-export function planResize(width: number, height: number, config: Pick<PreprocessConfig, 'size' | 'resize'>): ResizePlan {
+export function planResize(width: number, height: number, config: Pick<PreprocessConfig, 'size' | 'resize' | 'resizeSize'>): ResizePlan {
   const { size } = config;
   if (config.resize === 'squash') return { resizeWidth: size, resizeHeight: size, cropX: 0, cropY: 0, size };
+  const side = config.resizeSize ?? size;
   let resizeWidth: number;
   let resizeHeight: number;
   if (width <= height) {
-    resizeWidth = size;
-    resizeHeight = Math.floor((size * height) / width);
+    resizeWidth = side;
+    resizeHeight = Math.floor((side * height) / width);
   } else {
-    resizeHeight = size;
-    resizeWidth = Math.floor((size * width) / height);
+    resizeHeight = side;
+    resizeWidth = Math.floor((side * width) / height);
   }
   return {
     resizeWidth,

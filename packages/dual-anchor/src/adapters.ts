@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterStore, Rng } from '@hgm/tensor';
-import { linear } from '@hgm/backbone';
+import { linear } from '@hgm/nn';
+import { ConfigError } from '@hgm/tensor';
 
 /** A learnable linear map `<name>.weight` [out, in], `<name>.bias` [out]. */
 export interface LinearAdapter {
@@ -35,7 +36,7 @@ export class FeatureAdapters {
   /** @param tokens [B, M, C] of tap i @returns [B, M, D] */
   mapPatches(tokens: tf.Tensor3D, i: number): tf.Tensor3D {
     const a = this.patch[i];
-    if (!a) throw new Error(`feature adapters: no adapter for tapped layer ${i} (there are ${this.patch.length})`);
+    if (!a) throw new ConfigError(`feature adapters: no adapter for tapped layer ${i} (there are ${this.patch.length})`);
     return linear(tokens, a.weight, a.bias) as tf.Tensor3D;
   }
 

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { Rng, type HostTensor, type SafetensorsReader } from '@hgm/tensor';
+import { Rng, type HostTensor, type SafetensorsReader, ConfigError } from '@hgm/tensor';
 import { ClipModel, Dinov2VisionTransformer, Dinov3VisionTransformer, type ClipTokenizer } from '@hgm/backbone';
 import { resolveConfig, TINY_CONFIG, type DualAnchorConfig, type DualAnchorConfigInput } from './config';
 import { DualAnchorModel, type FrozenParts } from './dual-anchor-model';
@@ -35,6 +35,7 @@ function frozenParts(c: DualAnchorConfig, tokenizer: ClipTokenizer): { parts: Fr
         tokenizer,
         dispose: () => clip.dispose(),
         frozenVariables: () => clip.params.entries().map((p) => p.variable),
+        visionSource: { kind: 'clip', clip, globalToken: c.backbone.globalToken },
       },
       stores: [{ name: 'clip', load: (w) => clip.load(w, { ignore: ['^prompt_learner\\.'] }), randomize: (rng) => randomizeBackboneWeights(clip.params, rng) }],
     };
@@ -52,6 +53,7 @@ function frozenParts(c: DualAnchorConfig, tokenizer: ClipTokenizer): { parts: Fr
         dino.dispose();
       },
       frozenVariables: () => [...clip.params.entries(), ...dino.params.entries()].map((p) => p.variable),
+      visionSource: { kind: c.backbone.kind, encoder: dino },
     },
     stores: [
       { name: 'clip', load: (w) => clip.load(w), randomize: (rng) => randomizeBackboneWeights(clip.params, rng) },
@@ -97,7 +99,7 @@ export async function buildModel(config: DualAnchorConfigInput, weights: { clip:
   try {
     await stores[0]!.load(weights.clip);
     if (stores[1]) {
-      if (!weights.backbone) throw new Error(`buildModel: a ${c.backbone.kind} backbone needs its weights (weights.backbone)`);
+      if (!weights.backbone) throw new ConfigError(`buildModel: a ${c.backbone.kind} backbone needs its weights (weights.backbone)`);
       await stores[1].load(weights.backbone);
     }
     return new DualAnchorModel(c, parts);

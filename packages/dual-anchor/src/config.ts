@@ -17,6 +17,7 @@ import {
   type DynamicStatePromptConfig,
 } from '@hgm/prompts';
 import { MASK_DOWNSAMPLINGS, type MaskDownsampling } from '@hgm/losses';
+import { ConfigError } from '@hgm/tensor';
 
 /** The frozen vision backbone. */
 export type BackboneConfig =
@@ -204,11 +205,6 @@ export function backboneDepth(c: Pick<DualAnchorConfig, 'backbone' | 'clip'>): n
   return c.backbone.kind === 'clip' ? c.clip.vision.layers : c.backbone.config.depth;
 }
 
-/** D: the width of maps, group tokens and prompts (the CLIP joint embedding size). */
-export function embeddingDim(c: Pick<DualAnchorConfig, 'clip'>): number {
-  return c.clip.embedDim;
-}
-
 /**
  * Fills every default and validates the whole configuration, explaining each problem (all of them at
  * once): field, what was expected, what was found.
@@ -288,7 +284,7 @@ export function resolveConfig(input: DualAnchorConfigInput = {}): DualAnchorConf
   if (!MASK_DOWNSAMPLINGS.includes(loss.maskDownsampling)) problems.push(`loss.maskDownsampling: expected one of ${MASK_DOWNSAMPLINGS.join(', ')}, found ${JSON.stringify(loss.maskDownsampling)}`);
   const seed = input.seed ?? 111;
   if (!Number.isInteger(seed)) problems.push(`seed: expected an integer, found ${seed}`);
-  if (problems.length > 0) throw new Error(`Dual-Anchor config${input.name ? ` ${JSON.stringify(input.name)}` : ''}: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new ConfigError(`Dual-Anchor config${input.name ? ` ${JSON.stringify(input.name)}` : ''}: ${problems.join('; ')}`);
   return {
     name: input.name ?? 'dual-anchor',
     backbone,

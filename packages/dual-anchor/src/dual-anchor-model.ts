@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ParameterStore, Rng, SafetensorsReader, type HostTensor, type LoadReport } from '@hgm/tensor';
-import type { ClipTextOutput, ClipTextTransformer, ClipTokenizer } from '@hgm/backbone';
+import { ParameterStore, Rng, SafetensorsReader, type HostTensor, type LoadReport, CheckpointMismatchError, ConfigError, InvalidStateError, ShapeError } from '@hgm/tensor';
+import type { ClipModel, ClipTextOutput, ClipTextTransformer, ClipTokenizer, DinoVisionTransformer } from '@hgm/backbone';
 import { HierarchicalGroupMerging, disposeGroupMergingLevel, type GroupMergingLevel } from '@hgm/group-merging';
 import { GroupGatedTokenRefiner } from '@hgm/refiner';
 import { AnomalyClipPromptLearner, DynamicStatePrompts, anomalyClipIgnoredKeys, type PromptBatch } from '@hgm/prompts';
@@ -110,7 +110,14 @@ export interface FrozenParts {
   dispose(): void;
   /** Every frozen variable (for checks that they receive no update). */
   frozenVariables(): tf.Variable[];
+  /** The loaded vision encoder behind `backbone`, for another executor of the same weights (e.g. ONNX Runtime). */
+  visionSource?: VisionSource;
 }
+
+/** The model object a backbone reads its frozen vision weights from. */
+export type VisionSource =
+  | { kind: 'clip'; clip: ClipModel; globalToken: 'ln-post' | 'no-ln-post' }
+  | { kind: 'dinov2' | 'dinov3'; encoder: DinoVisionTransformer };
 
 /**
  * The Dual-Anchor model (method steps 1-6) and, with every module off, the AnomalyCLIP baseline.
@@ -144,15 +151,15 @@ export class DualAnchorModel {
     this.config = c;
     const d = c.clip.embedDim;
     const { backbone, text } = frozen;
-    if (backbone.kind !== c.backbone.kind) throw new Error(`Dual-Anchor model: config backbone is ${c.backbone.kind}, the given backbone is ${backbone.kind}`);
+    if (backbone.kind !== c.backbone.kind) throw new ConfigError(`Dual-Anchor model: config backbone is ${c.backbone.kind}, the given backbone is ${backbone.kind}`);
     if (text.config.text.width !== c.clip.text.width || text.config.embedDim !== d) {
-      throw new Error(`Dual-Anchor model: text tower has width ${text.config.text.width} and embedding ${text.config.embedDim}, config expects ${c.clip.text.width} and ${d}`);
+      throw new ConfigError(`Dual-Anchor model: text tower has width ${text.config.text.width} and embedding ${text.config.embedDim}, config expects ${c.clip.text.width} and ${d}`);
     }
     // One fork per module, always in the same order, so that switching a module off leaves the others' initial values unchanged.
     const root = new Rng(c.seed);
     const rngs = { adapters: root.fork(), anchors: root.fork(), hgm: root.fork(), refiner: root.fork(), dsp: root.fork(), prompts: root.fork() };
     this.adapters = backbone.kind === 'clip' ? null : new FeatureAdapters(this.params, rngs.adapters, backbone.tokenWidth, d, c.layers.length);
-    if (backbone.kind === 'clip' && backbone.tokenWidth !== d) throw new Error(`Dual-Anchor model: CLIP backbone tokens have width ${backbone.tokenWidth}, expected D = ${d}`);
+    if (backbone.kind === 'clip' && backbone.tokenWidth !== d) throw new ConfigError(`Dual-Anchor model: CLIP backbone tokens have width ${backbone.tokenWidth}, expected D = ${d}`);
     this.staticAnchors = !c.modules.hgm && usesAnchors(c) ? this.params.add('anchors.tokens', rngs.anchors.tensorTruncatedNormal([2, d], 0, c.hgm.groupTokenInitStd), { trainable: true }) : null;
     this.hgm = c.modules.hgm ? new HierarchicalGroupMerging(this.params, { ...c.hgm, dim: d }, { prefix: 'hgm', rng: rngs.hgm }) : null;
     this.refiner = c.modules.ggtr ? new GroupGatedTokenRefiner(this.params, { ...c.ggtr, dim: d }, { prefix: 'refiner', rng: rngs.refiner }) : null;
@@ -168,7 +175,7 @@ export class DualAnchorModel {
   encodeVision(pixels: tf.Tensor4D): VisionFeatures {
     const p = this.frozen.backbone.patchSize;
     if (pixels.rank !== 4 || pixels.shape[1] !== 3 || pixels.shape[2] % p !== 0 || pixels.shape[3] % p !== 0) {
-      throw new Error(`Dual-Anchor encodeVision: pixels must be [B, 3, H, W] with H, W multiples of ${p}, found [${pixels.shape.join(', ')}]`);
+      throw new ShapeError(`Dual-Anchor encodeVision: pixels must be [B, 3, H, W] with H, W multiples of ${p}, found [${pixels.shape.join(', ')}]`);
     }
     const out = this.frozen.backbone.encode(pixels, this.config.layers);
     return { ...out, imageSize: [pixels.shape[2], pixels.shape[3]] };
@@ -201,7 +208,7 @@ export class DualAnchorModel {
   /** The prompts (DSP per image, interleaved normal/anomalous; or the two static ones). */
   prompts(imageAnchors: tf.Tensor3D | null): PromptBatch {
     if (this.dsp) {
-      if (!imageAnchors) throw new Error('Dual-Anchor prompts: Dynamic State Prompts need the image anchors');
+      if (!imageAnchors) throw new ConfigError('Dual-Anchor prompts: Dynamic State Prompts need the image anchors');
       return tf.tidy(() => {
         const [gn, ga] = tf.unstack(imageAnchors, 1) as [tf.Tensor2D, tf.Tensor2D];
         const batch = this.dsp!.forward(gn, ga);
@@ -234,9 +241,9 @@ export class DualAnchorModel {
     const c = this.config;
     const training = options.training ?? false;
     if (features.patchTokens.length !== c.layers.length) {
-      throw new Error(`Dual-Anchor forward: features hold ${features.patchTokens.length} tapped layers, the config taps ${c.layers.length} (${JSON.stringify(c.layers)})`);
+      throw new ShapeError(`Dual-Anchor forward: features hold ${features.patchTokens.length} tapped layers, the config taps ${c.layers.length} (${JSON.stringify(c.layers)})`);
     }
-    if (training && this.hgm && c.hgm.gumbel && !options.rng) throw new Error('Dual-Anchor forward: training mode with Gumbel noise needs options.rng');
+    if (training && this.hgm && c.hgm.gumbel && !options.rng) throw new ConfigError('Dual-Anchor forward: training mode with Gumbel noise needs options.rng');
     const [gh, gw] = features.grid;
     const size = features.imageSize;
     const result = tf.tidy(() => {
@@ -313,7 +320,7 @@ export class DualAnchorModel {
     const c = this.config;
     const [, h, w] = out.rawAnomalyMap.shape;
     if (masks.rank !== 3 || masks.shape[1] !== h || masks.shape[2] !== w || masks.shape[0] !== out.rawAnomalyMap.shape[0]) {
-      throw new Error(`Dual-Anchor loss: masks must be [${out.rawAnomalyMap.shape.join(', ')}] (the maps' size), found [${masks.shape.join(', ')}]`);
+      throw new ShapeError(`Dual-Anchor loss: masks must be [${out.rawAnomalyMap.shape.join(', ')}] (the maps' size), found [${masks.shape.join(', ')}]`);
     }
     return tf.tidy(() => {
       const image = crossEntropy(out.imageLogits, labels) as tf.Scalar;
@@ -364,7 +371,7 @@ export class DualAnchorModel {
         return r.total;
       },
       read: async () => {
-        if (!kept) throw new Error('Dual-Anchor lossFunction: read() before the loss ran');
+        if (!kept) throw new InvalidStateError('Dual-Anchor lossFunction: read() before the loss ran');
         const r = kept;
         kept = null;
         const values = await lossValues(r);
@@ -408,16 +415,16 @@ export class DualAnchorModel {
     const reader = source instanceof SafetensorsReader ? source : await SafetensorsReader.fromBytes(source, name);
     const meta = reader.metadata ?? {};
     if (meta.kind !== 'dual-anchor' || typeof meta.config !== 'string') {
-      throw new Error(`${reader.name}: not a Dual-Anchor checkpoint (metadata kind ${JSON.stringify(meta.kind)}, config ${meta.config === undefined ? 'absent' : 'present'})`);
+      throw new CheckpointMismatchError(reader.name, `${reader.name}: not a Dual-Anchor checkpoint (metadata kind ${JSON.stringify(meta.kind)}, config ${meta.config === undefined ? 'absent' : 'present'})`);
     }
     let saved: DualAnchorConfig;
     try {
       saved = JSON.parse(meta.config) as DualAnchorConfig;
     } catch (e) {
-      throw new Error(`${reader.name}: the config in the metadata is not JSON (${(e as Error).message})`);
+      throw new CheckpointMismatchError(reader.name, `${reader.name}: the config in the metadata is not JSON (${(e as Error).message})`);
     }
     const diffs = configDifferences(architectureOf(this.config), architectureOf(saved));
-    if (diffs.length > 0) throw new Error(`${reader.name}: saved for another configuration: ${diffs.join('; ')}`);
+    if (diffs.length > 0) throw new CheckpointMismatchError(reader.name, `${reader.name}: saved for another configuration: ${diffs.join('; ')}`);
     return this.params.loadStateDict(reader, { strict: true, source: reader.name });
   }
 
@@ -428,7 +435,7 @@ export class DualAnchorModel {
    * @param keyPrefix the prefix the keys carry ('' for AnomalyCLIP's own `{"prompt_learner": state_dict}`)
    */
   async loadAnomalyClipPrompts(entries: Map<string, HostTensor> | SafetensorsReader, keyPrefix = 'prompt_learner.'): Promise<LoadReport> {
-    if (!this.promptLearner) throw new Error('loadAnomalyClipPrompts: this model uses Dynamic State Prompts, not AnomalyCLIP prompts');
+    if (!this.promptLearner) throw new InvalidStateError('loadAnomalyClipPrompts: this model uses Dynamic State Prompts, not AnomalyCLIP prompts');
     const esc = keyPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     return this.params.loadStateDict(entries, {
       strict: true,
@@ -436,6 +443,19 @@ export class DualAnchorModel {
       rename: keyPrefix === 'prompt_learner.' ? [] : [{ pattern: `^${esc}`, replacement: 'prompt_learner.' }],
       ignore: [...anomalyClipIgnoredKeys('prompt_learner.'), '^(?!prompt_learner\\.)'],
     });
+  }
+
+  /**
+   * Runs the frozen vision step with another executor of the same encoder (e.g. an ONNX Runtime graph built
+   * from {@link FrozenParts.visionSource}); it must have the same kind, patch size, depth and token width.
+   * The caller keeps ownership of `backbone`'s resources.
+   */
+  useBackbone(backbone: VisionBackbone): void {
+    const b = this.frozen.backbone;
+    for (const k of ['kind', 'patchSize', 'depth', 'tokenWidth'] as const) {
+      if (backbone[k] !== b[k]) throw new Error(`Dual-Anchor model: useBackbone needs ${k} ${b[k]}, the given backbone has ${backbone[k]}`);
+    }
+    this.frozen.backbone = backbone;
   }
 
   /** Frees the learnable parameters, the prompt buffers and the frozen parts. */
@@ -448,7 +468,7 @@ export class DualAnchorModel {
 }
 
 function failNoInput(): never {
-  throw new Error('Dual-Anchor training batch: give features or pixels');
+  throw new ConfigError('Dual-Anchor training batch: give features or pixels');
 }
 
 /** Reads a loss result as numbers (does not dispose it). */

@@ -30,5 +30,6 @@ export {
   type LossResult,
   type LossValues,
   type FrozenParts,
+  type VisionSource,
 } from './dual-anchor-model';
 export { buildRandomModel, buildTinyModel, buildModel, mergeConfigInput, frozenVariables } from './build';

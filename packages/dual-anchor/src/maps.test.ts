@@ -19,6 +19,16 @@ describeBackends('maps', ({ it }) => {
     }
   });
 
+  it('the tap passes equal the dense reflect matrices on non-square maps', async () => {
+    const rng = new Rng(3);
+    const data = Float32Array.from({ length: 2 * 40 * 57 }, () => rng.uniform() * 6 - 3);
+    const x = tf.tensor3d(data, [2, 40, 57]);
+    const dense = tf.tidy(() => separableLinear(x, gaussianBlurMatrix(40, 2.5, 4), gaussianBlurMatrix(57, 2.5, 4)));
+    const taps = gaussianBlur(x, 2.5, 4);
+    await expectClose(taps, { dtype: 'float32', shape: [2, 40, 57], data: (await dense.data()) as Float32Array }, { atol: 1e-6, rtol: 1e-5, name: 'taps vs dense' });
+    tf.dispose([x, dense, taps]);
+  });
+
   it('upsamples like torch bilinear (align_corners=False) on the similarity maps of the fixture', async () => {
     for (const file of ['outputs.safetensors', 'outputs_interp.safetensors']) {
       const out = await fixtureOutputs(file);

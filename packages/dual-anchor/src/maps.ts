@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { bilinearResizeMatrix } from '@hgm/backbone';
+import { bilinearResizeMatrix } from '@hgm/nn';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * Applies a linear map along each of the last two axes: out[n] = A x[n] B^T. Bilinear resizing and
@@ -13,7 +14,7 @@ import { bilinearResizeMatrix } from '@hgm/backbone';
 export function separableLinear(x: tf.Tensor3D, rows: tf.Tensor2D, cols: tf.Tensor2D): tf.Tensor3D {
   const [n, h, w] = x.shape;
   if (rows.shape[1] !== h || cols.shape[1] !== w) {
-    throw new Error(`separableLinear: x is [${x.shape.join(', ')}], row matrix [${rows.shape.join(', ')}], column matrix [${cols.shape.join(', ')}]; expected [H, ${h}] and [W, ${w}]`);
+    throw new ShapeError(`separableLinear: x is [${x.shape.join(', ')}], row matrix [${rows.shape.join(', ')}], column matrix [${cols.shape.join(', ')}]; expected [H, ${h}] and [W, ${w}]`);
   }
   const outH = rows.shape[0];
   const outW = cols.shape[0];
@@ -32,8 +33,8 @@ export function bilinearMatrix(inSize: number, outSize: number): tf.Tensor2D {
 
 /** scipy.ndimage's 1-D Gaussian weights: radius `int(truncate * sigma + 0.5)`, normalised to sum 1. */
 export function gaussianKernel1d(sigma: number, truncate = 4): Float64Array {
-  if (!(sigma > 0)) throw new Error(`gaussianKernel1d: sigma must be > 0, found ${sigma}`);
-  if (!(truncate > 0)) throw new Error(`gaussianKernel1d: truncate must be > 0, found ${truncate}`);
+  if (!(sigma > 0)) throw new ConfigError(`gaussianKernel1d: sigma must be > 0, found ${sigma}`);
+  if (!(truncate > 0)) throw new ConfigError(`gaussianKernel1d: truncate must be > 0, found ${truncate}`);
   const radius = Math.floor(truncate * sigma + 0.5);
   const k = new Float64Array(2 * radius + 1);
   let sum = 0;
@@ -69,16 +70,29 @@ export function gaussianBlurMatrix(n: number, sigma: number, truncate = 4): tf.T
 
 /**
  * scipy `gaussian_filter(map, sigma, mode='reflect', truncate)` applied to each image of a batch (test-time
- * smoothing of AnomalyCLIP and of the method).
+ * smoothing of AnomalyCLIP and of the method): separable, a (2r + 1)-tap pass per axis on the reflect-padded
+ * map (r = int(truncate * sigma + 0.5)); maps narrower than r use the dense reflect matrices.
  * @param maps [B, H, W]
  * @returns [B, H, W]
  */
 export function gaussianBlur(maps: tf.Tensor3D, sigma: number, truncate = 4): tf.Tensor3D {
   return tf.tidy(() => {
-    const [, h, w] = maps.shape;
-    const rows = gaussianBlurMatrix(h, sigma, truncate);
-    const cols = w === h ? rows : gaussianBlurMatrix(w, sigma, truncate);
-    return separableLinear(maps, rows, cols);
+    const [b, h, w] = maps.shape;
+    const k = gaussianKernel1d(sigma, truncate);
+    const radius = (k.length - 1) / 2;
+    if (radius >= Math.min(h, w)) {
+      // a kernel wider than the map reflects more than once: the dense matrices handle that
+      const rows = gaussianBlurMatrix(h, sigma, truncate);
+      const cols = w === h ? rows : gaussianBlurMatrix(w, sigma, truncate);
+      return separableLinear(maps, rows, cols);
+    }
+    // scipy's 'reflect' is tf's 'symmetric' padding (d c b a | a b c d); then one 1-D pass per axis, each
+    // output a (2r + 1)-tap sum instead of a dense n-term product
+    const kernel = Float32Array.from(k);
+    const padded = tf.mirrorPad(tf.reshape(maps, [b, h, w, 1]), [[0, 0], [radius, radius], [radius, radius], [0, 0]], 'symmetric') as tf.Tensor4D;
+    const alongH = tf.conv2d(padded, tf.tensor4d(kernel, [k.length, 1, 1, 1]), 1, 'valid');
+    const alongW = tf.conv2d(alongH, tf.tensor4d(kernel, [1, k.length, 1, 1]), 1, 'valid');
+    return tf.reshape(alongW, [b, h, w]) as tf.Tensor3D;
   });
 }
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { WritableTensor, HostTensor } from '@hgm/tensor';
+import { CheckpointMismatchError } from '@hgm/tensor';
 
 export interface AdamConfig {
   learningRate: number;
@@ -98,7 +99,7 @@ export class NamedAdam {
         else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) problems.push(`adam.${kind}.${name} has shape [${t.shape}], expected [${p.shape}]`);
       }
     }
-    if (problems.length > 0) throw new Error(`${source}: optimiser state does not match the model:\n  ${problems.join('\n  ')}`);
+    if (problems.length > 0) throw new CheckpointMismatchError(source, `${source}: optimiser state does not match the model:\n  ${problems.join('\n  ')}`);
     tf.tidy(() => {
       for (const [name] of this.params) {
         for (const [kind, store] of [['m', this.m], ['v', this.v]] as const) {

@@ -1,6 +1,7 @@
 /**
  * Heat-map colouring of anomaly maps and overlays on the input image, on plain typed arrays (RGB, row-major).
  */
+import { ShapeError } from '@hgm/tensor';
 
 /** Control points of a perceptual blue-to-red map (close to matplotlib's "jet" as AnomalyCLIP plots, but smoother). */
 const STOPS: [number, [number, number, number]][] = [
@@ -72,7 +73,7 @@ export function heatmapRgb(map: ArrayLike<number>, norm: Normalization = minMax(
  * @param heat RGB bytes [H * W * 3]
  */
 export function overlayRgb(image: Uint8Array, heat: Uint8Array, alpha = 0.5): Uint8Array {
-  if (image.length !== heat.length) throw new Error(`overlay: image has ${image.length} bytes, heat map has ${heat.length}`);
+  if (image.length !== heat.length) throw new ShapeError(`overlay: image has ${image.length} bytes, heat map has ${heat.length}`);
   const out = new Uint8Array(image.length);
   for (let i = 0; i < image.length; i++) out[i] = Math.round((1 - alpha) * image[i]! + alpha * heat[i]!);
   return out;

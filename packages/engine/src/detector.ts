@@ -2,12 +2,14 @@
  * Detection on new images: anomaly-map PNGs (heat map and overlay) per image, a JSON and a CSV of image
  * scores, and, with a threshold, a decision per image.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { basename, join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { atomicWriteFile } from '@hgm/tensor/node';
-import { decodeImage, preprocessImage, readBytes, type DatasetFileSystem } from '@hgm/data';
+import { decodeImage, preprocessImage, readBytes, type DatasetFileSystem, type DecodedImage, type ImageDecoder } from '@hgm/data';
 import type { EngineModel } from './engine-model';
 import { denormalize, heatmapPng, overlayPng } from './map-images';
+import { colorBarPng, originalMapPngs } from './original-maps';
+import { uniqueOutputNames } from './output-names';
+import { predictImages, mapMaximum } from './predict-images';
 import { RateMeter, type ProgressListener } from './progress';
 
 export interface DetectOptions {
@@ -21,8 +23,18 @@ export interface DetectOptions {
   batchSize?: number;
   /** Skip unreadable images with a warning instead of failing (default false). */
   skipCorrupt?: boolean;
+  /** The image decoder (default `decodeImage`, the pure-JS codecs; Node callers pass `nodeImageDecoder()`). */
+  decode?: ImageDecoder;
+  /**
+   * `original` (default): maps at each image's own size and aspect, the crop's border hatched as not
+   * evaluated, with the threshold contour; `model`: the model's S x S view.
+   */
+  mapSize?: MapSize;
   onProgress?: ProgressListener;
 }
+
+/** Size of the written heat maps and overlays. */
+export type MapSize = 'original' | 'model';
 
 export interface Detection {
   image: string;
@@ -40,6 +52,8 @@ export interface DetectResult {
   skipped: { image: string; reason: string }[];
   scoresJson: string;
   scoresCsv: string;
+  /** The colour bar of the heat maps (maps/colorbar.png). */
+  colorBar: string;
 }
 
 /** Runs detection and writes maps and score tables into `outDir`. */
@@ -52,15 +66,21 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
   const skipped: DetectResult['skipped'] = [];
   const meter = new RateMeter();
   meter.tick(0);
-  const names = uniqueStems(options.images);
+  const names = uniqueOutputNames(options.images);
+  const decode = options.decode ?? decodeImage;
+  const mapSize = options.mapSize ?? 'original';
+  const norm = { min: 0, max: 1 };
+  const colorBar = join(options.outDir, 'maps', 'colorbar.png');
+  await atomicWriteFile(colorBar, colorBarPng(norm));
   let done = 0;
   for (let i = 0; i < options.images.length; i += batchSize) {
     const paths = options.images.slice(i, i + batchSize);
-    const ok: { path: string; pixels: Float32Array }[] = [];
+    // the decoded images are kept for the overlays: each image is decoded once
+    const ok: { path: string; image: DecodedImage; pixels: Float32Array }[] = [];
     for (const p of paths) {
       try {
-        const image = decodeImage(await readBytes(fs, p), p);
-        ok.push({ path: p, pixels: preprocessImage(image, model.preprocess) });
+        const image = await decode(await readBytes(fs, p), p);
+        ok.push({ path: p, image, pixels: preprocessImage(image, model.preprocess) });
       } catch (e) {
         if (!options.skipCorrupt) throw e;
         const reason = (e as Error).message;
@@ -69,27 +89,22 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
       }
     }
     if (ok.length > 0) {
-      const data = new Float32Array(ok.length * 3 * size * size);
-      ok.forEach((o, j) => data.set(o.pixels, j * 3 * size * size));
-      const input = tf.tensor4d(data, [ok.length, 3, size, size]);
-      const features = model.encodeVision(input);
-      input.dispose();
-      const pred = model.predict(features);
-      for (const t of features.values()) t.dispose();
-      const maps = (await pred.anomalyMap.data()) as Float32Array;
-      const scores = (await pred.imageScore.data()) as Float32Array;
-      pred.anomalyMap.dispose();
-      pred.imageScore.dispose();
+      const { maps, scores } = await predictImages(model, ok.map((o) => o.pixels));
       for (let j = 0; j < ok.length; j++) {
         const o = ok[j]!;
         const map = maps.slice(j * size * size, (j + 1) * size * size);
         const stem = names.get(o.path)!;
         const heatmap = join(options.outDir, 'maps', `${stem}_heatmap.png`);
         const overlay = join(options.outDir, 'maps', `${stem}_overlay.png`);
-        await atomicWriteFile(heatmap, heatmapPng(map, size, { min: 0, max: 1 }));
-        await atomicWriteFile(overlay, overlayPng(denormalize(o.pixels, model.preprocess), map, size, { min: 0, max: 1 }));
-        let maxMap = -Infinity;
-        for (const v of map) if (v > maxMap) maxMap = v;
+        if (mapSize === 'original') {
+          const pngs = originalMapPngs(o.image, map, model.preprocess, { norm, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}) });
+          await atomicWriteFile(heatmap, pngs.heatmap);
+          await atomicWriteFile(overlay, pngs.overlay);
+        } else {
+          await atomicWriteFile(heatmap, heatmapPng(map, size, norm));
+          await atomicWriteFile(overlay, overlayPng(denormalize(o.pixels, model.preprocess), map, size, norm));
+        }
+        const maxMap = mapMaximum(map);
         const score = scores[j]!;
         detections.push({ image: o.path, score, ...(options.threshold !== undefined ? { anomalous: score >= options.threshold } : {}), heatmap, overlay, maxMap });
       }
@@ -98,41 +113,23 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
     meter.tick(paths.length);
     emit({ type: 'items', stage: 'detect', done, total: options.images.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(options.images.length - done) });
   }
-  const scoresJson = join(options.outDir, 'scores.json');
-  const scoresCsv = join(options.outDir, 'scores.csv');
-  await atomicWriteFile(scoresJson, JSON.stringify({ threshold: options.threshold ?? null, detections, skipped }, null, 2));
-  const header = options.threshold !== undefined ? 'image,score,anomalous,max_map,heatmap,overlay' : 'image,score,max_map,heatmap,overlay';
-  const rows = detections.map((d) => [csv(d.image), d.score, ...(options.threshold !== undefined ? [d.anomalous ? 1 : 0] : []), d.maxMap, csv(d.heatmap), csv(d.overlay)].join(','));
+  return { detections, skipped, colorBar, ...(await writeDetectionTables(options.outDir, detections, skipped, options.threshold)) };
+}
+
+/**
+ * Writes `scores.json` and `scores.csv` (atomically) in the layout of a local `detect` run; the queue's
+ * collector writes its results through it too.
+ */
+export async function writeDetectionTables(outDir: string, detections: readonly Detection[], skipped: DetectResult['skipped'], threshold: number | undefined): Promise<{ scoresJson: string; scoresCsv: string }> {
+  const scoresJson = join(outDir, 'scores.json');
+  const scoresCsv = join(outDir, 'scores.csv');
+  await atomicWriteFile(scoresJson, JSON.stringify({ threshold: threshold ?? null, detections, skipped }, null, 2));
+  const header = threshold !== undefined ? 'image,score,anomalous,max_map,heatmap,overlay' : 'image,score,max_map,heatmap,overlay';
+  const rows = detections.map((d) => [csv(d.image), d.score, ...(threshold !== undefined ? [d.anomalous ? 1 : 0] : []), d.maxMap, csv(d.heatmap), csv(d.overlay)].join(','));
   await atomicWriteFile(scoresCsv, [header, ...rows].join('\n') + '\n');
-  return { detections, skipped, scoresJson, scoresCsv };
+  return { scoresJson, scoresCsv };
 }
 
 function csv(s: string): string {
   return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-/** Output names per image: the file stem, prefixed by its folder path when stems collide. */
-function uniqueStems(paths: readonly string[]): Map<string, string> {
-  const stem = (p: string) => basename(p).replace(/\.[^.]+$/, '');
-  const counts = new Map<string, number>();
-  for (const p of paths) counts.set(stem(p), (counts.get(stem(p)) ?? 0) + 1);
-  const common = commonDir(paths.map((p) => resolve(p)));
-  const out = new Map<string, string>();
-  for (const p of paths) {
-    const s = stem(p);
-    out.set(p, counts.get(s)! > 1 ? relative(common, resolve(p)).replace(/\.[^.]+$/, '').replace(/[\\/]/g, '__') : s);
-  }
-  return out;
-}
-
-function commonDir(paths: string[]): string {
-  if (paths.length === 0) return '/';
-  let prefix = paths[0]!.split('/').slice(0, -1);
-  for (const p of paths.slice(1)) {
-    const parts = p.split('/');
-    let k = 0;
-    while (k < prefix.length && prefix[k] === parts[k]) k++;
-    prefix = prefix.slice(0, k);
-  }
-  return prefix.join('/') || '/';
 }

@@ -8,11 +8,28 @@ import type { Rng, SafetensorsReader } from '@hgm/tensor';
 import { disposeDualAnchorOutput, type DualAnchorModel, type VisionFeatures } from '@hgm/dual-anchor';
 import type { BatchLoss, BatchPrediction, EngineModel, EnginePreprocess, FeatureBatch } from './engine-model';
 import type { FeatureKeyParts } from './feature-cache';
+import { ShapeError } from '@hgm/tensor';
 
 /** Identity of the frozen weights, for the feature cache (a file checksum, or the seed of generated weights). */
 export interface WeightsIdentity {
   backbone: string;
   weights: string;
+}
+
+/** A per-image pair stored with the features (`grid`, `imageSize`): one value for the whole batch. */
+function layoutOf(features: FeatureBatch, name: string, meaning: string): [number, number] {
+  const t = features.get(name);
+  if (!t) throw new Error(`feature batch has no "${name}" tensor (${meaning} per image)`);
+  if (t.rank !== 2 || t.shape[1] !== 2) throw new Error(`feature batch: "${name}" has shape [${t.shape.join(', ')}], expected [B, 2] (${meaning} per image)`);
+  const values = t.dataSync();
+  const first: [number, number] = [values[0]!, values[1]!];
+  for (let i = 0; i < values.length; i += 2) {
+    if (values[i] !== first[0] || values[i + 1] !== first[1]) {
+      throw new Error(`feature batch: "${name}" differs between images ([${first.join(', ')}] and [${values[i]}, ${values[i + 1]}]); a batch holds one layout`);
+    }
+  }
+  if (!first.every((v) => Number.isInteger(v) && v > 0)) throw new Error(`feature batch: "${name}" must hold positive integers, found [${first.join(', ')}]`);
+  return first;
 }
 
 export class DualAnchorEngineModel implements EngineModel {
@@ -30,8 +47,10 @@ export class DualAnchorEngineModel implements EngineModel {
     const m = c.modules;
     this.name = !m.hgm && !m.ggtr && !m.dsp ? 'anomalyclip' : 'dual-anchor';
     const pre = c.backbone.kind === 'clip' ? c.clip.preprocess : c.backbone.config.preprocess;
-    // The reference pipelines resize the whole image to size x size (AnomalyCLIP's transforms.Resize((S, S))).
-    this.preprocess = { size: c.imageSize, mean: [...pre.mean], std: [...pre.std], interpolation: pre.interpolation, resize: 'squash' };
+    // The reference pipelines resize the whole image to size x size with bicubic resampling (AnomalyCLIP's
+    // transforms.Resize((S, S), BICUBIC)), whatever the backbone's own reference preprocessing; only its
+    // normalisation statistics are taken.
+    this.preprocess = { size: c.imageSize, mean: [...pre.mean], std: [...pre.std], interpolation: 'bicubic', resize: 'squash' };
     this.featureKey = { backbone: identity.backbone, weights: identity.weights, resolution: c.imageSize, layers: [...c.layers], preprocess: JSON.stringify(this.preprocess) };
   }
 
@@ -39,10 +58,18 @@ export class DualAnchorEngineModel implements EngineModel {
     return this.model.params;
   }
 
+  /**
+   * The frozen features of a batch as named tensors: `global` [B, E], `patch.{i}` [B, M, E] per tapped
+   * layer, and per image the patch grid `grid` [B, 2] (rows, columns) and the input size `imageSize`
+   * [B, 2] (height, width), so that cached features carry their layout instead of it being guessed.
+   */
   encodeVision(pixels: tf.Tensor4D): FeatureBatch {
     const f = this.model.encodeVision(pixels);
+    const batch = pixels.shape[0];
     const out: FeatureBatch = new Map([['global', f.globalToken as tf.Tensor]]);
     f.patchTokens.forEach((t, i) => out.set(`patch.${i}`, t));
+    out.set('grid', tf.tensor2d(Array.from({ length: batch }, () => [...f.grid]), [batch, 2]));
+    out.set('imageSize', tf.tensor2d(Array.from({ length: batch }, () => [...f.imageSize]), [batch, 2]));
     return out;
   }
 
@@ -50,16 +77,20 @@ export class DualAnchorEngineModel implements EngineModel {
   toVisionFeatures(features: FeatureBatch): VisionFeatures {
     const c = this.model.config;
     const globalToken = features.get('global');
-    if (!globalToken) throw new Error('feature batch has no "global" tensor');
+    if (!globalToken) throw new ShapeError('feature batch has no "global" tensor');
     const patchTokens = c.layers.map((_, i) => {
       const t = features.get(`patch.${i}`);
-      if (!t) throw new Error(`feature batch has no "patch.${i}" tensor (the model taps ${c.layers.length} layers)`);
+      if (!t) throw new ShapeError(`feature batch has no "patch.${i}" tensor (the model taps ${c.layers.length} layers)`);
       return t as tf.Tensor3D;
     });
+    const grid = layoutOf(features, 'grid', '[rows, columns]');
+    const imageSize = layoutOf(features, 'imageSize', '[height, width]');
     const m = patchTokens[0]!.shape[1];
-    const g = Math.round(Math.sqrt(m));
-    if (g * g !== m) throw new Error(`feature batch: ${m} patch tokens do not form a square grid`);
-    return { globalToken: globalToken as tf.Tensor2D, patchTokens, grid: [g, g], imageSize: [c.imageSize, c.imageSize] };
+    if (grid[0] * grid[1] !== m) throw new ShapeError(`feature batch: grid [${grid.join(', ')}] does not match the ${m} patch tokens of "patch.0"`);
+    if (imageSize[0] !== c.imageSize || imageSize[1] !== c.imageSize) {
+      throw new ShapeError(`feature batch: features of a [${imageSize.join(', ')}] input, expected the model's image size [${c.imageSize}, ${c.imageSize}]`);
+    }
+    return { globalToken: globalToken as tf.Tensor2D, patchTokens, grid, imageSize };
   }
 
   loss(features: FeatureBatch, masks: tf.Tensor3D, labels: tf.Tensor1D, rng: Rng): BatchLoss {

@@ -7,7 +7,8 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useBackend } from '@hgm/tensor/testing';
 import { openSafetensors } from '@hgm/tensor/node';
-import { writeSyntheticDataset, readDatasetFromDisk, nodeFileSystem, type DatasetSample } from '@hgm/data/node';
+import { writeSyntheticDataset, readDatasetFromDisk, nodeFileSystem, decodeImage, encodeJpeg, encodePng, nodeImageDecoder, type DatasetSample } from '@hgm/data/node';
+import { mkdir } from 'node:fs/promises';
 import { train } from './trainer';
 import { evaluate } from './evaluator';
 import { detect } from './detector';
@@ -186,6 +187,46 @@ describe('evaluation and detection', () => {
     expect(skipped.detections.length).toBe(1);
     await expect(expandInputs([join(root, 'nothing-*.png')])).rejects.toThrow(/nothing-\*\.png: the pattern matches no image/);
     await expect(expandInputs([join(root, 'missing-folder')])).rejects.toThrow(/missing-folder: no such file or folder/);
+    m.dispose();
+  });
+
+  it('writes maps at each image\'s own size, one file per input when stems collide across extensions, and pixel metrics n/a without masks', async () => {
+    const m = new ToyModel(toyConfig);
+    const folder = join(root, 'brain');
+    await mkdir(join(folder, 'good'), { recursive: true });
+    await mkdir(join(folder, 'tumor'), { recursive: true });
+    const rgb = (w: number, h: number, seed: number) => Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 31 + seed * 17) % 251);
+    await writeFile(join(folder, 'good', 'n1.png'), encodePng({ width: 40, height: 24, channels: 3, bitDepth: 8, data: rgb(40, 24, 1) }));
+    await writeFile(join(folder, 'good', 'n2.png'), encodePng({ width: 24, height: 24, channels: 3, bitDepth: 8, data: rgb(24, 24, 2) }));
+    await writeFile(join(folder, 'tumor', 'Y92.png'), encodePng({ width: 48, height: 30, channels: 3, bitDepth: 8, data: rgb(48, 30, 3) }));
+    await writeFile(join(folder, 'tumor', 'Y92.jpg'), encodeJpeg({ width: 30, height: 44, channels: 3, data: rgb(30, 44, 4) }));
+    const decode = nodeImageDecoder();
+    const images = [join(folder, 'tumor', 'Y92.png'), join(folder, 'tumor', 'Y92.jpg')];
+    const r = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-brain'), threshold: 0.5, decode });
+    expect(r.detections.map((d) => d.heatmap.split('/').pop())).toEqual(['Y92_png_heatmap.png', 'Y92_jpg_heatmap.png']);
+    const sizes = await Promise.all(r.detections.map(async (d) => decodeImage(await readFile(d.overlay), d.overlay)));
+    expect(sizes.map((s) => [s.width, s.height])).toEqual([
+      [48, 30],
+      [30, 44],
+    ]);
+    expect(decodeImage(await readFile(r.colorBar), r.colorBar).height).toBeGreaterThan(200);
+    const modelSize = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-brain-model'), mapSize: 'model', decode });
+    const small = decodeImage(await readFile(modelSize.detections[0]!.overlay), 'o.png');
+    expect([small.width, small.height]).toEqual([32, 32]);
+
+    const brain = (await readDatasetFromDisk(folder)).samples;
+    expect(brain.filter((s) => s.label === 1).length).toBe(2);
+    const outDir = join(root, 'eval-brain');
+    const e = await evaluate({ model: m, samples: brain, fs: nodeFileSystem, featureCacheDir: join(root, 'cache-brain'), outDir, saveMaps: true, decode });
+    for (const k of ['pixel_auroc', 'pixel_ap', 'aupro_mvtec@0.3']) {
+      expect(e.categories[0]!.metrics[k]).toEqual({ error: expect.stringMatching(/^no masks: none of the 2 anomalous images has a ground-truth mask/) });
+      expect(e.mean[k]).toEqual({ error: expect.stringMatching(/^no masks/) });
+    }
+    expect('value' in e.categories[0]!.metrics['image_auroc']!).toBe(true);
+    const md = await readFile(join(outDir, 'metrics.md'), 'utf8');
+    expect(md).toMatch(/no masks: pixel metrics n\/a \(2 anomalous images without a ground-truth mask\)/);
+    const overlays = e.files.filter((f) => f.endsWith('_overlay.png')).map((f) => f.split('/').slice(-2).join('/'));
+    expect(overlays.sort()).toEqual(['good/n1_overlay.png', 'good/n2_overlay.png', 'tumor/Y92_jpg_overlay.png', 'tumor/Y92_png_overlay.png']);
     m.dispose();
   });
 

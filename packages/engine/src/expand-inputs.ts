@@ -5,6 +5,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { hasImageExtension } from '@hgm/data';
+import { InputNotFoundError } from '@hgm/tensor';
 
 /** Converts one glob segment to a regular expression. */
 function segmentRegex(segment: string): RegExp {
@@ -76,22 +77,22 @@ async function matchGlob(pattern: string): Promise<string[]> {
 
 /** Expands files, folders and globs into a sorted, de-duplicated list of image paths. */
 export async function expandInputs(inputs: readonly string[]): Promise<string[]> {
-  if (inputs.length === 0) throw new Error('no input images given');
+  if (inputs.length === 0) throw new InputNotFoundError('inputs', 'no input images given');
   const seen = new Set<string>();
   const out: string[] = [];
   for (const input of inputs) {
     let found: string[] = [];
     if (isGlob(input)) {
       found = await matchGlob(input);
-      if (found.length === 0) throw new Error(`${input}: the pattern matches no image (png, jpg, jpeg, bmp)`);
+      if (found.length === 0) throw new InputNotFoundError(input, `${input}: the pattern matches no image (png, jpg, jpeg, bmp)`);
     } else {
       const s = await stat(input).catch(() => null);
-      if (!s) throw new Error(`${input}: no such file or folder`);
+      if (!s) throw new InputNotFoundError(input, `${input}: no such file or folder`);
       if (s.isDirectory()) {
         await walkImages(input, found);
-        if (found.length === 0) throw new Error(`${input}: the folder holds no image (png, jpg, jpeg, bmp)`);
+        if (found.length === 0) throw new InputNotFoundError(input, `${input}: the folder holds no image (png, jpg, jpeg, bmp)`);
       } else {
-        if (!hasImageExtension(input)) throw new Error(`${input}: not an image file (expected .png, .jpg, .jpeg or .bmp)`);
+        if (!hasImageExtension(input)) throw new InputNotFoundError(input, `${input}: not an image file (expected .png, .jpg, .jpeg or .bmp)`);
         found = [input];
       }
     }

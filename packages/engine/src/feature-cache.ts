@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SafetensorsReader, type HostTensor, type WritableTensor } from '@hgm/tensor';
+import { SafetensorsReader, type HostTensor, type WritableTensor, ConfigError } from '@hgm/tensor';
 import { openSafetensors, writeSafetensorsFile } from '@hgm/tensor/node';
 
 /** Everything the features depend on, besides the image itself. */
@@ -23,12 +23,18 @@ export interface FeatureKeyParts {
   preprocess: string;
 }
 
-/** Cache key: sha256 over the image bytes and the key parts. */
+/**
+ * Version of what an entry holds. 2: the patch grid and the image size are stored with the features
+ * (`grid`, `imageSize`); entries of version 1 (without them) get other keys and are recomputed.
+ */
+export const FEATURE_CACHE_FORMAT = 2;
+
+/** Cache key: sha256 over the image bytes, the key parts and {@link FEATURE_CACHE_FORMAT}. */
 export function featureKey(imageBytes: Uint8Array, parts: FeatureKeyParts): string {
   const h = createHash('sha256');
   h.update(imageBytes);
   h.update('\0');
-  h.update(JSON.stringify({ b: parts.backbone, w: parts.weights, r: parts.resolution, l: parts.layers, p: parts.preprocess }));
+  h.update(JSON.stringify({ f: FEATURE_CACHE_FORMAT, b: parts.backbone, w: parts.weights, r: parts.resolution, l: parts.layers, p: parts.preprocess }));
   return h.digest('hex');
 }
 
@@ -45,7 +51,7 @@ export class FeatureCache {
   constructor(readonly dir: string) {}
 
   private path(key: string): string {
-    if (!/^[0-9a-f]{16,128}$/.test(key)) throw new Error(`feature cache: invalid key ${JSON.stringify(key)}`);
+    if (!/^[0-9a-f]{16,128}$/.test(key)) throw new ConfigError(`feature cache: invalid key ${JSON.stringify(key)}`);
     return join(this.dir, key.slice(0, 2), `${key}.safetensors`);
   }
 

@@ -4,10 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { HostTensor, WritableTensor } from '@hgm/tensor';
-import { loadSample, preprocessImage, preprocessMask, readBytes, type DatasetFileSystem, type DatasetSample } from '@hgm/data';
+import { loadSample, preprocessImage, preprocessMask, readBytes, type DatasetFileSystem, type DatasetSample, type ImageDecoder } from '@hgm/data';
 import { FeatureCache, featureKey } from './feature-cache';
 import type { EngineModel, FeatureBatch } from './engine-model';
 import { RateMeter, type ProgressListener } from './progress';
+import { InvalidFileError, ShapeError } from '@hgm/tensor';
 
 /** A sample ready for training or evaluation: its cache key, label and mask at the model's input size. */
 export interface PreparedSample {
@@ -28,6 +29,8 @@ export interface PrepareOptions {
   stage?: string;
   /** Images encoded per vision-encoder call (default 8). */
   batchSize?: number;
+  /** The image decoder (default `decodeImage`, the pure-JS codecs). */
+  decode?: ImageDecoder;
   /** Counts calls of the vision encoder (for tests and reports). */
   counters?: { encoderCalls: number; encodedImages: number };
 }
@@ -68,7 +71,7 @@ export async function prepareSamples(model: EngineModel, samples: readonly Datas
     const bytes = await readBytes(options.fs, sample.imagePath);
     const key = featureKey(bytes, model.featureKey);
     // Decode from the bytes already read for the key (the masks are read through the file system).
-    const loaded = await loadSample(sample, withFile(options.fs, sample.imagePath, bytes));
+    const loaded = await loadSample(sample, withFile(options.fs, sample.imagePath, bytes), options.decode ? { decode: options.decode } : {});
     const mask = loaded.mask ? preprocessMask(loaded.mask, model.preprocess) : new Uint8Array(size * size);
     prepared.push({ sample, key, label: sample.label, mask, hasMask: loaded.mask !== null });
     if (!(await options.cache.has(key))) {
@@ -91,7 +94,7 @@ function withFile(fs: DatasetFileSystem, path: string, bytes: Uint8Array): Datas
 export async function splitFeatures(features: FeatureBatch, count: number): Promise<Map<string, WritableTensor>[]> {
   const out = Array.from({ length: count }, () => new Map<string, WritableTensor>());
   for (const [name, t] of features) {
-    if (t.shape[0] !== count) throw new Error(`feature ${name} has batch size ${t.shape[0]}, expected ${count}`);
+    if (t.shape[0] !== count) throw new ShapeError(`feature ${name} has batch size ${t.shape[0]}, expected ${count}`);
     const data = await t.data();
     const per = t.size / count;
     const shape = t.shape.slice(1);
@@ -107,7 +110,7 @@ export async function loadFeatureBatch(cache: FeatureCache, samples: readonly Pr
   const maps: Map<string, HostTensor>[] = [];
   for (const s of samples) {
     const m = await cache.get(s.key);
-    if (!m) throw new Error(`feature cache ${cache.dir}: no features for ${s.sample.imagePath} (key ${s.key}); the cache was changed during the run`);
+    if (!m) throw new InvalidFileError(cache.dir, `feature cache ${cache.dir}: no features for ${s.sample.imagePath} (key ${s.key}); the cache was changed during the run`);
     maps.push(m);
   }
   const out: FeatureBatch = new Map();
@@ -117,7 +120,7 @@ export async function loadFeatureBatch(cache: FeatureCache, samples: readonly Pr
     const data = new Float32Array(per * maps.length);
     maps.forEach((m, i) => {
       const t = m.get(name);
-      if (!t || t.data.length !== per) throw new Error(`feature cache ${cache.dir}: entry ${samples[i]!.key} lacks ${name} or has another shape`);
+      if (!t || t.data.length !== per) throw new InvalidFileError(cache.dir, `feature cache ${cache.dir}: entry ${samples[i]!.key} lacks ${name} or has another shape`);
       data.set(t.data as Float32Array, i * per);
     });
     out.set(name, tf.tensor(data, [maps.length, ...first.shape], 'float32'));

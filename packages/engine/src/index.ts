@@ -7,3 +7,5 @@ export * from './engine-model';
 export * from './dual-anchor-adapter';
 export * from './map-images';
 export * from './saved-model';
+export * from './original-maps';
+export * from './predict-images';

@@ -7,3 +7,4 @@ export * from './evaluator';
 export * from './map-images';
 export * from './detector';
 export * from './expand-inputs';
+export * from './output-names';

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { Rng, type HostTensor, type WritableTensor } from '@hgm/tensor';
+import { Rng, type HostTensor, type WritableTensor, CheckpointMismatchError, ConfigError, DivergedError, InputNotFoundError } from '@hgm/tensor';
 import { atomicWriteFile, openSafetensors, pathExists, writeSafetensorsFile } from '@hgm/tensor/node';
 import type { DatasetFileSystem, DatasetSample } from '@hgm/data';
 import { NamedAdam, DEFAULT_ADAM, type AdamConfig } from './adam';
@@ -96,9 +96,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const batchSize = options.batchSize ?? 8;
   const seed = options.seed ?? 111;
   const adamConfig: AdamConfig = { ...DEFAULT_ADAM, ...options.adam };
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
-  if (options.samples.length === 0) throw new Error('no training samples');
+  if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError(`epochs must be a positive integer, got ${epochs}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batch size must be a positive integer, got ${batchSize}`);
+  if (options.samples.length === 0) throw new InputNotFoundError('training samples', 'no training samples');
   const emit = options.onProgress ?? (() => undefined);
   const checkpointPath = join(outDir, 'checkpoint.safetensors');
   const modelPath = join(outDir, 'model.safetensors');
@@ -106,7 +106,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const fingerprint = samplesFingerprint(options.samples);
 
   const trainable = new Map(model.parameters.entries().filter((p) => p.trainable).map((p) => [p.name, p.variable] as const));
-  if (trainable.size === 0) throw new Error(`model ${model.name} has no trainable parameters`);
+  if (trainable.size === 0) throw new ConfigError(`model ${model.name} has no trainable parameters`);
   const adam = new NamedAdam(trainable, adamConfig);
 
   let startEpoch = 1;
@@ -119,8 +119,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       try {
         const meta = reader.metadata as unknown as CheckpointMeta;
         const mismatch = (what: string, found: unknown, expected: unknown) =>
-          new Error(`checkpoint ${checkpointPath}: ${what} is ${found}, but this run has ${expected}; use another output folder or start over without resuming`);
-        if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint ${checkpointPath}: not a training checkpoint (format ${JSON.stringify(meta.format)})`);
+          new CheckpointMismatchError(checkpointPath, `checkpoint ${checkpointPath}: ${what} is ${found}, but this run has ${expected}; use another output folder or start over without resuming`);
+        if (meta.format !== CHECKPOINT_FORMAT) throw new CheckpointMismatchError(checkpointPath, `checkpoint ${checkpointPath}: not a training checkpoint (format ${JSON.stringify(meta.format)})`);
         if (meta.config !== configJson) throw mismatch('the model configuration', meta.config, configJson);
         if (meta.samples !== fingerprint) throw mismatch('the training set fingerprint', meta.samples.slice(0, 12), fingerprint.slice(0, 12));
         if (Number(meta.seed) !== seed) throw mismatch('the seed', meta.seed, seed);
@@ -209,7 +209,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           const record: StepRecord = { epoch, step: step + 1, loss, terms: termValues };
           history.push(record);
           epochRecords.push(record);
-          if (!Number.isFinite(loss)) throw new Error(`training diverged at epoch ${epoch}, step ${step + 1}: loss is ${loss}`);
+          if (!Number.isFinite(loss)) throw new DivergedError(`training diverged at epoch ${epoch}, step ${step + 1}: loss is ${loss}`);
           meter.tick(batch.length);
           const remaining = (epochs - epoch) * prepared.length + (prepared.length - Math.min(prepared.length, (step + 1) * batchSize));
           emit({ type: 'step', stage: 'train', epoch, epochs, step: step + 1, stepsPerEpoch, loss, terms: termValues, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(remaining) });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@hgm/tensor';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * One-hot of the argmax over the LAST axis, with a straight-through gradient: the value is the hard
@@ -45,10 +46,10 @@ export interface Assignment {
  * @param logits [..., K]
  */
 export function assignOverLastAxis(logits: tf.Tensor, options: AssignmentOptions): Assignment {
-  if (!(options.tau > 0)) throw new Error(`assignment tau: expected a positive number, found ${options.tau}`);
+  if (!(options.tau > 0)) throw new ConfigError(`assignment tau: expected a positive number, found ${options.tau}`);
   const noise = options.gumbelNoise;
   if (noise && (noise.rank !== logits.rank || noise.shape.some((d, i) => d !== logits.shape[i]))) {
-    throw new Error(`gumbel noise: expected shape [${logits.shape.join(', ')}], found [${noise.shape.join(', ')}]`);
+    throw new ShapeError(`gumbel noise: expected shape [${logits.shape.join(', ')}], found [${noise.shape.join(', ')}]`);
   }
   return tf.tidy(() => {
     let z = noise ? tf.add(logits, noise) : logits;
@@ -62,6 +63,6 @@ export function assignOverLastAxis(logits: tf.Tensor, options: AssignmentOptions
 /** Standard Gumbel noise for `shape`, or undefined when no noise applies (eval mode or noise off). */
 export function gumbelNoiseFor(shape: number[], enabled: boolean, rng: Rng | undefined, label: string): tf.Tensor | undefined {
   if (!enabled) return undefined;
-  if (!rng) throw new Error(`${label}: training with Gumbel noise needs an Rng (options.rng), found none`);
+  if (!rng) throw new ConfigError(`${label}: training with Gumbel noise needs an Rng (options.rng), found none`);
   return rng.tensorGumbel(shape);
 }

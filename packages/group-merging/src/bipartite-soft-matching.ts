@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /** How {@link BipartiteMatching.merge} combines the tokens of one merged group. */
 export type MergeMode = 'sum' | 'mean' | 'amax';
@@ -63,8 +64,8 @@ export interface BipartiteMatching {
  * @param r number of tokens to remove
  */
 export function bipartiteSoftMatching(metric: tf.Tensor, r: number, options: BipartiteMatchingOptions = {}): BipartiteMatching {
-  if (metric.rank !== 3) throw new Error(`bipartiteSoftMatching metric: expected shape [B, T, C], found [${metric.shape.join(', ')}]`);
-  if (!Number.isInteger(r) || r < 0) throw new Error(`bipartiteSoftMatching r: expected a non-negative integer, found ${r}`);
+  if (metric.rank !== 3) throw new ShapeError(`bipartiteSoftMatching metric: expected shape [B, T, C], found [${metric.shape.join(', ')}]`);
+  if (!Number.isInteger(r) || r < 0) throw new ConfigError(`bipartiteSoftMatching r: expected a non-negative integer, found ${r}`);
   const [batch, tokens] = metric.shape as [number, number, number];
   const classToken = options.classToken ?? false;
   const distillToken = options.distillToken ?? false;
@@ -167,7 +168,7 @@ function makeMatching(
   const membership = d.membership as tf.Tensor3D;
   const checkInput = (label: string, x: tf.Tensor, t: number): void => {
     if (x.rank !== 3 || x.shape[0] !== batch || x.shape[1] !== t) {
-      throw new Error(`${label}: expected shape [${batch}, ${t}, C], found [${x.shape.join(', ')}]`);
+      throw new ShapeError(`${label}: expected shape [${batch}, ${t}, C], found [${x.shape.join(', ')}]`);
     }
   };
   return {
@@ -212,7 +213,7 @@ function makeMatching(
  */
 export function mergeWeightedAverage(matching: BipartiteMatching, x: tf.Tensor, size?: tf.Tensor): { x: tf.Tensor3D; size: tf.Tensor3D } {
   if (size && (size.rank !== 3 || size.shape[0] !== x.shape[0] || size.shape[1] !== x.shape[1] || size.shape[2] !== 1)) {
-    throw new Error(`mergeWeightedAverage size: expected shape [${x.shape[0]}, ${x.shape[1]}, 1], found [${size.shape.join(', ')}]`);
+    throw new ShapeError(`mergeWeightedAverage size: expected shape [${x.shape[0]}, ${x.shape[1]}, 1], found [${size.shape.join(', ')}]`);
   }
   return tf.tidy(() => {
     const s = size ?? tf.ones([x.shape[0]!, x.shape[1]!, 1]);

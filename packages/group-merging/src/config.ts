@@ -1,4 +1,5 @@
 import { checkPositiveInteger } from './parameters';
+import { ConfigError } from '@hgm/tensor';
 
 /**
  * Configuration of Hierarchical Group Merging (method step 2). Every "choice" of the method page is a
@@ -71,27 +72,27 @@ export function resolveHierarchicalGroupMergingConfig(partial: Partial<Hierarchi
   c.groupsPerLevel = [...c.groupsPerLevel];
   checkPositiveInteger('group merging dim', c.dim);
   checkPositiveInteger('group merging numHeads', c.numHeads);
-  if (c.dim % c.numHeads !== 0) throw new Error(`group merging: dim ${c.dim} is not divisible by numHeads ${c.numHeads}`);
+  if (c.dim % c.numHeads !== 0) throw new ConfigError(`group merging: dim ${c.dim} is not divisible by numHeads ${c.numHeads}`);
   const k = c.groupsPerLevel;
-  if (!Array.isArray(k) || k.length === 0) throw new Error(`group merging groupsPerLevel: expected a non-empty list, found ${JSON.stringify(k)}`);
+  if (!Array.isArray(k) || k.length === 0) throw new ConfigError(`group merging groupsPerLevel: expected a non-empty list, found ${JSON.stringify(k)}`);
   k.forEach((v, i) => checkPositiveInteger(`group merging groupsPerLevel[${i}]`, v));
   for (let i = 1; i < k.length; i++) {
-    if (!(k[i]! < k[i - 1]!)) throw new Error(`group merging groupsPerLevel: expected a strictly decreasing list, found ${JSON.stringify(k)}`);
+    if (!(k[i]! < k[i - 1]!)) throw new ConfigError(`group merging groupsPerLevel: expected a strictly decreasing list, found ${JSON.stringify(k)}`);
     if (c.largeMergeStrategy === 'error' && k[i - 1]! - k[i]! > Math.floor(k[i - 1]! / 2)) {
-      throw new Error(
+      throw new ConfigError(
         `group merging groupsPerLevel: ${k[i - 1]} -> ${k[i]} merges more than half the tokens in one ToMe step (largeMergeStrategy 'error'); found ${JSON.stringify(k)}`,
       );
     }
   }
-  if (k[k.length - 1] !== 2) throw new Error(`group merging groupsPerLevel: the last level must have 2 groups (G_N, G_A), found ${JSON.stringify(k)}`);
-  if (!(c.mlpRatio > 0) || Math.trunc(c.mlpRatio * c.dim) < 1) throw new Error(`group merging mlpRatio: expected > 0, found ${c.mlpRatio}`);
-  if (!(c.tau > 0)) throw new Error(`group merging tau: expected > 0, found ${c.tau}`);
-  if (!(c.assignEps >= 0)) throw new Error(`group merging assignEps: expected >= 0, found ${c.assignEps}`);
-  if (!(c.layerNormEps > 0)) throw new Error(`group merging layerNormEps: expected > 0, found ${c.layerNormEps}`);
-  if (!(c.groupTokenInitStd >= 0)) throw new Error(`group merging groupTokenInitStd: expected >= 0, found ${c.groupTokenInitStd}`);
-  if (!(c.weightInitStd >= 0)) throw new Error(`group merging weightInitStd: expected >= 0, found ${c.weightInitStd}`);
+  if (k[k.length - 1] !== 2) throw new ConfigError(`group merging groupsPerLevel: the last level must have 2 groups (G_N, G_A), found ${JSON.stringify(k)}`);
+  if (!(c.mlpRatio > 0) || Math.trunc(c.mlpRatio * c.dim) < 1) throw new ConfigError(`group merging mlpRatio: expected > 0, found ${c.mlpRatio}`);
+  if (!(c.tau > 0)) throw new ConfigError(`group merging tau: expected > 0, found ${c.tau}`);
+  if (!(c.assignEps >= 0)) throw new ConfigError(`group merging assignEps: expected >= 0, found ${c.assignEps}`);
+  if (!(c.layerNormEps > 0)) throw new ConfigError(`group merging layerNormEps: expected > 0, found ${c.layerNormEps}`);
+  if (!(c.groupTokenInitStd >= 0)) throw new ConfigError(`group merging groupTokenInitStd: expected >= 0, found ${c.groupTokenInitStd}`);
+  if (!(c.weightInitStd >= 0)) throw new ConfigError(`group merging weightInitStd: expected >= 0, found ${c.weightInitStd}`);
   if (c.largeMergeStrategy !== 'repeat' && c.largeMergeStrategy !== 'error') {
-    throw new Error(`group merging largeMergeStrategy: expected 'repeat' or 'error', found ${JSON.stringify(c.largeMergeStrategy)}`);
+    throw new ConfigError(`group merging largeMergeStrategy: expected 'repeat' or 'error', found ${JSON.stringify(c.largeMergeStrategy)}`);
   }
   return c;
 }

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParameterStore, Rng } from '@hgm/tensor';
-import { gelu, layerNorm, linear, mergeHeads, scaledDotProductAttention, splitHeads } from '@hgm/backbone';
-import { addLayerNorm, addLinear, checkPositiveInteger, checkShape, joinName, tidyObject, type LayerNormParameters, type LinearParameters } from './parameters';
+import { joinName, type ParameterStore, type Rng } from '@hgm/tensor';
+import { gelu, layerNorm, linear, mergeHeads, scaledDotProductAttention, splitHeads } from '@hgm/nn';
+import { addLayerNorm, addLinear, checkPositiveInteger, checkShape, tidyObject, type LayerNormParameters, type LinearParameters } from './parameters';
 import { assignOverLastAxis, gumbelNoiseFor } from './assignment';
+import { ConfigError } from '@hgm/tensor';
 
 /**
  * Constructor arguments of GroupViT's `GroupingBlock` (NVlabs/GroupViT `models/group_vit.py`), with the
@@ -56,14 +57,14 @@ export function resolveGroupViTGroupingBlockConfig(
   checkPositiveInteger('GroupViT grouping block numHeads', c.numHeads);
   checkPositiveInteger('GroupViT grouping block numGroupTokens', c.numGroupTokens);
   checkPositiveInteger('GroupViT grouping block numOutputGroups', c.numOutputGroups);
-  if (c.dim % c.numHeads !== 0) throw new Error(`GroupViT grouping block: dim ${c.dim} is not divisible by numHeads ${c.numHeads}`);
+  if (c.dim % c.numHeads !== 0) throw new ConfigError(`GroupViT grouping block: dim ${c.dim} is not divisible by numHeads ${c.numHeads}`);
   if (!Array.isArray(c.mlpRatio) || c.mlpRatio.length !== 2 || c.mlpRatio.some((r) => !(r > 0))) {
-    throw new Error(`GroupViT grouping block mlpRatio: expected two positive numbers, found ${JSON.stringify(c.mlpRatio)}`);
+    throw new ConfigError(`GroupViT grouping block mlpRatio: expected two positive numbers, found ${JSON.stringify(c.mlpRatio)}`);
   }
   for (const r of c.mlpRatio) checkPositiveInteger('GroupViT grouping block hidden size int(mlpRatio * dim)', Math.trunc(r * c.dim));
-  if (!(c.assignEps >= 0)) throw new Error(`GroupViT grouping block assignEps: expected >= 0, found ${c.assignEps}`);
-  if (!(c.gumbelTau > 0)) throw new Error(`GroupViT grouping block gumbelTau: expected > 0, found ${c.gumbelTau}`);
-  if (!(c.layerNormEps > 0)) throw new Error(`GroupViT grouping block layerNormEps: expected > 0, found ${c.layerNormEps}`);
+  if (!(c.assignEps >= 0)) throw new ConfigError(`GroupViT grouping block assignEps: expected >= 0, found ${c.assignEps}`);
+  if (!(c.gumbelTau > 0)) throw new ConfigError(`GroupViT grouping block gumbelTau: expected > 0, found ${c.gumbelTau}`);
+  if (!(c.layerNormEps > 0)) throw new ConfigError(`GroupViT grouping block layerNormEps: expected > 0, found ${c.layerNormEps}`);
   return c;
 }
 

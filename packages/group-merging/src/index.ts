@@ -32,4 +32,4 @@ export {
   type GroupViTGroupingBlockOutput,
   type GroupingForwardOptions,
 } from './groupvit-grouping-block';
-export { joinName, addLinear, addLayerNorm, type LinearParameters, type LayerNormParameters, type InitOptions } from './parameters';
+export { addLinear, addLayerNorm, type LinearParameters, type LayerNormParameters, type InitOptions } from './parameters';

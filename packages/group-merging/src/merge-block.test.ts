@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ParameterStore, Rng } from '@hgm/tensor';
 import { describeBackends, expectClose } from '@hgm/tensor/testing';
-import { layerNorm, linear, gelu, splitHeads, mergeHeads, scaledDotProductAttention } from '@hgm/backbone';
+import { layerNorm, linear, gelu, splitHeads, mergeHeads, scaledDotProductAttention } from '@hgm/nn';
 import { GroupMergeBlock } from './merge-block';
 import { resolveHierarchicalGroupMergingConfig } from './config';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParameterStore, Rng } from '@hgm/tensor';
-import { gelu, layerNorm, linear, splitHeads } from '@hgm/backbone';
-import { addLayerNorm, addLinear, checkShape, joinName, tidyObject, type LayerNormParameters, type LinearParameters } from './parameters';
+import { joinName, type ParameterStore, type Rng } from '@hgm/tensor';
+import { gelu, layerNorm, linear, splitHeads } from '@hgm/nn';
+import { addLayerNorm, addLinear, checkShape, tidyObject, type LayerNormParameters, type LinearParameters } from './parameters';
 import { assignOverLastAxis, gumbelNoiseFor } from './assignment';
 import type { HierarchicalGroupMergingConfig } from './config';
 import type { GroupingForwardOptions } from './groupvit-grouping-block';

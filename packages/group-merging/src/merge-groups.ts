@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { bipartiteSoftMatching, mergeWeightedAverage } from './bipartite-soft-matching';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /** Result of {@link mergeGroupTokens}. */
 export interface MergedGroups {
@@ -25,9 +26,9 @@ export interface MergedGroups {
  */
 export function mergeGroupTokens(groupTokens: tf.Tensor, sizes: tf.Tensor, targetCount: number): MergedGroups {
   const kIn = groupTokens.shape[1]!;
-  if (groupTokens.rank !== 3) throw new Error(`mergeGroupTokens groupTokens: expected shape [B, K, D], found [${groupTokens.shape.join(', ')}]`);
+  if (groupTokens.rank !== 3) throw new ShapeError(`mergeGroupTokens groupTokens: expected shape [B, K, D], found [${groupTokens.shape.join(', ')}]`);
   if (!Number.isInteger(targetCount) || targetCount < 1 || targetCount > kIn) {
-    throw new Error(`mergeGroupTokens targetCount: expected an integer in [1, ${kIn}], found ${targetCount}`);
+    throw new ConfigError(`mergeGroupTokens targetCount: expected an integer in [1, ${kIn}], found ${targetCount}`);
   }
   let rounds = 0;
   let x = tf.clone(groupTokens) as tf.Tensor3D;

@@ -1,15 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterStore, Rng } from '@hgm/tensor';
-
-/**
- * Joins a state-dict prefix and a local name with a dot: `joinName('hgm', 'group_tokens')` is
- * `hgm.group_tokens`; an empty prefix gives the name itself; a prefix that already ends with a dot is
- * used as is.
- */
-export function joinName(prefix: string, name: string): string {
-  if (prefix === '') return name;
-  return prefix.endsWith('.') ? `${prefix}${name}` : `${prefix}.${name}`;
-}
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /** The variables of one `nn.Linear`-style layer (PyTorch layout: weight [out, in]). */
 export interface LinearParameters {
@@ -52,7 +43,7 @@ export function addLayerNorm(store: ParameterStore, name: string, dim: number): 
 /** Throws unless `value` is a positive integer. */
 export function checkPositiveInteger(label: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new Error(`${label}: expected a positive integer, found ${JSON.stringify(value)}`);
+    throw new ConfigError(`${label}: expected a positive integer, found ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -62,7 +53,7 @@ export function checkShape(label: string, t: tf.Tensor, expected: (number | unde
   const ok = t.rank === expected.length && expected.every((d, i) => d === undefined || d === t.shape[i]);
   if (!ok) {
     const want = expected.map((d) => (d === undefined ? '*' : String(d))).join(', ');
-    throw new Error(`${label}: expected shape [${want}], found [${t.shape.join(', ')}]`);
+    throw new ShapeError(`${label}: expected shape [${want}], found [${t.shape.join(', ')}]`);
   }
 }
 

@@ -4,6 +4,7 @@ import { expect } from 'vitest';
 import { describeBackends } from '@hgm/tensor/testing';
 import { binaryDiceLoss, resolveBinaryDiceLossConfig } from './binary-dice-loss';
 import { scalarValue } from './test-support';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 function referenceDice(x: number[], t: number[], batch: number, smooth: number): number {
   const per = x.length / batch;
@@ -77,6 +78,16 @@ describeBackends(
     it('rejects bad inputs and configs', () => {
       expect(() => binaryDiceLoss(tf.zeros([2, 3]), tf.zeros([2, 4]))).toThrow(/binaryDiceLoss: target has shape \[2, 4\], expected the shape of input \[2, 3\]/);
       expect(() => resolveBinaryDiceLossConfig({ smooth: -1 })).toThrow(/smooth must be >= 0, found -1/);
+      const shapeError = (() => {
+        try {
+          binaryDiceLoss(tf.zeros([2, 3]), tf.zeros([2, 4]));
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(shapeError).toBeInstanceOf(ShapeError);
+      expect(shapeError).toMatchObject({ code: 'shape', input: 'target', expected: '[2, 3]', found: '[2, 4]' });
+      expect(() => resolveBinaryDiceLossConfig({ smooth: -1 })).toThrow(ConfigError);
     });
   },
   { backends: ['cpu', 'wasm'] },

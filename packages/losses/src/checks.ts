@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 function shapeText(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
@@ -7,27 +8,39 @@ function shapeText(shape: readonly number[]): string {
 /** Throws unless `x` has rank `rank`; `what` names the input and its expected layout. */
 export function checkRank(loss: string, input: string, x: tf.Tensor, rank: number, layout: string): void {
   if (x.rank !== rank) {
-    throw new Error(`${loss}: ${input} must have rank ${rank} (${layout}), found shape ${shapeText(x.shape)}`);
+    throw new ShapeError(`${loss}: ${input} must have rank ${rank} (${layout}), found shape ${shapeText(x.shape)}`, {
+      input,
+      expected: `rank ${rank} (${layout})`,
+      found: shapeText(x.shape),
+    });
   }
 }
 
 /** Throws unless `x` has rank at least `rank`. */
 export function checkMinRank(loss: string, input: string, x: tf.Tensor, rank: number, layout: string): void {
   if (x.rank < rank) {
-    throw new Error(`${loss}: ${input} must have rank >= ${rank} (${layout}), found shape ${shapeText(x.shape)}`);
+    throw new ShapeError(`${loss}: ${input} must have rank >= ${rank} (${layout}), found shape ${shapeText(x.shape)}`, {
+      input,
+      expected: `rank >= ${rank} (${layout})`,
+      found: shapeText(x.shape),
+    });
   }
 }
 
 /** Throws unless the two shapes are equal. */
 export function checkSameShape(loss: string, aName: string, a: readonly number[], bName: string, b: readonly number[]): void {
   if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
-    throw new Error(`${loss}: ${bName} has shape ${shapeText(b)}, expected the shape of ${aName} ${shapeText(a)}`);
+    throw new ShapeError(`${loss}: ${bName} has shape ${shapeText(b)}, expected the shape of ${aName} ${shapeText(a)}`, {
+      input: bName,
+      expected: shapeText(a),
+      found: shapeText(b),
+    });
   }
 }
 
 /** Throws unless `x` is a floating-point tensor. */
 export function checkFloat(loss: string, input: string, x: tf.Tensor): void {
-  if (x.dtype !== 'float32') throw new Error(`${loss}: ${input} must be float32, found ${x.dtype}`);
+  if (x.dtype !== 'float32') throw new ShapeError(`${loss}: ${input} must be float32, found ${x.dtype}`, { input, expected: 'float32', found: x.dtype });
 }
 
 /** Throws unless `value` is a finite number in [min, max] (bounds included unless told). */
@@ -38,14 +51,14 @@ export function checkNumber(
   range: { min?: number; max?: number; minExclusive?: boolean; maxExclusive?: boolean } = {},
 ): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new Error(`${where}: ${field} must be a finite number, found ${JSON.stringify(value)}`);
+    throw new ConfigError(`${where}: ${field} must be a finite number, found ${JSON.stringify(value)}`);
   }
   const { min, max, minExclusive, maxExclusive } = range;
   if (min !== undefined && (minExclusive ? value <= min : value < min)) {
-    throw new Error(`${where}: ${field} must be ${minExclusive ? '>' : '>='} ${min}, found ${value}`);
+    throw new ConfigError(`${where}: ${field} must be ${minExclusive ? '>' : '>='} ${min}, found ${value}`);
   }
   if (max !== undefined && (maxExclusive ? value >= max : value > max)) {
-    throw new Error(`${where}: ${field} must be ${maxExclusive ? '<' : '<='} ${max}, found ${value}`);
+    throw new ConfigError(`${where}: ${field} must be ${maxExclusive ? '<' : '<='} ${max}, found ${value}`);
   }
   return value;
 }
@@ -54,7 +67,7 @@ export function checkNumber(
 export function checkKnownKeys(where: string, partial: object, defaults: object): void {
   for (const key of Object.keys(partial)) {
     if (!(key in defaults)) {
-      throw new Error(`${where}: unknown option ${JSON.stringify(key)} (known: ${Object.keys(defaults).join(', ')})`);
+      throw new ConfigError(`${where}: unknown option ${JSON.stringify(key)} (known: ${Object.keys(defaults).join(', ')})`);
     }
   }
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFloat, checkRank, withDefaults } from './checks';
 import { checkReduction, reduceLoss, type Reduction } from './reduction';
+import { ShapeError } from '@hgm/tensor';
 
 export interface CrossEntropyConfig {
   reduction: Reduction;
@@ -32,7 +33,7 @@ export function crossEntropy(logits: tf.Tensor, labels: tf.Tensor, config: Parti
   checkRank(name, 'logits', logits, 2, '[N, C]');
   checkRank(name, 'labels', labels, 1, '[N]');
   if (labels.shape[0] !== logits.shape[0]) {
-    throw new Error(`${name}: labels has ${labels.shape[0]} entries, expected one per row of logits (${logits.shape[0]})`);
+    throw new ShapeError(`${name}: labels has ${labels.shape[0]} entries, expected one per row of logits (${logits.shape[0]})`);
   }
   return tf.tidy(() => {
     // int32 one-hot then a cast: the wasm backend returns zeros for a float32 oneHot (tfjs 4.22).

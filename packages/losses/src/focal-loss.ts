@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkFloat, checkMinRank, checkNumber, checkSameShape, withDefaults } from './checks';
 import { checkReduction, reduceLoss, type Reduction } from './reduction';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * Focal loss on probabilities, as AnomalyCLIP's `FocalLoss` (loss.py) computes it with the defaults its
@@ -38,7 +39,7 @@ export function resolveFocalLossConfig(partial: Partial<FocalLossConfig> = {}): 
   checkNumber(where, 'smooth', c.smooth, { min: 0, max: 0.5, maxExclusive: true });
   if (c.classWeights !== null) {
     if (!Array.isArray(c.classWeights) || c.classWeights.length === 0) {
-      throw new Error(`${where}: classWeights must be null or a non-empty array of numbers, found ${JSON.stringify(c.classWeights)}`);
+      throw new ConfigError(`${where}: classWeights must be null or a non-empty array of numbers, found ${JSON.stringify(c.classWeights)}`);
     }
     c.classWeights.forEach((w, i) => checkNumber(where, `classWeights[${i}]`, w, { min: 0 }));
   }
@@ -67,10 +68,10 @@ export function focalLoss(probs: tf.Tensor, target: tf.Tensor, config: Partial<F
   checkFloat(name, 'probs', probs);
   checkMinRank(name, 'probs', probs, 1, '[..., C]');
   const numClasses = probs.shape[probs.rank - 1]!;
-  if (numClasses < 2) throw new Error(`${name}: probs must have at least 2 classes on its last axis, found shape [${probs.shape.join(', ')}]`);
+  if (numClasses < 2) throw new ShapeError(`${name}: probs must have at least 2 classes on its last axis, found shape [${probs.shape.join(', ')}]`);
   checkSameShape(name, 'probs without its class axis', probs.shape.slice(0, -1), 'target', target.shape);
   if (c.classWeights !== null && c.classWeights.length !== numClasses) {
-    throw new Error(`${name}: classWeights has ${c.classWeights.length} entries, expected one per class (${numClasses})`);
+    throw new ConfigError(`${name}: classWeights has ${c.classWeights.length} entries, expected one per class (${numClasses})`);
   }
   return tf.tidy(() => {
     const indices = tf.cast(target, 'int32');

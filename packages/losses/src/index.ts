@@ -31,8 +31,6 @@ export {
   mapsLoss,
   resolveMapLossConfig,
   DEFAULT_MAP_LOSS_CONFIG,
-  NORMAL_CHANNEL,
-  ANOMALY_CHANNEL,
   type MapLossConfig,
   type MapLossConfigInput,
   type MapLossTerms,

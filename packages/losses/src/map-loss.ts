@@ -2,10 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { binaryDiceLoss, resolveBinaryDiceLossConfig, type BinaryDiceLossConfig } from './binary-dice-loss';
 import { checkFloat, checkKnownKeys, checkNumber, checkRank, checkSameShape } from './checks';
 import { focalLoss, resolveFocalLossConfig, type FocalLossConfig } from './focal-loss';
-
-/** Channel order of an anomaly map's probabilities: index 0 is normal (A_n), index 1 anomalous (A_a). */
-export const NORMAL_CHANNEL = 0;
-export const ANOMALY_CHANNEL = 1;
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 export interface MapLossConfig {
   /** Focal-loss settings (reduction is always 'mean' here). */
@@ -68,7 +65,7 @@ export function mapLoss(probs: tf.Tensor, mask: tf.Tensor, config: MapLossConfig
   const name = 'mapLoss';
   checkFloat(name, 'probs', probs);
   checkRank(name, 'probs', probs, 4, '[B, H, W, 2]');
-  if (probs.shape[3] !== 2) throw new Error(`${name}: probs must have 2 channels (normal, anomalous) on its last axis, found shape [${probs.shape.join(', ')}]`);
+  if (probs.shape[3] !== 2) throw new ShapeError(`${name}: probs must have 2 channels (normal, anomalous) on its last axis, found shape [${probs.shape.join(', ')}]`);
   checkSameShape(name, 'probs[..., 0]', probs.shape.slice(0, 3), 'mask', mask.shape);
   return tf.tidy(() => {
     const target = tf.cast(mask, 'float32');
@@ -94,13 +91,14 @@ export type MapsLossResult = {
  * @param mask [B, H, W]
  */
 export function mapsLoss(maps: readonly tf.Tensor[], mask: tf.Tensor, config: MapLossConfigInput = {}): MapsLossResult {
-  if (maps.length === 0) throw new Error('mapsLoss: maps must hold at least one map, found none');
+  if (maps.length === 0) throw new ConfigError('mapsLoss: maps must hold at least one map, found none');
   return tf.tidy(() => {
     const perMap = maps.map((m, i) => {
       try {
         return mapLoss(m, mask, config);
       } catch (e) {
-        throw new Error(`mapsLoss: map ${i}: ${(e as Error).message}`);
+        const message = `mapsLoss: map ${i}: ${(e as Error).message}`;
+        throw e instanceof ShapeError ? new ShapeError(message, e, { cause: e }) : new ConfigError(message, { cause: e });
       }
     });
     const total = (perMap.length === 1 ? tf.clone(perMap[0]!.total) : tf.addN(perMap.map((t) => t.total))) as tf.Scalar;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber, checkRank } from './checks';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * How a pixel mask becomes one value per patch:
@@ -27,16 +28,16 @@ export function maskToPatchGrid(mask: tf.Tensor, grid: readonly [number, number]
   const name = 'maskToPatchGrid';
   checkRank(name, 'mask', mask, 3, '[B, H, W]');
   if (!MASK_DOWNSAMPLINGS.includes(mode)) {
-    throw new Error(`${name}: mode must be one of ${MASK_DOWNSAMPLINGS.join(', ')}, found ${JSON.stringify(mode)}`);
+    throw new ConfigError(`${name}: mode must be one of ${MASK_DOWNSAMPLINGS.join(', ')}, found ${JSON.stringify(mode)}`);
   }
   checkNumber(name, 'threshold', threshold);
   const [batch, height, width] = mask.shape as [number, number, number];
   const [gh, gw] = grid;
   if (!Number.isInteger(gh) || !Number.isInteger(gw) || gh < 1 || gw < 1) {
-    throw new Error(`${name}: grid must be two positive integers [h, w], found ${JSON.stringify(grid)}`);
+    throw new ConfigError(`${name}: grid must be two positive integers [h, w], found ${JSON.stringify(grid)}`);
   }
   if (height % gh !== 0 || width % gw !== 0) {
-    throw new Error(`${name}: mask size ${height}x${width} is not a whole multiple of the patch grid ${gh}x${gw}; resize or pad the mask to grid x patch size first`);
+    throw new ShapeError(`${name}: mask size ${height}x${width} is not a whole multiple of the patch grid ${gh}x${gw}; resize or pad the mask to grid x patch size first`);
   }
   return tf.tidy(() => {
     const binary = tf.cast(tf.greater(mask, threshold), 'float32');

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError } from '@hgm/tensor';
 
 /** How a loss over many elements is reduced: mean and sum give a scalar, none keeps the elements. */
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -8,7 +9,7 @@ export const REDUCTIONS: readonly Reduction[] = ['mean', 'sum', 'none'];
 /** Throws unless `value` is one of the reductions. */
 export function checkReduction(where: string, value: unknown): Reduction {
   if (!REDUCTIONS.includes(value as Reduction)) {
-    throw new Error(`${where}: reduction must be one of ${REDUCTIONS.join(', ')}, found ${JSON.stringify(value)}`);
+    throw new ConfigError(`${where}: reduction must be one of ${REDUCTIONS.join(', ')}, found ${JSON.stringify(value)}`);
   }
   return value as Reduction;
 }

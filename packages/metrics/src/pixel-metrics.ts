@@ -19,16 +19,3 @@ export function pixelF1Max(set: PixelSet): F1Max {
   return f1MaxFromCounts(set.ranked());
 }
 
-/**
- * A pixel set from stacked maps and masks.
- * @param maps [N, H, W]
- * @param masks [N, H, W], 0/1
- */
-export function pixelSetFrom(
-  maps: ArrayLike<number>,
-  masks: ArrayLike<number> | ArrayLike<boolean>,
-  shape: readonly [number, number, number],
-  name?: string,
-): PixelSet {
-  return new PixelSet(name).addBatch(maps, masks, shape);
-}

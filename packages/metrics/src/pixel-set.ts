@@ -37,6 +37,24 @@ export interface MapShape {
  * ask for any pixel metric. Memory: 4 bytes per normal pixel and 8 per anomalous pixel (sortable float32
  * keys, never a float64 copy). Maps are read as float32, which is what every reference computes on.
  */
+/**
+ * What a {@link PixelSet} has accumulated, as plain arrays of sortable float32 keys ({@link PixelSet.toState}).
+ * Region ids in `positiveRegions` index `regionSizes`.
+ */
+export interface PixelSetState {
+  images: number;
+  negativeKeys: Uint32Array;
+  positiveKeys: Uint32Array;
+  positiveRegions: Uint32Array;
+  regionSizes: Uint32Array;
+  regionMinKey: Uint32Array;
+  regionMaxKey: Uint32Array;
+  minKey: number;
+  maxKey: number;
+  negativeMinKey: number;
+  negativeMaxKey: number;
+}
+
 export class PixelSet {
   private readonly negChunks: Uint32Array[] = [];
   private readonly posKeyChunks: Uint32Array[] = [];
@@ -173,6 +191,80 @@ export class PixelSet {
       const mask = 'subarray' in masks ? (masks as Uint8Array).subarray(i * per, (i + 1) * per) : Array.prototype.slice.call(masks, i * per, (i + 1) * per);
       this.add(map as ArrayLike<number>, mask as ArrayLike<number>, { height: H, width: W });
     }
+    return this;
+  }
+
+  /**
+   * Adds every map of another set after this set's own, as if they had been added here one by one: shards
+   * of an evaluation merged in shard order give exactly the single-process numbers (the same sorted keys,
+   * counts and region overlaps, so every metric is equal bit for bit). The other set is not changed.
+   */
+  merge(other: PixelSet): this {
+    return this.mergeState(other.toState());
+  }
+
+  /** The accumulated state as plain arrays, e.g. to send a shard's accumulator to the process that merges. */
+  toState(): PixelSetState {
+    return {
+      images: this.images,
+      negativeKeys: concat(this.negChunks, this.nNeg),
+      positiveKeys: concat(this.posKeyChunks, this.nPos),
+      positiveRegions: concat(this.posRegionChunks, this.nPos),
+      regionSizes: Uint32Array.from(this.regionSizes),
+      regionMinKey: Uint32Array.from(this.regionMin),
+      regionMaxKey: Uint32Array.from(this.regionMax),
+      minKey: this.minKey,
+      maxKey: this.maxKey,
+      negativeMinKey: this.negMin,
+      negativeMaxKey: this.negMax,
+    };
+  }
+
+  /** A set holding a state written by {@link toState}. */
+  static fromState(state: PixelSetState, name?: string): PixelSet {
+    return new PixelSet(name).mergeState(state);
+  }
+
+  /**
+   * Adds a state written by {@link toState} after this set's own maps.
+   * @throws MetricError `length-mismatch` when the state's arrays do not agree with each other
+   */
+  mergeState(state: PixelSetState): this {
+    const R = state.regionSizes.length;
+    const what = `${this.name}: merged state`;
+    if (state.positiveRegions.length !== state.positiveKeys.length || state.regionMinKey.length !== R || state.regionMaxKey.length !== R) {
+      throw new MetricError(
+        'length-mismatch',
+        `${what}: ${state.positiveKeys.length} anomalous keys with ${state.positiveRegions.length} region ids, ${R} region sizes with ${state.regionMinKey.length} minima and ${state.regionMaxKey.length} maxima, expected equal pairs`,
+      );
+    }
+    if (!(Number.isInteger(state.images) && state.images >= 0)) throw new MetricError('length-mismatch', `${what}: images is ${state.images}, expected a count`);
+    if (state.images === 0) return this;
+    const base = this.regionSizes.length;
+    const regions = new Uint32Array(state.positiveRegions.length);
+    for (let i = 0; i < regions.length; i++) {
+      const r = state.positiveRegions[i]!;
+      if (r >= R) throw new MetricError('length-mismatch', `${what}: anomalous pixel ${i} is in region ${r}, but the state has ${R} regions`);
+      regions[i] = base + r;
+    }
+    for (let r = 0; r < R; r++) {
+      this.regionSizes.push(state.regionSizes[r]!);
+      this.regionMin.push(state.regionMinKey[r]!);
+      this.regionMax.push(state.regionMaxKey[r]!);
+    }
+    if (state.negativeKeys.length > 0) this.negChunks.push(state.negativeKeys.slice());
+    if (state.positiveKeys.length > 0) {
+      this.posKeyChunks.push(state.positiveKeys.slice());
+      this.posRegionChunks.push(regions);
+    }
+    this.nNeg += state.negativeKeys.length;
+    this.nPos += state.positiveKeys.length;
+    this.images += state.images;
+    this.minKey = Math.min(this.minKey, state.minKey);
+    this.maxKey = Math.max(this.maxKey, state.maxKey);
+    this.negMin = Math.min(this.negMin, state.negativeMinKey);
+    this.negMax = Math.max(this.negMax, state.negativeMaxKey);
+    this.cache = {};
     return this;
   }
 

@@ -2,10 +2,12 @@
  * Sorts uint32 keys ascending (LSD radix sort, 3 passes of 11 bits), in place, carrying an optional payload.
  * Stable. O(n) time, one scratch copy of the keys (and of the payload).
  */
+import { MetricError } from './errors';
+
 export function radixSortKeys(keys: Uint32Array, payload?: Uint32Array): void {
   const n = keys.length;
   if (n < 2) return;
-  if (payload && payload.length !== n) throw new Error(`radixSortKeys: payload has ${payload.length} entries, keys ${n}`);
+  if (payload && payload.length !== n) throw new MetricError('length-mismatch', `radixSortKeys: payload has ${payload.length} entries, keys ${n}`);
   if (n < 256) {
     insertionSort(keys, payload);
     return;

@@ -1,3 +1,4 @@
+import { MetricError } from './errors';
 import { evaluateMetrics, type MetricInputs } from './evaluate-metrics';
 import { PixelSet } from './pixel-set';
 import { checkAgainstReference, type ReferenceCheck, type ReferenceValue } from './reference-outcome';
@@ -30,9 +31,9 @@ export function referenceCaseInputs(label: string, arrays: ReadonlyMap<string, R
   const masks = arrays.get('masks');
   if (maps && masks) {
     const shape = maps.shape.length === 2 ? [1, maps.shape[0]!, maps.shape[1]!] : maps.shape;
-    if (shape.length !== 3) throw new Error(`${label}: maps have shape [${maps.shape.join(', ')}], expected [N, H, W] or [H, W]`);
+    if (shape.length !== 3) throw new MetricError('length-mismatch', `${label}: maps have shape [${maps.shape.join(', ')}], expected [N, H, W] or [H, W]`);
     if (masks.shape.join() !== maps.shape.join()) {
-      throw new Error(`${label}: masks have shape [${masks.shape.join(', ')}], maps [${maps.shape.join(', ')}]`);
+      throw new MetricError('length-mismatch', `${label}: masks have shape [${masks.shape.join(', ')}], maps [${maps.shape.join(', ')}]`);
     }
     inputs.pixels = new PixelSet(name).addBatch(maps.data, masks.data, shape as [number, number, number]);
   }

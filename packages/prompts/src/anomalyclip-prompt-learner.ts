@@ -3,6 +3,7 @@ import type { ParameterStore, Rng } from '@hgm/tensor';
 import { OBJECT_AGNOSTIC, learnablePromptText } from './templates';
 import { argmaxIndex, type PromptBatch, type PromptTextSpec } from './text-spec';
 import { spliceSequence } from './splice';
+import { ConfigError, InvalidStateError } from '@hgm/tensor';
 
 /** AnomalyCLIP's prompt learner settings (its `AnomalyCLIP_parameters`, with readable names). */
 export interface AnomalyClipPromptConfig {
@@ -40,13 +41,13 @@ export function resolveAnomalyClipPromptConfig(partial: Partial<AnomalyClipPromp
   const c = { ...DEFAULT_ANOMALYCLIP_PROMPT_CONFIG, ...partial };
   const intAtLeast = (name: keyof AnomalyClipPromptConfig, min: number) => {
     const v = c[name] as number;
-    if (!Number.isInteger(v) || v < min) throw new Error(`AnomalyCLIP prompt config: ${name} must be an integer >= ${min}, got ${v}`);
+    if (!Number.isInteger(v) || v < min) throw new ConfigError(`AnomalyCLIP prompt config: ${name} must be an integer >= ${min}, got ${v}`);
   };
   intAtLeast('contextTokens', 1);
   intAtLeast('deepPromptDepth', 1);
   intAtLeast('deepPromptLength', 1);
-  if (!(c.initStd > 0)) throw new Error(`AnomalyCLIP prompt config: initStd must be > 0, got ${c.initStd}`);
-  if (!c.className) throw new Error('AnomalyCLIP prompt config: className must be a non-empty word');
+  if (!(c.initStd > 0)) throw new ConfigError(`AnomalyCLIP prompt config: initStd must be > 0, got ${c.initStd}`);
+  if (!c.className) throw new ConfigError('AnomalyCLIP prompt config: className must be a non-empty word');
   return c;
 }
 
@@ -118,11 +119,11 @@ export class AnomalyClipPromptLearner {
     const config = resolveAnomalyClipPromptConfig(partial);
     const e = config.contextTokens;
     const dt = text.width;
-    if (1 + e + 2 > text.contextLength) throw new Error(`AnomalyCLIP prompt learner: ${e} context tokens do not fit a text sequence of ${text.contextLength}`);
-    if (1 + config.deepPromptLength > text.contextLength) throw new Error(`AnomalyCLIP prompt learner: deepPromptLength ${config.deepPromptLength} does not fit a text sequence of ${text.contextLength}`);
+    if (1 + e + 2 > text.contextLength) throw new ConfigError(`AnomalyCLIP prompt learner: ${e} context tokens do not fit a text sequence of ${text.contextLength}`);
+    if (1 + config.deepPromptLength > text.contextLength) throw new ConfigError(`AnomalyCLIP prompt learner: deepPromptLength ${config.deepPromptLength} does not fit a text sequence of ${text.contextLength}`);
     const row = (phrase: string): FixedRow => {
       const ids = text.tokenize(learnablePromptText(e, phrase, config.className));
-      if (ids.length !== text.contextLength) throw new Error(`tokenizer returned ${ids.length} ids, expected ${text.contextLength}`);
+      if (ids.length !== text.contextLength) throw new InvalidStateError(`tokenizer returned ${ids.length} ids, expected ${text.contextLength}`);
       const emb = text.embedTokens(ids);
       const prefixEmb = tf.slice(emb, [0, 0], [1, dt]) as tf.Tensor2D;
       const suffix = tf.slice(emb, [1 + e, 0], [text.contextLength - 1 - e, dt]) as tf.Tensor2D;

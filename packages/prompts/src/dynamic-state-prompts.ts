@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParameterStore, Rng } from '@hgm/tensor';
-import { linear } from '@hgm/backbone';
+import { linear } from '@hgm/nn';
 import { OBJECT_AGNOSTIC, learnablePromptText } from './templates';
 import { argmaxIndex, type PromptBatch, type PromptTextSpec } from './text-spec';
 import { spliceSequence } from './splice';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * Dynamic State Prompts (method step 4):
@@ -47,11 +48,11 @@ export function resolveDynamicStatePromptConfig(partial: Partial<DynamicStatePro
   const c: DynamicStatePromptConfig = { ...DEFAULT_DYNAMIC_STATE_PROMPT_CONFIG, ...partial, stateWords: { ...DEFAULT_DYNAMIC_STATE_PROMPT_CONFIG.stateWords, ...partial.stateWords } };
   for (const [name, min] of [['contextTokens', 1], ['deepPromptDepth', 1], ['deepPromptLength', 1]] as const) {
     const v = c[name];
-    if (!Number.isInteger(v) || v < min) throw new Error(`dynamic state prompt config: ${name} must be an integer >= ${min}, got ${v}`);
+    if (!Number.isInteger(v) || v < min) throw new ConfigError(`dynamic state prompt config: ${name} must be an integer >= ${min}, got ${v}`);
   }
-  if (!(c.initStd > 0)) throw new Error(`dynamic state prompt config: initStd must be > 0, got ${c.initStd}`);
-  if (!c.className) throw new Error('dynamic state prompt config: className must be a non-empty word');
-  if (!c.stateWords.normal || !c.stateWords.anomaly) throw new Error('dynamic state prompt config: stateWords.normal and stateWords.anomaly must be words');
+  if (!(c.initStd > 0)) throw new ConfigError(`dynamic state prompt config: initStd must be > 0, got ${c.initStd}`);
+  if (!c.className) throw new ConfigError('dynamic state prompt config: className must be a non-empty word');
+  if (!c.stateWords.normal || !c.stateWords.anomaly) throw new ConfigError('dynamic state prompt config: stateWords.normal and stateWords.anomaly must be words');
   return c;
 }
 
@@ -90,8 +91,8 @@ export class DynamicStatePrompts {
     const c = resolveDynamicStatePromptConfig(partial);
     const e = c.contextTokens;
     const dt = text.width;
-    if (!Number.isInteger(groupDim) || groupDim < 1) throw new Error(`dynamic state prompts: groupDim must be a positive integer, got ${groupDim}`);
-    if (1 + e + 2 + 2 > text.contextLength) throw new Error(`dynamic state prompts: ${e} context tokens do not fit a text sequence of ${text.contextLength}`);
+    if (!Number.isInteger(groupDim) || groupDim < 1) throw new ConfigError(`dynamic state prompts: groupDim must be a positive integer, got ${groupDim}`);
+    if (1 + e + 2 + 2 > text.contextLength) throw new ConfigError(`dynamic state prompts: ${e} context tokens do not fit a text sequence of ${text.contextLength}`);
     // "X" placeholders: E context tokens, the state word slot and the group token slot.
     const ids = text.tokenize(learnablePromptText(e + 2, '{}', c.className));
     const emb = text.embedTokens(ids);
@@ -101,7 +102,7 @@ export class DynamicStatePrompts {
     const wordEmbedding = (word: string): tf.Tensor2D => {
       const wordIds = text.tokenize(word);
       const eot = argmaxIndex(wordIds);
-      if (eot !== 2) throw new Error(`dynamic state prompts: state word ${JSON.stringify(word)} must be one token, found ${eot - 1}`);
+      if (eot !== 2) throw new ConfigError(`dynamic state prompts: state word ${JSON.stringify(word)} must be one token, found ${eot - 1}`);
       const all = text.embedTokens(wordIds.subarray(1, 2));
       return all;
     };
@@ -145,7 +146,7 @@ export class DynamicStatePrompts {
   forward(anchorNormal: tf.Tensor2D, anchorAnomaly: tf.Tensor2D): PromptBatch {
     const [b, d] = anchorNormal.shape;
     if (d !== this.groupDim || anchorAnomaly.shape[0] !== b || anchorAnomaly.shape[1] !== d) {
-      throw new Error(`dynamic state prompts: anchors must both be [B, ${this.groupDim}], got [${anchorNormal.shape.join(', ')}] and [${anchorAnomaly.shape.join(', ')}]`);
+      throw new ShapeError(`dynamic state prompts: anchors must both be [B, ${this.groupDim}], got [${anchorNormal.shape.join(', ')}] and [${anchorAnomaly.shape.join(', ')}]`);
     }
     const embeddings = tf.tidy(() => {
       const gn = tf.expandDims(this.projectGroups(anchorNormal), 1);

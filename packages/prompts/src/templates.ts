@@ -2,6 +2,7 @@
  * Prompt templates as data. Nothing here touches tensors: a prompt set is a list of strings per state,
  * built from a class name, state phrases and sentence templates.
  */
+import { ConfigError } from '@hgm/tensor';
 
 /** A state (normal or anomalous) described by phrases with a `{}` slot for the class name. */
 export interface StatePhrases {
@@ -72,14 +73,14 @@ export const TEMPLATE_ENSEMBLE: readonly string[] = [
  */
 export function fillSlot(template: string, value: string): string {
   const parts = template.split('{}');
-  if (parts.length !== 2) throw new Error(`prompt template ${JSON.stringify(template)}: expected exactly one {} slot, found ${parts.length - 1}`);
+  if (parts.length !== 2) throw new ConfigError(`prompt template ${JSON.stringify(template)}: expected exactly one {} slot, found ${parts.length - 1}`);
   return parts[0] + value + parts[1];
 }
 
 /** The prompts of one state: every state phrase (filled with the class name) inside every template. */
 export function expandPrompts(className: string, phrases: readonly string[], templates: readonly string[] = ['{}']): string[] {
-  if (phrases.length === 0) throw new Error('expandPrompts: the state has no phrase');
-  if (templates.length === 0) throw new Error('expandPrompts: no template given');
+  if (phrases.length === 0) throw new ConfigError('expandPrompts: the state has no phrase');
+  if (templates.length === 0) throw new ConfigError('expandPrompts: no template given');
   const out: string[] = [];
   for (const phrase of phrases) {
     const stated = fillSlot(phrase, className);
@@ -104,7 +105,7 @@ export function promptEnsemble(
  * is `"X X X X damaged object."`.
  */
 export function learnablePromptText(placeholders: number, phrase: string, className: string): string {
-  if (!Number.isInteger(placeholders) || placeholders < 0) throw new Error(`learnablePromptText: placeholders must be a non-negative integer, got ${placeholders}`);
+  if (!Number.isInteger(placeholders) || placeholders < 0) throw new ConfigError(`learnablePromptText: placeholders must be a non-negative integer, got ${placeholders}`);
   const words = fillSlot(phrase, className) + '.';
   return placeholders === 0 ? words : `${Array.from({ length: placeholders }, () => 'X').join(' ')} ${words}`;
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { PromptTextSpec } from './text-spec';
+import { ConfigError } from '@hgm/tensor';
 
 /**
  * A small word-level {@link PromptTextSpec} for tests and examples: words (and ".") map to ids in order of
@@ -16,11 +17,11 @@ export function wordLevelTextSpec(table: tf.Tensor2D, contextLength: number): Pr
     tokenize(text: string): Int32Array {
       const ids = new Int32Array(contextLength);
       const tokens = text.toLowerCase().replace(/\./g, ' . ').split(/\s+/).filter(Boolean);
-      if (tokens.length + 2 > contextLength) throw new Error(`text ${JSON.stringify(text)} is longer than ${contextLength - 2} tokens`);
+      if (tokens.length + 2 > contextLength) throw new ConfigError(`text ${JSON.stringify(text)} is longer than ${contextLength - 2} tokens`);
       ids[0] = vocabSize - 2;
       tokens.forEach((w, i) => {
         if (!words.has(w)) {
-          if (words.size + 1 >= vocabSize - 2) throw new Error('word-level spec: vocabulary is full');
+          if (words.size + 1 >= vocabSize - 2) throw new ConfigError('word-level spec: vocabulary is full');
           words.set(w, words.size + 1);
         }
         ids[i + 1] = words.get(w)!;

@@ -1,4 +1,5 @@
 /** Configuration of the Group-Gated Token Refiner (method step 3). */
+import { ConfigError } from '@hgm/tensor';
 export interface GroupGatedTokenRefinerConfig {
   /** D, the width of the global token and of the image anchors. */
   dim: number;
@@ -27,12 +28,12 @@ export const DEFAULT_GROUP_GATED_TOKEN_REFINER_CONFIG: GroupGatedTokenRefinerCon
 /** Fills defaults and validates, naming the field, what was expected and what was found. */
 export function resolveGroupGatedTokenRefinerConfig(partial: Partial<GroupGatedTokenRefinerConfig> = {}): GroupGatedTokenRefinerConfig {
   const c: GroupGatedTokenRefinerConfig = { ...DEFAULT_GROUP_GATED_TOKEN_REFINER_CONFIG, ...partial };
-  if (!Number.isInteger(c.dim) || c.dim <= 0) throw new Error(`token refiner dim: expected a positive integer, found ${JSON.stringify(c.dim)}`);
+  if (!Number.isInteger(c.dim) || c.dim <= 0) throw new ConfigError(`token refiner dim: expected a positive integer, found ${JSON.stringify(c.dim)}`);
   if (c.gate !== 'additive' && c.gate !== 'multiplicative') {
-    throw new Error(`token refiner gate: expected 'additive' or 'multiplicative', found ${JSON.stringify(c.gate)}`);
+    throw new ConfigError(`token refiner gate: expected 'additive' or 'multiplicative', found ${JSON.stringify(c.gate)}`);
   }
-  if (!(c.layerNormEps > 0)) throw new Error(`token refiner layerNormEps: expected > 0, found ${c.layerNormEps}`);
-  if (!(c.weightInitStd >= 0)) throw new Error(`token refiner weightInitStd: expected >= 0, found ${c.weightInitStd}`);
-  if (!(c.cosineEps > 0)) throw new Error(`token refiner cosineEps: expected > 0, found ${c.cosineEps}`);
+  if (!(c.layerNormEps > 0)) throw new ConfigError(`token refiner layerNormEps: expected > 0, found ${c.layerNormEps}`);
+  if (!(c.weightInitStd >= 0)) throw new ConfigError(`token refiner weightInitStd: expected >= 0, found ${c.weightInitStd}`);
+  if (!(c.cosineEps > 0)) throw new ConfigError(`token refiner cosineEps: expected > 0, found ${c.cosineEps}`);
   return c;
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ParameterStore, Rng } from '@hgm/tensor';
-import { layerNorm, linear } from '@hgm/backbone';
+import { joinName, type ParameterStore, type Rng } from '@hgm/tensor';
+import { layerNorm, linear } from '@hgm/nn';
 import { resolveGroupGatedTokenRefinerConfig, type GroupGatedTokenRefinerConfig } from './config';
+import { ShapeError } from '@hgm/tensor';
 
 /** Output of {@link GroupGatedTokenRefiner.forward}. */
 export interface GroupGatedTokenRefinerOutput {
@@ -42,7 +43,7 @@ export class GroupGatedTokenRefiner {
   constructor(store: ParameterStore, config: Partial<GroupGatedTokenRefinerConfig>, init: GroupGatedTokenRefinerInit) {
     const c = resolveGroupGatedTokenRefinerConfig(config);
     this.config = c;
-    const n = (name: string): string => (init.prefix === '' ? name : init.prefix.endsWith('.') ? `${init.prefix}${name}` : `${init.prefix}.${name}`);
+    const n = (name: string): string => joinName(init.prefix, name);
     this.normWeight = store.add(n('norm.weight'), tf.ones([2]), { trainable: true });
     this.normBias = store.add(n('norm.bias'), tf.zeros([2]), { trainable: true });
     this.gateWeight = store.add(n('gate.weight'), init.rng.tensorTruncatedNormal([c.dim, 2], 0, c.weightInitStd), { trainable: true });
@@ -56,11 +57,11 @@ export class GroupGatedTokenRefiner {
   forward(globalToken: tf.Tensor, imageAnchors: tf.Tensor): GroupGatedTokenRefinerOutput {
     const c = this.config;
     if (globalToken.rank !== 2 || globalToken.shape[1] !== c.dim) {
-      throw new Error(`token refiner globalToken: expected shape [B, ${c.dim}], found [${globalToken.shape.join(', ')}]`);
+      throw new ShapeError(`token refiner globalToken: expected shape [B, ${c.dim}], found [${globalToken.shape.join(', ')}]`);
     }
     const b = globalToken.shape[0]!;
     if (imageAnchors.rank !== 3 || imageAnchors.shape[0] !== b || imageAnchors.shape[1] !== 2 || imageAnchors.shape[2] !== c.dim) {
-      throw new Error(`token refiner imageAnchors: expected shape [${b}, 2, ${c.dim}], found [${imageAnchors.shape.join(', ')}]`);
+      throw new ShapeError(`token refiner imageAnchors: expected shape [${b}, 2, ${c.dim}], found [${imageAnchors.shape.join(', ')}]`);
     }
     const [refinedCls, anchorSimilarity, gate] = tf.tidy(() => {
       const t = tf.expandDims(globalToken, 1); // [B, 1, D]

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { registerWebgpuInt32Transpose } from './webgpu-int32-transpose';
+import { ConfigError, HgmError } from './errors';
+import { registerWebgpuDevice, registerWebgpuKernelFixes } from './webgpu';
 
 /** Backends that can be asked for by name. `tensorflow` is libtensorflow through tfjs-node-gpu, then tfjs-node. */
 export type BackendName = 'cpu' | 'wasm' | 'webgl' | 'webgpu' | 'tensorflow';
@@ -95,8 +96,9 @@ export function isNotFound(e: unknown): boolean {
 }
 
 /** Thrown when no requested backend starts; lists every backend tried with its reason. */
-export class BackendStartError extends Error {
+export class BackendStartError extends HgmError {
   override readonly name = 'BackendStartError';
+  readonly code = 'backend-unavailable' as const;
   constructor(
     readonly request: BackendRequest,
     readonly passedOver: PassedOver[],
@@ -120,7 +122,7 @@ export interface InitBackendOptions {
 export async function initBackend(request: BackendRequest, loaders: BackendLoaders = defaultLoaders, options: InitBackendOptions = {}): Promise<BackendReport> {
   const candidates: readonly BackendName[] = request === 'auto' ? (options.autoOrder ?? AUTO_ORDER) : [request];
   if (request !== 'auto' && !BACKEND_NAMES.includes(request)) {
-    throw new Error(`unknown backend ${JSON.stringify(request)}; expected one of auto, ${BACKEND_NAMES.join(', ')}`);
+    throw new ConfigError(`unknown backend ${JSON.stringify(request)}; expected one of auto, ${BACKEND_NAMES.join(', ')}`);
   }
   await loaders.registerGradients?.();
   const passedOver: PassedOver[] = [];
@@ -167,7 +169,9 @@ async function tryBackend(name: BackendName, loaders: BackendLoaders, auto: bool
         }
         const m = await loaders.importModule('@tensorflow/tfjs-backend-webgpu');
         if (!m) return fail('not-installed', '@tensorflow/tfjs-backend-webgpu is not installed');
-        registerWebgpuInt32Transpose(m);
+        // The device gets the adapter's own limits, and the stock kernels with known bugs are replaced (see webgpu.ts).
+        registerWebgpuDevice(m);
+        registerWebgpuKernelFixes();
         return (await activate('webgpu')) ? { providedBy: '@tensorflow/tfjs-backend-webgpu' } : fail('init-failed', 'tf.setBackend("webgpu") returned false');
       }
       case 'tensorflow': {

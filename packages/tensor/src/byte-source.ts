@@ -2,6 +2,7 @@
  * Random access to the bytes of a file, wherever it lives (memory, a Node file, an HTTP URL).
  * Readers use it to fetch a safetensors header and single tensors without loading the whole file.
  */
+import { WeightsUnavailableError } from './errors';
 export interface ByteSource {
   /** A label for error messages: the path or URL. */
   readonly name: string;
@@ -37,9 +38,9 @@ export async function fetchSource(url: string, init: { size?: number; fetch?: ty
   let size = init.size;
   if (size === undefined) {
     const head = await doFetch(url, { method: 'HEAD' });
-    if (!head.ok) throw new Error(`${url}: HEAD request failed with HTTP ${head.status}`);
+    if (!head.ok) throw new WeightsUnavailableError(`${url}: HEAD request failed with HTTP ${head.status}`);
     const len = head.headers.get('content-length');
-    if (len === null) throw new Error(`${url}: the server sent no Content-Length; pass the size explicitly`);
+    if (len === null) throw new WeightsUnavailableError(`${url}: the server sent no Content-Length; pass the size explicitly`);
     size = Number(len);
   }
   const total = size;
@@ -50,9 +51,9 @@ export async function fetchSource(url: string, init: { size?: number; fetch?: ty
       if (length === 0) return new Uint8Array(0);
       if (offset < 0 || offset + length > total) throw new RangeError(`${url}: read of ${length} bytes at ${offset} is past the end (${total} bytes)`);
       const res = await doFetch(url, { headers: { Range: `bytes=${offset}-${offset + length - 1}` } });
-      if (res.status !== 206) throw new Error(`${url}: expected HTTP 206 for a Range request, got ${res.status}`);
+      if (res.status !== 206) throw new WeightsUnavailableError(`${url}: expected HTTP 206 for a Range request, got ${res.status}`);
       const buf = new Uint8Array(await res.arrayBuffer());
-      if (buf.byteLength !== length) throw new Error(`${url}: asked for ${length} bytes at ${offset}, got ${buf.byteLength}`);
+      if (buf.byteLength !== length) throw new WeightsUnavailableError(`${url}: asked for ${length} bytes at ${offset}, got ${buf.byteLength}`);
       return buf;
     },
   };

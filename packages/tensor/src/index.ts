@@ -1,6 +1,25 @@
 // @hgm/tensor: what the model code needs beyond tfjs-core. Browser-safe; Node extras are in `@hgm/tensor/node`.
 export { Rng } from './rng';
-export { SafetensorsError, StateDictError, formatProblem, type StateDictProblem } from './errors';
+export {
+  HgmError,
+  isHgmError,
+  type HgmErrorCode,
+  ConfigError,
+  ShapeError,
+  type ShapeErrorDetails,
+  InvalidFileError,
+  CheckpointMismatchError,
+  InputNotFoundError,
+  OutputWriteError,
+  WeightsUnavailableError,
+  DivergedError,
+  InvalidStateError,
+  SafetensorsError,
+  TorchCheckpointError,
+  StateDictError,
+  formatProblem,
+  type StateDictProblem,
+} from './errors';
 export { bufferSource, fetchSource, type ByteSource } from './byte-source';
 export {
   SafetensorsReader,
@@ -18,9 +37,13 @@ export {
   type HostTensor,
   type WritableTensor,
 } from './safetensors';
+export { TorchCheckpointReader, TORCH_STORAGE_DTYPES, type TorchCheckpointFormat, type TorchTensorInfo } from './torch-checkpoint';
+export { ZipArchive, type ZipEntry } from './zip-archive';
+export { unpickle, PyGlobal, PyTuple, PyDict, ScriptObject, type PyValue, type PyKey, type UnpicklerHooks, type Unpickled } from './pickle';
+export { openTensorSource, sniffTensorFileFormat, isTensorFile, type TensorFile, type TensorFileFormat } from './tensor-file';
 export { float16ToFloat32, bfloat16ToFloat32, float32ToFloat16, float32ToBfloat16 } from './half';
 export { renameKey, renameKeys, type RenameRule } from './rename-rules';
-export { ParameterStore, toStateDictSource, type Parameter, type LoadReport, type LoadOptions, type StateDictSource } from './parameter-store';
+export { ParameterStore, joinName, toStateDictSource, type Parameter, type LoadReport, type LoadOptions, type StateDictSource } from './parameter-store';
 export {
   initBackend,
   BackendStartError,
@@ -36,3 +59,12 @@ export {
   type BackendLoaders,
   type PassedOver,
 } from './backend';
+export {
+  registerWebgpuDevice,
+  registerWebgpuKernelFixes,
+  webgpuDeviceInfo,
+  WEBGPU_KERNEL_FIXES,
+  WEBGPU_REQUESTED_LIMITS,
+  type WebgpuDeviceInfo,
+  type WebgpuLimitName,
+} from './webgpu';

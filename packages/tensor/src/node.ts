@@ -2,7 +2,9 @@
  * Node-only parts of @hgm/tensor: safetensors files read by byte range, atomic writes, and backend
  * start-up that finds the wasm binaries in node_modules and a WebGPU adapter through the `webgpu` package.
  */
+import { realpathSync } from 'node:fs';
 import { open, rename, unlink, mkdir, stat } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -10,15 +12,31 @@ import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ByteSource } from './byte-source';
 import { SafetensorsReader, encodeSafetensors, type WritableTensor } from './safetensors';
-import { SafetensorsError } from './errors';
+import { SafetensorsError, InvalidStateError, InputNotFoundError, OutputWriteError } from './errors';
+import { openTensorSource, type TensorFile } from './tensor-file';
 import { initBackend, isNotFound, describeAdapter, type BackendLoaders, type BackendReport, type BackendRequest, type InitBackendOptions } from './backend';
 
 export * from './index';
 
+/**
+ * Whether the module whose `import.meta.url` is `moduleUrl` is the script Node was started with (the entry
+ * point's symlinks resolved, as npm bins are links). Command-line entry points run only then, so that
+ * importing them (tests, bundles) runs nothing.
+ */
+export function isMainModule(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return moduleUrl === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
 /** A byte source over a local file, read with positioned reads (never the whole file). */
 export async function fileSource(path: string): Promise<ByteSource> {
   const handle = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
-    throw new Error(`${path}: cannot open (${e.code ?? e.message})`);
+    throw new InputNotFoundError(path, `${path}: cannot open (${e.code ?? e.message})`, { cause: e, errno: e.code });
   });
   const { size } = await handle.stat();
   return {
@@ -52,13 +70,27 @@ export async function openSafetensors(path: string): Promise<SafetensorsReader> 
 }
 
 /**
+ * Opens a weights file lazily, whatever its format: safetensors, or a PyTorch checkpoint (`torch.save`
+ * `.pth` / `.bin`, TorchScript `.pt`), told apart by the first bytes. Close the reader when done.
+ */
+export async function openTensorFile(path: string): Promise<TensorFile> {
+  const src = await fileSource(path);
+  try {
+    return await openTensorSource(src);
+  } catch (e) {
+    await src.close?.();
+    throw e;
+  }
+}
+
+/**
  * Writes a file atomically: the bytes go to a temporary file in the same folder, which is then renamed
  * over the target, so a reader never sees a half-written file and a crash leaves the old one intact.
  */
 export async function atomicWriteFile(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
-    throw new Error(`${dir}: cannot create the output folder (${e.code ?? e.message})`);
+    throw new OutputWriteError(dir, `${dir}: cannot create the output folder (${e.code ?? e.message})`, { cause: e, errno: e.code });
   });
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
@@ -73,7 +105,7 @@ export async function atomicWriteFile(path: string, data: Uint8Array | string): 
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     const err = e as NodeJS.ErrnoException;
-    throw new Error(`${path}: cannot write (${err.code ?? err.message})`);
+    throw new OutputWriteError(path, `${path}: cannot write (${err.code ?? err.message})`, { cause: e, errno: err.code });
   }
 }
 
@@ -107,7 +139,7 @@ const require = createRequire(import.meta.url);
 export function ensureGradients(): void {
   if (tf.getGradient('Mean') !== undefined) return;
   require('@tensorflow/tfjs');
-  if (tf.getGradient('Mean') === undefined) throw new Error('tfjs gradient functions are not registered after loading @tensorflow/tfjs');
+  if (tf.getGradient('Mean') === undefined) throw new InvalidStateError('tfjs gradient functions are not registered after loading @tensorflow/tfjs');
 }
 
 /** Node loaders: wasm binaries from node_modules, WebGPU through the `webgpu` package (Dawn). */

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { ParameterStore } from './parameter-store';
+import { ParameterStore, joinName } from './parameter-store';
 import { StateDictError } from './errors';
 import { SafetensorsReader, type HostTensor } from './safetensors';
 import { initNodeBackend } from './node';
@@ -94,5 +94,13 @@ describe('ParameterStore', () => {
     for (let i = 0; i < 3; i++) await s.loadStateDict(dict);
     expect(tf.memory().numTensors).toBe(before);
     s.dispose();
+  });
+});
+
+describe('joinName', () => {
+  it('joins a prefix and a name with one dot; an empty prefix gives the name', () => {
+    expect(joinName('hgm', 'group_tokens')).toBe('hgm.group_tokens');
+    expect(joinName('refiner.', 'gate.weight')).toBe('refiner.gate.weight');
+    expect(joinName('', 'norm.bias')).toBe('norm.bias');
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { StateDictError, type StateDictProblem } from './errors';
+import { StateDictError, type StateDictProblem, ConfigError, InvalidStateError } from './errors';
 import { hostToTensor, encodeSafetensors, SafetensorsReader, type HostTensor, type WritableTensor } from './safetensors';
 import { renameKeys, type RenameRule } from './rename-rules';
 
@@ -68,6 +68,16 @@ export interface LoadOptions {
 }
 
 /**
+ * Joins a state-dict prefix and a local name with a dot: `joinName('hgm', 'group_tokens')` is
+ * `hgm.group_tokens`; an empty prefix gives the name itself; a prefix that already ends with a dot is
+ * used as is.
+ */
+export function joinName(prefix: string, name: string): string {
+  if (prefix === '') return name;
+  return prefix.endsWith('.') ? `${prefix}${name}` : `${prefix}.${name}`;
+}
+
+/**
  * Named parameters with trainable/frozen flags. Model code registers each parameter once by its
  * state-dict name; optimisers take {@link trainableVariables}; loading and saving go by name.
  */
@@ -79,7 +89,7 @@ export class ParameterStore {
    * @throws when the name is already registered.
    */
   add(name: string, initial: tf.Tensor, options: { trainable: boolean }): tf.Variable {
-    if (this.params.has(name)) throw new Error(`parameter ${name} is registered twice`);
+    if (this.params.has(name)) throw new InvalidStateError(`parameter ${name} is registered twice`);
     // tf.variable copies its initial value into a new tensor.
     const variable = tf.variable(initial, options.trainable, `${name}_${uid()}`);
     initial.dispose();
@@ -90,7 +100,7 @@ export class ParameterStore {
   /** The variable of a parameter; throws with the known names' count when absent. */
   get(name: string): tf.Variable {
     const p = this.params.get(name);
-    if (!p) throw new Error(`no parameter named ${name} (the store has ${this.params.size})`);
+    if (!p) throw new ConfigError(`no parameter named ${name} (the store has ${this.params.size})`);
     return p.variable;
   }
 

@@ -7,6 +7,7 @@
  *   { pattern: '^vision_model\\.encoder\\.layers\\.(\\d+)\\.', replacement: 'visual.transformer.resblocks.$1.' },
  * ];
  */
+import { ConfigError } from './errors';
 export interface RenameRule {
   pattern: string;
   replacement: string;
@@ -28,7 +29,7 @@ export function renameKeys<T>(entries: Map<string, T>, rules: readonly RenameRul
   for (const [k, v] of entries) {
     const nk = renameKey(k, rules);
     const prev = from.get(nk);
-    if (prev !== undefined) throw new Error(`${source}: keys ${prev} and ${k} are both renamed to ${nk}`);
+    if (prev !== undefined) throw new ConfigError(`${source}: keys ${prev} and ${k} are both renamed to ${nk}`);
     from.set(nk, k);
     out.set(nk, v);
   }

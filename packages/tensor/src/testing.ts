@@ -8,8 +8,10 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SafetensorsReader, type HostTensor } from './safetensors';
-import { openSafetensors, initNodeBackend } from './node';
+import { openSafetensors, openTensorFile, initNodeBackend } from './node';
+import type { TensorFile } from './tensor-file';
 import type { BackendName } from './backend';
+import { InputNotFoundError, InvalidFileError } from './errors';
 
 export interface CloseOptions {
   atol?: number;
@@ -152,7 +154,7 @@ export class Fixture {
     try {
       return JSON.parse(await readFile(path, 'utf8')) as T;
     } catch (e) {
-      throw new Error(`${path}: cannot read JSON (${(e as Error).message})`);
+      throw new InvalidFileError(path, `${path}: cannot read JSON (${(e as Error).message})`);
     }
   }
 
@@ -170,6 +172,19 @@ export class Fixture {
     return openSafetensors(join(this.folder, file));
   }
 
+  /**
+   * Opens the folder's weights: `weights.safetensors`, `weights.pth` (torch.save) or `weights.pt`
+   * (TorchScript), whichever it holds; a folder with none or several of them is refused.
+   */
+  async weightsFile(): Promise<TensorFile> {
+    const present: string[] = [];
+    for (const f of FIXTURE_WEIGHTS_FILES) if (await this.hasFile(f)) present.push(f);
+    if (present.length !== 1) {
+      throw new Error(`${this.folder}: expected exactly one of ${FIXTURE_WEIGHTS_FILES.join(', ')}, found ${present.length === 0 ? 'none' : present.join(', ')}`);
+    }
+    return openTensorFile(join(this.folder, present[0]!));
+  }
+
   /** Reads every tensor of a safetensors file of the folder into memory. */
   async tensors(file: string): Promise<Map<string, HostTensor>> {
     const r = await this.safetensors(file);
@@ -181,6 +196,9 @@ export class Fixture {
   }
 }
 
+/** The names a fixture's weights file may have, in either format. */
+export const FIXTURE_WEIGHTS_FILES = ['weights.safetensors', 'weights.pth', 'weights.pt'] as const;
+
 /** Opens a fixture folder (it must hold a `fixture.json` with a `kind`). */
 export async function readFixture(folder: string): Promise<Fixture> {
   const path = join(folder, 'fixture.json');
@@ -188,9 +206,9 @@ export async function readFixture(folder: string): Promise<Fixture> {
   try {
     meta = JSON.parse(await readFile(path, 'utf8'));
   } catch (e) {
-    throw new Error(`${path}: not a fixture folder (${(e as Error).message})`);
+    throw new InvalidFileError(path, `${path}: not a fixture folder (${(e as Error).message})`);
   }
-  if (!meta || typeof (meta as { kind?: unknown }).kind !== 'string') throw new Error(`${path}: has no "kind" string`);
+  if (!meta || typeof (meta as { kind?: unknown }).kind !== 'string') throw new InvalidFileError(path, `${path}: has no "kind" string`);
   return new Fixture(folder, meta as { kind: string });
 }
 
@@ -205,7 +223,7 @@ export async function findFixtures(root: string): Promise<Fixture[]> {
     }
   }
   const s = await stat(root).catch(() => null);
-  if (!s?.isDirectory()) throw new Error(`${root}: not a folder`);
+  if (!s?.isDirectory()) throw new InputNotFoundError(root, `${root}: not a folder`);
   await walk(resolve(root));
   return out;
 }

@@ -26,8 +26,8 @@ import {
   type ImageEncoder,
 } from '@hgm/backbone';
 
-type ModelName = 'dinov3-vitl16' | 'dinov2-vitl14-reg' | 'clip-vitl14-336' | 'tiny';
-const MODELS: readonly ModelName[] = ['dinov3-vitl16', 'dinov2-vitl14-reg', 'clip-vitl14-336', 'tiny'];
+export type ModelName = 'dinov3-vitl16' | 'dinov2-vitl14-reg' | 'clip-vitl14-336' | 'tiny';
+export const MODELS: readonly ModelName[] = ['dinov3-vitl16', 'dinov2-vitl14-reg', 'clip-vitl14-336', 'tiny'];
 type Backend = 'wasm' | 'cpu' | 'webgpu' | 'tensorflow';
 
 interface Options {
@@ -78,7 +78,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 /** Architecture facts the FLOP estimate needs. */
-interface Arch {
+export interface Arch {
   width: number;
   depth: number;
   mlp: number;
@@ -86,15 +86,18 @@ interface Arch {
   prefix: number;
 }
 
-interface Built {
+export interface Built {
   encoder: ImageEncoder;
   arch: Arch;
   /** Parameters (name, variable) to fill with random values. */
   params: { name: string; variable: tf.Variable }[];
   headDim: number;
+  /** The model that owns the weights (what another executor reads them from). */
+  owner: { kind: 'clip'; model: ClipModel } | { kind: 'dino'; model: Dinov2VisionTransformer | Dinov3VisionTransformer };
+  heads: number;
 }
 
-function build(model: ModelName): Built {
+export function build(model: ModelName): Built {
   if (model === 'dinov3-vitl16' || model === 'tiny') {
     const config = model === 'tiny' ? { embedDim: 64, depth: 4, numHeads: 4, imgSize: 224 } : DINOV3_VITL16;
     const m = new Dinov3VisionTransformer(config);
@@ -104,6 +107,8 @@ function build(model: ModelName): Built {
       arch: { width: c.embedDim, depth: c.depth, mlp: c.embedDim * c.ffnRatio, patch: c.patchSize, prefix: 1 + c.numStorageTokens },
       params: m.params.entries(),
       headDim: c.embedDim / c.numHeads,
+      owner: { kind: 'dino', model: m },
+      heads: c.numHeads,
     };
   }
   if (model === 'dinov2-vitl14-reg') {
@@ -114,6 +119,8 @@ function build(model: ModelName): Built {
       arch: { width: c.embedDim, depth: c.depth, mlp: c.embedDim * c.mlpRatio, patch: c.patchSize, prefix: 1 + c.numRegisterTokens },
       params: m.params.entries(),
       headDim: c.embedDim / c.numHeads,
+      owner: { kind: 'dino', model: m },
+      heads: c.numHeads,
     };
   }
   const m = ClipModel.create(CLIP_VIT_L_14_336, { towers: 'vision' });
@@ -123,6 +130,8 @@ function build(model: ModelName): Built {
     arch: { width: v.width, depth: v.layers, mlp: 4 * v.width, patch: v.patchSize, prefix: 1 },
     params: m.params.entries(),
     headDim: v.width / v.heads,
+    owner: { kind: 'clip', model: m },
+    heads: v.heads,
   };
 }
 
@@ -131,7 +140,7 @@ function build(model: ModelName): Built {
  * uniform with std 1/sqrt(fan_in), norm weights and LayerScale near 1 and 0.1, other vectors small; the RoPE
  * periods and the k-bias mask as the reference computes them.
  */
-function fillRandom(built: Built, seed: number): void {
+export function fillRandom(built: Built, seed: number): void {
   const rng = new Rng(seed);
   for (const { name, variable } of built.params) {
     const shape = variable.shape;
@@ -159,12 +168,12 @@ function fillRandom(built: Built, seed: number): void {
   }
 }
 
-function taps(depth: number, n: number): number[] {
+export function taps(depth: number, n: number): number[] {
   const k = Math.min(n, depth);
   return Array.from({ length: k }, (_, i) => Math.round(((i + 1) * depth) / k) - 1);
 }
 
-function gflops(arch: Arch, size: number, batch: number): { tokens: number; gflop: number } {
+export function gflops(arch: Arch, size: number, batch: number): { tokens: number; gflop: number } {
   const grid = Math.floor(size / arch.patch);
   const n = grid * grid;
   const t = n + arch.prefix;
@@ -174,7 +183,7 @@ function gflops(arch: Arch, size: number, batch: number): { tokens: number; gflo
   return { tokens: t, gflop: (batch * (arch.depth * block + embed)) / 1e9 };
 }
 
-async function forward(encoder: ImageEncoder, pixels: tf.Tensor4D, layers: number[]): Promise<number> {
+export async function forward(encoder: ImageEncoder, pixels: tf.Tensor4D, layers: number[]): Promise<number> {
   const t0 = performance.now();
   const out = encoder.encodeImage(pixels, { layers });
   // Read every output back: the time includes the whole forward, whatever the backend defers.
@@ -184,7 +193,7 @@ async function forward(encoder: ImageEncoder, pixels: tf.Tensor4D, layers: numbe
   return ms;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;

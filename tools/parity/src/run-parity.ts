@@ -4,7 +4,14 @@ import type { ParityRow } from './compare';
 
 /** What a kind module exports: run one fixture folder and compare every output it holds. */
 export interface KindRunner {
-  runFixture(fixture: Fixture): Promise<ParityRow[]>;
+  runFixture(fixture: Fixture, options?: ParityOptions): Promise<ParityRow[]>;
+}
+
+/** What runs the frozen encoders: tfjs, or ONNX Runtime (`@hgm/onnx`) for the kinds that have an encoder. */
+export type ParityExecutor = 'tfjs' | 'onnx';
+
+export interface ParityOptions {
+  executor?: ParityExecutor;
 }
 
 export interface FixtureResult {
@@ -27,7 +34,7 @@ export async function loadKind(kind: string): Promise<KindRunner | undefined> {
 }
 
 /** Runs every fixture at or below `root`. */
-export async function runParity(root: string, onFixture?: (r: FixtureResult) => void): Promise<FixtureResult[]> {
+export async function runParity(root: string, onFixture?: (r: FixtureResult) => void, options: ParityOptions = {}): Promise<FixtureResult[]> {
   const fixtures = await findFixtures(root);
   if (fixtures.length === 0) throw new Error(`${root}: no fixture folder (with a fixture.json) at or below it`);
   const results: FixtureResult[] = [];
@@ -38,7 +45,7 @@ export async function runParity(root: string, onFixture?: (r: FixtureResult) => 
       result = { folder: fx.folder, kind: fx.kind, rows: [], error: `no parity runner for kind ${JSON.stringify(fx.kind)}` };
     } else {
       try {
-        const rows = await runner.runFixture(fx);
+        const rows = await runner.runFixture(fx, options);
         result = rows.length === 0
           ? { folder: fx.folder, kind: fx.kind, rows, error: 'the runner compared nothing' }
           : { folder: fx.folder, kind: fx.kind, rows };

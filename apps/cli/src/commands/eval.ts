@@ -1,11 +1,11 @@
 /** `hgm eval`: zero-shot evaluation of a trained model on a dataset: metrics tables and anomaly maps. */
 import type { Command } from 'commander';
 import { evaluate, evaluationMarkdown, DEFAULT_EVAL_METRICS } from '@hgm/engine/node';
-import { nodeFileSystem } from '@hgm/data/node';
+import { DEFAULT_MAX_PIXELS, imageDecoderInfo, nodeFileSystem, nodeImageDecoder } from '@hgm/data/node';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
 import { EXIT } from '../exit-codes';
-import { ensureWritableDir } from '../output-dir';
+import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
 import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples } from '../dataset';
 import { defaultFeatureCacheDir } from '../paths';
@@ -19,6 +19,9 @@ export const EVAL_SCHEMA: Schema = {
   metrics: { type: 'string[]', description: 'metrics' },
   maps: { type: 'boolean', description: 'write heat maps and overlays' },
   imageSize: { type: 'integer', min: 8, description: 'input side (must match the checkpoint)' },
+  mapSize: { type: 'string', choices: ['original', 'model'], description: 'size of the written maps' },
+  maxPixels: { type: 'integer', min: 1, description: 'warn above this many pixels per image, refuse above twice as many' },
+  overwrite: { type: 'boolean', description: 'replace the outputs of an earlier run in --out' },
   ...FROZEN_WEIGHT_FIELDS,
   cacheDir: { type: 'string', description: 'feature cache folder' },
   backend: BACKEND_FIELD,
@@ -39,13 +42,20 @@ interface EvalOptions extends Record<string, unknown> {
   backboneWeights?: string;
   cacheDir?: string;
   backend: string;
+  mapSize: string;
+  maxPixels: number;
+  overwrite: boolean;
 }
 
-const DEFAULTS: EvalOptions = { split: 'test', batchSize: 8, metrics: [...DEFAULT_EVAL_METRICS], maps: true, backend: 'auto' };
+const DEFAULTS: EvalOptions = { split: 'test', batchSize: 8, metrics: [...DEFAULT_EVAL_METRICS], maps: true, backend: 'auto', mapSize: 'original', maxPixels: DEFAULT_MAX_PIXELS, overwrite: false };
 
 export async function runEval(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(EVAL_SCHEMA, DEFAULTS, flags, ['data', 'checkpoint', 'out']);
   const outDir = await ensureWritableDir(o.out!);
+  const removed = await claimOutputDir(outDir, ['maps', 'metrics.md', 'metrics.csv', 'metrics.json', 'scores.csv'], o.overwrite);
+  if (removed.length > 0) ctx.info(`--overwrite: removed the earlier ${removed.join(', ')} in ${outDir}`);
+  const decoder = await imageDecoderInfo();
+  ctx.detail(`image decoder: ${decoder.decoder}${decoder.version ? ` (${decoder.version})` : ''}${decoder.reason ? ` (${decoder.reason})` : ''}`);
   const backend = await ctx.backend(o.backend);
   const { samples, categories } = await selectSamples({ data: o.data!, format: o.format, categories: o.categories, split: o.split });
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, {
@@ -65,6 +75,8 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
       metrics: o.metrics,
       batchSize: o.batchSize,
       saveMaps: o.maps,
+      mapSize: o.mapSize as 'original' | 'model',
+      decode: nodeImageDecoder({ maxPixels: o.maxPixels, onWarning: (w) => ctx.warn(w) }),
       onProgress: ctx.progress,
     });
     const files = { markdown: join(outDir, 'metrics.md'), csv: join(outDir, 'metrics.csv'), json: join(outDir, 'metrics.json'), scores: join(outDir, 'scores.csv'), maps: o.maps ? join(outDir, 'maps') : null };
@@ -93,8 +105,11 @@ export function registerEval(program: Command, action: ActionFactory): void {
     .option('--maps', 'write a heat map and an overlay per image (default)')
     .option('--no-maps', 'write the tables only')
     .option('--image-size <px>', 'input side (must match the checkpoint)')
-    .option('--clip-weights <name|path>', 'CLIP weights (default: the ones recorded in the checkpoint)')
-    .option('--backbone-weights <name|path>', 'DINO weights (default: the ones recorded in the checkpoint)')
+    .option('--map-size <size>', 'original (default: each image\'s own size and aspect) or model (the model\'s input view)')
+    .option('--max-pixels <n>', `warn above this many pixels per image, refuse above twice as many (default ${DEFAULT_MAX_PIXELS}, PIL's)`)
+    .option('--overwrite', 'replace the outputs of an earlier run in --out (refused otherwise when --out is not empty)')
+    .option('--clip-weights <name|path>', 'CLIP weights: catalogue name or file (.safetensors, .pt, .pth, .bin; default: the ones recorded in the checkpoint)')
+    .option('--backbone-weights <name|path>', 'DINO weights: catalogue name or file (.safetensors, .pth, .bin; default: the ones recorded in the checkpoint)')
     .option('--cache-dir <dir>', 'feature cache (default $HGM_CACHE/features or ~/.cache/hgm/features)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')

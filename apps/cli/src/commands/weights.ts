@@ -79,7 +79,7 @@ export function registerWeights(program: Command, action: ActionFactory): void {
   common(
     w
       .command('verify')
-      .description('check a cached checkpoint or any safetensors file: header, key format, expected shapes, size and SHA-256 (exit 1 on a problem)')
+      .description('check a cached checkpoint or any weights file (safetensors or PyTorch .pth / .pt / .bin): header, key format, expected shapes, size and SHA-256 (exit 1 on a problem)')
       .argument('<target>', 'catalogue name or file path'),
   ).action(action('weights verify', runWeightsVerify));
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ParameterStore, SafetensorsReader, type HostTensor, type LoadReport, type RenameRule } from '@hgm/tensor';
+import { ParameterStore, SafetensorsReader, type HostTensor, type LoadReport, type RenameRule, InvalidStateError } from '@hgm/tensor';
 import type { ClipConfig } from './config';
 import { validateClipConfig } from './config';
 import { clipParameterShapes, otherTowerKeyPatterns, type ClipTowers } from './parameters';
@@ -95,13 +95,13 @@ export class ClipModel {
 
   /** The vision tower (an {@link ImageEncoder}). Throws for a text-only model. */
   get vision(): ClipVisionTransformer {
-    if (!this.visionTower) throw new Error(`CLIP ${this.config.name}: this model was built without the vision tower`);
+    if (!this.visionTower) throw new InvalidStateError(`CLIP ${this.config.name}: this model was built without the vision tower`);
     return this.visionTower;
   }
 
   /** The text tower. Throws for a vision-only model. */
   get text(): ClipTextTransformer {
-    if (!this.textTower) throw new Error(`CLIP ${this.config.name}: this model was built without the text tower`);
+    if (!this.textTower) throw new InvalidStateError(`CLIP ${this.config.name}: this model was built without the text tower`);
     return this.textTower;
   }
 

@@ -1,4 +1,5 @@
 import type { PreprocessConfig } from '../encoder';
+import { ConfigError } from '@hgm/tensor';
 
 /** Vision tower of an OpenAI CLIP ViT (`clip/model.py:VisionTransformer`). */
 export interface ClipVisionConfig {
@@ -44,9 +45,7 @@ export interface ClipConfig {
 export const CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
-/** Ids of the BPE tokenizer's special tokens and CLIP's context. */
-export const CLIP_SOT_TOKEN = 49406;
-export const CLIP_EOT_TOKEN = 49407;
+/** Size of CLIP's BPE vocabulary (its last two ids are the start and end tokens). */
 export const CLIP_VOCAB_SIZE = 49408;
 export const CLIP_CONTEXT_LENGTH = 77;
 
@@ -108,7 +107,7 @@ export interface ClipConfigOverrides {
  */
 export function resolveClipConfig(overrides: ClipConfigOverrides = {}, base: ClipModelName | ClipConfig = 'ViT-L/14@336px'): ClipConfig {
   const b: ClipConfig = typeof base === 'string' ? CLIP_CONFIGS[base] : base;
-  if (!b) throw new Error(`resolveClipConfig: unknown base architecture ${JSON.stringify(base)} (known: ${Object.keys(CLIP_CONFIGS).join(', ')})`);
+  if (!b) throw new ConfigError(`resolveClipConfig: unknown base architecture ${JSON.stringify(base)} (known: ${Object.keys(CLIP_CONFIGS).join(', ')})`);
   const cfg: ClipConfig = {
     name: overrides.name ?? (Object.keys(overrides).length === 0 ? b.name : `${b.name} (modified)`),
     embedDim: overrides.embedDim ?? b.embedDim,
@@ -137,7 +136,7 @@ export function validateClipConfig(cfg: ClipConfig): void {
   positiveInt('preprocess.size', cfg.preprocess.size);
   if (!Array.isArray(cfg.preprocess.mean) || cfg.preprocess.mean.length !== 3) problems.push(`preprocess.mean must hold 3 numbers`);
   if (!Array.isArray(cfg.preprocess.std) || cfg.preprocess.std.length !== 3 || cfg.preprocess.std.some((s) => !(s > 0))) problems.push(`preprocess.std must hold 3 positive numbers`);
-  if (problems.length > 0) throw new Error(`CLIP config ${cfg.name}: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new ConfigError(`CLIP config ${cfg.name}: ${problems.join('; ')}`);
 }
 
 /** The constructor arguments of `clip/model.py:CLIP` (as stored in a fixture's `config.json`). */
@@ -161,7 +160,7 @@ export interface OpenaiClipConstructorArgs {
 export function clipConfigFromConstructorArgs(args: OpenaiClipConstructorArgs, options: { name?: string; visionHeads?: number } = {}): ClipConfig {
   const missing = (['embed_dim', 'image_resolution', 'vision_layers', 'vision_width', 'vision_patch_size', 'context_length', 'vocab_size', 'transformer_width', 'transformer_heads', 'transformer_layers'] as const)
     .filter((k) => typeof args[k] !== 'number');
-  if (missing.length > 0) throw new Error(`CLIP constructor arguments: ${missing.join(', ')} must be numbers (vision_layers as a list means a ResNet, which is not supported)`);
+  if (missing.length > 0) throw new ConfigError(`CLIP constructor arguments: ${missing.join(', ')} must be numbers (vision_layers as a list means a ResNet, which is not supported)`);
   const visionHeads = options.visionHeads ?? Math.floor(args.vision_width / 64);
   return resolveClipConfig(
     {

@@ -5,7 +5,7 @@ export { ClipModel, type ClipModelOptions, type ClipLoadOptions, type ClipLogits
 export { ClipVisionTransformer, type WeightLookup } from './vision-transformer';
 export { ClipTextTransformer, replaceTokens } from './text-transformer';
 export { clipParameterShapes, otherTowerKeyPatterns, type ClipTowers } from './parameters';
-export { interpolatePositionalEmbedding, bilinearResizeMatrix } from './positional-embedding';
+export { interpolatePositionalEmbedding } from './positional-embedding';
 export { patchEmbedding } from './patch-embedding';
 export {
   residualBlock,

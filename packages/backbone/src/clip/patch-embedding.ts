@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backendLinear } from '../layers/backend-linear';
+import { backendLinear } from '@hgm/nn';
+import { ShapeError } from '@hgm/tensor';
 
 /**
  * A ViT patch embedding without bias (`Conv2d(3, W, kernel=p, stride=p, bias=False)`), done as a
@@ -12,8 +13,8 @@ import { backendLinear } from '../layers/backend-linear';
 export function patchEmbedding(pixels: tf.Tensor4D, weight: tf.Tensor4D): { tokens: tf.Tensor3D; grid: [number, number] } {
   const [b, c, h, w] = pixels.shape;
   const [width, wc, p, p2] = weight.shape;
-  if (wc !== c || p !== p2) throw new Error(`patchEmbedding: weight [${weight.shape.join(', ')}] does not fit pixels [${pixels.shape.join(', ')}]`);
-  if (h % p !== 0 || w % p !== 0) throw new Error(`patchEmbedding: image ${h}x${w} is not a multiple of the patch size ${p}`);
+  if (wc !== c || p !== p2) throw new ShapeError(`patchEmbedding: weight [${weight.shape.join(', ')}] does not fit pixels [${pixels.shape.join(', ')}]`);
+  if (h % p !== 0 || w % p !== 0) throw new ShapeError(`patchEmbedding: image ${h}x${w} is not a multiple of the patch size ${p}`);
   const gh = h / p;
   const gw = w / p;
   const tokens = tf.tidy(() => {

@@ -1,26 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-
-/**
- * The matrix R [outSize, inSize] of a 1-D bilinear resize with `align_corners=False` and no antialias
- * (torch `F.interpolate(mode='bilinear')`): source coordinate `(o + 0.5) * in / out - 0.5`, clamped at 0,
- * blending the two neighbouring samples (the upper one clamped to the last).
- */
-export function bilinearResizeMatrix(inSize: number, outSize: number): Float64Array {
-  if (!Number.isInteger(inSize) || inSize < 1 || !Number.isInteger(outSize) || outSize < 1) {
-    throw new Error(`bilinearResizeMatrix: sizes must be positive integers, found in ${inSize}, out ${outSize}`);
-  }
-  const r = new Float64Array(outSize * inSize);
-  const scale = inSize / outSize;
-  for (let o = 0; o < outSize; o++) {
-    const src = Math.max(0, (o + 0.5) * scale - 0.5);
-    const i0 = Math.min(Math.floor(src), inSize - 1);
-    const i1 = Math.min(i0 + 1, inSize - 1);
-    const lambda = src - i0;
-    r[o * inSize + i0]! += 1 - lambda;
-    r[o * inSize + i1]! += lambda;
-  }
-  return r;
-}
+import { ConfigError, ShapeError } from '@hgm/tensor';
+import { bilinearResizeMatrix } from '@hgm/nn';
 
 /**
  * Resizes a ViT positional table to another patch grid as AnomalyCLIP's `VisionTransformer.forward`
@@ -36,7 +16,7 @@ export function bilinearResizeMatrix(inSize: number, outSize: number): Float64Ar
 export function interpolatePositionalEmbedding(table: tf.Tensor2D, grid: readonly [number, number]): tf.Tensor2D {
   const [n, width] = table.shape;
   const side = Math.round(Math.sqrt(n - 1));
-  if (side * side !== n - 1) throw new Error(`interpolatePositionalEmbedding: table has ${n} rows, expected 1 + a square number`);
+  if (side * side !== n - 1) throw new ShapeError(`interpolatePositionalEmbedding: table has ${n} rows, expected 1 + a square number`);
   const [gh, gw] = grid;
   if (gh === side && gw === side) return tf.clone(table);
   return tf.tidy(() => {

@@ -1,11 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { layerNorm } from '../layers/layer-norm';
-import { quickGelu } from '../layers/activations';
-import { mergeHeads } from '../layers/attention';
-import { backendLinear as linear } from '../layers/backend-linear';
-import { backendMlp } from '../layers/backend-mlp';
-import { backendQkvHeads } from '../layers/backend-qkv';
-import { backendAttention } from '../layers/backend-attention';
+import { layerNorm, quickGelu, mergeHeads, backendLinear as linear, backendMlp, backendQkvHeads, backendAttention } from '@hgm/nn';
 
 /**
  * Weights of one `clip/model.py:ResidualAttentionBlock` (pre-norm, `nn.MultiheadAttention` with a fused

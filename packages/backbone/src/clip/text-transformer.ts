@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { layerNorm } from '../layers/layer-norm';
-import { project } from '../layers/linear';
-import { causalMask } from '../layers/attention';
+import { layerNorm, project, causalMask } from '@hgm/nn';
 import type { ClipConfig } from './config';
 import { residualBlock, residualBlockWeights, type ResidualBlockWeights } from './residual-block';
 import type { ClipTextForwardOptions, ClipTextInput, ClipTextOutput } from './types';
 import type { WeightLookup } from './vision-transformer';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * The text tower of OpenAI CLIP: token + positional embeddings, causal residual blocks, `ln_final`,
@@ -41,7 +40,7 @@ export class ClipTextTransformer {
    * @returns [B, L, Dt]
    */
   embedTokens(tokenIds: tf.Tensor2D): tf.Tensor3D {
-    if (tokenIds.rank !== 2) throw new Error(`ClipTextTransformer.embedTokens: token ids must be [B, L], found [${tokenIds.shape.join(', ')}]`);
+    if (tokenIds.rank !== 2) throw new ShapeError(`ClipTextTransformer.embedTokens: token ids must be [B, L], found [${tokenIds.shape.join(', ')}]`);
     return tf.tidy(() => {
       const ids = tokenIds.dtype === 'int32' ? tokenIds : tf.cast(tokenIds, 'int32');
       const [b, l] = ids.shape;
@@ -63,23 +62,23 @@ export class ClipTextTransformer {
     const t = this.config.text;
     const eps = this.config.layerNormEps;
     const { tokenIds, tokenEmbeddings, eotIndices, compoundPrompts = [] } = input;
-    if (!tokenIds && !tokenEmbeddings) throw new Error('ClipTextTransformer: give tokenIds or tokenEmbeddings');
-    if (tokenEmbeddings && !tokenIds && !eotIndices) throw new Error('ClipTextTransformer: tokenEmbeddings need tokenIds or eotIndices to locate EOT');
+    if (!tokenIds && !tokenEmbeddings) throw new ConfigError('ClipTextTransformer: give tokenIds or tokenEmbeddings');
+    if (tokenEmbeddings && !tokenIds && !eotIndices) throw new ConfigError('ClipTextTransformer: tokenEmbeddings need tokenIds or eotIndices to locate EOT');
     const shape = tokenEmbeddings ? tokenEmbeddings.shape : tokenIds!.shape;
     const [b, l] = shape;
-    if (l !== t.contextLength) throw new Error(`ClipTextTransformer: sequences must have ${t.contextLength} tokens, found ${l}`);
+    if (l !== t.contextLength) throw new ShapeError(`ClipTextTransformer: sequences must have ${t.contextLength} tokens, found ${l}`);
     if (tokenEmbeddings && (tokenEmbeddings.rank !== 3 || tokenEmbeddings.shape[2] !== t.width)) {
-      throw new Error(`ClipTextTransformer: tokenEmbeddings must be [B, ${t.contextLength}, ${t.width}], found [${tokenEmbeddings.shape.join(', ')}]`);
+      throw new ShapeError(`ClipTextTransformer: tokenEmbeddings must be [B, ${t.contextLength}, ${t.width}], found [${tokenEmbeddings.shape.join(', ')}]`);
     }
-    if (tokenIds && tokenIds.shape[0] !== b) throw new Error(`ClipTextTransformer: tokenIds have ${tokenIds.shape[0]} rows, embeddings ${b}`);
-    if (eotIndices && (eotIndices.rank !== 1 || eotIndices.shape[0] !== b)) throw new Error(`ClipTextTransformer: eotIndices must be [${b}], found [${eotIndices.shape.join(', ')}]`);
+    if (tokenIds && tokenIds.shape[0] !== b) throw new ShapeError(`ClipTextTransformer: tokenIds have ${tokenIds.shape[0]} rows, embeddings ${b}`);
+    if (eotIndices && (eotIndices.rank !== 1 || eotIndices.shape[0] !== b)) throw new ShapeError(`ClipTextTransformer: eotIndices must be [${b}], found [${eotIndices.shape.join(', ')}]`);
     compoundPrompts.forEach((c, k) => {
       if (c.rank !== 2 || c.shape[1] !== t.width || c.shape[0] < 1 || c.shape[0] + 1 > l) {
-        throw new Error(`ClipTextTransformer: compound prompt ${k} must be [n, ${t.width}] with 1 <= n < ${l}, found [${c.shape.join(', ')}]`);
+        throw new ShapeError(`ClipTextTransformer: compound prompt ${k} must be [n, ${t.width}] with 1 <= n < ${l}, found [${c.shape.join(', ')}]`);
       }
     });
     const requested = options.hiddenStates === true ? Array.from({ length: t.layers }, (_, i) => i) : [...(options.hiddenStates || [])];
-    for (const i of requested) if (!Number.isInteger(i) || i < 0 || i >= t.layers) throw new Error(`ClipTextTransformer: layer ${i} is out of range [0, ${t.layers - 1}]`);
+    for (const i of requested) if (!Number.isInteger(i) || i < 0 || i >= t.layers) throw new ConfigError(`ClipTextTransformer: layer ${i} is out of range [0, ${t.layers - 1}]`);
     const keep = new Set(requested);
 
     const out = tf.tidy(() => {

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { ConfigError } from '@hgm/tensor';
 
 /**
  * Construction-time options of the vision tower. Everything that changes the computation is set here,
@@ -21,7 +22,7 @@ export interface ClipVisionOptions {
 /** AnomalyCLIP's `DPAM_layer` argument as a number of V-V blocks (`DPAM_layer - 1`; none for null). */
 export function vvBlocksFromDpamLayer(dpamLayer: number | null | undefined): number {
   if (dpamLayer === null || dpamLayer === undefined) return 0;
-  if (!Number.isInteger(dpamLayer) || dpamLayer < 1) throw new Error(`DPAM_layer must be a positive integer or null, found ${dpamLayer}`);
+  if (!Number.isInteger(dpamLayer) || dpamLayer < 1) throw new ConfigError(`DPAM_layer must be a positive integer or null, found ${dpamLayer}`);
   return dpamLayer - 1;
 }
 

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { EncodeImageOptions, ImageEncoder, ImageEncoderInfo, ImageEncoding } from '../encoder';
-import { layerNorm } from '../layers/layer-norm';
-import { project } from '../layers/linear';
+import { layerNorm, project } from '@hgm/nn';
 import type { ClipConfig } from './config';
 import { patchEmbedding } from './patch-embedding';
 import { interpolatePositionalEmbedding } from './positional-embedding';
 import { dualPathBlock, residualBlock, residualBlockWeights, type ResidualBlockWeights } from './residual-block';
 import type { ClipVisionForwardOptions, ClipVisionOptions, ClipVisionOutput } from './types';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /** Where the vision tower reads its weights (by openai state-dict name). */
 export type WeightLookup = (name: string) => tf.Tensor;
@@ -44,7 +44,7 @@ export class ClipVisionTransformer implements ImageEncoder {
     const v = config.vision;
     const vv = options.vvAttentionBlocks ?? 0;
     if (!Number.isInteger(vv) || vv < 0 || vv > v.layers) {
-      throw new Error(`ClipVisionTransformer: vvAttentionBlocks must be an integer in [0, ${v.layers}], found ${vv}`);
+      throw new ConfigError(`ClipVisionTransformer: vvAttentionBlocks must be an integer in [0, ${v.layers}], found ${vv}`);
     }
     this.vvAttentionBlocks = vv;
     this.classEmbedding = weights('visual.class_embedding') as tf.Tensor1D;
@@ -86,10 +86,10 @@ export class ClipVisionTransformer implements ImageEncoder {
   forward(pixels: tf.Tensor4D, options: ClipVisionForwardOptions = {}): ClipVisionOutput {
     const v = this.config.vision;
     const eps = this.config.layerNormEps;
-    if (pixels.rank !== 4 || pixels.shape[1] !== 3) throw new Error(`ClipVisionTransformer: pixels must be [B, 3, H, W], found [${pixels.shape.join(', ')}]`);
+    if (pixels.rank !== 4 || pixels.shape[1] !== 3) throw new ShapeError(`ClipVisionTransformer: pixels must be [B, 3, H, W], found [${pixels.shape.join(', ')}]`);
     const layers = [...(options.layers ?? [])];
     for (const l of layers) {
-      if (!Number.isInteger(l) || l < 0 || l >= v.layers) throw new Error(`ClipVisionTransformer: layer ${l} is out of range [0, ${v.layers - 1}]`);
+      if (!Number.isInteger(l) || l < 0 || l >= v.layers) throw new ConfigError(`ClipVisionTransformer: layer ${l} is out of range [0, ${v.layers - 1}]`);
     }
     const wantHidden = options.hiddenStates ?? false;
     let grid: [number, number] = [0, 0];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ParameterStore, type LoadOptions, type LoadReport, type HostTensor, type SafetensorsReader } from '@hgm/tensor';
+import { ParameterStore, type LoadOptions, type LoadReport, type HostTensor, type SafetensorsReader, ConfigError } from '@hgm/tensor';
 import type { EncodeImageOptions, ImageEncoder, ImageEncoderInfo, ImageEncoding } from '../encoder';
-import { layerNorm } from '../layers/layer-norm';
+import { layerNorm } from '@hgm/nn';
 import type { StateDictEntry } from './state-dict-keys';
 import type { RopeTables } from './rope';
 import { vitBlock, type AffineWeights, type VitBlockOptions, type VitBlockWeights } from './vit-block';
@@ -225,16 +225,16 @@ export abstract class DinoVisionTransformer implements ImageEncoder {
   /** The 0-based blocks the reference's `n` selects, ascending (as the reference returns them). */
   selectBlocks(n: number | readonly number[] = 1): number[] {
     if (typeof n === 'number') {
-      if (!Number.isInteger(n) || n < 1 || n > this.depth) throw new Error(`getIntermediateLayers: n must be an integer in [1, ${this.depth}], found ${n}`);
+      if (!Number.isInteger(n) || n < 1 || n > this.depth) throw new ConfigError(`getIntermediateLayers: n must be an integer in [1, ${this.depth}], found ${n}`);
       return Array.from({ length: n }, (_, i) => this.depth - n + i);
     }
     const seen = new Set<number>();
     for (const i of n) {
-      if (!Number.isInteger(i) || i < 0 || i >= this.depth) throw new Error(`getIntermediateLayers: block index ${i} is outside [0, ${this.depth - 1}]`);
-      if (seen.has(i)) throw new Error(`getIntermediateLayers: block index ${i} is asked twice`);
+      if (!Number.isInteger(i) || i < 0 || i >= this.depth) throw new ConfigError(`getIntermediateLayers: block index ${i} is outside [0, ${this.depth - 1}]`);
+      if (seen.has(i)) throw new ConfigError(`getIntermediateLayers: block index ${i} is asked twice`);
       seen.add(i);
     }
-    if (seen.size === 0) throw new Error('getIntermediateLayers: no block index given');
+    if (seen.size === 0) throw new ConfigError('getIntermediateLayers: no block index given');
     return [...seen].sort((a, b) => a - b);
   }
 

@@ -1,4 +1,6 @@
 import type { PreprocessConfig } from '../encoder';
+import { ConfigError } from '@hgm/tensor';
+import { checkVitShape, readReferenceArgs } from './reference-args';
 
 /**
  * Architecture of a DINOv2 ViT (`dinov2/models/vision_transformer.py::DinoVisionTransformer`), eval mode.
@@ -40,16 +42,22 @@ export const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
 export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
 /**
- * DINOv2's evaluation preprocessing: bicubic resize of the shorter side, centre crop, ImageNet statistics.
- * 518 is the resolution of the released ViT-L/14 pos-embed (37 x 37 patches).
+ * DINOv2's evaluation preprocessing at a crop size: bicubic resize of the shorter side to `size / 0.875`
+ * (256 for 224), centre crop, ImageNet statistics (`dinov2/data/transforms.py`
+ * `make_classification_eval_transform`: `Resize(256, BICUBIC)`, `CenterCrop(224)`).
  */
-export const DINOV2_PREPROCESS: PreprocessConfig = {
-  size: 518,
-  mean: IMAGENET_MEAN,
-  std: IMAGENET_STD,
-  interpolation: 'bicubic',
-  resize: 'shortest-side-then-center-crop',
-};
+export function dinov2Preprocess(size: number): PreprocessConfig {
+  return { size, resizeSize: Math.round(size / DINOV2_CROP_FRACTION), mean: IMAGENET_MEAN, std: IMAGENET_STD, interpolation: 'bicubic', resize: 'shortest-side-then-center-crop' };
+}
+
+/** Crop fraction of DINOv2's evaluation transform (224 / 256). */
+export const DINOV2_CROP_FRACTION = 0.875;
+
+/**
+ * DINOv2's reference evaluation preprocessing: shorter side to 256, centre crop 224. (The released
+ * ViT-L/14 pos-embed is for 518 px, 37 x 37 patches; it is interpolated to the 16 x 16 grid of 224 px.)
+ */
+export const DINOV2_PREPROCESS: PreprocessConfig = dinov2Preprocess(224);
 
 /** `dinov2_vitl14_reg` (hub): ViT-L/14 with 4 registers, 518 px, antialiased pos-embed resize. */
 export const DINOV2_VITL14_REG: Dinov2Config = {
@@ -75,11 +83,6 @@ export const DINOV2_VITL14_REG: Dinov2Config = {
 /** The defaults every partial config is completed with. */
 export const DEFAULT_DINOV2_CONFIG: Dinov2Config = DINOV2_VITL14_REG;
 
-function positiveInt(value: unknown, name: string, who: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error(`${who}: ${name} must be a positive integer, found ${JSON.stringify(value)}`);
-  return value;
-}
-
 /**
  * Completes a partial config with {@link DEFAULT_DINOV2_CONFIG} and validates it.
  * @throws naming the field, what was expected and what was found
@@ -87,14 +90,11 @@ function positiveInt(value: unknown, name: string, who: string): number {
 export function resolveDinov2Config(partial: Partial<Dinov2Config> = {}): Dinov2Config {
   const who = 'dinov2 config';
   const c: Dinov2Config = { ...DEFAULT_DINOV2_CONFIG, ...partial, preprocess: { ...DEFAULT_DINOV2_CONFIG.preprocess, ...partial.preprocess } };
-  for (const k of ['imgSize', 'patchSize', 'inChans', 'embedDim', 'depth', 'numHeads'] as const) positiveInt(c[k], k, who);
-  if (!Number.isInteger(c.numRegisterTokens) || c.numRegisterTokens < 0) throw new Error(`${who}: numRegisterTokens must be an integer >= 0, found ${c.numRegisterTokens}`);
-  if (c.embedDim % c.numHeads !== 0) throw new Error(`${who}: embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
-  if (c.imgSize % c.patchSize !== 0) throw new Error(`${who}: imgSize ${c.imgSize} is not a multiple of patchSize ${c.patchSize}`);
-  if (!(c.mlpRatio > 0) || !Number.isInteger(c.embedDim * c.mlpRatio)) throw new Error(`${who}: mlpRatio must give an integer hidden width, found ${c.mlpRatio} (x ${c.embedDim})`);
-  if (c.ffnLayer !== 'mlp') throw new Error(`${who}: ffnLayer must be "mlp" (the only one implemented), found ${JSON.stringify(c.ffnLayer)}`);
-  if (!(c.interpolateOffset >= 0) || !(c.interpolateOffset < 1)) throw new Error(`${who}: interpolateOffset must be in [0, 1), found ${c.interpolateOffset}`);
-  if (!(c.layerNormEps > 0)) throw new Error(`${who}: layerNormEps must be > 0, found ${c.layerNormEps}`);
+  checkVitShape(c, who);
+  if (!Number.isInteger(c.numRegisterTokens) || c.numRegisterTokens < 0) throw new ConfigError(`${who}: numRegisterTokens must be an integer >= 0, found ${c.numRegisterTokens}`);
+  if (c.imgSize % c.patchSize !== 0) throw new ConfigError(`${who}: imgSize ${c.imgSize} is not a multiple of patchSize ${c.patchSize}`);
+  if (!(c.mlpRatio > 0) || !Number.isInteger(c.embedDim * c.mlpRatio)) throw new ConfigError(`${who}: mlpRatio must give an integer hidden width, found ${c.mlpRatio} (x ${c.embedDim})`);
+  if (!(c.interpolateOffset >= 0) || !(c.interpolateOffset < 1)) throw new ConfigError(`${who}: interpolateOffset must be in [0, 1), found ${c.interpolateOffset}`);
   return c;
 }
 
@@ -122,19 +122,7 @@ const REFERENCE_DEFAULTS: Record<string, unknown> = {
  * config; absent arguments take the reference constructor's defaults. Unsupported values (SwiGLU) throw.
  */
 export function dinov2ConfigFromReference(args: Record<string, unknown>, preprocess?: Partial<PreprocessConfig>): Dinov2Config {
-  const who = 'dinov2 reference constructor';
-  const all = { ...REFERENCE_DEFAULTS, ...args };
-  const num = (k: string): number => {
-    const v = all[k];
-    if (typeof v !== 'number') throw new Error(`${who}: ${k} must be a number, found ${JSON.stringify(v)}`);
-    return v;
-  };
-  const bool = (k: string): boolean => {
-    const v = all[k];
-    if (typeof v !== 'boolean') throw new Error(`${who}: ${k} must be a boolean, found ${JSON.stringify(v)}`);
-    return v;
-  };
-  if (all.ffn_layer !== 'mlp') throw new Error(`${who}: ffn_layer ${JSON.stringify(all.ffn_layer)} is not implemented (only "mlp")`);
+  const { all, num, bool } = readReferenceArgs('dinov2 reference constructor', REFERENCE_DEFAULTS, args);
   const imgSize = num('img_size');
   return resolveDinov2Config({
     imgSize,
@@ -154,6 +142,6 @@ export function dinov2ConfigFromReference(args: Record<string, unknown>, preproc
     interpolateAntialias: bool('interpolate_antialias'),
     interpolateOffset: all.interpolate_offset === null ? 0 : num('interpolate_offset'),
     layerNormEps: 1e-6,
-    preprocess: { ...DINOV2_PREPROCESS, size: imgSize, ...preprocess },
+    preprocess: { ...dinov2Preprocess(imgSize), ...preprocess },
   });
 }

@@ -7,7 +7,7 @@ import { Dinov2VisionTransformer } from './dinov2';
 import { DINOV2_VITL14_REG, resolveDinov2Config } from './dinov2-config';
 import { dinoReferenceOutputs, parseDinoReferenceRun, type DinoReferenceRun } from './reference-outputs';
 import { dinov2StateDictKeys } from './state-dict-keys';
-import { bicubicWeights } from './bicubic-resize';
+import { bicubicWeights } from '@hgm/nn';
 
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 /**
@@ -61,7 +61,7 @@ describe('dinov2 config and official keys', () => {
     expect(keys.size).toBe(24 * 14 + 8);
     const params = [...keys.values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
     expect(params).toBe(304_372_736);
-    expect(DINOV2_VITL14_REG.preprocess).toMatchObject({ size: 518, interpolation: 'bicubic', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    expect(DINOV2_VITL14_REG.preprocess).toMatchObject({ size: 224, resizeSize: 256, interpolation: 'bicubic', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
   });
 
   vitestIt('reads the reference constructor of the fixture', () => {

@@ -1,6 +1,8 @@
 import type { PreprocessConfig } from '../encoder';
+import { checkVitShape, readReferenceArgs } from './reference-args';
 import { IMAGENET_MEAN, IMAGENET_STD } from './dinov2-config';
 import type { RopeNormalizeCoords } from './rope';
+import { ConfigError } from '@hgm/tensor';
 
 /**
  * Architecture of a DINOv3 ViT (`dinov3/models/vision_transformer.py::DinoVisionTransformer`), eval mode.
@@ -43,16 +45,17 @@ export interface Dinov3Config {
 }
 
 /**
- * DINOv3's evaluation preprocessing for the web-image (LVD-1689M) weights: ImageNet statistics, bicubic.
- * (The satellite SAT-493M weights use other statistics.) 224 is the hub's nominal size; RoPE accepts any
- * multiple of 16, and the method's pipeline picks its own (e.g. 512).
+ * DINOv3's reference preprocessing for the web-image (LVD-1689M) weights, as the official README's
+ * `make_transform` and Hugging Face's `DINOv3ViTImageProcessor`: the whole image squashed to 224 x 224 with
+ * bilinear resampling, ImageNet statistics. (The satellite SAT-493M weights use other statistics.) RoPE
+ * accepts any multiple of 16, and the method's pipeline picks its own size (e.g. 512).
  */
 export const DINOV3_PREPROCESS: PreprocessConfig = {
   size: 224,
   mean: IMAGENET_MEAN,
   std: IMAGENET_STD,
-  interpolation: 'bicubic',
-  resize: 'shortest-side-then-center-crop',
+  interpolation: 'bilinear',
+  resize: 'squash',
 };
 
 /** `dinov3_vitl16` (hub, LVD-1689M weights): ViT-L/16, 4 storage tokens, RoPE base 100, masked k-bias. */
@@ -91,23 +94,18 @@ export const DEFAULT_DINOV3_CONFIG: Dinov3Config = DINOV3_VITL16;
 export function resolveDinov3Config(partial: Partial<Dinov3Config> = {}): Dinov3Config {
   const who = 'dinov3 config';
   const c: Dinov3Config = { ...DEFAULT_DINOV3_CONFIG, ...partial, preprocess: { ...DEFAULT_DINOV3_CONFIG.preprocess, ...partial.preprocess } };
-  for (const k of ['imgSize', 'patchSize', 'inChans', 'embedDim', 'depth', 'numHeads'] as const) {
-    if (!Number.isInteger(c[k]) || c[k] < 1) throw new Error(`${who}: ${k} must be a positive integer, found ${JSON.stringify(c[k])}`);
-  }
-  if (!Number.isInteger(c.numStorageTokens) || c.numStorageTokens < 0) throw new Error(`${who}: numStorageTokens must be an integer >= 0, found ${c.numStorageTokens}`);
-  if (c.embedDim % c.numHeads !== 0) throw new Error(`${who}: embedDim ${c.embedDim} is not divisible by numHeads ${c.numHeads}`);
+  checkVitShape(c, who);
+  if (!Number.isInteger(c.numStorageTokens) || c.numStorageTokens < 0) throw new ConfigError(`${who}: numStorageTokens must be an integer >= 0, found ${c.numStorageTokens}`);
   const headDim = c.embedDim / c.numHeads;
-  if (headDim % 4 !== 0) throw new Error(`${who}: head dimension ${headDim} must be a multiple of 4 for 2-D RoPE`);
-  if (!(c.ffnRatio > 0) || !Number.isInteger(c.embedDim * c.ffnRatio)) throw new Error(`${who}: ffnRatio must give an integer hidden width, found ${c.ffnRatio} (x ${c.embedDim})`);
-  if (c.ffnLayer !== 'mlp') throw new Error(`${who}: ffnLayer must be "mlp" (the only one implemented), found ${JSON.stringify(c.ffnLayer)}`);
+  if (headDim % 4 !== 0) throw new ConfigError(`${who}: head dimension ${headDim} must be a multiple of 4 for 2-D RoPE`);
+  if (!(c.ffnRatio > 0) || !Number.isInteger(c.embedDim * c.ffnRatio)) throw new ConfigError(`${who}: ffnRatio must give an integer hidden width, found ${c.ffnRatio} (x ${c.embedDim})`);
   const hasBase = c.ropeBase !== null;
   const hasPeriods = c.ropeMinPeriod !== null && c.ropeMaxPeriod !== null;
   if (hasBase === hasPeriods) {
-    throw new Error(`${who}: give either ropeBase or both ropeMinPeriod and ropeMaxPeriod, found base ${c.ropeBase}, min ${c.ropeMinPeriod}, max ${c.ropeMaxPeriod}`);
+    throw new ConfigError(`${who}: give either ropeBase or both ropeMinPeriod and ropeMaxPeriod, found base ${c.ropeBase}, min ${c.ropeMinPeriod}, max ${c.ropeMaxPeriod}`);
   }
-  if (!['separate', 'max', 'min'].includes(c.ropeNormalizeCoords)) throw new Error(`${who}: ropeNormalizeCoords must be "separate", "max" or "min", found ${JSON.stringify(c.ropeNormalizeCoords)}`);
-  if (c.maskKBias && !c.qkvBias) throw new Error(`${who}: maskKBias needs qkvBias`);
-  if (!(c.layerNormEps > 0)) throw new Error(`${who}: layerNormEps must be > 0, found ${c.layerNormEps}`);
+  if (!['separate', 'max', 'min'].includes(c.ropeNormalizeCoords)) throw new ConfigError(`${who}: ropeNormalizeCoords must be "separate", "max" or "min", found ${JSON.stringify(c.ropeNormalizeCoords)}`);
+  if (c.maskKBias && !c.qkvBias) throw new ConfigError(`${who}: maskKBias needs qkvBias`);
   return c;
 }
 
@@ -144,21 +142,9 @@ const NORM_EPS: Record<string, number> = { layernorm: 1e-6, layernormbf16: 1e-5 
  */
 export function dinov3ConfigFromReference(args: Record<string, unknown>, preprocess?: Partial<PreprocessConfig>): Dinov3Config {
   const who = 'dinov3 reference constructor';
-  const all = { ...REFERENCE_DEFAULTS, ...args };
-  const num = (k: string): number => {
-    const v = all[k];
-    if (typeof v !== 'number') throw new Error(`${who}: ${k} must be a number, found ${JSON.stringify(v)}`);
-    return v;
-  };
-  const numOrNull = (k: string): number | null => (all[k] === null || all[k] === undefined ? null : num(k));
-  const bool = (k: string): boolean => {
-    const v = all[k];
-    if (typeof v !== 'boolean') throw new Error(`${who}: ${k} must be a boolean, found ${JSON.stringify(v)}`);
-    return v;
-  };
-  if (all.ffn_layer !== 'mlp') throw new Error(`${who}: ffn_layer ${JSON.stringify(all.ffn_layer)} is not implemented (only "mlp")`);
+  const { all, num, numOrNull, bool } = readReferenceArgs(who, REFERENCE_DEFAULTS, args);
   const eps = NORM_EPS[String(all.norm_layer)];
-  if (eps === undefined) throw new Error(`${who}: norm_layer ${JSON.stringify(all.norm_layer)} is not implemented (layernorm, layernormbf16)`);
+  if (eps === undefined) throw new ConfigError(`${who}: norm_layer ${JSON.stringify(all.norm_layer)} is not implemented (layernorm, layernormbf16)`);
   const imgSize = num('img_size');
   return resolveDinov3Config({
     imgSize,

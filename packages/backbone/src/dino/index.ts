@@ -1,4 +1,3 @@
-export { cubicKernel, bicubicWeights, resizeBicubic, type BicubicOptions } from './bicubic-resize';
 export { ropePeriods, ropeCoordinates, ropeTables, rotateHalf, applyRope, applyRopeStacked, type RopeTables, type RopeNormalizeCoords } from './rope';
 export { interpolatePosEmbed, type PosEmbedInterpolation } from './pos-embed';
 export { patchEmbed, patchGrid } from './patch-embed';
@@ -7,6 +6,8 @@ export {
   IMAGENET_MEAN,
   IMAGENET_STD,
   DINOV2_PREPROCESS,
+  DINOV2_CROP_FRACTION,
+  dinov2Preprocess,
   DINOV2_VITL14_REG,
   DEFAULT_DINOV2_CONFIG,
   resolveDinov2Config,

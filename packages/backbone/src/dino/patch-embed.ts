@@ -1,15 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * Checks that `pixels` is [B, inChans, H, W] with H and W positive multiples of the patch size.
  * @returns the patch grid [gridH, gridW]
  */
 export function patchGrid(pixels: tf.Tensor, inChans: number, patchSize: number, who: string): [number, number] {
-  if (pixels.rank !== 4) throw new Error(`${who}: pixels must be [B, ${inChans}, H, W], found shape [${pixels.shape.join(', ')}]`);
+  if (pixels.rank !== 4) throw new ShapeError(`${who}: pixels must be [B, ${inChans}, H, W], found shape [${pixels.shape.join(', ')}]`);
   const [, c, h, w] = pixels.shape as [number, number, number, number];
-  if (c !== inChans) throw new Error(`${who}: pixels must have ${inChans} channels (NCHW), found shape [${pixels.shape.join(', ')}]`);
+  if (c !== inChans) throw new ShapeError(`${who}: pixels must have ${inChans} channels (NCHW), found shape [${pixels.shape.join(', ')}]`);
   if (h < patchSize || w < patchSize || h % patchSize !== 0 || w % patchSize !== 0) {
-    throw new Error(`${who}: image size ${h} x ${w} must be a positive multiple of the patch size ${patchSize}`);
+    throw new ConfigError(`${who}: image size ${h} x ${w} must be a positive multiple of the patch size ${patchSize}`);
   }
   return [h / patchSize, w / patchSize];
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { resizeBicubic } from './bicubic-resize';
+import { resizeBicubic } from '@hgm/nn';
+import { ShapeError } from '@hgm/tensor';
 
 /** How DINOv2 resizes its learned positional embedding (`interpolate_antialias`, `interpolate_offset`). */
 export interface PosEmbedInterpolation {
@@ -25,14 +26,14 @@ export function interpolatePosEmbed(
   patchSize: number,
   options: PosEmbedInterpolation,
 ): tf.Tensor3D {
-  if (posEmbed.rank !== 3 || posEmbed.shape[0] !== 1) throw new Error(`interpolatePosEmbed: posEmbed must be [1, 1 + M*M, D], found [${posEmbed.shape.join(', ')}]`);
+  if (posEmbed.rank !== 3 || posEmbed.shape[0] !== 1) throw new ShapeError(`interpolatePosEmbed: posEmbed must be [1, 1 + M*M, D], found [${posEmbed.shape.join(', ')}]`);
   const [, tokens, dim] = posEmbed.shape as [number, number, number];
   const n = tokens - 1;
   const gridH = Math.floor(height / patchSize);
   const gridW = Math.floor(width / patchSize);
   if (gridH * gridW === n && height === width) return tf.clone(posEmbed) as tf.Tensor3D;
   const m = Math.round(Math.sqrt(n));
-  if (m * m !== n) throw new Error(`interpolatePosEmbed: ${n} patch positions do not form a square grid`);
+  if (m * m !== n) throw new ShapeError(`interpolatePosEmbed: ${n} patch positions do not form a square grid`);
   let outH = gridH;
   let outW = gridW;
   let scales: [number, number] | undefined;
@@ -43,7 +44,7 @@ export function interpolatePosEmbed(
     outW = Math.floor(m * sx);
     scales = [1 / sy, 1 / sx];
     if (outH !== gridH || outW !== gridW) {
-      throw new Error(`interpolatePosEmbed: scale factor gives a ${outH} x ${outW} grid, expected ${gridH} x ${gridW} (offset ${options.offset})`);
+      throw new ShapeError(`interpolatePosEmbed: scale factor gives a ${outH} x ${outW} grid, expected ${gridH} x ${gridW} (offset ${options.offset})`);
     }
   }
   return tf.tidy(() => {

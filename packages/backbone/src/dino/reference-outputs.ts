@@ -4,6 +4,7 @@ import { Dinov2VisionTransformer } from './dinov2';
 import { Dinov3VisionTransformer } from './dinov3';
 import { dinov2ConfigFromReference, type Dinov2Config } from './dinov2-config';
 import { dinov3ConfigFromReference, type Dinov3Config } from './dinov3-config';
+import { InvalidFileError } from '@hgm/tensor';
 
 /** Which `get_intermediate_layers` calls to record, as a reference run describes them. */
 export interface ReferenceIntermediateSpec {
@@ -82,17 +83,17 @@ export type DinoReferenceRun =
  * second call with the opposite `norm`; the first call's outputs are named `inter`).
  */
 export function parseDinoReferenceRun(json: unknown, family: 'dinov2' | 'dinov3', source = 'config.json'): DinoReferenceRun {
-  if (!json || typeof json !== 'object') throw new Error(`${source}: expected a JSON object`);
+  if (!json || typeof json !== 'object') throw new InvalidFileError(source, `${source}: expected a JSON object`);
   const doc = json as Record<string, unknown>;
   const ctor = Object.prototype.hasOwnProperty.call(doc, 'constructor') ? doc['constructor'] : undefined;
-  if (!ctor || typeof ctor !== 'object') throw new Error(`${source}: no "constructor" object (the reference constructor's arguments)`);
+  if (!ctor || typeof ctor !== 'object') throw new InvalidFileError(source, `${source}: no "constructor" object (the reference constructor's arguments)`);
   const rawCases = doc['cases'] ?? [{ input: 'pixel_values', prefix: '' }];
-  if (!Array.isArray(rawCases)) throw new Error(`${source}: "cases" must be an array`);
+  if (!Array.isArray(rawCases)) throw new InvalidFileError(source, `${source}: "cases" must be an array`);
   const cases: ReferenceCase[] = rawCases.map((c: unknown, i: number) => {
     const r = c as Record<string, unknown>;
-    if (typeof r?.['input'] !== 'string') throw new Error(`${source}: cases[${i}].input must be a string`);
+    if (typeof r?.['input'] !== 'string') throw new InvalidFileError(source, `${source}: cases[${i}].input must be a string`);
     const prefix = r['prefix'] ?? '';
-    if (typeof prefix !== 'string') throw new Error(`${source}: cases[${i}].prefix must be a string`);
+    if (typeof prefix !== 'string') throw new InvalidFileError(source, `${source}: cases[${i}].prefix must be a string`);
     const shape = Array.isArray(r['shape']) ? (r['shape'] as number[]) : undefined;
     return shape ? { input: r['input'], prefix, shape } : { input: r['input'], prefix };
   });
@@ -100,17 +101,17 @@ export function parseDinoReferenceRun(json: unknown, family: 'dinov2' | 'dinov3'
   const gil = doc['get_intermediate_layers'] as Record<string, unknown> | undefined;
   if (gil) {
     const norm = gil['norm'] ?? true;
-    if (typeof norm !== 'boolean') throw new Error(`${source}: get_intermediate_layers.norm must be a boolean`);
+    if (typeof norm !== 'boolean') throw new InvalidFileError(source, `${source}: get_intermediate_layers.norm must be a boolean`);
     const variants: Record<string, boolean> = { inter: norm };
     const other = gil['also_norm_false_as'];
     if (other !== undefined) {
       const m = typeof other === 'string' ? /^([A-Za-z0-9_]+)\.\*$/.exec(other) : null;
-      if (!m) throw new Error(`${source}: get_intermediate_layers.also_norm_false_as must look like "name.*", found ${JSON.stringify(other)}`);
+      if (!m) throw new InvalidFileError(source, `${source}: get_intermediate_layers.also_norm_false_as must look like "name.*", found ${JSON.stringify(other)}`);
       variants[m[1]!] = !norm;
     }
     const n = gil['n'] ?? 1;
     if (typeof n !== 'number' && !(Array.isArray(n) && n.every((x) => typeof x === 'number'))) {
-      throw new Error(`${source}: get_intermediate_layers.n must be a number or a list of block indices`);
+      throw new InvalidFileError(source, `${source}: get_intermediate_layers.n must be a number or a list of block indices`);
     }
     intermediate = { n: n as number | number[], variants, reshape: gil['reshape'] === true };
   }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * 2-D rotary position embedding of DINOv3 (`RopePositionEmbedding`, eval mode: no coordinate shift, jitter or
@@ -29,7 +30,7 @@ export interface RopeTables {
  * @returns [headDim / 4], float32 values
  */
 export function ropePeriods(headDim: number, spec: { base: number } | { minPeriod: number; maxPeriod: number }): Float32Array {
-  if (headDim % 4 !== 0) throw new Error(`ropePeriods: head dimension must be a multiple of 4, found ${headDim}`);
+  if (headDim % 4 !== 0) throw new ConfigError(`ropePeriods: head dimension must be a multiple of 4, found ${headDim}`);
   const n = headDim / 4;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -50,7 +51,7 @@ export function ropePeriods(headDim: number, spec: { base: number } | { minPerio
  */
 export function ropeCoordinates(gridH: number, gridW: number, normalize: RopeNormalizeCoords): Float32Array {
   if (!Number.isInteger(gridH) || !Number.isInteger(gridW) || gridH < 1 || gridW < 1) {
-    throw new Error(`ropeCoordinates: grid must be positive integers, found ${gridH} x ${gridW}`);
+    throw new ConfigError(`ropeCoordinates: grid must be positive integers, found ${gridH} x ${gridW}`);
   }
   const divH = normalize === 'separate' ? gridH : normalize === 'max' ? Math.max(gridH, gridW) : Math.min(gridH, gridW);
   const divW = normalize === 'separate' ? gridW : divH;
@@ -72,7 +73,7 @@ export function ropeCoordinates(gridH: number, gridW: number, normalize: RopeNor
  * @returns sin and cos, [gridH * gridW, headDim] each
  */
 export function ropeTables(periods: tf.Tensor, gridH: number, gridW: number, normalize: RopeNormalizeCoords): RopeTables {
-  if (periods.rank !== 1) throw new Error(`ropeTables: periods must be [headDim / 4], found shape [${periods.shape.join(', ')}]`);
+  if (periods.rank !== 1) throw new ShapeError(`ropeTables: periods must be [headDim / 4], found shape [${periods.shape.join(', ')}]`);
   const n = gridH * gridW;
   const quarter = periods.shape[0]!;
   return tf.tidy(() => {
@@ -102,8 +103,8 @@ export function applyRope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
   const [b, h, n, d] = x.shape;
   const hw = tables.sin.shape[0];
   const prefix = n - hw;
-  if (prefix < 0) throw new Error(`applyRope: ${n} tokens but the RoPE tables cover ${hw} patches`);
-  if (tables.sin.shape[1] !== d) throw new Error(`applyRope: head dimension ${d}, RoPE tables have ${tables.sin.shape[1]}`);
+  if (prefix < 0) throw new ShapeError(`applyRope: ${n} tokens but the RoPE tables cover ${hw} patches`);
+  if (tables.sin.shape[1] !== d) throw new ShapeError(`applyRope: head dimension ${d}, RoPE tables have ${tables.sin.shape[1]}`);
   return tf.tidy(() => {
     const patches = tf.slice(x, [0, 0, prefix, 0], [b, h, hw, d]);
     const rotated = tf.add(tf.mul(patches, tables.cos), tf.mul(rotateHalf(patches), tables.sin));
@@ -141,13 +142,13 @@ function rotateHalfForBackend(x: tf.Tensor): tf.Tensor {
  * @returns [3, B, heads, N, d]
  */
 export function applyRopeStacked(qkv: tf.Tensor, tables: RopeTables): tf.Tensor {
-  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new Error(`applyRopeStacked: qkv must be [3, B, heads, N, d], found [${qkv.shape.join(', ')}]`);
+  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new ShapeError(`applyRopeStacked: qkv must be [3, B, heads, N, d], found [${qkv.shape.join(', ')}]`);
   const n = qkv.shape[3]!;
   const d = qkv.shape[4]!;
   const hw = tables.sin.shape[0];
   const prefix = n - hw;
-  if (prefix < 0) throw new Error(`applyRopeStacked: ${n} tokens but the RoPE tables cover ${hw} patches`);
-  if (tables.sin.shape[1] !== d) throw new Error(`applyRopeStacked: head dimension ${d}, RoPE tables have ${tables.sin.shape[1]}`);
+  if (prefix < 0) throw new ShapeError(`applyRopeStacked: ${n} tokens but the RoPE tables cover ${hw} patches`);
+  if (tables.sin.shape[1] !== d) throw new ShapeError(`applyRopeStacked: head dimension ${d}, RoPE tables have ${tables.sin.shape[1]}`);
   return tf.tidy(() => {
     const extend = (t: tf.Tensor, fill: number) => (prefix === 0 ? t : tf.concat([tf.fill([prefix, d], fill), t], 0));
     const cosQk = extend(tables.cos, 1);

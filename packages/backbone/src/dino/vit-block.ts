@@ -1,11 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backendLinear as linear } from '../layers/backend-linear';
-import { backendAttentionStacked } from '../layers/backend-attention';
-import { backendMlp } from '../layers/backend-mlp';
-import { layerNorm } from '../layers/layer-norm';
-import { gelu } from '../layers/activations';
-import { mergeHeads } from '../layers/attention';
-import { backendQkvStacked } from '../layers/backend-qkv';
+import { backendLinear as linear, backendAttentionStacked, backendMlp, layerNorm, gelu, mergeHeads, backendQkvStacked } from '@hgm/nn';
 import { applyRopeStacked, type RopeTables } from './rope';
 
 /** Weight and bias of a LayerNorm or a linear layer (bias absent when the reference has none). */

@@ -2,6 +2,7 @@ import { gunzipSync } from 'fflate';
 import { bytesToUnicode } from './bytes-to-unicode';
 import { createHtmlUnescape, type HtmlUnescape } from './html-unescape';
 import { basicClean, whitespaceClean } from './text-clean';
+import { ConfigError, InvalidFileError, WeightsUnavailableError } from '@hgm/tensor';
 
 /** Options of {@link ClipTokenizer.tokenize}. */
 export interface TokenizeOptions {
@@ -68,11 +69,11 @@ export class ClipTokenizer {
    */
   static fromMergesText(text: string, mergeCount = CLIP_BPE_MERGES): ClipTokenizer {
     const lines = text.split('\n');
-    if (lines.length < mergeCount + 1) throw new Error(`CLIP vocabulary: expected at least ${mergeCount + 1} lines, found ${lines.length}`);
+    if (lines.length < mergeCount + 1) throw new InvalidFileError('CLIP vocabulary', `CLIP vocabulary: expected at least ${mergeCount + 1} lines, found ${lines.length}`);
     const merges = lines.slice(1, mergeCount + 1).map((line, i) => {
       let parts = line.split(' ');
       if (parts.length !== 2) parts = line.trim().split(/\s+/);
-      if (parts.length !== 2) throw new Error(`CLIP vocabulary: line ${i + 2} is not a merge "a b": ${JSON.stringify(line)}`);
+      if (parts.length !== 2) throw new InvalidFileError('CLIP vocabulary', `CLIP vocabulary: line ${i + 2} is not a merge "a b": ${JSON.stringify(line)}`);
       return parts as [string, string];
     });
     return new ClipTokenizer(merges);
@@ -85,7 +86,7 @@ export class ClipTokenizer {
     try {
       raw = gunzipSync(bytes);
     } catch (e) {
-      throw new Error(`CLIP vocabulary: not a gzip file of ${bytes.length} bytes (${(e as Error).message})`);
+      throw new InvalidFileError('CLIP vocabulary', `CLIP vocabulary: not a gzip file of ${bytes.length} bytes (${(e as Error).message})`);
     }
     return ClipTokenizer.fromMergesText(new TextDecoder('utf-8').decode(raw));
   }
@@ -93,7 +94,7 @@ export class ClipTokenizer {
   /** Fetches the gzipped vocabulary (browser or Node 18+) and builds the tokenizer. */
   static async fromUrl(url: string | URL, fetchFn: typeof fetch = fetch): Promise<ClipTokenizer> {
     const res = await fetchFn(url);
-    if (!res.ok) throw new Error(`CLIP vocabulary ${String(url)}: HTTP ${res.status}`);
+    if (!res.ok) throw new WeightsUnavailableError(`CLIP vocabulary ${String(url)}: HTTP ${res.status}`);
     return ClipTokenizer.fromVocabBytes(await res.arrayBuffer());
   }
 
@@ -131,7 +132,7 @@ export class ClipTokenizer {
   encode(text: string): number[] {
     return this.bpeTokens(text).map((t) => {
       const id = this.encoder.get(t);
-      if (id === undefined) throw new Error(`CLIP tokenizer: BPE token ${JSON.stringify(t)} is not in the vocabulary`);
+      if (id === undefined) throw new InvalidFileError('CLIP vocabulary', `CLIP tokenizer: BPE token ${JSON.stringify(t)} is not in the vocabulary`);
       return id;
     });
   }
@@ -144,12 +145,12 @@ export class ClipTokenizer {
   tokenize(texts: string | readonly string[], options: TokenizeOptions = {}): Int32Array {
     const list = typeof texts === 'string' ? [texts] : texts;
     const n = options.contextLength ?? 77;
-    if (!Number.isInteger(n) || n < 2) throw new Error(`CLIP tokenizer: contextLength must be an integer >= 2, found ${n}`);
+    if (!Number.isInteger(n) || n < 2) throw new ConfigError(`CLIP tokenizer: contextLength must be an integer >= 2, found ${n}`);
     const out = new Int32Array(list.length * n);
     list.forEach((text, row) => {
       const ids = [this.sotToken, ...this.encode(text), this.eotToken];
       if (ids.length > n) {
-        if (!options.truncate) throw new Error(`CLIP tokenizer: input ${JSON.stringify(text)} is too long for context length ${n} (${ids.length} tokens)`);
+        if (!options.truncate) throw new ConfigError(`CLIP tokenizer: input ${JSON.stringify(text)} is too long for context length ${n} (${ids.length} tokens)`);
         ids.length = n;
         ids[n - 1] = this.eotToken;
       }
@@ -167,7 +168,7 @@ export class ClipTokenizer {
     let chars = '';
     for (let i = 0; i < ids.length; i++) {
       const t = this.decoder[ids[i]!];
-      if (t === undefined) throw new Error(`CLIP tokenizer: id ${ids[i]} at position ${i} is outside the vocabulary [0, ${this.decoder.length - 1}]`);
+      if (t === undefined) throw new ConfigError(`CLIP tokenizer: id ${ids[i]} at position ${i} is outside the vocabulary [0, ${this.decoder.length - 1}]`);
       chars += t;
     }
     const bytes: number[] = [];

@@ -1,5 +1,8 @@
 import type { PreprocessConfig } from '../encoder';
+import { DINOV2_PREPROCESS } from '../dino/dinov2-config';
+import { DINOV3_PREPROCESS } from '../dino/dinov3-config';
 import type { KeyFormat, ModelFamily } from './key-formats';
+import { InputNotFoundError } from '@hgm/tensor';
 
 /** One file of a catalogued checkpoint. */
 export interface WeightsFile {
@@ -9,6 +12,11 @@ export interface WeightsFile {
   sizeBytes?: number;
   /** Lower-case hex SHA-256, where known (checked after a download and by verify). Never guessed. */
   sha256?: string;
+  /**
+   * A file of the same tensors in another format, fetched where the repository lacks `path` (HTTP 404):
+   * `pytorch_model.bin` for repositories that predate safetensors. Its size and checksum are not known.
+   */
+  fallback?: string;
 }
 
 /** Architecture facts a loader needs and a verifier can check against the file header. */
@@ -54,8 +62,6 @@ export interface WeightsEntry {
 
 const CLIP_MEAN: [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 const CLIP_STD: [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
-const IMAGENET_MEAN: [number, number, number] = [0.485, 0.456, 0.406];
-const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
 
 /** The weights the project knows how to fetch. Sizes and checksums are left out where not known. */
 export const WEIGHTS_CATALOGUE: readonly WeightsEntry[] = [
@@ -66,7 +72,7 @@ export const WEIGHTS_CATALOGUE: readonly WeightsEntry[] = [
     keyFormat: 'hf-clip',
     repo: 'openai/clip-vit-large-patch14-336',
     revision: 'main',
-    files: [{ path: 'model.safetensors' }],
+    files: [{ path: 'model.safetensors', fallback: 'pytorch_model.bin' }],
     architecture: { width: 1024, layers: 24, heads: 16, patchSize: 14, imageSize: 336, embedDim: 768 },
     expectShapes: {
       'vision_model.embeddings.patch_embedding.weight': [1024, 3, 14, 14],
@@ -85,7 +91,7 @@ export const WEIGHTS_CATALOGUE: readonly WeightsEntry[] = [
     keyFormat: 'hf-clip',
     repo: 'openai/clip-vit-large-patch14',
     revision: 'main',
-    files: [{ path: 'model.safetensors' }],
+    files: [{ path: 'model.safetensors', fallback: 'pytorch_model.bin' }],
     architecture: { width: 1024, layers: 24, heads: 16, patchSize: 14, imageSize: 224, embedDim: 768 },
     expectShapes: {
       'vision_model.embeddings.position_embedding.weight': [257, 1024],
@@ -102,7 +108,7 @@ export const WEIGHTS_CATALOGUE: readonly WeightsEntry[] = [
     keyFormat: 'hf-clip',
     repo: 'openai/clip-vit-base-patch16',
     revision: 'main',
-    files: [{ path: 'model.safetensors' }],
+    files: [{ path: 'model.safetensors', fallback: 'pytorch_model.bin' }],
     architecture: { width: 768, layers: 12, heads: 12, patchSize: 16, imageSize: 224, embedDim: 512 },
     expectShapes: {
       'vision_model.embeddings.position_embedding.weight': [197, 768],
@@ -119,7 +125,7 @@ export const WEIGHTS_CATALOGUE: readonly WeightsEntry[] = [
     keyFormat: 'hf-dinov2',
     repo: 'facebook/dinov2-with-registers-large',
     revision: 'main',
-    files: [{ path: 'model.safetensors' }],
+    files: [{ path: 'model.safetensors', fallback: 'pytorch_model.bin' }],
     architecture: { width: 1024, layers: 24, heads: 16, patchSize: 14, imageSize: 518, registerTokens: 4 },
     expectShapes: {
       'embeddings.patch_embeddings.projection.weight': [1024, 3, 14, 14],
@@ -127,7 +133,7 @@ export const WEIGHTS_CATALOGUE: readonly WeightsEntry[] = [
       'embeddings.register_tokens': [1, 4, 1024],
       'encoder.layer.23.mlp.fc1.weight': [4096, 1024],
     },
-    preprocess: { size: 224, mean: IMAGENET_MEAN, std: IMAGENET_STD, interpolation: 'bicubic', resize: 'shortest-side-then-center-crop' },
+    preprocess: DINOV2_PREPROCESS,
     license: 'Apache-2.0',
   },
   {
@@ -137,13 +143,13 @@ export const WEIGHTS_CATALOGUE: readonly WeightsEntry[] = [
     keyFormat: 'hf-dinov2',
     repo: 'facebook/dinov2-large',
     revision: 'main',
-    files: [{ path: 'model.safetensors' }],
+    files: [{ path: 'model.safetensors', fallback: 'pytorch_model.bin' }],
     architecture: { width: 1024, layers: 24, heads: 16, patchSize: 14, imageSize: 518, registerTokens: 0 },
     expectShapes: {
       'embeddings.patch_embeddings.projection.weight': [1024, 3, 14, 14],
       'embeddings.position_embeddings': [1, 1370, 1024],
     },
-    preprocess: { size: 224, mean: IMAGENET_MEAN, std: IMAGENET_STD, interpolation: 'bicubic', resize: 'shortest-side-then-center-crop' },
+    preprocess: DINOV2_PREPROCESS,
     license: 'Apache-2.0',
   },
   {
@@ -153,14 +159,14 @@ export const WEIGHTS_CATALOGUE: readonly WeightsEntry[] = [
     keyFormat: 'hf-dinov3',
     repo: 'facebook/dinov3-vitl16-pretrain-lvd1689m',
     revision: 'main',
-    files: [{ path: 'model.safetensors' }],
+    files: [{ path: 'model.safetensors', fallback: 'pytorch_model.bin' }],
     architecture: { width: 1024, layers: 24, heads: 16, patchSize: 16, imageSize: 224, registerTokens: 4, ropeBase: 100 },
     expectShapes: {
       'embeddings.patch_embeddings.weight': [1024, 3, 16, 16],
       'embeddings.register_tokens': [1, 4, 1024],
       'layer.23.mlp.up_proj.weight': [4096, 1024],
     },
-    preprocess: { size: 224, mean: IMAGENET_MEAN, std: IMAGENET_STD, interpolation: 'bilinear', resize: 'squash' },
+    preprocess: DINOV3_PREPROCESS,
     gated: true,
     license: 'DINOv3 License',
   },
@@ -169,6 +175,6 @@ export const WEIGHTS_CATALOGUE: readonly WeightsEntry[] = [
 /** A catalogue entry by name; throws listing the known names. */
 export function findWeights(name: string, catalogue: readonly WeightsEntry[] = WEIGHTS_CATALOGUE): WeightsEntry {
   const e = catalogue.find((x) => x.name === name);
-  if (!e) throw new Error(`unknown weights ${JSON.stringify(name)} (known: ${catalogue.map((x) => x.name).join(', ')})`);
+  if (!e) throw new InputNotFoundError(name, `unknown weights ${JSON.stringify(name)} (known: ${catalogue.map((x) => x.name).join(', ')})`);
   return e;
 }

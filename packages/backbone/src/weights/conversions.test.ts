@@ -1,13 +1,13 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import { readFixture, repoFixturesDir } from '@hgm/tensor/testing';
-import type { HostTensor } from '@hgm/tensor';
+import { bfloat16ToFloat32, float32ToBfloat16, type HostTensor } from '@hgm/tensor';
 import { convertSource } from './convert';
 import { findConversion } from './conversions';
 import { detectKeyFormat } from './key-formats';
 import { prepareSource } from './load-weights';
 import { hostMapSource, readAllTensors } from './tensor-source';
-import { transpose2d } from './tensor-transforms';
+import { ropePeriods, transpose2d } from './tensor-transforms';
 
 async function fixtureWeights(folder: string): Promise<Map<string, HostTensor>> {
   return (await readFixture(join(repoFixturesDir(), folder))).tensors('weights.safetensors');
@@ -194,6 +194,33 @@ describe('DINOv3: official <-> Hugging Face DINOv3ViTModel', () => {
     const want = official.get('rope_embed.periods')!.data;
     expect(periods.length).toBe(want.length);
     for (let i = 0; i < want.length; i++) expect(Math.abs(periods[i]! - want[i]!)).toBeLessThanOrEqual(1e-6 * want[i]!);
+  });
+
+  it('drops local_cls_norm.* (SAT-493M checkpoints) on the way to HF, as the reference conversion', async () => {
+    const sat = new Map(official);
+    sat.set('local_cls_norm.weight', { dtype: 'float32', shape: [64], data: new Float32Array(64).fill(1) });
+    sat.set('local_cls_norm.bias', { dtype: 'float32', shape: [64], data: new Float32Array(64) });
+    const converted = await convert(sat, 'dinov3', 'hf-dinov3');
+    expect([...converted.keys()].filter((k) => k.includes('local_cls_norm'))).toEqual([]);
+    expect([...converted.keys()].sort()).toEqual([...hf.keys()].sort());
+  });
+
+  it('RoPE periods: stored ones are kept as stored (bf16-rounded in Meta files), rebuilt ones are float32 (up to 0.39 % apart)', async () => {
+    // A Meta-style checkpoint: the periods rounded to bfloat16.
+    const fp32 = ropePeriods(1024, 16, 100).data as Float32Array;
+    const bf16 = Float32Array.from(fp32, (v) => bfloat16ToFloat32(float32ToBfloat16(v)));
+    let maxRelative = 0;
+    for (let i = 0; i < fp32.length; i++) maxRelative = Math.max(maxRelative, Math.abs(bf16[i]! - fp32[i]!) / fp32[i]!);
+    expect(maxRelative).toBeGreaterThan(1e-3);
+    expect(maxRelative).toBeLessThanOrEqual(2 ** -8);
+    const meta = new Map(official);
+    const stored: HostTensor = { dtype: 'float32', shape: [4], data: Float32Array.from((official.get('rope_embed.periods')!.data as Float32Array), (v) => bfloat16ToFloat32(float32ToBfloat16(v))) };
+    meta.set('rope_embed.periods', stored);
+    const loaded = await readAllTensors(prepareSource(hostMapSource(meta, 'meta.pth'), { to: 'dinov3' }).source);
+    expectBits(loaded.get('rope_embed.periods')!.data, stored.data as Float32Array);
+    // From HF: rebuilt in float32, not rounded.
+    const back = await convert(hf, 'hf-dinov3', 'dinov3', { numHeads: 4, ropeBase: 100 });
+    expectBits(back.get('rope_embed.periods')!.data, ropePeriods(64, 4, 100).data as Float32Array);
   });
 
   it('asks for the head count to rebuild the RoPE periods', () => {

@@ -1,6 +1,7 @@
 import type { RenameRule } from '@hgm/tensor';
 import type { KeyFormat } from './key-formats';
 import type { TensorTransform } from './tensor-transforms';
+import { ConfigError } from '@hgm/tensor';
 
 /**
  * One checkpoint conversion between key formats, as data: tensor transforms run first on the source
@@ -157,6 +158,13 @@ export const HF_DINOV2_TO_DINOV2: Conversion = {
 // DINOv3: facebookresearch/dinov3 <-> Hugging Face DINOv3ViTModel.
 // HF has no k-projection bias (the official model masks it with `qkv.bias_mask`), keeps the RoPE
 // periods as a non-persistent `inv_freq`, and stores `mask_token` as [1, 1, D] (official: [1, D]).
+// `local_cls_norm.*` (SAT-493M checkpoints, `untie_global_and_local_cls_norm`) is used only in training
+// and has no HF counterpart: dropped, as transformers' conversion script does.
+// RoPE periods: a checkpoint's stored `rope_embed.periods` is used as stored (Meta's .pth files hold
+// them rounded to bfloat16, as trained with `pos_embed_rope_dtype: bf16`, and the official model runs
+// with those values); HF weights store none, so converting from HF rebuilds them in float32 with the
+// formula transformers runs ({@link ropePeriods}). The two differ by up to 2^-8 (0.39 %) relative: each
+// format gets the values its own reference model uses.
 // The SwiGLU variants (ViT-S+/H+/7B) are not covered: their `mlp.w2` and `mlp.fc1` both map to `up_proj`.
 // ---------------------------------------------------------------------------------------------------
 
@@ -198,7 +206,7 @@ export const DINOV3_TO_HF: Conversion = {
     ...DINOV3_BLOCK_NAMES.map(([o, h]) => exactTemplateRule(`blocks.{n}.${o}`, `layer.{n}.${h}`, true)),
     ...DINOV3_NAMES.map(([o, h]) => exactTemplateRule(o, h, false)),
   ],
-  drop: ['^rope_embed\\.periods$'],
+  drop: ['^rope_embed\\.periods$', '^local_cls_norm\\.'],
 };
 
 export const HF_DINOV3_TO_DINOV3: Conversion = {
@@ -229,7 +237,7 @@ export const CONVERSIONS: readonly Conversion[] = [HF_CLIP_TO_OPENAI, OPENAI_TO_
 export function findConversion(from: KeyFormat, to: KeyFormat): Conversion {
   const c = CONVERSIONS.find((x) => x.from === from && x.to === to);
   if (!c) {
-    throw new Error(`no conversion from ${from} to ${to} keys (known: ${CONVERSIONS.map((x) => `${x.from} -> ${x.to}`).join(', ')})`);
+    throw new ConfigError(`no conversion from ${from} to ${to} keys (known: ${CONVERSIONS.map((x) => `${x.from} -> ${x.to}`).join(', ')})`);
   }
   return c;
 }

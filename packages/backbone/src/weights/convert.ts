@@ -1,4 +1,4 @@
-import { renameKey, type HostTensor } from '@hgm/tensor';
+import { renameKey, type HostTensor, ConfigError, InvalidFileError, ShapeError } from '@hgm/tensor';
 import type { Conversion } from './conversions';
 import {
   concatAxis0,
@@ -38,11 +38,11 @@ export function convertSource(source: TensorSource, conversion: Conversion, cont
   const splitCache: { key: string; parts: HostTensor[] | null } = { key: '', parts: null };
 
   const emit = (key: string, t: PlannedTensor): void => {
-    if (planned.has(key)) throw new Error(`${label}: two source tensors convert to ${key}`);
+    if (planned.has(key)) throw new InvalidFileError(label, `${label}: two source tensors convert to ${key}`);
     planned.set(key, t);
   };
   const need = (key: string, by: string): SourceTensorInfo => {
-    if (!source.has(key)) throw new Error(`${label}: ${by} needs ${key}, which the checkpoint lacks`);
+    if (!source.has(key)) throw new InvalidFileError(label, `${label}: ${by} needs ${key}, which the checkpoint lacks`);
     return source.info(key);
   };
 
@@ -64,7 +64,7 @@ export function convertSource(source: TensorSource, conversion: Conversion, cont
           for (const [i, k] of keys.entries()) {
             const info = present[i] ? source.info(k) : first;
             if (info.shape.length !== first.shape.length || info.shape.slice(1).some((d, j) => d !== first.shape[j + 1])) {
-              throw new Error(`${label}: cannot concatenate ${keys[0]} [${first.shape.join(', ')}] and ${k} [${info.shape.join(', ')}]`);
+              throw new ShapeError(`${label}: cannot concatenate ${keys[0]} [${first.shape.join(', ')}] and ${k} [${info.shape.join(', ')}]`);
             }
             rows += info.shape[0] ?? 0;
             if (present[i]) consumed.add(k);
@@ -91,7 +91,7 @@ export function convertSource(source: TensorSource, conversion: Conversion, cont
           const count = transform.outputs.length;
           const rows = info.shape[0];
           if (rows === undefined || rows % count !== 0) {
-            throw new Error(`${label}: ${input} has shape [${info.shape.join(', ')}], which does not split into ${count} equal parts`);
+            throw new ShapeError(`${label}: ${input} has shape [${info.shape.join(', ')}], which does not split into ${count} equal parts`);
           }
           const dropped = transform.outputs.map((o) => mask !== undefined && isDropWhenMasked(o));
           const readParts = async (): Promise<HostTensor[]> => {
@@ -101,7 +101,7 @@ export function convertSource(source: TensorSource, conversion: Conversion, cont
             const parts = splitAxis0(t, count, `${label}: ${input}`);
             for (const [i, p] of parts.entries()) {
               if (dropped[i] && !allZero(p)) {
-                throw new Error(`${label}: ${input} part ${i} is left out because ${mask} should zero it, but the masked values are not zero`);
+                throw new InvalidFileError(label, `${label}: ${input} part ${i} is left out because ${mask} should zero it, but the masked values are not zero`);
               }
             }
             splitCache.key = input;
@@ -120,7 +120,7 @@ export function convertSource(source: TensorSource, conversion: Conversion, cont
         case 'transpose': {
           const input = at(transform.input);
           const info = need(input, 'a transpose');
-          if (info.shape.length !== 2) throw new Error(`${label}: ${input} has shape [${info.shape.join(', ')}], expected a 2-D tensor to transpose`);
+          if (info.shape.length !== 2) throw new ShapeError(`${label}: ${input} has shape [${info.shape.join(', ')}], expected a 2-D tensor to transpose`);
           consumed.add(input);
           emit(at(transform.output), {
             info: { shape: [info.shape[1]!, info.shape[0]!], dtype: 'derived', isFloat: info.isFloat },
@@ -151,7 +151,7 @@ export function convertSource(source: TensorSource, conversion: Conversion, cont
           const width = info.shape[info.shape.length - 1]!;
           const heads = context.numHeads;
           if (heads === undefined) {
-            throw new Error(`${label}: ${at(transform.output)} is not stored in this format and is rebuilt from the attention head count; pass { numHeads } in the conversion context`);
+            throw new ConfigError(`${label}: ${at(transform.output)} is not stored in this format and is rebuilt from the attention head count; pass { numHeads } in the conversion context`);
           }
           const periods = ropePeriods(width, heads, context.ropeBase ?? DEFAULT_ROPE_BASE);
           emit(at(transform.output), { info: { shape: [...periods.shape], dtype: 'derived', isFloat: true }, read: async () => periods });
@@ -174,12 +174,12 @@ export function convertSource(source: TensorSource, conversion: Conversion, cont
     has: (k) => planned.has(k),
     info(k) {
       const p = planned.get(k);
-      if (!p) throw new Error(`${label}: no tensor named ${k}`);
+      if (!p) throw new InvalidFileError(label, `${label}: no tensor named ${k}`);
       return p.info;
     },
     read(k) {
       const p = planned.get(k);
-      if (!p) throw new Error(`${label}: no tensor named ${k}`);
+      if (!p) throw new InvalidFileError(label, `${label}: no tensor named ${k}`);
       return p.read();
     },
   };

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { WeightsUnavailableError } from '@hgm/tensor';
 
 /** A progress event of {@link downloadFile}. */
 export interface DownloadProgress {
@@ -56,7 +57,7 @@ export interface DownloadResult {
 }
 
 /** A download failed (HTTP error, dropped connection after all retries, wrong size). */
-export class DownloadError extends Error {
+export class DownloadError extends WeightsUnavailableError {
   override readonly name = 'DownloadError';
   constructor(
     readonly url: string,
@@ -68,7 +69,7 @@ export class DownloadError extends Error {
 }
 
 /** The downloaded bytes do not have the expected SHA-256; the file was not put into the cache. */
-export class ChecksumError extends Error {
+export class ChecksumError extends WeightsUnavailableError {
   override readonly name = 'ChecksumError';
   constructor(
     readonly url: string,
@@ -154,7 +155,7 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
     let received = offset;
     try {
       fh = await open(partial, offset === 0 ? 'w' : 'a');
-      if (!res.body) throw new Error('the response has no body');
+      if (!res.body) throw new WeightsUnavailableError('the response has no body');
       const reader = res.body.getReader();
       for (;;) {
         const { done, value } = await reader.read();

@@ -10,6 +10,7 @@
  * - `hf-dinov2`: `Dinov2Model` and `Dinov2WithRegistersModel`.
  * - `hf-dinov3`: `DINOv3ViTModel`.
  */
+import { ConfigError, InvalidFileError } from '@hgm/tensor';
 export type KeyFormat = 'openai' | 'hf-clip' | 'dinov2' | 'hf-dinov2' | 'dinov3' | 'hf-dinov3';
 
 /** The model family of a key format. */
@@ -84,7 +85,7 @@ export const KEY_FORMATS: readonly KeyFormatSpec[] = [
 /** The spec of a key format. */
 export function keyFormatSpec(format: KeyFormat): KeyFormatSpec {
   const spec = KEY_FORMATS.find((s) => s.format === format);
-  if (!spec) throw new Error(`unknown key format ${JSON.stringify(format)} (known: ${KEY_FORMATS.map((s) => s.format).join(', ')})`);
+  if (!spec) throw new ConfigError(`unknown key format ${JSON.stringify(format)} (known: ${KEY_FORMATS.map((s) => s.format).join(', ')})`);
   return spec;
 }
 
@@ -109,7 +110,7 @@ export function detectKeyFormat(names: readonly string[], source = 'checkpoint')
   const found = tryDetectKeyFormat(names);
   if (found) return found;
   const sample = names.slice(0, 6).join(', ');
-  throw new Error(
+  throw new InvalidFileError(source, 
     `${source}: cannot tell the key format from its ${names.length} tensor names (first: ${sample || 'none'}); ` +
       `expected openai/open_clip CLIP, Hugging Face CLIP, dinov2, dinov3 or their Hugging Face forms (${KEY_FORMATS.map((s) => s.format).join(', ')})`,
   );

@@ -1,4 +1,4 @@
-import { ParameterStore, SafetensorsReader, type LoadReport } from '@hgm/tensor';
+import { ParameterStore, isTensorFile, type LoadReport, type TensorFile, InvalidFileError } from '@hgm/tensor';
 import { convertSource } from './convert';
 import { findConversion } from './conversions';
 import { detectKeyFormat, keyFormatSpec, tryDetectKeyFormat, type KeyFormat } from './key-formats';
@@ -28,8 +28,8 @@ export interface PreparedSource {
  * Detects a checkpoint's key format, strips a wrapper prefix and converts its keys (lazily) to the
  * wanted format. Without `to`, the family's canonical format is used.
  */
-export function prepareSource(input: TensorSource | SafetensorsReader, options: PrepareOptions = {}): PreparedSource {
-  const raw = input instanceof SafetensorsReader ? readerSource(input) : input;
+export function prepareSource(input: TensorSource | TensorFile, options: PrepareOptions = {}): PreparedSource {
+  const raw = isTensorFile(input) ? readerSource(input) : input;
   let from = options.from;
   let prefix = '';
   if (from === undefined) {
@@ -40,7 +40,7 @@ export function prepareSource(input: TensorSource | SafetensorsReader, options: 
   const stripped = stripPrefixSource(raw, prefix);
   const to = options.to ?? keyFormatSpec(from).canonical;
   if (keyFormatSpec(from).family !== keyFormatSpec(to).family) {
-    throw new Error(`${raw.name}: holds ${from} (${keyFormatSpec(from).family}) keys, but ${to} (${keyFormatSpec(to).family}) keys are wanted`);
+    throw new InvalidFileError(raw.name, `${raw.name}: holds ${from} (${keyFormatSpec(from).family}) keys, but ${to} (${keyFormatSpec(to).family}) keys are wanted`);
   }
   const source = from === to ? stripped : convertSource(stripped, findConversion(from, to), options.context);
   return { source, from, to, prefix };
@@ -72,7 +72,7 @@ export interface WeightsLoadReport extends LoadReport {
  * In strict mode (the default) names, shapes and dtypes are checked against the store first and a
  * {@link StateDictError} lists every problem at once; nothing is changed then.
  */
-export async function loadWeights(store: ParameterStore, input: TensorSource | SafetensorsReader, options: LoadWeightsOptions = {}): Promise<WeightsLoadReport> {
+export async function loadWeights(store: ParameterStore, input: TensorSource | TensorFile, options: LoadWeightsOptions = {}): Promise<WeightsLoadReport> {
   const targets = store.entries().filter((p) => (options.only ? options.only(p.name) : true));
   const to = options.to ?? tryDetectKeyFormat(targets.map((p) => p.name))?.format;
   const prepared = prepareSource(input, { ...options, to });

@@ -1,4 +1,4 @@
-import { float32ToBfloat16, float32ToFloat16, planSafetensors, type HostTensor, type SafetensorsHeaderEntry as HeaderEntry } from '@hgm/tensor';
+import { float32ToBfloat16, float32ToFloat16, planSafetensors, type HostTensor, type SafetensorsHeaderEntry as HeaderEntry, InvalidStateError } from '@hgm/tensor';
 
 /** The header planner lives in @hgm/tensor (shared with its writer); re-exported under this package's names. */
 export { planSafetensors, type SafetensorsHeaderEntry as HeaderEntry, type SafetensorsLayout } from '@hgm/tensor';
@@ -15,7 +15,7 @@ export function encodeFloats(values: Float32Array, dtype: 'F32' | 'F16' | 'BF16'
   const out = new Uint16Array(values.length);
   const convert = dtype === 'F16' ? float32ToFloat16 : float32ToBfloat16;
   for (let i = 0; i < values.length; i++) out[i] = convert(values[i]!);
-  if (!littleEndian()) throw new Error('encodeFloats: big-endian hosts are not supported');
+  if (!littleEndian()) throw new InvalidStateError('encodeFloats: big-endian hosts are not supported');
   return new Uint8Array(out.buffer);
 }
 

@@ -1,4 +1,4 @@
-import { SafetensorsReader, type HostTensor, type SafetensorsDtype } from '@hgm/tensor';
+import { InvalidFileError, type HostTensor, type SafetensorsDtype, type TensorFile } from '@hgm/tensor';
 
 /** Header facts of one tensor of a {@link TensorSource}. */
 export interface SourceTensorInfo {
@@ -10,7 +10,7 @@ export interface SourceTensorInfo {
 }
 
 /**
- * A state dict read lazily, one tensor at a time: a safetensors file, a map in memory, or a converted
+ * A state dict read lazily, one tensor at a time: a safetensors file or PyTorch checkpoint, a map in memory, or a converted
  * view of another source. Loaders check names and shapes first and read data only afterwards.
  */
 export interface TensorSource {
@@ -25,8 +25,8 @@ export interface TensorSource {
 
 const FLOAT_DTYPES: readonly string[] = ['F64', 'F32', 'F16', 'BF16'];
 
-/** A source over a safetensors reader (the reader stays open; close it yourself). */
-export function readerSource(reader: SafetensorsReader): TensorSource {
+/** A source over a weights file reader, safetensors or PyTorch (the reader stays open; close it yourself). */
+export function readerSource(reader: TensorFile): TensorSource {
   return {
     name: reader.name,
     keys: () => reader.tensorNames(),
@@ -47,12 +47,12 @@ export function hostMapSource(map: ReadonlyMap<string, HostTensor>, name = 'stat
     has: (k) => map.has(k),
     info(k) {
       const t = map.get(k);
-      if (!t) throw new Error(`${name}: no tensor named ${k}`);
+      if (!t) throw new InvalidFileError(name, `${name}: no tensor named ${k}`);
       return { shape: [...t.shape], dtype: t.dtype === 'float32' ? 'F32' : t.dtype === 'int32' ? 'I32' : t.dtype === 'uint8' ? 'U8' : 'BOOL', isFloat: t.dtype === 'float32' };
     },
     async read(k) {
       const t = map.get(k);
-      if (!t) throw new Error(`${name}: no tensor named ${k}`);
+      if (!t) throw new InvalidFileError(name, `${name}: no tensor named ${k}`);
       return t;
     },
   };

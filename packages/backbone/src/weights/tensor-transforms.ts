@@ -1,4 +1,5 @@
 import type { HostTensor } from '@hgm/tensor';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * Tensor transforms of a checkpoint conversion, as data. Key templates may hold `{n}` (a block index,
@@ -79,12 +80,12 @@ export interface ConversionContext {
 /** Concatenates float tensors along axis 0. @returns [sum of dim 0, ...rest] */
 export function concatAxis0(parts: readonly HostTensor[], what: string): HostTensor {
   const first = parts[0];
-  if (!first) throw new Error(`${what}: nothing to concatenate`);
+  if (!first) throw new ShapeError(`${what}: nothing to concatenate`);
   const rest = first.shape.slice(1);
   let rows = 0;
   for (const p of parts) {
     if (p.shape.length !== first.shape.length || !p.shape.slice(1).every((d, i) => d === rest[i])) {
-      throw new Error(`${what}: cannot concatenate shapes [${first.shape.join(', ')}] and [${p.shape.join(', ')}] along axis 0`);
+      throw new ShapeError(`${what}: cannot concatenate shapes [${first.shape.join(', ')}] and [${p.shape.join(', ')}] along axis 0`);
     }
     rows += p.shape[0]!;
   }
@@ -101,7 +102,7 @@ export function concatAxis0(parts: readonly HostTensor[], what: string): HostTen
 export function splitAxis0(t: HostTensor, parts: number, what: string): HostTensor[] {
   const rows = t.shape[0];
   if (rows === undefined || rows % parts !== 0) {
-    throw new Error(`${what}: cannot split shape [${t.shape.join(', ')}] into ${parts} equal parts along axis 0`);
+    throw new ShapeError(`${what}: cannot split shape [${t.shape.join(', ')}] into ${parts} equal parts along axis 0`);
   }
   const size = t.data.length / parts;
   const out: HostTensor[] = [];
@@ -113,7 +114,7 @@ export function splitAxis0(t: HostTensor, parts: number, what: string): HostTens
 
 /** Transposes a 2-D tensor. @returns [cols, rows] */
 export function transpose2d(t: HostTensor, what: string): HostTensor {
-  if (t.shape.length !== 2) throw new Error(`${what}: transpose needs a 2-D tensor, found shape [${t.shape.join(', ')}]`);
+  if (t.shape.length !== 2) throw new ShapeError(`${what}: transpose needs a 2-D tensor, found shape [${t.shape.join(', ')}]`);
   const [r, c] = t.shape as [number, number];
   const src = t.data as Float32Array;
   const out = new Float32Array(r * c);
@@ -128,11 +129,11 @@ export function transpose2d(t: HostTensor, what: string): HostTensor {
 export function resolveShape(shape: readonly number[], numel: number, what: string): number[] {
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   const free = shape.filter((d) => d === -1).length;
-  if (free > 1) throw new Error(`${what}: reshape target [${shape.join(', ')}] has more than one -1`);
+  if (free > 1) throw new ShapeError(`${what}: reshape target [${shape.join(', ')}] has more than one -1`);
   const out = shape.map((d) => (d === -1 ? numel / known : d));
   const total = out.reduce((a, b) => a * b, 1);
   if (total !== numel || out.some((d) => !Number.isInteger(d))) {
-    throw new Error(`${what}: cannot reshape ${numel} elements to [${shape.join(', ')}]`);
+    throw new ShapeError(`${what}: cannot reshape ${numel} elements to [${shape.join(', ')}]`);
   }
   return out;
 }
@@ -140,7 +141,7 @@ export function resolveShape(shape: readonly number[], numel: number, what: stri
 /** Multiplies element by element (bias by its mask). */
 export function multiplyHost(a: HostTensor, b: HostTensor, what: string): HostTensor {
   if (a.data.length !== b.data.length) {
-    throw new Error(`${what}: mask of shape [${b.shape.join(', ')}] does not match tensor of shape [${a.shape.join(', ')}]`);
+    throw new ShapeError(`${what}: mask of shape [${b.shape.join(', ')}] does not match tensor of shape [${a.shape.join(', ')}]`);
   }
   const out = new Float32Array(a.data.length);
   for (let i = 0; i < out.length; i++) out[i] = a.data[i]! * b.data[i]!;
@@ -156,12 +157,15 @@ export function qkvBiasMask(width: number): HostTensor {
 
 /**
  * dinov3 RoPE periods (`RopePositionEmbedding` with a base, no min/max period):
- * `base ** (2 i / (headDim / 2))` for i in [0, headDim / 4), computed in float64 then rounded to float32.
+ * `base ** (2 i / (headDim / 2))` for i in [0, headDim / 4), computed in float64 then rounded to float32,
+ * as transformers' `DINOv3ViTRopePositionEmbedding` does at run time. Not rounded to bfloat16: a checkpoint
+ * that stores bf16-rounded periods (Meta's .pth) keeps its own; these are only for HF weights, which store
+ * none (see the DINOv3 conversions).
  * @returns [headDim / 4]
  */
 export function ropePeriods(width: number, numHeads: number, base: number): HostTensor {
   if (!Number.isInteger(numHeads) || numHeads <= 0 || width % numHeads !== 0 || (width / numHeads) % 4 !== 0) {
-    throw new Error(`rope periods: width ${width} with ${numHeads} heads does not give a head size divisible by 4`);
+    throw new ConfigError(`rope periods: width ${width} with ${numHeads} heads does not give a head size divisible by 4`);
   }
   const headDim = width / numHeads;
   const n = headDim / 4;

@@ -212,3 +212,37 @@ describe('resolveWeightsManagerOptions', () => {
     expect(() => m.entry('nope')).toThrow(/unknown weights "nope" \(known: clip-vit-l-14-336/);
   });
 });
+
+describe('pytorch_model.bin fallback', () => {
+  it('downloads pytorch_model.bin where model.safetensors is absent (404), then serves it from the cache and verifies it', async () => {
+    const torchBytes = new Uint8Array(await readFile(join(repoFixturesDir(), 'torch/dinov2-tiny.pth')));
+    const binPath = `/${REPO}/resolve/main/pytorch_model.bin`;
+    const hub = await serveFiles({ [binPath]: torchBytes });
+    try {
+      const make = (offline: boolean) =>
+        new WeightsManager({ cacheDir, endpoint: hub.endpoint, offline, catalogue: [{ ...entry(), files: [{ path: 'model.safetensors', fallback: 'pytorch_model.bin' }] }], env: {} });
+      const r = await make(false).pull('dinov2-tiny');
+      const binCached = join(cacheDir, 'hgm-test--dinov2-tiny', 'main', 'pytorch_model.bin');
+      expect(r).toMatchObject({ source: 'download', path: binCached });
+      expect(hub.requests.map((q) => q.url)).toEqual([FILE_URL_PATH, binPath]);
+      expect(Buffer.from(await readFile(binCached)).equals(Buffer.from(torchBytes))).toBe(true);
+      const again = await make(true).resolve('dinov2-tiny');
+      expect(again).toMatchObject({ source: 'cache', path: binCached });
+      const [v] = await make(true).verify('dinov2-tiny');
+      expect(v).toMatchObject({ path: binCached, ok: true, keyFormat: 'dinov2', tensorCount: 50 });
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('a file without a fallback still fails on 404', async () => {
+    const hub = await serveFiles({});
+    try {
+      const m = new WeightsManager({ cacheDir, endpoint: hub.endpoint, offline: false, catalogue: [entry()], env: {} });
+      await expect(m.pull('dinov2-tiny')).rejects.toThrow(/HTTP 404/);
+      expect(hub.requests).toHaveLength(1);
+    } finally {
+      await hub.close();
+    }
+  });
+});

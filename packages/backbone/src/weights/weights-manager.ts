@@ -6,10 +6,11 @@
 import { stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { openSafetensors } from '@hgm/tensor/node';
+import { openTensorFile } from '@hgm/tensor/node';
 import { WEIGHTS_CATALOGUE, findWeights, type WeightsEntry, type WeightsFile } from './catalogue';
-import { downloadFile, sha256File, PARTIAL_SUFFIX, type DownloadProgress, type DownloadResult } from './download';
+import { DownloadError, downloadFile, sha256File, PARTIAL_SUFFIX, type DownloadProgress, type DownloadResult } from './download';
 import { tryDetectKeyFormat, type KeyFormat } from './key-formats';
+import { ConfigError, InputNotFoundError, WeightsUnavailableError } from '@hgm/tensor';
 
 /** Settings of a {@link WeightsManager}. */
 export interface WeightsManagerOptions {
@@ -54,20 +55,20 @@ export function resolveWeightsManagerOptions(options: WeightsManagerOptions = {}
   const endpoint = (options.endpoint ?? nonEmpty(env['HF_ENDPOINT']) ?? DEFAULT_HUB_ENDPOINT).replace(/\/+$/, '');
   try {
     const u = new URL(endpoint);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ConfigError('not http(s)');
   } catch {
-    throw new Error(`weights manager: endpoint ${JSON.stringify(endpoint)} is not an http(s) URL`);
+    throw new ConfigError(`weights manager: endpoint ${JSON.stringify(endpoint)} is not an http(s) URL`);
   }
   const retries = options.retries ?? DEFAULT_DOWNLOAD_RETRIES;
-  if (!Number.isInteger(retries) || retries < 0) throw new Error(`weights manager: retries must be a non-negative integer, found ${retries}`);
+  if (!Number.isInteger(retries) || retries < 0) throw new ConfigError(`weights manager: retries must be a non-negative integer, found ${retries}`);
   const catalogue = options.catalogue ?? WEIGHTS_CATALOGUE;
   const names = new Set<string>();
   for (const e of catalogue) {
-    if (names.has(e.name)) throw new Error(`weights catalogue: ${e.name} is listed twice`);
+    if (names.has(e.name)) throw new ConfigError(`weights catalogue: ${e.name} is listed twice`);
     names.add(e.name);
-    if (e.files.length === 0) throw new Error(`weights catalogue: ${e.name} lists no files`);
+    if (e.files.length === 0) throw new ConfigError(`weights catalogue: ${e.name} lists no files`);
     for (const f of e.files) {
-      if (f.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(f.sha256)) throw new Error(`weights catalogue: ${e.name} ${f.path}: sha256 must be 64 lower-case hex digits`);
+      if (f.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(f.sha256)) throw new ConfigError(`weights catalogue: ${e.name} ${f.path}: sha256 must be 64 lower-case hex digits`);
     }
   }
   return {
@@ -82,7 +83,7 @@ export function resolveWeightsManagerOptions(options: WeightsManagerOptions = {}
 }
 
 /** The file is not cached and offline mode forbids the download; names what to fetch and where to put it. */
-export class WeightsOfflineError extends Error {
+export class WeightsOfflineError extends WeightsUnavailableError {
   override readonly name = 'WeightsOfflineError';
   constructor(
     readonly weights: string,
@@ -176,19 +177,30 @@ export class WeightsManager {
     if (await isFile(nameOrPath)) return { path: resolve(nameOrPath), paths: [resolve(nameOrPath)], source: 'local' };
     const entry = this.options.catalogue.find((e) => e.name === nameOrPath);
     if (!entry) {
-      throw new Error(`weights ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name (known: ${this.options.catalogue.map((e) => e.name).join(', ')})`);
+      throw new InputNotFoundError(nameOrPath, `weights ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name (known: ${this.options.catalogue.map((e) => e.name).join(', ')})`);
     }
     const paths: string[] = [];
     let downloaded = false;
     for (const file of entry.files) {
-      const dest = this.cachePath(entry, file);
-      if (!(await isFile(dest))) {
-        await this.download(entry, file, options);
+      let dest = await this.cachedFile(entry, file);
+      if (dest === undefined) {
+        dest = (await this.download(entry, file, options)).path;
         downloaded = true;
       }
       paths.push(dest);
     }
     return { path: paths[0]!, paths, source: downloaded ? 'download' : 'cache', entry };
+  }
+
+  /** The cached copy of a file (or of its fallback), if any. */
+  private async cachedFile(entry: WeightsEntry, file: WeightsFile): Promise<string | undefined> {
+    const dest = this.cachePath(entry, file);
+    if (await isFile(dest)) return dest;
+    if (file.fallback !== undefined) {
+      const other = this.cachePath(entry, { path: file.fallback });
+      if (await isFile(other)) return other;
+    }
+    return undefined;
   }
 
   /** Makes sure every file of a catalogue entry is in the cache (downloading what is missing). */
@@ -221,21 +233,35 @@ export class WeightsManager {
   }
 
   /**
-   * Checks a catalogue entry's cached files, or any safetensors file by path: readable header, key
+   * Checks a catalogue entry's cached files, or any weights file by path (safetensors or PyTorch): readable header, key
    * format, the entry's expected shapes, size and SHA-256 where the catalogue knows them.
    */
   async verify(nameOrPath: string): Promise<VerifiedFile[]> {
     const entry = this.options.catalogue.find((e) => e.name === nameOrPath);
     if (!entry) {
-      if (!(await isFile(nameOrPath))) throw new Error(`verify ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name`);
+      if (!(await isFile(nameOrPath))) throw new InputNotFoundError(nameOrPath, `verify ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name`);
       return [await verifyFile(resolve(nameOrPath), undefined, undefined)];
     }
     const out: VerifiedFile[] = [];
-    for (const file of entry.files) out.push(await verifyFile(this.cachePath(entry, file), entry, file));
+    for (const file of entry.files) {
+      const fallback = file.fallback !== undefined ? this.cachePath(entry, { path: file.fallback }) : undefined;
+      const useFallback = fallback !== undefined && !(await isFile(this.cachePath(entry, file))) && (await isFile(fallback));
+      out.push(useFallback ? await verifyFile(fallback, entry, { path: file.fallback! }) : await verifyFile(this.cachePath(entry, file), entry, file));
+    }
     return out;
   }
 
+  /** Downloads a file; where the hub answers 404 and the file has a fallback, downloads that instead. */
   private async download(entry: WeightsEntry, file: WeightsFile, options: FetchOptions): Promise<DownloadResult> {
+    try {
+      return await this.downloadOne(entry, file, options);
+    } catch (e) {
+      if (file.fallback === undefined || !(e instanceof DownloadError) || !/^HTTP 404\b/.test(e.fault)) throw e;
+      return this.downloadOne(entry, { path: file.fallback }, options);
+    }
+  }
+
+  private async downloadOne(entry: WeightsEntry, file: WeightsFile, options: FetchOptions): Promise<DownloadResult> {
     const url = this.url(entry, file);
     const dest = this.cachePath(entry, file);
     if (this.options.offline) throw new WeightsOfflineError(entry.name, url, dest);
@@ -267,7 +293,7 @@ async function verifyFile(path: string, entry: WeightsEntry | undefined, file: W
     if (result.sha256 !== file.sha256) result.problems.push(`SHA-256 is ${result.sha256}, expected ${file.sha256}`);
   }
   try {
-    const reader = await openSafetensors(path);
+    const reader = await openTensorFile(path);
     try {
       const names = reader.tensorNames();
       result.tensorCount = names.length;

@@ -5,9 +5,10 @@
 import { open, rename, unlink, mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { openSafetensors } from '@hgm/tensor/node';
+import { openTensorFile } from '@hgm/tensor/node';
 import { planSafetensors, encodeFloats, type HeaderEntry } from './safetensors-encode';
 import { prepareSource, type PrepareOptions } from './load-weights';
+import { InvalidStateError } from '@hgm/tensor';
 
 /** Produces the bytes of one tensor: one buffer, or chunks whose lengths add up to the tensor's size. */
 export type TensorBytes = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -39,7 +40,7 @@ export async function writeSafetensorsStreamed(
         await fh.write(chunk);
       }
       if (given !== end - start) {
-        throw new Error(`${path}: tensor ${entry.name} [${entry.shape.join(', ')}] ${entry.dtype} needs ${end - start} bytes, the producer gave ${given > end - start ? 'more' : given}`);
+        throw new InvalidStateError(`${path}: tensor ${entry.name} [${entry.shape.join(', ')}] ${entry.dtype} needs ${end - start} bytes, the producer gave ${given > end - start ? 'more' : given}`);
       }
     }
     await fh.sync();
@@ -54,7 +55,7 @@ export async function writeSafetensorsStreamed(
 }
 
 /**
- * Converts a checkpoint file to another key format (default: its family's canonical one) and/or float
+ * Converts a checkpoint file (safetensors or a PyTorch .pth / .pt / .bin) to another key format (default: its family's canonical one) and/or float
  * dtype, one tensor at a time. Integer tensors stay I32.
  */
 export async function convertCheckpointFile(
@@ -62,7 +63,7 @@ export async function convertCheckpointFile(
   output: string,
   options: PrepareOptions & { floatDtype?: 'F32' | 'F16' | 'BF16'; metadata?: Record<string, string> } = {},
 ): Promise<{ sizeBytes: number; tensorCount: number }> {
-  const reader = await openSafetensors(input);
+  const reader = await openTensorFile(input);
   try {
     const { source, to } = prepareSource(reader, options);
     const floatDtype = options.floatDtype ?? 'F32';

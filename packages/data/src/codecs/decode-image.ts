@@ -3,6 +3,7 @@ import { decodeBmp } from './bmp';
 import type { DecodedImage, ImageFormat } from './image';
 import { decodeJpeg } from './jpeg';
 import { decodePng } from './png';
+import { checkPixelLimit, readImageSize, type PixelLimitOptions } from './pixel-limit';
 
 /** File name extensions the readers treat as images (lower case, without the dot). */
 export const IMAGE_EXTENSIONS: readonly string[] = ['png', 'jpg', 'jpeg', 'bmp'];
@@ -30,13 +31,17 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | { unknown: st
 }
 
 /**
- * Decodes PNG, JPEG or BMP bytes (format taken from the content) at full bit depth.
+ * Decodes PNG, JPEG or BMP bytes (format taken from the content) at full bit depth, with the pure-JS codecs.
+ * The size the header declares is checked against the pixel limit first (see `checkPixelLimit`).
  * @param name the file name, used in every error message
  * @throws ImageDecodeError naming the file when the bytes are not a supported, intact image
+ * @throws ImageTooLargeError when the image has more than twice `options.maxPixels` pixels
  */
-export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
+export function decodeImage(bytes: Uint8Array, name: string, options: PixelLimitOptions = {}): DecodedImage {
   const format = sniffImageFormat(bytes);
   if (typeof format !== 'string') throw new ImageDecodeError(name, `not a PNG, JPEG or BMP image: ${format.unknown}`);
+  const size = readImageSize(bytes, format);
+  if (size) checkPixelLimit(size.width, size.height, name, options);
   switch (format) {
     case 'png':
       return decodePng(bytes, name);
@@ -44,5 +49,7 @@ export function decodeImage(bytes: Uint8Array, name: string): DecodedImage {
       return decodeJpeg(bytes, name);
     case 'bmp':
       return decodeBmp(bytes, name);
+    default:
+      throw new ImageDecodeError(name, `${format.toUpperCase()} is decoded only through sharp (in Node); convert it to PNG`);
   }
 }

@@ -1,5 +1,5 @@
-/** Container formats the decoders understand. */
-export type ImageFormat = 'png' | 'jpeg' | 'bmp';
+/** Container formats the decoders understand (TIFF and WebP only through sharp in Node). */
+export type ImageFormat = 'png' | 'jpeg' | 'bmp' | 'tiff' | 'webp';
 
 /**
  * A decoded raster at its full bit depth, interleaved and row-major: pixel (x, y) channel c is

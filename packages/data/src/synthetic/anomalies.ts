@@ -1,6 +1,7 @@
 import type { Rng } from '@hgm/tensor';
 import type { NormalRender } from './domains';
 import { hsvToRgb, perlinNoise } from './noise';
+import { ConfigError } from '@hgm/tensor';
 
 /** Kinds of synthetic defects. */
 export type AnomalyKind = 'scratch' | 'crack' | 'stain' | 'cut-paste' | 'color-shift' | 'missing';
@@ -257,5 +258,5 @@ export function makeAnomaly(kind: AnomalyKind, size: number, normal: Float32Arra
     for (let i = 0; i < edit.region.length; i++) n += edit.region[i]!;
     if (n >= minPixels) return edit;
   }
-  throw new Error(`synthetic ${kind}: could not place a defect of at least ${minPixels} pixels on a ${size}x${size} image`);
+  throw new ConfigError(`synthetic ${kind}: could not place a defect of at least ${minPixels} pixels on a ${size}x${size} image`);
 }

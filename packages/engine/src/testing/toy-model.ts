@@ -4,7 +4,7 @@
  * the public API: a frozen random patch projection (the "backbone") and a trainable linear patch scorer.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ParameterStore, Rng, SafetensorsReader } from '@hgm/tensor';
+import { ParameterStore, Rng, SafetensorsReader, CheckpointMismatchError } from '@hgm/tensor';
 import type { BatchLoss, BatchPrediction, EngineModel, EnginePreprocess, FeatureBatch } from '../engine-model';
 import type { FeatureKeyParts } from '../feature-cache';
 
@@ -86,7 +86,7 @@ export class ToyModel implements EngineModel {
 
   async loadTrainable(reader: SafetensorsReader): Promise<void> {
     const cfg = reader.metadata['config'];
-    if (cfg !== JSON.stringify(this.config)) throw new Error(`${reader.name}: checkpoint config ${cfg} differs from the model's ${JSON.stringify(this.config)}`);
+    if (cfg !== JSON.stringify(this.config)) throw new CheckpointMismatchError(reader.name, `${reader.name}: checkpoint config ${cfg} differs from the model's ${JSON.stringify(this.config)}`);
     await this.parameters.loadStateDict(reader, { only: (p) => p.trainable });
   }
 

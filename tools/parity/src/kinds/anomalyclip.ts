@@ -5,6 +5,8 @@
  * (`config.json` + `inputs.safetensors` -> `outputs.safetensors`, and `config_interp.json` +
  * `inputs_interp.safetensors` -> `outputs_interp.safetensors` when present) and compares every output
  * tensor. Sizes, layers, prompt settings, DPAM depth, sigma and temperature come from each config file.
+ * With the `onnx` executor the vision tower (V-V path included) runs as an ONNX graph, for the tower's
+ * outputs and inside the model's forward (maps and score).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { hostToTensor, type HostTensor } from '@hgm/tensor';
@@ -12,7 +14,10 @@ import type { Fixture } from '@hgm/tensor/testing';
 import { ClipModel, clipConfigFromConstructorArgs, disposeClipTextOutput, disposeClipVisionOutput, vvBlocksFromDpamLayer, type OpenaiClipConstructorArgs } from '@hgm/backbone';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { DualAnchorModel, anomalyClipConfig, clipVisionBackbone, disposeDualAnchorOutput, l2Normalize, stateLogits } from '@hgm/dual-anchor';
+import type { OnnxImageEncoder } from '@hgm/onnx';
 import { compareExact, compareOutput, DEFAULT_TOLERANCE, type ParityRow } from '../compare';
+import { onnxClipBackbone, onnxClipEncoder, onnxClipForward } from '../onnx-clip';
+import type { ParityOptions } from '../run-parity';
 
 interface AnomalyClipFixtureConfig {
   constructor: OpenaiClipConstructorArgs;
@@ -35,34 +40,38 @@ const VARIANTS = [
   { config: 'config_interp.json', inputs: 'inputs_interp.safetensors', outputs: 'outputs_interp.safetensors', label: 'interp:' },
 ];
 
-export async function runFixture(fixture: Fixture): Promise<ParityRow[]> {
+export async function runFixture(fixture: Fixture, options: ParityOptions = {}): Promise<ParityRow[]> {
   const rows: ParityRow[] = [];
   let ran = 0;
   for (const v of VARIANTS) {
     if (!(await fixture.hasFile(v.config))) continue;
     ran++;
-    rows.push(...(await runVariant(fixture, v)));
+    rows.push(...(await runVariant(fixture, v, options)));
   }
   if (ran === 0) throw new Error(`${fixture.folder}: no config.json`);
   return rows;
 }
 
-async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number]): Promise<ParityRow[]> {
+async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], options: ParityOptions): Promise<ParityRow[]> {
   const cfg = await fixture.json<AnomalyClipFixtureConfig>(v.config);
   const hp = cfg.hyperparameters;
   if ((hp.feature_map_layer[0] ?? 0) !== 0) throw new Error(`${v.config}: feature_map_layer[0] = ${hp.feature_map_layer[0]} (maps from a subset of layers) is not supported`);
   const clipConfig = clipConfigFromConstructorArgs(cfg.constructor, { name: fixture.folder, visionHeads: cfg.derived.vision_heads });
   const vvAttentionBlocks = vvBlocksFromDpamLayer(hp.DPAM_layer);
   const layers = hp['features_list (1-based block indices)'].map((l) => l - 1);
-  const reader = await fixture.safetensors('weights.safetensors');
+  const reader = await fixture.weightsFile();
+  const weights = await reader.readAllHost();
   const tokenizer = await loadClipTokenizer();
   let clip: ClipModel | null = null;
   let model: DualAnchorModel | null = null;
+  let onnx: OnnxImageEncoder | null = null;
   const produced = new Map<string, tf.Tensor>();
   const rows: ParityRow[] = [];
   try {
-    clip = await ClipModel.fromStateDict(clipConfig, reader, { vvAttentionBlocks, ignore: ['^prompt_learner\\.'] });
+    clip = await ClipModel.fromStateDict(clipConfig, weights, { vvAttentionBlocks, ignore: ['^prompt_learner\\.'] });
     const c = clip;
+    const allBlocks = [...new Set([...layers, ...Array.from({ length: clipConfig.vision.layers }, (_, i) => i)])].sort((a, b) => a - b);
+    if (options.executor === 'onnx') onnx = onnxClipEncoder(c, allBlocks);
     model = new DualAnchorModel(
       anomalyClipConfig({
         name: `anomalyclip parity ${v.config}`,
@@ -82,18 +91,18 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number]): Promi
         },
       }),
       {
-        backbone: clipVisionBackbone(c.vision, 'no-ln-post'),
+        backbone: onnx ? onnxClipBackbone(onnx, c) : clipVisionBackbone(c.vision, 'no-ln-post'),
         text: c.text,
         tokenizer,
         dispose: () => undefined,
         frozenVariables: () => c.params.entries().map((p) => p.variable),
       },
     );
-    await model.loadAnomalyClipPrompts(reader);
+    await model.loadAnomalyClipPrompts(weights);
     const inputs = await fixture.tensors(v.inputs);
     const expected = await fixture.tensors(v.outputs);
     const weightsHost = new Map<string, HostTensor>();
-    for (const n of reader.tensorNames()) if (/^prompt_learner\.(token_prefix|token_suffix|tokenized_prompts)_/.test(n)) weightsHost.set(n, await reader.readHost(n));
+    for (const [n, t] of weights) if (/^prompt_learner\.(token_prefix|token_suffix|tokenized_prompts)_/.test(n)) weightsHost.set(n, t);
     const pixelsHost = inputs.get('pixel_values');
     if (!pixelsHost) throw new Error(`${v.inputs}: no pixel_values`);
     const pixels = hostToTensor(pixelsHost) as tf.Tensor4D;
@@ -109,8 +118,7 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number]): Promi
     produced.set('text_features', textFeatures);
 
     // Vision side, straight from the tower (hidden states and patch features with CLS).
-    const allBlocks = [...new Set([...layers, ...Array.from({ length: clipConfig.vision.layers }, (_, i) => i)])].sort((a, b) => a - b);
-    const vision = c.vision.forward(pixels, { layers: allBlocks, hiddenStates: true });
+    const vision = onnx ? onnxClipForward(onnx, c, pixels, allBlocks) : c.vision.forward(pixels, { layers: allBlocks, hiddenStates: true });
     allBlocks.forEach((l, j) => {
       produced.set(`vision_hidden.${l}`, vision.hiddenStates![j]!);
       const vv = vision.vvHiddenStates![j];
@@ -150,6 +158,7 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number]): Promi
     disposeClipVisionOutput(vision);
     disposeClipTextOutput(text);
   } finally {
+    onnx?.dispose();
     model?.dispose();
     clip?.dispose();
     await reader.close();

@@ -5,8 +5,9 @@
  */
 import type { Fixture } from '@hgm/tensor/testing';
 import type { ParityRow } from '../compare';
+import type { ParityOptions } from '../run-parity';
 import { runDinoFixture } from './dinov2';
 
-export async function runFixture(fixture: Fixture): Promise<ParityRow[]> {
-  return runDinoFixture(fixture, 'dinov3');
+export async function runFixture(fixture: Fixture, options: ParityOptions = {}): Promise<ParityRow[]> {
+  return runDinoFixture(fixture, 'dinov3', options);
 }

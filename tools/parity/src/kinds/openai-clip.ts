@@ -1,13 +1,16 @@
 /**
  * Parity kind `openai-clip`: builds CLIP from the folder's `config.json` constructor arguments and
- * `weights.safetensors` (strict load), runs `inputs.safetensors` and compares every tensor of
+ * `weights.safetensors`, `weights.pth` or `weights.pt` (strict load), runs `inputs.safetensors` and compares every tensor of
  * `outputs.safetensors`. Layer indices come from the output names; the input size from `pixel_values`.
+ * With the `onnx` executor the vision tower's outputs come from its ONNX graph (the text tower stays tfjs).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { hostToTensor, type HostTensor } from '@hgm/tensor';
 import type { Fixture } from '@hgm/tensor/testing';
 import { ClipModel, clipConfigFromConstructorArgs, disposeClipTextOutput, disposeClipVisionOutput, type OpenaiClipConstructorArgs } from '@hgm/backbone';
+import { OnnxImageEncoder } from '@hgm/onnx';
 import { compareOutput, DEFAULT_TOLERANCE, type ParityRow } from '../compare';
+import type { ParityOptions } from '../run-parity';
 
 /** 0-based indices named by outputs `<prefix>.{i}`. */
 function indicesOf(names: Iterable<string>, prefix: string): number[] {
@@ -20,13 +23,13 @@ function indicesOf(names: Iterable<string>, prefix: string): number[] {
   return [...out].sort((a, b) => a - b);
 }
 
-export async function runFixture(fixture: Fixture): Promise<ParityRow[]> {
+export async function runFixture(fixture: Fixture, options: ParityOptions = {}): Promise<ParityRow[]> {
   const config = await fixture.json<{ constructor: OpenaiClipConstructorArgs }>('config.json');
   const clipConfig = clipConfigFromConstructorArgs(config.constructor, { name: fixture.folder });
-  const reader = await fixture.safetensors('weights.safetensors');
+  const reader = await fixture.weightsFile();
   let model: ClipModel;
   try {
-    model = await ClipModel.fromStateDict(clipConfig, reader);
+    model = await ClipModel.fromStateDict(clipConfig, await reader.readAllHost());
   } finally {
     await reader.close();
   }
@@ -59,6 +62,28 @@ export async function runFixture(fixture: Fixture): Promise<ParityRow[]> {
   });
   textLayers.forEach((l, j) => produced.set(`text_hidden.${l}`, text.hiddenStates![j]!));
   produced.set('visual_positional_embedding_interpolated', model.vision.positionalEmbeddingFor(vision.grid));
+  if (options.executor === 'onnx') {
+    const onnx = OnnxImageEncoder.fromClip(model, { layers: visionLayers, debugOutputs: true });
+    try {
+      const out = onnx.run(pixels, ['image_embeds', 'ln_pre', ...visionLayers.flatMap((l) => [`hidden.${l}`, `patch_features.${l}`])]);
+      const replace = (name: string, t: tf.Tensor) => {
+        produced.get(name)?.dispose();
+        produced.set(name, t);
+      };
+      replace('image_embeds', out.get('image_embeds')!);
+      replace('vision_ln_pre', out.get('ln_pre')!);
+      for (const l of visionLayers) {
+        replace(`vision_hidden.${l}`, out.get(`hidden.${l}`)!);
+        replace(`vision_patch_proj.${l}`, tf.slice(out.get(`patch_features.${l}`)!, [0, 1, 0], [-1, -1, -1]));
+        out.get(`patch_features.${l}`)!.dispose();
+      }
+      const logitsOnnx = model.logits(out.get('image_embeds') as tf.Tensor2D, text.textEmbeds);
+      replace('logits_per_image', logitsOnnx.logitsPerImage);
+      replace('logits_per_text', logitsOnnx.logitsPerText);
+    } finally {
+      onnx.dispose();
+    }
+  }
 
   const rows: ParityRow[] = [];
   try {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { scaledDotProductAttention } from './attention';
+import { splitAttention } from './split-attention';
 import { gatherRow, unstackRows } from './unstack-rows';
 
 /**
@@ -9,7 +9,7 @@ import { gatherRow, unstackRows } from './unstack-rows';
  * is two 2-D products (`q_i (k_iᵀ)` with `kᵀ` transposed once for all heads, then `p_i v_i`), one head at a
  * time so that only one [Nq, Nk] score matrix is alive; the per-head matrices are taken with
  * {@link unstackRows} (no slices, which the wasm kernels run slowly). Other backends use
- * {@link scaledDotProductAttention}. Same values up to float rounding.
+ * {@link splitAttention}: whole attention, in pieces where the scores exceed a WebGPU storage binding. Same values up to float rounding.
  *
  * @param q [B, heads, Nq, d]
  * @param k [B, heads, Nk, d]
@@ -19,7 +19,7 @@ import { gatherRow, unstackRows } from './unstack-rows';
  * @returns [B, heads, Nq, dv]
  */
 export function backendAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: tf.Tensor, scale?: number): tf.Tensor4D {
-  if (tf.getBackend() !== 'wasm') return scaledDotProductAttention(q, k, v, mask, scale);
+  if (tf.getBackend() !== 'wasm') return splitAttention(q, k, v, mask, scale);
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
     throw new Error(`backendAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`);
   }
@@ -56,7 +56,7 @@ export function backendAttentionStacked(qkv: tf.Tensor, mask?: tf.Tensor, scale?
   if (tf.getBackend() !== 'wasm') {
     return tf.tidy(() => {
       const [q, k, v] = tf.split(qkv, 3, 0).map((t) => tf.reshape(t, [b, h, n, d]));
-      return scaledDotProductAttention(q!, k!, v!, mask, scale);
+      return splitAttention(q!, k!, v!, mask, scale);
     });
   }
   return tf.tidy(() => {

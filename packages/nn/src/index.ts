@@ -1,3 +1,4 @@
+// @hgm/nn: generic, backend-aware neural-network building blocks in tfjs-core. Knows tensors, not encoders.
 export { linear, project } from './linear';
 export { layerNorm } from './layer-norm';
 export { quickGelu, gelu } from './activations';
@@ -6,5 +7,8 @@ export { backendLinear } from './backend-linear';
 export { backendMlp, type LinearWeights } from './backend-mlp';
 export { backendQkvHeads, backendQkvStacked, type QkvHeads } from './backend-qkv';
 export { backendAttention, backendAttentionStacked } from './backend-attention';
+export { splitAttention, attentionScoreLimit } from './split-attention';
 export { transposeMatrix } from './transpose-matrix';
 export { gatherRow, unstackRows } from './unstack-rows';
+export { bilinearResizeMatrix } from './bilinear-resize-matrix';
+export { cubicKernel, bicubicWeights, resizeBicubic, type BicubicOptions } from './bicubic-resize';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * Bicubic resampling as PyTorch's `F.interpolate(mode="bicubic", align_corners=False)` computes it, written
@@ -39,10 +40,10 @@ export interface BicubicOptions {
  * @returns [outSize, inSize] row-major, float64; row i holds the weights of output i.
  */
 export function bicubicWeights(inSize: number, outSize: number, options: BicubicOptions): Float64Array {
-  if (!Number.isInteger(inSize) || inSize < 1) throw new Error(`bicubicWeights: inSize must be a positive integer, found ${inSize}`);
-  if (!Number.isInteger(outSize) || outSize < 1) throw new Error(`bicubicWeights: outSize must be a positive integer, found ${outSize}`);
+  if (!Number.isInteger(inSize) || inSize < 1) throw new ConfigError(`bicubicWeights: inSize must be a positive integer, found ${inSize}`);
+  if (!Number.isInteger(outSize) || outSize < 1) throw new ConfigError(`bicubicWeights: outSize must be a positive integer, found ${outSize}`);
   const scale = options.scale ?? inSize / outSize;
-  if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`bicubicWeights: scale must be a positive finite number, found ${scale}`);
+  if (!(scale > 0) || !Number.isFinite(scale)) throw new ConfigError(`bicubicWeights: scale must be a positive finite number, found ${scale}`);
   const m = new Float64Array(outSize * inSize);
   if (options.antialias) {
     const support = scale >= 1 ? 2 * scale : 2;
@@ -89,7 +90,7 @@ export function resizeBicubic(
   outW: number,
   options: { antialias: boolean; scales?: [number, number] },
 ): tf.Tensor3D {
-  if (x.rank !== 3) throw new Error(`resizeBicubic: x must be [H, W, C], found shape [${x.shape.join(', ')}]`);
+  if (x.rank !== 3) throw new ShapeError(`resizeBicubic: x must be [H, W, C], found shape [${x.shape.join(', ')}]`);
   const [h, w, c] = x.shape;
   // The reference copies an axis whose size does not change, whatever the scale factor: the antialiased
   // kernel per axis, the classic kernel only when both axes keep their size.

@@ -1,0 +1,113 @@
+/**
+ * `hgm doctor`: what can run here. Starts each backend in turn and prints whether it is available and why
+ * not, the WebGPU adapter (name, software or hardware, the device limits and shader-f16), wasm SIMD and
+ * threads, the optional packages, and the backend `--backend auto` would choose.
+ */
+import { createRequire } from 'node:module';
+import type { Command } from 'commander';
+import * as tf from '@tensorflow/tfjs-core';
+import { describeAdapter, initNodeBackend, webgpuDeviceInfo, BackendStartError, type BackendName, type WebgpuDeviceInfo } from '@hgm/tensor/node';
+import type { CommandContext, ActionFactory } from '../command-context';
+import { EXIT } from '../exit-codes';
+import { CLI_AUTO_ORDER } from '../backend';
+
+/** Packages that decide what can run; all but the tfjs core packages are optional. */
+const PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', 'webgpu', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-cpu'] as const;
+
+export interface DoctorBackend {
+  backend: BackendName;
+  available: boolean;
+  /** The package that provided it, or why it is not available. */
+  detail: string;
+  webgpu?: WebgpuDeviceInfo & { software: boolean };
+  wasm?: { simd: boolean; threads: boolean };
+}
+
+export interface DoctorReport {
+  node: string;
+  platform: string;
+  backends: DoctorBackend[];
+  packages: { name: string; installed: boolean; version?: string }[];
+  /** What `--backend auto` starts, and why the backends before it were passed over. */
+  auto: { chosen: string | null; passedOver: string[] };
+}
+
+function installed(name: string): { name: string; installed: boolean; version?: string } {
+  const require = createRequire(import.meta.url);
+  try {
+    const pkg = require(`${name}/package.json`) as { version?: string };
+    return { name, installed: true, ...(pkg.version ? { version: pkg.version } : {}) };
+  } catch {
+    return { name, installed: false };
+  }
+}
+
+async function probe(backend: BackendName): Promise<DoctorBackend> {
+  try {
+    const r = await initNodeBackend(backend);
+    const entry: DoctorBackend = { backend, available: true, detail: r.providedBy };
+    if (backend === 'webgpu') {
+      const info = webgpuDeviceInfo();
+      const nav = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator;
+      const software = describeAdapter(await nav?.gpu?.requestAdapter()).software;
+      if (info) entry.webgpu = { ...info, software };
+    }
+    if (backend === 'wasm') {
+      entry.wasm = { simd: (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true, threads: (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true };
+    }
+    return entry;
+  } catch (e) {
+    const detail = e instanceof BackendStartError ? e.passedOver.map((p) => `${p.reason}: ${p.detail}`).join('; ') : (e as Error).message;
+    return { backend, available: false, detail };
+  }
+}
+
+function formatReport(r: DoctorReport): string {
+  const lines = [`node ${r.node} on ${r.platform}`, '', 'backends:'];
+  for (const b of r.backends) {
+    lines.push(`  ${b.backend.padEnd(11)} ${b.available ? 'available' : 'not available'}  (${b.detail})`);
+    if (b.webgpu) {
+      const w = b.webgpu;
+      lines.push(`    adapter: ${w.adapter} (${w.software ? 'software, slower than wasm: auto passes it over' : 'hardware'})`);
+      lines.push(`    shader-f16: ${w.shaderF16 ? 'offered' : 'not offered'}`);
+      for (const [k, v] of Object.entries(w.limits)) {
+        const d = w.defaults[k as keyof typeof w.defaults];
+        lines.push(`    ${k}: ${v}${d !== undefined ? ` (WebGPU default ${d})` : ''}`);
+      }
+    }
+    if (b.wasm) lines.push(`    SIMD: ${b.wasm.simd ? 'yes' : 'no'}, threads: ${b.wasm.threads ? 'yes' : 'no'}`);
+  }
+  lines.push('', 'packages:');
+  for (const p of r.packages) lines.push(`  ${p.name.padEnd(32)} ${p.installed ? `installed ${p.version ?? ''}` : 'not installed'}`);
+  lines.push('', `--backend auto: ${r.auto.chosen ?? 'nothing starts'}`);
+  for (const p of r.auto.passedOver) lines.push(`  passed over ${p}`);
+  return lines.join('\n');
+}
+
+export async function runDoctor(_flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  tf.enableProdMode();
+  const backends: DoctorBackend[] = [];
+  for (const b of ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const) {
+    ctx.detail(`starting ${b}`);
+    backends.push(await probe(b));
+  }
+  let auto: DoctorReport['auto'];
+  try {
+    const r = await initNodeBackend('auto', { autoOrder: CLI_AUTO_ORDER });
+    auto = { chosen: r.chosen, passedOver: r.passedOver.map((p) => `${p.backend}: ${p.reason} (${p.detail})`) };
+  } catch (e) {
+    auto = { chosen: null, passedOver: e instanceof BackendStartError ? e.passedOver.map((p) => `${p.backend}: ${p.reason} (${p.detail})`) : [(e as Error).message] };
+  }
+  const report: DoctorReport = { node: process.version, platform: `${process.platform}-${process.arch}`, backends, packages: PACKAGES.map(installed), auto };
+  ctx.result(report, formatReport(report));
+  return auto.chosen ? EXIT.ok : EXIT.unavailable;
+}
+
+export function registerDoctor(program: Command, action: ActionFactory): void {
+  program
+    .command('doctor')
+    .description('start each backend and print what is available and why not: WebGPU adapter and limits, wasm SIMD and threads, optional packages, and what --backend auto chooses')
+    .option('--json', 'print the report as JSON on stdout')
+    .option('--verbose', 'more detail')
+    .action(action('doctor', runDoctor));
+}

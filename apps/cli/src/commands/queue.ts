@@ -1,0 +1,109 @@
+/** `hgm worker` (processes queued detect jobs) and `hgm queue status`; `hgm detect --queue` submits. */
+import type { Command } from 'commander';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
+import type { Schema } from '../config-file';
+import { EXIT } from '../exit-codes';
+import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint } from '../models';
+import { DETECT_QUEUE, modelFingerprint, processDetectJob, queueCounts, redisConnection, type DetectJobData, type DetectJobResult } from '../queue/detect-jobs';
+
+export const WORKER_SCHEMA: Schema = {
+  queue: { type: 'string', description: 'redis:// URL' },
+  checkpoint: { type: 'string', description: 'model.safetensors' },
+  lockMs: { type: 'integer', min: 100, description: 'job lock time (ms); a job whose worker stops renewing it is taken up again' },
+  ...FROZEN_WEIGHT_FIELDS,
+  backend: BACKEND_FIELD,
+};
+
+interface WorkerOptionsCli extends Record<string, unknown> {
+  queue?: string;
+  checkpoint?: string;
+  lockMs: number;
+  clipWeights?: string;
+  backboneWeights?: string;
+  backend: string;
+}
+
+export async function runWorker(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const o = await resolveCommandOptions(WORKER_SCHEMA, { lockMs: 30_000, backend: 'auto' } as WorkerOptionsCli, flags, ['queue', 'checkpoint']);
+  const connection = redisConnection(o.queue!);
+  const backend = await ctx.backend(o.backend);
+  const path = await checkpointPath(o.checkpoint!);
+  const fingerprint = await modelFingerprint(path);
+  const { model, info } = await modelFromCheckpoint(path, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
+  let done = 0;
+  const worker = new Worker<DetectJobData, DetectJobResult>(
+    DETECT_QUEUE,
+    async (job) => {
+      if (job.data.model !== fingerprint) {
+        throw new UnrecoverableError(`job ${job.id} was queued for model ${job.data.model}, this worker runs ${fingerprint} (${path})`);
+      }
+      ctx.info(`job ${job.id} started: ${job.data.image} (attempt ${job.attemptsMade + 1})`);
+      return processDetectJob(model, job.data);
+    },
+    { connection, concurrency: 1, lockDuration: o.lockMs, stalledInterval: o.lockMs, maxStalledCount: 2, autorun: false },
+  );
+  worker.on('completed', (job) => {
+    done++;
+    ctx.info(`job ${job.id} done: ${job.returnvalue.score.toFixed(4)} ${job.data.image}`);
+  });
+  worker.on('failed', (job, err) => ctx.warn(`job ${job?.id ?? '?'} ${job && job.attemptsMade < (job.opts.attempts ?? 1) ? 'will be retried' : 'failed'}: ${err.message}`));
+  worker.on('error', (err) => ctx.warn(`queue: ${err.message}`));
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  ctx.info(`worker: backend ${backend.chosen}, model ${info.config.name} ${fingerprint} (${path}), queue ${DETECT_QUEUE}`);
+  void worker.run();
+  try {
+    const signal = await stopped;
+    ctx.info(`${signal}: finishing the job in hand`);
+    await worker.close();
+    ctx.info(`stopped after ${done} job${done === 1 ? '' : 's'}`);
+    return EXIT.ok;
+  } finally {
+    model.dispose();
+  }
+}
+
+export async function runQueueStatus(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const o = await resolveCommandOptions({ queue: { type: 'string', description: 'redis:// URL' } }, {} as { queue?: string }, flags, ['queue']);
+  const queue = new Queue(DETECT_QUEUE, { connection: redisConnection(o.queue!, { failFast: true }) });
+  try {
+    const c = await queueCounts(queue);
+    const total = c.waiting + c.active + c.delayed + c.completed + c.failed;
+    const progress = total === 0 ? 1 : (c.completed + c.failed) / total;
+    const failed = c.failed > 0 ? (await queue.getFailed(0, 9)).map((j) => ({ image: (j.data as DetectJobData).image, reason: j.failedReason })) : [];
+    const lines = [`queue ${DETECT_QUEUE} at ${o.queue}`, `waiting ${c.waiting}, active ${c.active}, retrying ${c.delayed}, done ${c.completed}, failed ${c.failed}`, `progress ${(progress * 100).toFixed(1)}% of ${total}`, ...failed.map((f) => `failed: ${f.image}: ${f.reason}`)];
+    ctx.result({ command: 'queue status', queue: DETECT_QUEUE, ...c, total, progress, failedJobs: failed }, lines.join('\n'));
+    return EXIT.ok;
+  } finally {
+    await queue.close();
+  }
+}
+
+export function registerWorker(program: Command, action: ActionFactory): void {
+  program
+    .command('worker')
+    .description('processes the images queued by `hgm detect --queue` (run any number, on any machines that see the images and the output folder)')
+    .option('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379')
+    .option('--checkpoint <file>', 'model.safetensors (the same file the jobs were queued for)')
+    .option('--lock-ms <ms>', 'job lock time; a job whose worker died is taken up again after it (default 30000)')
+    .option('--clip-weights <name|path>', 'CLIP weights (default: the ones recorded in the checkpoint)')
+    .option('--backbone-weights <name|path>', 'DINO weights (default: the ones recorded in the checkpoint)')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
+    .option('--verbose', 'more detail')
+    .addHelpText('after', '\nStops on SIGTERM or Ctrl-C after the job in hand.\nExample:\n  hgm worker --queue redis://redis.internal:6379 --checkpoint /models/model.safetensors')
+    .action(action('worker', runWorker));
+}
+
+export function registerQueue(program: Command, action: ActionFactory): void {
+  const queue = program.command('queue').description('the Redis queue of `hgm detect --queue`');
+  queue
+    .command('status')
+    .description('jobs waiting, active, done and failed, with progress')
+    .option('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379')
+    .option('--json', 'print the result as JSON on stdout (nothing else there)')
+    .action(action('queue status', runQueueStatus));
+}

@@ -1,0 +1,97 @@
+/** `hgm serve`: the model loaded once behind an HTTP service (see serve/server.ts). */
+import type { Command } from 'commander';
+import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
+import type { Schema } from '../config-file';
+import { EXIT } from '../exit-codes';
+import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
+
+export const SERVE_SCHEMA: Schema = {
+  checkpoint: { type: 'string', description: 'model.safetensors' },
+  host: { type: 'string', description: 'address to listen on' },
+  port: { type: 'integer', min: 0, max: 65535, description: 'port (0: any free port)' },
+  batchSize: { type: 'integer', min: 1, description: 'largest batch per forward pass' },
+  batchWaitMs: { type: 'number', min: 0, description: 'longest wait for a batch to fill (ms)' },
+  maxQueue: { type: 'integer', min: 1, description: 'most images waiting for the model' },
+  timeoutMs: { type: 'integer', min: 1, description: 'per-request timeout (ms)' },
+  bodyLimit: { type: 'integer', min: 1, description: 'largest request body (bytes)' },
+  maxPixels: { type: 'integer', min: 1, description: 'largest image (pixels)' },
+  logLevel: { type: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], description: 'log level' },
+  ...FROZEN_WEIGHT_FIELDS,
+  backend: BACKEND_FIELD,
+};
+
+interface ServeOptionsCli extends Record<string, unknown> {
+  checkpoint?: string;
+  host: string;
+  port: number;
+  batchSize: number;
+  batchWaitMs: number;
+  maxQueue: number;
+  timeoutMs: number;
+  bodyLimit: number;
+  maxPixels: number;
+  logLevel: string;
+  clipWeights?: string;
+  backboneWeights?: string;
+  backend: string;
+}
+
+const DEFAULTS: ServeOptionsCli = { host: '127.0.0.1', port: 8080, batchSize: 8, batchWaitMs: 5, maxQueue: 64, timeoutMs: 30_000, bodyLimit: 20 * 1024 * 1024, maxPixels: 40_000_000, logLevel: 'info', backend: 'auto' };
+
+export async function runServe(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const o = await resolveCommandOptions(SERVE_SCHEMA, DEFAULTS, flags, ['checkpoint']);
+  const backend = await ctx.backend(o.backend);
+  const { model, info } = await modelFromCheckpoint(o.checkpoint!, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
+  // Loaded lazily: the other commands do not pay for the HTTP stack.
+  const { buildServer } = await import('../serve/server');
+  const app = await buildServer({
+    model,
+    backend: backend.chosen,
+    modelInfo: { name: info.config.name, checkpoint: info.path },
+    limits: { batchSize: o.batchSize, batchWaitMs: o.batchWaitMs, maxQueue: o.maxQueue, timeoutMs: o.timeoutMs, bodyLimit: o.bodyLimit, maxPixels: o.maxPixels },
+    logger: { level: o.logLevel },
+  });
+  let signalled: NodeJS.Signals | undefined;
+  const closed = new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      if (signalled) return;
+      signalled = signal;
+      ctx.info(`${signal}: finishing the requests in flight, refusing new ones`);
+      void app.close().then(() => resolve());
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  try {
+    const address = await app.listen({ host: o.host, port: o.port });
+    ctx.info(`model: ${info.config.name} (${info.path}); listening on ${address}`);
+    await closed;
+    ctx.info('stopped');
+    return EXIT.ok;
+  } finally {
+    model.dispose();
+  }
+}
+
+export function registerServe(program: Command, action: ActionFactory): void {
+  program
+    .command('serve')
+    .description('an HTTP inference service: POST /v1/detect, /v1/detect/batch; GET /healthz, /readyz, /metrics, /docs/json')
+    .option('--checkpoint <file>', 'model.safetensors written by hgm train (or its output folder)')
+    .option('--host <address>', 'address to listen on (default 127.0.0.1)')
+    .option('--port <n>', 'port (default 8080; 0 picks a free one)')
+    .option('--batch-size <n>', 'largest batch per forward pass (default 8)')
+    .option('--batch-wait-ms <ms>', 'longest wait for a batch to fill (default 5)')
+    .option('--max-queue <n>', 'most images waiting for the model; more get 503 + Retry-After (default 64)')
+    .option('--timeout-ms <ms>', 'per-request timeout, 504 after it (default 30000)')
+    .option('--body-limit <bytes>', 'largest request body, 413 above it (default 20971520)')
+    .option('--max-pixels <n>', 'largest image in pixels, 413 above it (default 40000000)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or silent (default info; JSON lines on stdout)')
+    .option('--clip-weights <name|path>', 'CLIP weights (default: the ones recorded in the checkpoint)')
+    .option('--backbone-weights <name|path>', 'DINO weights (default: the ones recorded in the checkpoint)')
+    .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
+    .option('--verbose', 'more detail')
+    .addHelpText('after', '\nExample:\n  hgm serve --checkpoint runs/visa/model.safetensors --port 8080\n  curl -s --data-binary @part.png -H "content-type: image/png" "http://127.0.0.1:8080/v1/detect?threshold=0.5"')
+    .action(action('serve', runServe));
+}

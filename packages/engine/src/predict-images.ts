@@ -1,0 +1,56 @@
+/**
+ * One forward pass over preprocessed images: image scores and anomaly maps on the host. `detect`, the
+ * inference service and the queue workers all go through it, so they give the same numbers.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { EngineModel } from './engine-model';
+
+/** Scores and maps of a batch, copied off the backend. */
+export interface ImagePredictions {
+  /** Image anomaly scores in [0, 1]. [B] */
+  scores: Float32Array;
+  /** Anomaly maps, one `size * size` block per image. [B, S, S] */
+  maps: Float32Array;
+  /** The map side S. */
+  size: number;
+}
+
+/**
+ * Runs the model on normalised planar images (each [3 * S * S], S = `model.preprocess.size`); every tensor
+ * it makes is disposed before it returns.
+ * @throws Error naming the image index when an input has the wrong length
+ */
+export async function predictImages(model: EngineModel, pixels: readonly Float32Array[]): Promise<ImagePredictions> {
+  const size = model.preprocess.size;
+  const per = 3 * size * size;
+  if (pixels.length === 0) return { scores: new Float32Array(0), maps: new Float32Array(0), size };
+  const data = new Float32Array(pixels.length * per);
+  pixels.forEach((p, j) => {
+    if (p.length !== per) throw new Error(`predictImages: image ${j} has ${p.length} values, expected 3 * ${size} * ${size} = ${per}`);
+    data.set(p, j * per);
+  });
+  const input = tf.tensor4d(data, [pixels.length, 3, size, size]);
+  const features = model.encodeVision(input);
+  input.dispose();
+  let pred;
+  try {
+    pred = model.predict(features);
+  } finally {
+    for (const t of features.values()) t.dispose();
+  }
+  try {
+    const maps = (await pred.anomalyMap.data()) as Float32Array;
+    const scores = (await pred.imageScore.data()) as Float32Array;
+    return { scores, maps, size };
+  } finally {
+    pred.anomalyMap.dispose();
+    pred.imageScore.dispose();
+  }
+}
+
+/** The highest value of a map. */
+export function mapMaximum(map: Float32Array): number {
+  let max = -Infinity;
+  for (const v of map) if (v > max) max = v;
+  return max;
+}

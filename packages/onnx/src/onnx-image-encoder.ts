@@ -1,0 +1,277 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  interpolatePositionalEmbedding,
+  interpolatePosEmbed,
+  ropeTables,
+  type ClipModel,
+  type DinoVisionTransformer,
+  type Dinov2Config,
+  type Dinov3Config,
+  type EncodeImageOptions,
+  type ImageEncoder,
+  type ImageEncoderInfo,
+  type ImageEncoding,
+} from '@hgm/backbone';
+import type { GraphBuilder } from './graph-builder';
+import { loadOnnxRuntime, type OnnxRuntime, type OrtSession, type OrtTensor, type SessionOptions } from './ort-node';
+import { clipVisionGraph, dinoGraph, GRAPH_NAMES, tfjsWeightReader } from './vit-graphs';
+
+/** Options of the ONNX encoders. */
+export interface OnnxEncoderOptions extends SessionOptions {
+  /** The blocks the graph taps (encodeImage may ask for any subset of them). Default: the last block. */
+  layers?: readonly number[];
+  /** Also output raw block outputs (parity). */
+  debugOutputs?: boolean;
+}
+
+/** Host positional tables for one patch grid, fed as graph inputs. */
+export type PositionalFeeds = (grid: [number, number]) => Record<string, { data: Float32Array; dims: number[] }>;
+
+/** The raw outputs of one run, as tfjs tensors the caller owns. */
+export type OnnxOutputs = Map<string, tf.Tensor>;
+
+function requireRuntime(): OnnxRuntime {
+  const load = loadOnnxRuntime();
+  if (!load.ok) throw new Error(`ONNX executor: ${load.reason}`);
+  return load.runtime;
+}
+
+/**
+ * A frozen vision encoder run by ONNX Runtime (Node), behind the backbone's {@link ImageEncoder} interface.
+ * The graph is built once from the loaded weights with the tapped blocks as outputs; the positional tables
+ * of each patch grid are computed on the host once and fed as inputs, so one session serves every image size.
+ */
+export class OnnxImageEncoder implements ImageEncoder {
+  private readonly gridCache = new Map<string, Record<string, OrtTensor>>();
+  private session: OrtSession | null;
+
+  private constructor(
+    readonly info: ImageEncoderInfo,
+    readonly layers: readonly number[],
+    private readonly runtime: OnnxRuntime,
+    session: OrtSession,
+    private readonly positional: PositionalFeeds,
+    private readonly decode: (out: OnnxOutputs, layers: readonly number[]) => { cls: tf.Tensor2D; patchTokens: tf.Tensor3D[] },
+    private readonly outputNames: (layers: readonly number[]) => string[],
+    private readonly onDispose: () => void,
+    /** Bytes of the weights the session was given. */
+    readonly weightBytes: number,
+  ) {
+    this.session = session;
+  }
+
+  private static create(
+    info: ImageEncoderInfo,
+    layers: readonly number[],
+    graph: GraphBuilder,
+    options: OnnxEncoderOptions,
+    positional: PositionalFeeds,
+    decode: (out: OnnxOutputs, layers: readonly number[]) => { cls: tf.Tensor2D; patchTokens: tf.Tensor3D[] },
+    outputNames: (layers: readonly number[]) => string[],
+    onDispose: () => void,
+  ): OnnxImageEncoder {
+    const runtime = requireRuntime();
+    const weightBytes = graph.weightBytes();
+    let model: Uint8Array | null = graph.toModel();
+    const session = runtime.createSession(model, options);
+    model = null;
+    return new OnnxImageEncoder(info, layers, runtime, session, positional, decode, outputNames, onDispose, weightBytes);
+  }
+
+  /**
+   * The vision tower of a CLIP model (with its V-V blocks) as an ONNX encoder. `encodeImage` returns what
+   * `ClipVisionTransformer.encodeImage` returns: `ln_post(CLS) @ proj` and the projected patch tokens.
+   * The CLIP model keeps its weights (the text tower shares the store); dispose it separately.
+   */
+  static fromClip(model: ClipModel, options: OnnxEncoderOptions & { vvAttentionBlocks?: number } = {}): OnnxImageEncoder {
+    const vision = model.vision;
+    const config = model.config;
+    const layers = [...(options.layers ?? [config.vision.layers - 1])];
+    const graph = clipVisionGraph(config, tfjsWeightReader(model.params), {
+      layers,
+      vvAttentionBlocks: options.vvAttentionBlocks ?? vision.vvAttentionBlocks,
+      ...(options.debugOutputs ? { debugOutputs: true } : {}),
+    });
+    const { feeds: positional, dispose: disposeTable } = clipPositionalFeeds(model);
+    return OnnxImageEncoder.create(
+      vision.info,
+      layers,
+      graph,
+      options,
+      positional,
+      (out, ls) => ({
+        cls: out.get('image_embeds') as tf.Tensor2D,
+        patchTokens: ls.map((l) => tf.slice(out.get(`patch_features.${l}`)!, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D),
+      }),
+      (ls) => ['image_embeds', ...ls.map((l) => `patch_features.${l}`)],
+      disposeTable,
+    );
+  }
+
+  /**
+   * A DINOv2 / DINOv3 model as an ONNX encoder; `encodeImage` returns what the model's own `encodeImage`
+   * returns (normed CLS; normed, or raw with `normalizeTaps: false`, patch tokens of the tapped blocks).
+   * With `release: true` the tfjs weights are disposed once the session holds them.
+   */
+  static fromDino(model: DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }, options: OnnxEncoderOptions & { release?: boolean; normalizeTaps?: boolean } = {}): OnnxImageEncoder {
+    const family = model.info.family as 'dinov2' | 'dinov3';
+    const config = model.config;
+    const layers = [...(options.layers ?? [config.depth - 1])];
+    const spec = family === 'dinov2' ? ({ family, config: config as Dinov2Config } as const) : ({ family, config: config as Dinov3Config } as const);
+    const graph = dinoGraph(spec, tfjsWeightReader(model.params), { layers });
+    const prefix = 1 + model.numRegisterTokens;
+    const normalizeTaps = options.normalizeTaps ?? true;
+    const { feeds: positional, dispose: disposeSmall } = dinoPositionalFeeds(model);
+    const info = model.info;
+    if (options.release) model.dispose();
+    const tap = (l: number) => (normalizeTaps ? `block_norm.${l}` : `block.${l}`);
+    return OnnxImageEncoder.create(
+      info,
+      layers,
+      graph,
+      options,
+      positional,
+      (out, ls) => {
+        const norm = out.get('norm')!;
+        const cls = tf.reshape(tf.slice(norm, [0, 0, 0], [-1, 1, -1]), [norm.shape[0]!, norm.shape[2]!]) as tf.Tensor2D;
+        const patchTokens = ls.map((l) => tf.slice(out.get(tap(l))!, [0, prefix, 0], [-1, -1, -1]) as tf.Tensor3D);
+        return { cls, patchTokens };
+      },
+      (ls) => ['norm', ...ls.map(tap)],
+      disposeSmall,
+    );
+  }
+
+  private feedsFor(grid: [number, number]): Record<string, OrtTensor> {
+    const key = `${grid[0]}x${grid[1]}`;
+    let feeds = this.gridCache.get(key);
+    if (!feeds) {
+      feeds = {};
+      for (const [name, t] of Object.entries(this.positional(grid))) feeds[name] = this.runtime.tensor(t.data, t.dims);
+      this.gridCache.set(key, feeds);
+    }
+    return feeds;
+  }
+
+  /**
+   * Runs the graph and returns the named outputs as tfjs tensors (the caller disposes them).
+   * @param pixels [B, 3, H, W]
+   */
+  run(pixels: tf.Tensor4D, outputs: readonly string[]): OnnxOutputs {
+    if (!this.session) throw new Error('OnnxImageEncoder: used after dispose');
+    if (pixels.rank !== 4 || pixels.shape[1] !== 3) throw new Error(`OnnxImageEncoder: pixels must be [B, 3, H, W], found [${pixels.shape.join(', ')}]`);
+    const p = this.info.patchSize;
+    const [, , h, w] = pixels.shape;
+    if (h % p !== 0 || w % p !== 0) throw new Error(`OnnxImageEncoder: image ${h}x${w} is not a multiple of the patch size ${p}`);
+    const feeds = { ...this.feedsFor([h / p, w / p]), [GRAPH_NAMES.pixels]: this.runtime.tensor(pixels.dataSync() as Float32Array, pixels.shape) };
+    const result = this.session.run(feeds, outputs);
+    const out: OnnxOutputs = new Map();
+    for (const name of outputs) {
+      const t = result[name];
+      if (!t) throw new Error(`OnnxImageEncoder: the session returned no output ${name}`);
+      out.set(name, tf.tensor(t.data, [...t.dims], 'float32'));
+    }
+    return out;
+  }
+
+  /**
+   * CLIP's two global tokens as the Dual-Anchor backbone takes them: `ln-post` = `ln_post(CLS) @ proj`,
+   * `no-ln-post` = AnomalyCLIP's `CLS @ proj`; patch tokens `ln_post(tokens) @ proj` without CLS.
+   * Only for graphs made by {@link fromClip}.
+   */
+  encodeClipTokens(pixels: tf.Tensor4D, layers: readonly number[], globalToken: 'ln-post' | 'no-ln-post'): { globalToken: tf.Tensor2D; patchTokens: tf.Tensor3D[]; grid: [number, number] } {
+    if (this.info.family !== 'clip') throw new Error(`OnnxImageEncoder.encodeClipTokens: this is a ${this.info.family} graph, expected clip`);
+    const missing = layers.filter((l) => !this.layers.includes(l));
+    if (missing.length > 0) throw new Error(`OnnxImageEncoder: layers [${missing.join(', ')}] are not outputs of this graph (built with [${this.layers.join(', ')}])`);
+    const global = globalToken === 'ln-post' ? 'image_embeds' : 'global_feature';
+    const out = this.run(pixels, [global, ...new Set(layers.map((l) => `patch_features.${l}`))]);
+    const patchTokens = tf.tidy(() => layers.map((l) => tf.slice(out.get(`patch_features.${l}`)!, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D));
+    for (const [name, t] of out) if (name !== global) t.dispose();
+    const p = this.info.patchSize;
+    return { globalToken: out.get(global) as tf.Tensor2D, patchTokens, grid: [pixels.shape[2] / p, pixels.shape[3] / p] };
+  }
+
+  /** {@link ImageEncoder.encodeImage}; `layers` must be among the blocks the graph was built with. */
+  encodeImage(pixels: tf.Tensor4D, options: EncodeImageOptions = {}): ImageEncoding {
+    const layers = options.layers ?? [this.info.numLayers - 1];
+    const missing = layers.filter((l) => !this.layers.includes(l));
+    if (missing.length > 0) throw new Error(`OnnxImageEncoder: layers [${missing.join(', ')}] are not outputs of this graph (built with [${this.layers.join(', ')}])`);
+    const names = this.outputNames([...new Set(layers)]);
+    const out = this.run(pixels, names);
+    try {
+      const { cls, patchTokens } = tf.tidy(() => {
+        const d = this.decode(out, layers);
+        return { cls: tf.clone(d.cls), patchTokens: d.patchTokens };
+      });
+      const p = this.info.patchSize;
+      return { cls, patchTokens, grid: [pixels.shape[2] / p, pixels.shape[3] / p] };
+    } finally {
+      for (const t of out.values()) t.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.session?.dispose();
+    this.session = null;
+    this.gridCache.clear();
+    this.onDispose();
+  }
+}
+
+/**
+ * The positional inputs of a CLIP vision graph per patch grid: the positional table resized as AnomalyCLIP
+ * does. Keeps a copy of the (small) table; `dispose` frees it.
+ */
+export function clipPositionalFeeds(model: ClipModel): { feeds: PositionalFeeds; dispose: () => void } {
+  const table = tf.clone(model.params.get('visual.positional_embedding')) as tf.Tensor2D;
+  const feeds: PositionalFeeds = (grid) => {
+    const t = interpolatePositionalEmbedding(table, grid);
+    const data = t.dataSync() as Float32Array;
+    const dims = [...t.shape];
+    t.dispose();
+    return { [GRAPH_NAMES.positional]: { data, dims } };
+  };
+  return { feeds, dispose: () => table.dispose() };
+}
+
+/**
+ * The positional inputs of a DINO graph per patch grid: DINOv2's interpolated positional embedding, or
+ * DINOv3's RoPE tables over all tokens (prefix rows cos 1, sin 0). Keeps a copy of the (small) table or
+ * periods; `dispose` frees it.
+ */
+export function dinoPositionalFeeds(model: DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }): { feeds: PositionalFeeds; dispose: () => void } {
+  const config = model.config;
+  const prefix = 1 + model.numRegisterTokens;
+  let positional: PositionalFeeds;
+  let small: tf.Tensor;
+  if (model.info.family === 'dinov2') {
+    const c = config as Dinov2Config;
+    small = tf.clone(model.params.get('pos_embed'));
+    positional = ([gh, gw]) => {
+      const t = interpolatePosEmbed(small, gh * c.patchSize, gw * c.patchSize, c.patchSize, { antialias: c.interpolateAntialias, offset: c.interpolateOffset });
+      const data = t.dataSync() as Float32Array;
+      const dims = [...t.shape];
+      t.dispose();
+      return { [GRAPH_NAMES.positional]: { data, dims } };
+    };
+  } else {
+    const c = config as Dinov3Config;
+    small = tf.clone(model.params.get('rope_embed.periods'));
+    const headDim = c.embedDim / c.numHeads;
+    positional = ([gh, gw]) => {
+      const r = ropeTables(small, gh, gw, c.ropeNormalizeCoords);
+      const n = gh * gw;
+      const sinData = r.sin.dataSync() as Float32Array;
+      const cosData = r.cos.dataSync() as Float32Array;
+      tf.dispose([r.sin, r.cos]);
+      // Prefix tokens are not rotated: cos 1, sin 0.
+      const sin = new Float32Array((prefix + n) * headDim);
+      const cos = new Float32Array((prefix + n) * headDim).fill(1, 0, prefix * headDim);
+      sin.set(sinData, prefix * headDim);
+      cos.set(cosData, prefix * headDim);
+      const dims = [prefix + n, headDim];
+      return { [GRAPH_NAMES.ropeSin]: { data: sin, dims }, [GRAPH_NAMES.ropeCos]: { data: cos, dims } };
+    };
+  }
+  return { feeds: positional, dispose: () => small.dispose() };
+}

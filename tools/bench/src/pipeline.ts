@@ -1,0 +1,177 @@
+/**
+ * `npm run bench -- pipeline [--model paper|tiny] [--size 512] [--backend webgpu|wasm|cpu|tensorflow]
+ *   [--batches 1,8] [--train-batch 8] [--repeats 3] [--seed 0]`
+ *
+ * The whole model at its real sizes with seeded random weights (nothing is downloaded): the paper
+ * configuration is DINOv3 ViT-L/16 at 512 px + CLIP ViT-L/14-336 text tower + HGM [16, 8, 4, 2], GGTR and DSP.
+ * Prints, per batch size: the frozen encoder, the head (HGM, GGTR, DSP prompts through the text tower,
+ * anomaly maps with their blur), the blur alone, the whole forward, ms per image and images/s; then one
+ * training step (forward + backward of the trainable part + Adam, encoder features cached as in
+ * `hgm train`); then the peak GPU memory where the backend reports it, with the backend and adapter named.
+ * Times are medians of `--repeats` calls after one warm-up call (shader compilation, caches). `--size`
+ * (a multiple of 16) makes a smaller run on slow adapters such as lavapipe; the table says which size ran.
+ * Arithmetic is float32 on every backend: tfjs-backend-webgpu 4.22 has no half-precision path, so the
+ * `shader-f16` line only reports whether the adapter offers it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '@hgm/tensor';
+import { initNodeBackend, webgpuDeviceInfo } from '@hgm/tensor/node';
+import { loadClipTokenizer } from '@hgm/backbone/node';
+import { PAPER_CONFIG, TINY_CONFIG, buildRandomModel, frozenVariables, mergeConfigInput, disposeVisionFeatures, disposeDualAnchorOutput, gaussianBlur, type DualAnchorConfigInput } from '@hgm/dual-anchor';
+
+type Backend = 'webgpu' | 'wasm' | 'cpu' | 'tensorflow';
+
+interface Options {
+  model: 'paper' | 'tiny';
+  size: number | null;
+  backend: Backend;
+  batches: number[];
+  trainBatch: number;
+  repeats: number;
+  seed: number;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { model: 'paper', size: null, backend: 'webgpu', batches: [1, 8], trainBatch: 8, repeats: 3, seed: 0 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`pipeline: ${a} needs a value`);
+      return v;
+    };
+    const int = (v: string, min: number): number => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min) throw new Error(`pipeline: ${a} must be an integer >= ${min}, found ${v}`);
+      return n;
+    };
+    if (a === '--model') {
+      const m = value();
+      if (m !== 'paper' && m !== 'tiny') throw new Error(`pipeline: --model must be paper or tiny, found ${m}`);
+      o.model = m;
+    } else if (a === '--backend') {
+      const b = value();
+      if (!['webgpu', 'wasm', 'cpu', 'tensorflow'].includes(b)) throw new Error(`pipeline: --backend must be webgpu, wasm, cpu or tensorflow, found ${b}`);
+      o.backend = b as Backend;
+    } else if (a === '--size') o.size = int(value(), 16);
+    else if (a === '--batches') o.batches = value().split(',').map((v) => int(v, 1));
+    else if (a === '--train-batch') o.trainBatch = int(value(), 0);
+    else if (a === '--repeats') o.repeats = int(value(), 1);
+    else if (a === '--seed') o.seed = int(value(), 0);
+    else throw new Error(`pipeline: unknown argument ${a} (expected --model, --size, --backend, --batches, --train-batch, --repeats, --seed)`);
+  }
+  return o;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Times an async step: one warm-up call, then the median of `repeats` calls, each read back (so the GPU finished). */
+async function time(repeats: number, step: () => Promise<void>): Promise<number> {
+  await step();
+  const ms: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    await step();
+    ms.push(performance.now() - t0);
+  }
+  return median(ms);
+}
+
+let peakBytes = 0;
+function sampleMemory(): void {
+  const m = tf.memory() as tf.MemoryInfo & { numBytesInGPUAllocated?: number; numBytesInGPU?: number };
+  peakBytes = Math.max(peakBytes, m.numBytesInGPUAllocated ?? m.numBytesInGPU ?? m.numBytes);
+}
+
+/** Reads a tensor back, which waits for the GPU. */
+async function settle(t: tf.Tensor): Promise<void> {
+  await t.data();
+  sampleMemory();
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const o = parseArgs(argv);
+  const report = await initNodeBackend(o.backend, { wasmThreads: 1 });
+  tf.enableProdMode();
+  const base = o.model === 'paper' ? PAPER_CONFIG : TINY_CONFIG;
+  const config: DualAnchorConfigInput = o.size === null ? base : mergeConfigInput(base, { imageSize: o.size });
+  const tokenizer = await loadClipTokenizer();
+  const model = buildRandomModel(config, tokenizer, { backboneSeed: o.seed });
+  const size = model.config.imageSize;
+  const gpu = webgpuDeviceInfo();
+  if (report.chosen === 'webgpu' && gpu) {
+    // A kernel binds each input whole; a weight larger than one storage binding cannot be read on this device.
+    const limit = gpu.limits.maxStorageBufferBindingSize;
+    const big = [...frozenVariables(model), ...model.trainableVariables()].filter((v) => v.size * 4 > limit);
+    if (big.length > 0) {
+      model.dispose();
+      throw new Error(
+        `pipeline: ${big.map((v) => `${v.name} [${v.shape.join(', ')}] (${v.size * 4} bytes)`).join(', ')} exceed the device's maxStorageBufferBindingSize of ${limit} bytes (${gpu.adapter}); this model cannot run on this adapter`,
+      );
+    }
+  }
+  const adapter = report.chosen === 'webgpu' && gpu ? `${gpu.adapter}` : report.providedBy;
+  const software = /llvmpipe|lavapipe|swiftshader/i.test(adapter);
+  console.log(`pipeline: ${model.config.name ?? o.model} at ${size} px${size !== (base.imageSize ?? size) ? ` (the real size is ${base.imageSize} px)` : ''}, seeded random weights`);
+  console.log(`backend: ${report.chosen} (${report.providedBy}); adapter: ${adapter}${software ? ' (software: a CPU, not a GPU)' : ''}`);
+  if (gpu) console.log(`shader-f16: ${gpu.shaderF16 ? 'offered by the adapter' : 'not offered'}; ran: float32 (tfjs-backend-webgpu has no half-precision path)`);
+  console.log('');
+  console.log('| batch | encoder ms | head + maps ms | blur ms | forward ms | ms / image | images / s |');
+  console.log('|---|---|---|---|---|---|---|');
+  const rng = new Rng(o.seed + 1);
+  for (const b of o.batches) {
+    const pixels = tf.tidy(() => tf.randomUniform([b, 3, size, size], -1, 1, 'float32', o.seed) as tf.Tensor4D);
+    const encoder = await time(o.repeats, async () => {
+      const f = model.encodeVision(pixels);
+      await settle(f.globalToken);
+      disposeVisionFeatures(f);
+    });
+    const features = model.encodeVision(pixels);
+    const head = await time(o.repeats, async () => {
+      const out = model.forwardFromFeatures(features);
+      await settle(out.anomalyMap);
+      disposeDualAnchorOutput(out);
+    });
+    disposeVisionFeatures(features);
+    const maps = tf.tidy(() => tf.randomUniform([b, size, size]) as tf.Tensor3D);
+    const blur = await time(o.repeats, async () => {
+      const m = gaussianBlur(maps, 4);
+      await settle(m);
+      m.dispose();
+    });
+    maps.dispose();
+    const forward = await time(o.repeats, async () => {
+      const out = model.forward(pixels);
+      await settle(out.anomalyMap);
+      disposeDualAnchorOutput(out);
+    });
+    pixels.dispose();
+    console.log(`| ${b} | ${encoder.toFixed(1)} | ${head.toFixed(1)} | ${blur.toFixed(1)} | ${forward.toFixed(1)} | ${(forward / b).toFixed(1)} | ${((1000 * b) / forward).toFixed(2)} |`);
+  }
+  if (o.trainBatch > 0) {
+    const b = o.trainBatch;
+    const pixels = tf.tidy(() => tf.randomUniform([b, 3, size, size], -1, 1, 'float32', o.seed + 2) as tf.Tensor4D);
+    const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, size, size], 0, 1, 'float32', o.seed + 3), 0.9), 'float32') as tf.Tensor3D);
+    const labels = tf.tensor1d(Array.from({ length: b }, (_, i) => i % 2), 'int32');
+    const features = model.encodeVision(pixels);
+    const optimizer = tf.train.adam(1e-3, 0.5, 0.999);
+    const step = await time(o.repeats, async () => {
+      const lf = model.lossFunction({ features, masks, labels }, { rng });
+      optimizer.minimize(lf.lossFn, false, model.trainableVariables());
+      await lf.read();
+      sampleMemory();
+    });
+    console.log('');
+    console.log(`training step at batch ${b} (features cached, forward + backward + Adam): ${step.toFixed(1)} ms`);
+    optimizer.dispose();
+    disposeVisionFeatures(features);
+    tf.dispose([pixels, masks, labels]);
+  }
+  const memKind = report.chosen === 'webgpu' ? 'GPU buffers allocated' : 'tensor bytes';
+  console.log(`peak memory (${memKind}): ${(peakBytes / 2 ** 20).toFixed(0)} MiB`);
+  if (report.chosen !== 'webgpu' || software) console.log('no GPU ran this table: its times are not GPU times');
+  model.dispose();
+}
