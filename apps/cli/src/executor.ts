@@ -4,6 +4,7 @@
  * `auto` does so where the runtime loads and otherwise stays on tfjs, saying why. The learnable parts, the
  * text tower and the maps always run on tfjs.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import type { DualAnchorModel, VisionBackbone } from '@hgm/dual-anchor';
 import { imageEncoderBackbone } from '@hgm/dual-anchor';
 import { loadOnnxRuntime, OnnxImageEncoder } from '@hgm/onnx';
@@ -42,6 +43,12 @@ export function useExecutor(model: DualAnchorModel, request: string, options: { 
     return { executor: 'tfjs', reason, dispose: () => undefined };
   };
   if (request === 'tfjs') return tfjs('asked for with --executor tfjs');
+  // The ONNX encoder reads its input and positional tables from tfjs synchronously, which the webgpu backend
+  // cannot do in Node; there the encoder stays on tfjs (and on the GPU).
+  if (tf.getBackend() === 'webgpu') {
+    if (request === 'onnx') throw new CliError('--executor onnx: not available with --backend webgpu (the ONNX encoder reads tfjs tensors synchronously)', EXIT.usage, 'use --backend wasm or cpu with --executor onnx');
+    return tfjs('ONNX Runtime not used: the backend is webgpu, which keeps the encoder on the GPU');
+  }
   const load = loadOnnxRuntime(runtimePackage());
   if (!load.ok) {
     if (request === 'onnx') throw new CliError(`--executor onnx: ${load.reason}`, EXIT.unavailable, 'install it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node, or use --executor tfjs');

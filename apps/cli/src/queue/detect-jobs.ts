@@ -10,8 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Queue, type ConnectionOptions, type Job } from 'bullmq';
 import { atomicWriteFile } from '@hgm/tensor/node';
-import { decodeImage, preprocessImage } from '@hgm/data';
-import { denormalize, heatmapPng, mapMaximum, overlayPng, predictImages, uniqueOutputNames, writeDetectionTables, type Detection, type EngineModel } from '@hgm/engine/node';
+import { preprocessImage } from '@hgm/data';
+import { decodeImageNode } from '@hgm/data/node';
+import { mapMaximum, originalMapPngs, predictImages, uniqueOutputNames, writeDetectionTables, type Detection, type EngineModel } from '@hgm/engine/node';
 import { CliError, EXIT } from '../exit-codes';
 
 /** The queue every detect job goes to. */
@@ -133,7 +134,10 @@ export async function collectDetectJobs(queue: Queue<DetectJobData, DetectJobRes
       const job = (await queue.getJob(id)) as Job<DetectJobData, DetectJobResult> | undefined;
       if (!job) throw new CliError(`queue ${queue.name}: job ${id} has disappeared (was the queue emptied?)`, EXIT.unavailable);
       const state = await job.getState();
-      if (state === 'completed') finished.set(id, { result: job.returnvalue });
+      // the job object was read before its state: a job that completed in between has no return value in it yet
+      if (state === 'completed') {
+        if (job.returnvalue) finished.set(id, { result: job.returnvalue });
+      }
       else if (state === 'failed') finished.set(id, { reason: job.failedReason || 'failed without a reason' });
     }
     options.onProgress?.(finished.size, ids.length);
@@ -168,13 +172,15 @@ export async function writeCollected(outDir: string, collected: CollectedJobs, t
  */
 export async function processDetectJob(model: EngineModel, data: DetectJobData): Promise<DetectJobResult> {
   const bytes = new Uint8Array(await readFile(data.image));
-  const pixels = preprocessImage(decodeImage(bytes, data.image), model.preprocess);
-  const size = model.preprocess.size;
+  // the decoder of a local `hgm detect` (sharp where it loads), and its maps at the image's own size
+  const image = await decodeImageNode(bytes, data.image);
+  const pixels = preprocessImage(image, model.preprocess);
   const { scores, maps } = await predictImages(model, [pixels]);
   const heatmap = join(data.outDir, 'maps', `${data.stem}_heatmap.png`);
   const overlay = join(data.outDir, 'maps', `${data.stem}_overlay.png`);
-  await atomicWriteFile(heatmap, heatmapPng(maps, size, { min: 0, max: 1 }));
-  await atomicWriteFile(overlay, overlayPng(denormalize(pixels, model.preprocess), maps, size, { min: 0, max: 1 }));
+  const pngs = originalMapPngs(image, maps, model.preprocess, { norm: { min: 0, max: 1 } });
+  await atomicWriteFile(heatmap, pngs.heatmap);
+  await atomicWriteFile(overlay, pngs.overlay);
   const result: DetectJobResult = { image: data.image, score: scores[0]!, maxMap: mapMaximum(maps), heatmap, overlay };
   await atomicWriteFile(join(data.outDir, 'results', `${data.stem}.json`), JSON.stringify(result, null, 2));
   return result;

@@ -60,7 +60,7 @@ beforeAll(async () => {
   checkpoint = (await trainTinyModel(root, env)).checkpoint;
   imagesDir = join(root, 'images');
   await writeImages(imagesDir, 10, 256, 0);
-  const det = await runHgm(['detect', imagesDir, '--checkpoint', checkpoint, '--out', join(root, 'local'), '--batch-size', '1', '--backend', 'cpu', '--json'], { env });
+  const det = await runHgm(['detect', imagesDir, '--checkpoint', checkpoint, '--out', join(root, 'local'), '--batch-size', '1', '--backend', 'cpu', '--executor', 'tfjs', '--json'], { env });
   expect(det.code, det.stderr).toBe(0);
   for (const d of (JSON.parse(det.stdout) as { detections: { image: string; score: number; maxMap: number }[] }).detections) local.set(d.image, d);
   await mkdir(join(root, 'redis'));

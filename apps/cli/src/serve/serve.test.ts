@@ -35,7 +35,7 @@ beforeAll(async () => {
   env = { HGM_CACHE: join(root, 'cache'), HGM_OFFLINE: '1' };
   const trained = await trainTinyModel(root, env);
   checkpoint = trained.checkpoint;
-  const det = await runHgm(['detect', join(trained.data, 'wood', 'test'), '--checkpoint', checkpoint, '--out', join(root, 'local'), '--batch-size', '1', '--backend', 'cpu', '--json'], { env });
+  const det = await runHgm(['detect', join(trained.data, 'wood', 'test'), '--checkpoint', checkpoint, '--out', join(root, 'local'), '--batch-size', '1', '--threshold', '0.5', '--backend', 'cpu', '--executor', 'tfjs', '--json'], { env });
   expect(det.code, det.stderr).toBe(0);
   for (const d of (JSON.parse(det.stdout) as { detections: { image: string; score: number; maxMap: number; heatmap: string }[] }).detections) local.set(d.image, d);
   images = [...local.keys()];

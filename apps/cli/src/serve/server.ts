@@ -9,8 +9,9 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DestinationStream } from 'pino';
-import { DataError, decodeImage, preprocessImage } from '@hgm/data';
-import { denormalize, heatmapPng, mapMaximum, overlayPng, predictImages, RateMeter, type EngineModel } from '@hgm/engine/node';
+import { DataError, preprocessImage } from '@hgm/data';
+import { decodeImageNode } from '@hgm/data/node';
+import { mapMaximum, originalMapPngs, predictImages, RateMeter, type EngineModel } from '@hgm/engine/node';
 import { BatcherClosedError, DeadlineError, MicroBatcher, QueueFullError } from './micro-batcher';
 import { PixelLimitError, checkPixelLimit } from './image-size-limit';
 
@@ -204,11 +205,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const score = async (input: ImageInput, threshold: number | undefined, include: readonly string[]) => {
     if (input.bytes.length === 0) throw new HttpError(400, `${input.name}: the body is empty, expected PNG, JPEG or BMP bytes`);
     checkPixelLimit(input.bytes, input.name, limits.maxPixels);
-    const pixels = preprocessImage(decodeImage(input.bytes, input.name), model.preprocess);
+    // the decoder of `hgm detect` (sharp where it loads), and maps at the image's own size, as detect writes them
+    const image = await decodeImageNode(input.bytes, input.name, { maxPixels: limits.maxPixels });
+    const pixels = preprocessImage(image, model.preprocess);
     const p = await batcher.submit(pixels, limits.timeoutMs);
     const out: Record<string, unknown> = { image: input.name, score: p.score, ...(threshold !== undefined ? { anomalous: p.score >= threshold } : {}), threshold: threshold ?? null, maxMap: mapMaximum(p.map) };
-    if (include.includes('heatmap')) out['heatmap'] = Buffer.from(heatmapPng(p.map, size, { min: 0, max: 1 })).toString('base64');
-    if (include.includes('overlay')) out['overlay'] = Buffer.from(overlayPng(denormalize(pixels, model.preprocess), p.map, size, { min: 0, max: 1 })).toString('base64');
+    if (include.includes('heatmap') || include.includes('overlay')) {
+      const pngs = originalMapPngs(image, p.map, model.preprocess, { norm: { min: 0, max: 1 }, ...(threshold !== undefined ? { threshold } : {}) });
+      if (include.includes('heatmap')) out['heatmap'] = Buffer.from(pngs.heatmap).toString('base64');
+      if (include.includes('overlay')) out['overlay'] = Buffer.from(pngs.overlay).toString('base64');
+    }
     return out;
   };
 

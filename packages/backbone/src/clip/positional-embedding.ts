@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError } from '@hgm/tensor';
+import { ShapeError } from '@hgm/tensor';
 import { bilinearResizeMatrix } from '@hgm/nn';
 
 /**
