@@ -3,11 +3,10 @@
  * `hgm train`) exactly as `hgm detect` rebuilds it, and one image at a time turned into an anomaly map and an
  * image score with the same decoding, preprocessing and prediction as `hgm detect`.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { SafetensorsReader, bufferSource, type HostTensor } from '@hgm/tensor';
 import { ClipTokenizer, prepareSource, readAllTensors } from '@hgm/backbone';
 import { buildModel, buildRandomModel, resolveConfig, type DualAnchorConfig, type DualAnchorConfigInput } from '@hgm/dual-anchor';
-import { DualAnchorEngineModel, denormalize, savedModelRecord, type FrozenWeights } from '@hgm/engine';
+import { DualAnchorEngineModel, denormalize, predictImages, savedModelRecord, type FrozenWeights } from '@hgm/engine';
 import { binarizeMask, preprocessImage, preprocessMask, type DecodedImage } from '@hgm/data';
 
 /** Frozen weights given as files (safetensors bytes), for a model trained on real CLIP/DINO weights. */
@@ -108,25 +107,9 @@ export interface ImageResult {
  * Every tensor it creates is disposed.
  */
 export async function detectImage(engine: DualAnchorEngineModel, image: DecodedImage): Promise<ImageResult> {
-  const size = engine.preprocess.size;
   const pixels = preprocessImage(image, engine.preprocess);
-  const input = tf.tensor4d(pixels, [1, 3, size, size]);
-  const features = engine.encodeVision(input);
-  input.dispose();
-  let pred;
-  try {
-    pred = engine.predict(features);
-  } finally {
-    for (const t of features.values()) t.dispose();
-  }
-  try {
-    const map = (await pred.anomalyMap.data()) as Float32Array;
-    const score = ((await pred.imageScore.data()) as Float32Array)[0]!;
-    return { score, map: Float32Array.from(map), rgb: denormalize(pixels, engine.preprocess), size };
-  } finally {
-    pred.anomalyMap.dispose();
-    pred.imageScore.dispose();
-  }
+  const { scores, maps, size } = await predictImages(engine, [pixels]);
+  return { score: scores[0]!, map: maps, rgb: denormalize(pixels, engine.preprocess), size };
 }
 
 /** A ground-truth mask at the map's size (nearest neighbour, as the evaluation resizes masks). */
