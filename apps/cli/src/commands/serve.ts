@@ -4,6 +4,7 @@ import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactor
 import type { Schema } from '../config-file';
 import { EXIT } from '../exit-codes';
 import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
+import { DEFAULT_SERVE_LIMITS, type ServeLimits } from '../serve/limits';
 
 export const SERVE_SCHEMA: Schema = {
   checkpoint: { type: 'string', description: 'model.safetensors' },
@@ -20,23 +21,20 @@ export const SERVE_SCHEMA: Schema = {
   backend: BACKEND_FIELD,
 };
 
-interface ServeOptionsCli extends Record<string, unknown> {
+type CliLimits = Omit<ServeLimits, 'maxBatchImages'>;
+
+interface ServeOptionsCli extends Record<string, unknown>, CliLimits {
   checkpoint?: string;
   host: string;
   port: number;
-  batchSize: number;
-  batchWaitMs: number;
-  maxQueue: number;
-  timeoutMs: number;
-  bodyLimit: number;
-  maxPixels: number;
   logLevel: string;
   clipWeights?: string;
   backboneWeights?: string;
   backend: string;
 }
 
-const DEFAULTS: ServeOptionsCli = { host: '127.0.0.1', port: 8080, batchSize: 8, batchWaitMs: 5, maxQueue: 64, timeoutMs: 30_000, bodyLimit: 20 * 1024 * 1024, maxPixels: 40_000_000, logLevel: 'info', backend: 'auto' };
+const { maxBatchImages: _perRequest, ...LIMIT_DEFAULTS } = DEFAULT_SERVE_LIMITS;
+const DEFAULTS: ServeOptionsCli = { host: '127.0.0.1', port: 8080, ...LIMIT_DEFAULTS, logLevel: 'info', backend: 'auto' };
 
 export async function runServe(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(SERVE_SCHEMA, DEFAULTS, flags, ['checkpoint']);

@@ -14,34 +14,8 @@ import { decodeImageNode } from '@hgm/data/node';
 import { mapMaximum, originalMapPngs, predictImages, RateMeter, type EngineModel } from '@hgm/engine/node';
 import { BatcherClosedError, DeadlineError, MicroBatcher, QueueFullError } from './micro-batcher';
 import { PixelLimitError, checkPixelLimit } from './image-size-limit';
+import { DEFAULT_SERVE_LIMITS, type ServeLimits } from './limits';
 
-/** Limits and batching of the service. */
-export interface ServeLimits {
-  /** Largest batch per forward pass. */
-  batchSize: number;
-  /** Longest wait for a batch to fill, in ms. */
-  batchWaitMs: number;
-  /** Most images waiting for the model; more get 503 with Retry-After. */
-  maxQueue: number;
-  /** Per-request timeout, in ms (504 after it). */
-  timeoutMs: number;
-  /** Largest request body, in bytes (413 above it). */
-  bodyLimit: number;
-  /** Largest image, in pixels (413 above it). */
-  maxPixels: number;
-  /** Most images in one batch request. */
-  maxBatchImages: number;
-}
-
-export const DEFAULT_SERVE_LIMITS: ServeLimits = {
-  batchSize: 8,
-  batchWaitMs: 5,
-  maxQueue: 64,
-  timeoutMs: 30_000,
-  bodyLimit: 20 * 1024 * 1024,
-  maxPixels: 40_000_000,
-  maxBatchImages: 32,
-};
 
 export interface ServerOptions {
   model: EngineModel;

@@ -1,19 +1,15 @@
 import type { PreprocessConfig } from '../encoder';
 import { ConfigError } from '@hgm/tensor';
-import { checkVitShape, readReferenceArgs } from './reference-args';
+import { checkVitShape, readReferenceArgs, type VitShape } from './reference-args';
 
 /**
  * Architecture of a DINOv2 ViT (`dinov2/models/vision_transformer.py::DinoVisionTransformer`), eval mode.
  * Field names follow the reference's constructor arguments in camelCase.
  */
-export interface Dinov2Config {
+/** The shared ViT fields ({@link VitShape}) and the Dinov2 ones. */
+export interface Dinov2Config extends VitShape {
   /** Training image side: the learned pos-embed covers an (imgSize / patchSize)^2 grid. */
   imgSize: number;
-  patchSize: number;
-  inChans: number;
-  embedDim: number;
-  depth: number;
-  numHeads: number;
   /** MLP hidden width = embedDim * mlpRatio. */
   mlpRatio: number;
   /** Register tokens inserted between CLS and the patches (`register_tokens`). */

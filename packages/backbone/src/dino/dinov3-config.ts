@@ -1,5 +1,5 @@
 import type { PreprocessConfig } from '../encoder';
-import { checkVitShape, readReferenceArgs } from './reference-args';
+import { checkVitShape, readReferenceArgs, type VitShape } from './reference-args';
 import { IMAGENET_MEAN, IMAGENET_STD } from './dinov2-config';
 import type { RopeNormalizeCoords } from './rope';
 import { ConfigError } from '@hgm/tensor';
@@ -9,14 +9,10 @@ import { ConfigError } from '@hgm/tensor';
  * Field names follow the reference's constructor arguments in camelCase. Training-only RoPE augmentations
  * (`pos_embed_rope_shift_coords`, `_jitter_coords`, `_rescale_coords`) do nothing at eval and are not fields.
  */
-export interface Dinov3Config {
+/** The shared ViT fields ({@link VitShape}) and the Dinov3 ones. */
+export interface Dinov3Config extends VitShape {
   /** Nominal training image side (no learned pos-embed: RoPE works at any grid). */
   imgSize: number;
-  patchSize: number;
-  inChans: number;
-  embedDim: number;
-  depth: number;
-  numHeads: number;
   /** MLP hidden width = embedDim * ffnRatio. */
   ffnRatio: number;
   /** Storage (register) tokens between CLS and the patches. */
