@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, DivergedError, InvalidStateError, ShapeError } from '@hgm/tensor';
+import { ConfigError, DeviceLimitError, DivergedError, InvalidStateError, ShapeError } from '@hgm/tensor';
 import { atomicWriteFile, openSafetensors } from '@hgm/tensor/node';
 import { WeightsManager } from '@hgm/backbone/node';
 import { resolveConfig } from '@hgm/dual-anchor';
@@ -71,6 +71,12 @@ describe('toCliError maps library error classes to exit codes', () => {
     const e = await exitCodeOf(() => manager.resolve('clip-vit-b-16'));
     expect(e.exitCode).toBe(EXIT.unavailable);
     expect(e.hint).toContain('offline');
+  });
+
+  it('69: a tensor over a limit of the device (DeviceLimitError)', () => {
+    const e = toCliError(new DeviceLimitError('webgpu: MatMul output [8232, 4096] takes 134873088 bytes, more than one storage binding holds', 'maxStorageBufferBindingSize', 134217728, 134873088));
+    expect(e.exitCode).toBe(EXIT.unavailable);
+    expect(e.hint).toContain('--batch-size');
   });
 
   it('73: an output that cannot be written (OutputWriteError)', async () => {

@@ -2,7 +2,7 @@
  * Maps the errors of the libraries to CLI errors with exit codes, by class (never by message text): bad usage
  * or configuration is 64; bad data (a corrupt image, an unknown layout, a checkpoint of another configuration,
  * weights that do not fit, a file of the wrong content) 65; a missing input 66; weights or a backend that
- * cannot be had 69; an unwritable output 73; a training run that diverged 1 (a reported failure); anything
+ * cannot be had, or a tensor over a limit of the device (a WebGPU storage binding) 69; an unwritable output 73; a training run that diverged 1 (a reported failure); anything
  * else 70 (a bug). Long lists (a state dict with hundreds of missing keys) are shortened.
  */
 import { DataError, DatasetError } from '@hgm/data';
@@ -10,6 +10,7 @@ import { MetricError } from '@hgm/metrics';
 import {
   BackendStartError,
   CheckpointMismatchError,
+  DeviceLimitError,
   ConfigError,
   DivergedError,
   InputNotFoundError,
@@ -43,6 +44,7 @@ export const ERROR_EXIT_CODES: readonly ErrorMapping[] = [
   { type: WeightsOfflineError, exitCode: EXIT.unavailable, hint: () => 'turn offline mode off (unset HGM_OFFLINE / HF_HUB_OFFLINE) or put the file in place' },
   { type: WeightsUnavailableError, exitCode: EXIT.unavailable },
   { type: BackendStartError, exitCode: EXIT.unavailable, hint: () => 'try --backend cpu, which always works' },
+  { type: DeviceLimitError, exitCode: EXIT.unavailable, hint: () => 'lower --batch-size or --image-size, or use --backend wasm' },
   {
     type: DatasetError,
     exitCode: EXIT.dataError,

@@ -83,4 +83,30 @@ describeBackends('backendMlp', ({ it }) => {
     for (let i = 0; i < 5; i++) await expectClose(got[i]!, want[i]!, { atol: 1e-3, rtol: 1e-4, name: ['dx', 'dW1', 'db1', 'dW2', 'db2'][i]! });
     tf.dispose([x, w1, b1, w2, b2, ...got, ...want]);
   });
+
+  // On webgpu a hidden layer larger than one storage binding is computed in blocks of rows; a small
+  // maxHiddenBytes runs that path at test size (wasm has no such limit and ignores it).
+  it('splits the rows where the hidden layer exceeds maxHiddenBytes, with the same values and gradients', async () => {
+    const rng = new Rng(34);
+    const [inDim, hidden, outDim] = [5, 16, 3];
+    const xs = rng.normalArray(7 * inDim);
+    const w1 = rng.normalArray(hidden * inDim, 0, 0.4);
+    const b1 = rng.normalArray(hidden, 0, 0.1);
+    const w2 = rng.normalArray(outDim * hidden, 0, 0.2);
+    const b2 = rng.normalArray(outDim, 0, 0.1);
+    const t = [tf.tensor3d(xs, [1, 7, inDim]), tf.tensor2d(w1, [hidden, inDim]), tf.tensor1d(b1), tf.tensor2d(w2, [outDim, hidden]), tf.tensor1d(b2)] as const;
+    // 2 rows per block: blocks of 2, 2, 2 and 1 rows
+    const twoRows = 2 * 4 * hidden;
+    const before = tf.memory().numTensors;
+    const y = backendMlp(t[0], { weight: t[1], bias: t[2] }, gelu, { weight: t[3], bias: t[4] }, twoRows);
+    expect(tf.memory().numTensors - before).toBe(1);
+    expect(y.shape).toEqual([1, 7, outDim]);
+    await expectClose(y, hostMlp(xs, 7, w1, b1, w2, b2, [inDim, hidden, outDim]), { atol: 1e-5, rtol: 1e-5, name: 'split mlp' });
+    const loss = (limit: number) => (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor) =>
+      tf.sum(tf.square(backendMlp(a, { weight: c, bias: d }, gelu, { weight: e, bias: f }, limit)));
+    const got = tf.grads(loss(twoRows))([...t]);
+    const want = tf.grads(loss(Infinity))([...t]);
+    for (let i = 0; i < 5; i++) await expectClose(got[i]!, want[i]!, { atol: 1e-4, rtol: 1e-4, name: ['dx', 'dW1', 'db1', 'dW2', 'db2'][i]! });
+    tf.dispose([y, ...t, ...got, ...want]);
+  });
 });

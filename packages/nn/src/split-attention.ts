@@ -1,17 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { DeviceLimitError, storageBindingLimit } from '@hgm/tensor';
 import { scaledDotProductAttention } from './attention';
 
 const BYTES_PER_SCORE = 4;
 
 /**
- * The most bytes one tensor of attention scores may take on the active backend: on webgpu the device's
- * `maxStorageBufferBindingSize` (128 MiB on lavapipe; a kernel cannot bind a larger buffer), elsewhere no limit.
+ * The most bytes one tensor of attention scores may take on the active backend: on webgpu the storage
+ * binding limit (`maxStorageBufferBindingSize`, 128 MiB on lavapipe; a kernel cannot bind a larger buffer),
+ * elsewhere no limit. See `storageBindingLimit` of `@hgm/tensor`.
  */
 export function attentionScoreLimit(): number {
-  if (tf.getBackend() !== 'webgpu') return Infinity;
-  // the device's own limit (requested from the adapter by @hgm/tensor's webgpu start-up); 128 MiB is WebGPU's default
-  const n = (tf.backend() as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device?.limits?.maxStorageBufferBindingSize;
-  return typeof n === 'number' && n > 0 ? n : 134217728;
+  return storageBindingLimit();
 }
 
 /**
@@ -39,7 +38,12 @@ export function splitAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: 
   const headBytes = nq * nk * BYTES_PER_SCORE;
   if (b * h * headBytes <= maxScoreBytes) return scaledDotProductAttention(q, k, v, mask, scale);
   if (nk * BYTES_PER_SCORE > maxScoreBytes) {
-    throw new Error(`splitAttention: one query row's ${nk} scores (${nk * BYTES_PER_SCORE} bytes) exceed the storage binding limit of ${maxScoreBytes} bytes (maxStorageBufferBindingSize)`);
+    throw new DeviceLimitError(
+      `splitAttention: one query row's ${nk} scores (${nk * BYTES_PER_SCORE} bytes) exceed the storage binding limit of ${maxScoreBytes} bytes (maxStorageBufferBindingSize)`,
+      'maxStorageBufferBindingSize',
+      maxScoreBytes,
+      nk * BYTES_PER_SCORE,
+    );
   }
   const s = scale ?? 1 / Math.sqrt(d);
   return tf.tidy(() => {

@@ -21,7 +21,8 @@ export type HgmErrorCode =
   | 'data'
   | 'dataset'
   | 'diverged'
-  | 'invalid-state';
+  | 'invalid-state'
+  | 'device-limit';
 
 /** Base of every typed hgm error. `code` is stable across releases; the message is for people. */
 export abstract class HgmError extends Error {
@@ -140,6 +141,27 @@ export class DivergedError extends HgmError {
 export class InvalidStateError extends HgmError {
   override readonly name: string = 'InvalidStateError';
   readonly code = 'invalid-state' as const;
+}
+
+/**
+ * A tensor does not fit a limit of the device it runs on (a WebGPU storage binding, `maxStorageBufferBindingSize`)
+ * and the operation has no split that would make it fit. The message names the operation, the tensor's shape and
+ * bytes, the limit and its value.
+ */
+export class DeviceLimitError extends HgmError {
+  override readonly name: string = 'DeviceLimitError';
+  readonly code = 'device-limit' as const;
+  constructor(
+    message: string,
+    /** The device limit that is exceeded, by its WebGPU name. */
+    readonly limit: string,
+    /** The limit's value on this device, in bytes. */
+    readonly limitBytes: number,
+    /** The bytes the tensor would need. */
+    readonly bytes: number,
+  ) {
+    super(message);
+  }
 }
 
 /** True when `e` is an {@link HgmError} (optionally with the given code). */

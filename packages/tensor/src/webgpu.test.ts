@@ -1,7 +1,8 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from './testing';
-import { webgpuDeviceInfo, WEBGPU_REQUESTED_LIMITS } from './webgpu';
+import { webgpuDeviceInfo, WEBGPU_REQUESTED_LIMITS, setStorageBindingLimit, storageBindingLimit } from './webgpu';
+import { DeviceLimitError } from './errors';
 
 // These run where a WebGPU adapter exists (lavapipe in CI) and are reported as skipped, with the reason, elsewhere.
 describe('webgpu device and kernel corrections', () => {
@@ -104,6 +105,53 @@ describe('webgpu device and kernel corrections', () => {
     expect(Array.from(await s.data())).toEqual(new Array(15).fill((n * (n + 1)) / 2));
     expect(tf.memory().numTensors - before).toBe(1);
     tf.dispose([s, ...xs]);
+  });
+
+  // The stock kernel binds the whole table; above maxStorageBufferBindingSize the bind group is invalid and
+  // the result is zeros. The table here is just over the device's limit (lavapipe: 128 MiB).
+  gpuIt('gathers rows of a table larger than one storage binding, and a kernel that would bind it throws DeviceLimitError', async () => {
+    const limit = webgpuDeviceInfo()!.limits.maxStorageBufferBindingSize;
+    expect(storageBindingLimit()).toBe(limit);
+    const width = 1024;
+    const rows = Math.floor(limit / (4 * width)) + 8;
+    const values = new Float32Array(rows * width);
+    for (let r = 0; r < rows; r++) values.fill(r + 0.5, r * width, r * width + 4).fill(-r, r * width + width - 4, (r + 1) * width);
+    const table = tf.tensor2d(values, [rows, width]);
+    const before = tf.memory().numTensors;
+    const ids = [0, rows - 1, rows - 8, 5, rows - 9, 12345];
+    const picked = tf.gather(table, tf.tensor2d(ids, [2, 3], 'int32'));
+    expect(picked.shape).toEqual([2, 3, width]);
+    const got = await picked.data();
+    ids.forEach((id, j) => {
+      expect(got[j * width]).toBe(id + 0.5);
+      expect(got[j * width + width - 1]).toBe(-id);
+      expect(got[j * width + 100]).toBe(0);
+    });
+    expect(tf.memory().numTensors - before).toBe(2);
+    expect(() => tf.sum(table)).toThrow(DeviceLimitError);
+    expect(() => tf.sum(table)).toThrow(/ReduceProgram input 0 \[\d+, 1024\] takes \d+ bytes.*maxStorageBufferBindingSize/);
+    tf.dispose([table, picked]);
+  }, 120_000);
+
+  gpuIt('gathers from row blocks at a lowered binding limit: ids in every block, repeated, in any order', async () => {
+    const [rows, width] = [37, 8];
+    const values = Float32Array.from({ length: rows * width }, (_, i) => Math.floor(i / width) * 100 + (i % width));
+    const table = tf.tensor2d(values, [rows, width]);
+    const ids = [36, 0, 5, 4, 5, 35, 10, 9, 20, 0, 36, 11];
+    try {
+      // 5 rows per block: 8 blocks, the last holding 2 rows
+      setStorageBindingLimit(5 * 4 * width);
+      const before = tf.memory().numTensors;
+      const idT = tf.tensor1d(ids, 'int32');
+      const picked = tf.gather(table, idT);
+      expect(Array.from(await picked.data())).toEqual(ids.flatMap((id) => Array.from(values.subarray(id * width, (id + 1) * width))));
+      expect(tf.memory().numTensors - before).toBe(2);
+      tf.dispose([idT, picked]);
+    } finally {
+      setStorageBindingLimit(null);
+    }
+    expect(() => setStorageBindingLimit(0)).toThrow(/integer >= 4/);
+    table.dispose();
   });
 
   gpuIt('the corrected kernels keep gradients: d/dx sum(addN(x, x, ..., x)) = n', async () => {

@@ -20,11 +20,24 @@
  *   Still open (not used by the model): int32 `UnsortedSegmentSum`, `BatchToSpaceND` and `Einsum`.
  * - `AddN` of more tensors than the device's storage buffers per stage minus one (the output): summed in
  *   chunks that fit, as the stock kernel already does for Concat.
+ * - `GatherV2` (axis 0) from a table larger than one storage binding (`maxStorageBufferBindingSize`; CLIP's
+ *   token embedding [49408, 768] is 152 MB, lavapipe binds 128 MiB): the table is copied in row blocks that
+ *   each fit (buffer copies are not bound, so they have no such limit), each block gathers the ids that fall
+ *   in it and the blocks' rows are added (each id is in exactly one block). The gradient with respect to such
+ *   a table is not split (the model's tables are frozen).
+ *
+ * Storage bindings: the stock backend binds every input and output of a kernel whole, and a buffer larger
+ * than `maxStorageBufferBindingSize` fails validation and leaves zeros without an error. The backend created
+ * here checks each kernel's inputs and output first and throws a {@link DeviceLimitError} naming the kernel,
+ * the shape and the limit. The model splits what would not fit (attention, the transformer MLP) at
+ * {@link storageBindingLimit}, which {@link setStorageBindingLimit} can lower to exercise those splits at
+ * small shapes.
  *
  * Known gaps that are not mended here: synchronous reads (`dataSync`) do not work on webgpu in Node; read
  * with `await data()`.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, DeviceLimitError } from './errors';
 
 /** The device limits this project requests from the adapter (all that tfjs or the model depend on). */
 export const WEBGPU_REQUESTED_LIMITS = [
@@ -78,6 +91,69 @@ export function webgpuDeviceInfo(): WebgpuDeviceInfo | undefined {
   return deviceInfo;
 }
 
+let bindingCap: number | null = null;
+
+/** The device's own `maxStorageBufferBindingSize` (WebGPU's default 128 MiB where the device is not known). */
+function deviceBindingLimit(backend: unknown): number {
+  const n = (backend as { device?: { limits?: { maxStorageBufferBindingSize?: number } } }).device?.limits?.maxStorageBufferBindingSize;
+  return typeof n === 'number' && n > 0 ? n : WEBGPU_DEFAULT_LIMITS.maxStorageBufferBindingSize;
+}
+
+/**
+ * The most bytes one tensor may take where a kernel binds it, on the active backend: on webgpu the
+ * device's `maxStorageBufferBindingSize` (or the lower cap of {@link setStorageBindingLimit}); elsewhere
+ * Infinity. Operations that can be split (attention, the transformer MLP, a gather from a large table) split
+ * at this size.
+ */
+export function storageBindingLimit(): number {
+  if (tf.getBackend() !== 'webgpu') return Infinity;
+  const device = deviceBindingLimit(tf.backend());
+  return bindingCap === null ? device : Math.min(device, bindingCap);
+}
+
+/**
+ * Lowers the size at which operations split on webgpu ({@link storageBindingLimit}) below the device's own
+ * limit, so that the split paths run at small shapes (tests) or a smaller device is emulated; `null`
+ * restores the device's limit. It never raises the limit: the binding check of every kernel keeps the
+ * device's value.
+ */
+export function setStorageBindingLimit(bytes: number | null): void {
+  if (bytes !== null && !(Number.isInteger(bytes) && bytes >= 4)) throw new ConfigError(`setStorageBindingLimit: bytes must be an integer >= 4 or null, found ${bytes}`);
+  bindingCap = bytes;
+}
+
+interface WebgpuProgramLike {
+  outputShape: number[];
+  constructor: { name: string };
+}
+
+/**
+ * Makes a webgpu backend check, before each kernel runs, that its inputs and output each fit one storage
+ * binding: the stock backend binds them whole, and an oversized binding fails validation and leaves zeros.
+ */
+function guardBindings(backend: tf.KernelBackend): void {
+  const b = backend as unknown as { runWebGPUProgram: (program: WebgpuProgramLike, inputs: tf.TensorInfo[], ...rest: unknown[]) => tf.TensorInfo };
+  const run = b.runWebGPUProgram.bind(backend);
+  const limit = deviceBindingLimit(backend);
+  b.runWebGPUProgram = (program, inputs, ...rest) => {
+    const check = (what: string, shape: readonly number[]) => {
+      const bytes = 4 * shape.reduce((a, n) => a * n, 1);
+      if (bytes > limit) {
+        throw new DeviceLimitError(
+          `webgpu: ${program.constructor.name} ${what} [${shape.join(', ')}] takes ${bytes} bytes, more than one storage binding holds on this device (maxStorageBufferBindingSize ${limit} bytes); use a smaller batch or image size, or another backend`,
+          'maxStorageBufferBindingSize',
+          limit,
+          bytes,
+        );
+      }
+    };
+    inputs.forEach((x, i) => check(`input ${i}`, x.shape));
+    const output = rest[2] as tf.TensorInfo | undefined;
+    check('output', output ? output.shape : program.outputShape);
+    return run(program, inputs, ...rest);
+  };
+}
+
 /** The device's storage buffers per shader stage, or WebGPU's default where the device is not known. */
 function storageBuffersPerStage(backend: unknown): number {
   const n = (backend as { device?: { limits?: { maxStorageBuffersPerShaderStage?: number } } }).device?.limits?.maxStorageBuffersPerShaderStage;
@@ -125,7 +201,9 @@ export function registerWebgpuDevice(webgpuModule: unknown): void {
         features: features.sort(),
         shaderF16: adapter.features.has('shader-f16'),
       };
-      return new WebGPUBackend(device, adapter.info);
+      const backend = new WebGPUBackend(device, adapter.info);
+      guardBindings(backend);
+      return backend;
     },
     3,
   );
@@ -136,6 +214,33 @@ type KernelFn = (args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBacken
 interface BackendWithData extends tf.KernelBackend {
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
   disposeData(dataId: tf.DataId): boolean;
+}
+
+/** The parts of tfjs-backend-webgpu's backend that a buffer-to-buffer copy needs. */
+interface BackendWithBuffers extends BackendWithData {
+  uploadToGPU(dataId: tf.DataId): void;
+  tensorMap: { get(id: tf.DataId): { resource?: unknown; dtype: tf.DataType } | undefined };
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  commandEncoder: { copyBufferToBuffer(src: unknown, srcOffset: number, dst: unknown, dstOffset: number, size: number): void };
+}
+
+/**
+ * A new tensor holding `rows` rows of `x` from row `start` (x flattened to [N, rowSize]), made with a
+ * buffer copy: no kernel binds `x`, so `x` may exceed a storage binding.
+ * @returns [rows, ...x.shape.slice(1)]
+ */
+function copyRows(backend: BackendWithBuffers, x: tf.TensorInfo, dtype: tf.DataType, start: number, rows: number): tf.TensorInfo {
+  const rowSize = x.shape.slice(1).reduce((a, n) => a * n, 1);
+  backend.uploadToGPU(x.dataId);
+  const src = backend.tensorMap.get(x.dataId)?.resource;
+  const block = backend.makeTensorInfo([rows, ...x.shape.slice(1)], dtype);
+  backend.uploadToGPU(block.dataId);
+  const dst = backend.tensorMap.get(block.dataId)?.resource;
+  backend.ensureCommandEncoderReady();
+  backend.endComputePassEncoder();
+  backend.commandEncoder.copyBufferToBuffer(src, 4 * start * rowSize, dst, 0, 4 * rows * rowSize);
+  return block;
 }
 
 const stockKernels = new Map<string, KernelFn>();
@@ -155,7 +260,7 @@ function one(x: tf.TensorInfo | tf.TensorInfo[]): tf.TensorInfo {
 }
 
 /** The corrected kernels, by name; each calls the stock kernel it replaces. */
-export const WEBGPU_KERNEL_FIXES = ['Transpose', 'Cast', 'AddN', 'Sum', 'Max', 'Min', 'Prod', 'Mean', 'All', 'Any', 'ArgMax', 'ArgMin', 'Cumsum', 'Cumprod'] as const;
+export const WEBGPU_KERNEL_FIXES = ['Transpose', 'Cast', 'AddN', 'GatherV2', 'Sum', 'Max', 'Min', 'Prod', 'Mean', 'All', 'Any', 'ArgMax', 'ArgMin', 'Cumsum', 'Cumprod'] as const;
 
 let fixesRegistered = false;
 
@@ -232,6 +337,74 @@ export function registerWebgpuKernelFixes(): void {
   };
 
   const reshape = stockKernel('Reshape');
+  const gather = stockKernel('GatherV2');
+  const sub = stockKernel('Sub');
+  const maximum = stockKernel('Maximum');
+  const minimum = stockKernel('Minimum');
+  const equal = stockKernel('Equal');
+  const add = stockKernel('Add');
+
+  /**
+   * A gather along axis 0 from a table that a kernel cannot bind whole: row blocks that each fit are copied
+   * out (buffer copies have no binding limit); block j gathers min(max(id - start_j, 0), rows_j - 1) and
+   * keeps the rows whose id fell inside it (a 0/1 factor); the blocks' results are added. Exact: every id is
+   * in one block, the others contribute 0 (the table's values are finite).
+   */
+  const fixedGather: KernelFn = (args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const indices = args.inputs.indices as tf.TensorInfo;
+    const attrs = (args.attrs ?? {}) as { axis: number; batchDims: number };
+    const backend = args.backend as BackendWithBuffers;
+    const limit = storageBindingLimit();
+    const bytes = 4 * x.shape.reduce((a, n) => a * n, 1);
+    const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0]!;
+    if (bytes <= limit || axis !== 0 || (attrs.batchDims ?? 0) !== 0 || x.shape.length < 1) return gather(args);
+    const n = x.shape[0]!;
+    const rest = x.shape.slice(1);
+    const rowBytes = 4 * rest.reduce((a, m) => a * m, 1);
+    const perBlock = Math.floor(limit / rowBytes);
+    if (perBlock < 1) {
+      throw new DeviceLimitError(
+        `webgpu: GatherV2 from a table [${x.shape.join(', ')}] whose single rows take ${rowBytes} bytes, more than one storage binding holds (${limit} bytes)`,
+        'maxStorageBufferBindingSize',
+        limit,
+        rowBytes,
+      );
+    }
+    const k = indices.shape.reduce((a, m) => a * m, 1);
+    const temps: tf.TensorInfo[] = [];
+    const keep = <T extends tf.TensorInfo>(t: T): T => {
+      temps.push(t);
+      return t;
+    };
+    const ids = keep(one(reshape({ inputs: { x: indices }, backend, attrs: { shape: [k] } })));
+    const ints = ids.dtype === 'int32' ? ids : keep(one(cast({ inputs: { x: ids }, backend, attrs: { dtype: 'int32' } })));
+    const scalar = (v: number) => keep(backend.makeTensorInfo([], 'int32', Int32Array.of(v)));
+    const zero = scalar(0);
+    const dtype = stored(backend, x);
+    let sum: tf.TensorInfo | null = null;
+    for (let start = 0; start < n; start += perBlock) {
+      const rows = Math.min(perBlock, n - start);
+      const block = keep(copyRows(backend, x, dtype, start, rows));
+      const local = keep(one(sub({ inputs: { a: ints, b: scalar(start) }, backend })));
+      const clipped = keep(one(minimum({ inputs: { a: keep(one(maximum({ inputs: { a: local, b: zero }, backend }))), b: scalar(rows - 1) }, backend })));
+      const inside = keep(one(fixedCast({ inputs: { x: keep(one(equal({ inputs: { a: clipped, b: local }, backend }))) }, backend, attrs: { dtype: 'float32' } })));
+      const picked = keep(one(gather({ inputs: { x: block, indices: clipped }, backend, attrs: { axis: 0, batchDims: 0 } })));
+      const factor = keep(one(reshape({ inputs: { x: inside }, backend, attrs: { shape: [k, ...rest.map(() => 1)] } })));
+      const part = one(multiply({ inputs: { a: picked, b: factor }, backend }));
+      if (sum === null) sum = part;
+      else {
+        keep(part);
+        keep(sum);
+        sum = one(add({ inputs: { a: sum, b: part }, backend }));
+      }
+    }
+    const out = one(reshape({ inputs: { x: sum! }, backend, attrs: { shape: [...indices.shape, ...rest] } }));
+    for (const t of temps) backend.disposeData(t.dataId);
+    // the reshape shares the sum's buffer (one more reference); release the sum's own reference
+    backend.disposeData(sum!.dataId);
+    return out;
+  };
 
   /**
    * Reductions (and arg-reductions) over axes that are not the innermost transpose their input inside the
@@ -286,6 +459,7 @@ export function registerWebgpuKernelFixes(): void {
     ['Transpose', fixedTranspose],
     ['Cast', fixedCast],
     ['AddN', fixedAddN],
+    ['GatherV2', fixedGather],
     ...(['Sum', 'Max', 'Min', 'Prod', 'Mean', 'All', 'Any'] as const).map((n): [string, KernelFn] => [n, innermostFirst(n, false)]),
     ...(['ArgMax', 'ArgMin'] as const).map((n): [string, KernelFn] => [n, innermostFirst(n, true)]),
     ...(['Cumsum', 'Cumprod'] as const).map((n): [string, KernelFn] => [n, lastAxisFirst(n)]),
