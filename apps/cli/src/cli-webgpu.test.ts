@@ -74,7 +74,7 @@ describe('hgm doctor', () => {
     const r = await runHgm(['doctor', '--json']);
     expect(r.code, r.stderr).toBe(EXIT.ok);
     const report = JSON.parse(r.stdout) as {
-      backends: { backend: string; available: boolean; detail: string; webgpu?: { adapter: string; software: boolean; shaderF16: boolean; limits: Record<string, number> }; wasm?: { simd: boolean } }[];
+      backends: { backend: string; available: boolean; detail: string; webgpu?: { adapter: string; software: boolean; shaderF16: boolean; precision: string; limits: Record<string, number> }; wasm?: { simd: boolean } }[];
       packages: { name: string; installed: boolean }[];
       auto: { chosen: string | null; passedOver: string[] };
     };
@@ -89,11 +89,14 @@ describe('hgm doctor', () => {
       expect(gpu.webgpu!.adapter.length).toBeGreaterThan(0);
       expect(gpu.webgpu!.limits['maxStorageBuffersPerShaderStage']).toBeGreaterThanOrEqual(8);
       expect(gpu.webgpu!.limits['maxStorageBufferBindingSize']).toBeGreaterThan(0);
+      expect(typeof gpu.webgpu!.shaderF16).toBe('boolean');
+      expect(gpu.webgpu!.precision).toBe('float32');
     }
     expect(report.packages.find((p) => p.name === '@tensorflow/tfjs-backend-wasm')?.installed).toBe(true);
     expect(report.auto.chosen).not.toBeNull();
     const human = await runHgm(['doctor']);
     expect(human.stdout).toMatch(/^ {2}wasm +available/m);
     expect(human.stdout).toContain('--backend auto: ');
+    if (gpu.available) expect(human.stdout).toMatch(/shader-f16: (offered|not offered); kernels compute in float32/);
   }, 180_000);
 });

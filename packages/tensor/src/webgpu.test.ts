@@ -11,12 +11,16 @@ describe('webgpu device and kernel corrections', () => {
     const r = await useBackend('webgpu');
     unavailable = r.ok ? null : r.reason;
   });
-  const gpuIt = (title: string, fn: () => Promise<void>) =>
-    it(title, async (ctx) => {
-      if (unavailable !== null) return ctx.skip(`webgpu unavailable: ${unavailable}`);
-      await tf.setBackend('webgpu');
-      await fn();
-    });
+  const gpuIt = (title: string, fn: () => Promise<void>, timeout?: number) =>
+    it(
+      title,
+      async (ctx) => {
+        if (unavailable !== null) return ctx.skip(`webgpu unavailable: ${unavailable}`);
+        await tf.setBackend('webgpu');
+        await fn();
+      },
+      timeout,
+    );
 
   gpuIt('the device has the limits the adapter offers, not WebGPU defaults', async () => {
     const info = webgpuDeviceInfo();

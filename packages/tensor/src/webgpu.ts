@@ -64,6 +64,13 @@ export interface WebgpuDeviceInfo {
   features: string[];
   /** Whether the adapter offers `shader-f16` (half-precision arithmetic in shaders). */
   shaderF16: boolean;
+  /**
+   * The precision the kernels compute in: always float32. tfjs-backend-webgpu 4.22 has no half-precision
+   * path even where the device enables `shader-f16`: tfjs-core's dtypes are float32, int32, bool, complex64
+   * and string (no float16), the backend stores every element in 4 bytes (`GPUBytesPerElement`), and its
+   * WGSL declares f32 storage and never `enable f16`. A half-precision path would need kernels of its own.
+   */
+  precision: 'float32';
 }
 
 /** WebGPU's default limits (the values a device gets when a limit is not requested). */
@@ -200,6 +207,7 @@ export function registerWebgpuDevice(webgpuModule: unknown): void {
         defaults,
         features: features.sort(),
         shaderF16: adapter.features.has('shader-f16'),
+        precision: 'float32',
       };
       const backend = new WebGPUBackend(device, adapter.info);
       guardBindings(backend);

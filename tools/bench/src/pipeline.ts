@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- pipeline [--model paper|tiny] [--size 512] [--backend webgpu|wasm|cpu|tensorflow]
- *   [--batches 1,8] [--train-batch 8] [--repeats 3] [--seed 0]`
+ *   [--batches 1,8|none] [--train-batch 8] [--features encoder|random] [--repeats 3] [--seed 0]`
  *
  * The whole model at its real sizes with seeded random weights (nothing is downloaded): the paper
  * configuration is DINOv3 ViT-L/16 at 512 px + CLIP ViT-L/14-336 text tower + HGM [16, 8, 4, 2], GGTR and DSP.
@@ -10,6 +10,12 @@
  * `hgm train`); then the peak GPU memory where the backend reports it, with the backend and adapter named.
  * Times are medians of `--repeats` calls after one warm-up call (shader compilation, caches). `--size`
  * (a multiple of 16) makes a smaller run on slow adapters such as lavapipe; the table says which size ran.
+ * `--batches none` skips the inference table; `--features random` trains on seeded random features of the
+ * encoder's shapes instead of encoding images (the trainable part alone at real shapes, where the frozen
+ * encoder at batch 8 would take too long, e.g. on lavapipe).
+ * On webgpu, tensors that would exceed one storage binding (`maxStorageBufferBindingSize`) are split: the
+ * token-embedding gather, attention and the transformer MLP; any other kernel over it stops the run with a
+ * DeviceLimitError naming the kernel and shape.
  * Arithmetic is float32 on every backend: tfjs-backend-webgpu 4.22 has no half-precision path, so the
  * `shader-f16` line only reports whether the adapter offers it.
  */
@@ -17,7 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@hgm/tensor';
 import { initNodeBackend, webgpuDeviceInfo } from '@hgm/tensor/node';
 import { loadClipTokenizer } from '@hgm/backbone/node';
-import { PAPER_CONFIG, TINY_CONFIG, buildRandomModel, frozenVariables, mergeConfigInput, disposeVisionFeatures, disposeDualAnchorOutput, gaussianBlur, type DualAnchorConfigInput } from '@hgm/dual-anchor';
+import { PAPER_CONFIG, TINY_CONFIG, buildRandomModel, mergeConfigInput, disposeVisionFeatures, disposeDualAnchorOutput, gaussianBlur, type DualAnchorConfigInput, type DualAnchorModel, type VisionFeatures } from '@hgm/dual-anchor';
 
 type Backend = 'webgpu' | 'wasm' | 'cpu' | 'tensorflow';
 
@@ -27,12 +33,13 @@ interface Options {
   backend: Backend;
   batches: number[];
   trainBatch: number;
+  features: 'encoder' | 'random';
   repeats: number;
   seed: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { model: 'paper', size: null, backend: 'webgpu', batches: [1, 8], trainBatch: 8, repeats: 3, seed: 0 };
+  const o: Options = { model: 'paper', size: null, backend: 'webgpu', batches: [1, 8], trainBatch: 8, features: 'encoder', repeats: 3, seed: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -54,11 +61,18 @@ function parseArgs(argv: string[]): Options {
       if (!['webgpu', 'wasm', 'cpu', 'tensorflow'].includes(b)) throw new Error(`pipeline: --backend must be webgpu, wasm, cpu or tensorflow, found ${b}`);
       o.backend = b as Backend;
     } else if (a === '--size') o.size = int(value(), 16);
-    else if (a === '--batches') o.batches = value().split(',').map((v) => int(v, 1));
+    else if (a === '--batches') {
+      const v = value();
+      o.batches = v === 'none' ? [] : v.split(',').map((n) => int(n, 1));
+    } else if (a === '--features') {
+      const f = value();
+      if (f !== 'encoder' && f !== 'random') throw new Error(`pipeline: --features must be encoder or random, found ${f}`);
+      o.features = f;
+    }
     else if (a === '--train-batch') o.trainBatch = int(value(), 0);
     else if (a === '--repeats') o.repeats = int(value(), 1);
     else if (a === '--seed') o.seed = int(value(), 0);
-    else throw new Error(`pipeline: unknown argument ${a} (expected --model, --size, --backend, --batches, --train-batch, --repeats, --seed)`);
+    else throw new Error(`pipeline: unknown argument ${a} (expected --model, --size, --backend, --batches, --train-batch, --features, --repeats, --seed)`);
   }
   return o;
 }
@@ -92,6 +106,21 @@ async function settle(t: tf.Tensor): Promise<void> {
   sampleMemory();
 }
 
+/**
+ * Seeded random encoder outputs of the shapes the model's backbone gives at `size` px: the global token
+ * [B, C] and one [B, M, C] per tapped layer (M patches, C the backbone's token width).
+ */
+function randomFeatures(model: DualAnchorModel, batch: number, size: number, seed: number): VisionFeatures {
+  const { patchSize, tokenWidth } = model.frozen.backbone;
+  const grid = size / patchSize;
+  return {
+    globalToken: tf.randomNormal([batch, tokenWidth], 0, 1, 'float32', seed) as tf.Tensor2D,
+    patchTokens: model.config.layers.map((_, i) => tf.randomNormal([batch, grid * grid, tokenWidth], 0, 1, 'float32', seed + 1 + i) as tf.Tensor3D),
+    grid: [grid, grid],
+    imageSize: [size, size],
+  };
+}
+
 export async function run(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   const report = await initNodeBackend(o.backend, { wasmThreads: 1 });
@@ -99,64 +128,66 @@ export async function run(argv: string[]): Promise<void> {
   const base = o.model === 'paper' ? PAPER_CONFIG : TINY_CONFIG;
   const config: DualAnchorConfigInput = o.size === null ? base : mergeConfigInput(base, { imageSize: o.size });
   const tokenizer = await loadClipTokenizer();
+  const built = performance.now();
   const model = buildRandomModel(config, tokenizer, { backboneSeed: o.seed });
+  const buildMs = performance.now() - built;
   const size = model.config.imageSize;
   const gpu = webgpuDeviceInfo();
-  if (report.chosen === 'webgpu' && gpu) {
-    // A kernel binds each input whole; a weight larger than one storage binding cannot be read on this device.
-    const limit = gpu.limits.maxStorageBufferBindingSize;
-    const big = [...frozenVariables(model), ...model.trainableVariables()].filter((v) => v.size * 4 > limit);
-    if (big.length > 0) {
-      model.dispose();
-      throw new Error(
-        `pipeline: ${big.map((v) => `${v.name} [${v.shape.join(', ')}] (${v.size * 4} bytes)`).join(', ')} exceed the device's maxStorageBufferBindingSize of ${limit} bytes (${gpu.adapter}); this model cannot run on this adapter`,
-      );
-    }
-  }
   const adapter = report.chosen === 'webgpu' && gpu ? `${gpu.adapter}` : report.providedBy;
   const software = /llvmpipe|lavapipe|swiftshader/i.test(adapter);
   console.log(`pipeline: ${model.config.name ?? o.model} at ${size} px${size !== (base.imageSize ?? size) ? ` (the real size is ${base.imageSize} px)` : ''}, seeded random weights`);
   console.log(`backend: ${report.chosen} (${report.providedBy}); adapter: ${adapter}${software ? ' (software: a CPU, not a GPU)' : ''}`);
-  if (gpu) console.log(`shader-f16: ${gpu.shaderF16 ? 'offered by the adapter' : 'not offered'}; ran: float32 (tfjs-backend-webgpu has no half-precision path)`);
-  console.log('');
-  console.log('| batch | encoder ms | head + maps ms | blur ms | forward ms | ms / image | images / s |');
-  console.log('|---|---|---|---|---|---|---|');
+  if (report.chosen === 'webgpu' && gpu) {
+    console.log(`shader-f16: ${gpu.shaderF16 ? 'offered by the adapter' : 'not offered'}; ran: ${gpu.precision} (tfjs-backend-webgpu 4.22 has no half-precision path)`);
+    console.log(`storage binding: ${gpu.limits.maxStorageBufferBindingSize} bytes (maxStorageBufferBindingSize); split above it: token-embedding gather, attention, MLP`);
+  }
+  console.log(`model built with seeded random weights in ${(buildMs / 1000).toFixed(1)} s`);
   const rng = new Rng(o.seed + 1);
-  for (const b of o.batches) {
-    const pixels = tf.tidy(() => tf.randomUniform([b, 3, size, size], -1, 1, 'float32', o.seed) as tf.Tensor4D);
-    const encoder = await time(o.repeats, async () => {
-      const f = model.encodeVision(pixels);
-      await settle(f.globalToken);
-      disposeVisionFeatures(f);
-    });
-    const features = model.encodeVision(pixels);
-    const head = await time(o.repeats, async () => {
-      const out = model.forwardFromFeatures(features);
-      await settle(out.anomalyMap);
-      disposeDualAnchorOutput(out);
-    });
-    disposeVisionFeatures(features);
-    const maps = tf.tidy(() => tf.randomUniform([b, size, size]) as tf.Tensor3D);
-    const blur = await time(o.repeats, async () => {
-      const m = gaussianBlur(maps, 4);
-      await settle(m);
-      m.dispose();
-    });
-    maps.dispose();
-    const forward = await time(o.repeats, async () => {
-      const out = model.forward(pixels);
-      await settle(out.anomalyMap);
-      disposeDualAnchorOutput(out);
-    });
-    pixels.dispose();
-    console.log(`| ${b} | ${encoder.toFixed(1)} | ${head.toFixed(1)} | ${blur.toFixed(1)} | ${forward.toFixed(1)} | ${(forward / b).toFixed(1)} | ${((1000 * b) / forward).toFixed(2)} |`);
+  if (o.batches.length > 0) {
+    console.log('');
+    console.log('| batch | encoder ms | head + maps ms | blur ms | forward ms | ms / image | images / s |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const b of o.batches) {
+      const pixels = tf.tidy(() => tf.randomUniform([b, 3, size, size], -1, 1, 'float32', o.seed) as tf.Tensor4D);
+      const encoder = await time(o.repeats, async () => {
+        const f = model.encodeVision(pixels);
+        await settle(f.globalToken);
+        disposeVisionFeatures(f);
+      });
+      const features = model.encodeVision(pixels);
+      const head = await time(o.repeats, async () => {
+        const out = model.forwardFromFeatures(features);
+        await settle(out.anomalyMap);
+        disposeDualAnchorOutput(out);
+      });
+      disposeVisionFeatures(features);
+      const maps = tf.tidy(() => tf.randomUniform([b, size, size]) as tf.Tensor3D);
+      const blur = await time(o.repeats, async () => {
+        const m = gaussianBlur(maps, 4);
+        await settle(m);
+        m.dispose();
+      });
+      maps.dispose();
+      const forward = await time(o.repeats, async () => {
+        const out = model.forward(pixels);
+        await settle(out.anomalyMap);
+        disposeDualAnchorOutput(out);
+      });
+      pixels.dispose();
+      console.log(`| ${b} | ${encoder.toFixed(1)} | ${head.toFixed(1)} | ${blur.toFixed(1)} | ${forward.toFixed(1)} | ${(forward / b).toFixed(1)} | ${((1000 * b) / forward).toFixed(2)} |`);
+    }
   }
   if (o.trainBatch > 0) {
     const b = o.trainBatch;
-    const pixels = tf.tidy(() => tf.randomUniform([b, 3, size, size], -1, 1, 'float32', o.seed + 2) as tf.Tensor4D);
     const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, size, size], 0, 1, 'float32', o.seed + 3), 0.9), 'float32') as tf.Tensor3D);
     const labels = tf.tensor1d(Array.from({ length: b }, (_, i) => i % 2), 'int32');
-    const features = model.encodeVision(pixels);
+    const features =
+      o.features === 'random'
+        ? randomFeatures(model, b, size, o.seed + 4)
+        : tf.tidy(() => {
+            const pixels = tf.randomUniform([b, 3, size, size], -1, 1, 'float32', o.seed + 2) as tf.Tensor4D;
+            return model.encodeVision(pixels) as unknown as tf.TensorContainer;
+          }) as unknown as VisionFeatures;
     const optimizer = tf.train.adam(1e-3, 0.5, 0.999);
     const step = await time(o.repeats, async () => {
       const lf = model.lossFunction({ features, masks, labels }, { rng });
@@ -165,10 +196,11 @@ export async function run(argv: string[]): Promise<void> {
       sampleMemory();
     });
     console.log('');
-    console.log(`training step at batch ${b} (features cached, forward + backward + Adam): ${step.toFixed(1)} ms`);
+    const source = o.features === 'random' ? "seeded random features of the encoder's shapes" : 'features cached';
+    console.log(`training step at batch ${b} (${source}, forward + backward + Adam): ${step.toFixed(1)} ms`);
     optimizer.dispose();
     disposeVisionFeatures(features);
-    tf.dispose([pixels, masks, labels]);
+    tf.dispose([masks, labels]);
   }
   const memKind = report.chosen === 'webgpu' ? 'GPU buffers allocated' : 'tensor bytes';
   console.log(`peak memory (${memKind}): ${(peakBytes / 2 ** 20).toFixed(0)} MiB`);

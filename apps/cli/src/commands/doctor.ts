@@ -69,7 +69,7 @@ function formatReport(r: DoctorReport): string {
     if (b.webgpu) {
       const w = b.webgpu;
       lines.push(`    adapter: ${w.adapter} (${w.software ? 'software, slower than wasm: auto passes it over' : 'hardware'})`);
-      lines.push(`    shader-f16: ${w.shaderF16 ? 'offered' : 'not offered'}`);
+      lines.push(`    shader-f16: ${w.shaderF16 ? 'offered' : 'not offered'}; kernels compute in ${w.precision} (tfjs-backend-webgpu 4.22 has no half-precision kernels)`);
       for (const [k, v] of Object.entries(w.limits)) {
         const d = w.defaults[k as keyof typeof w.defaults];
         lines.push(`    ${k}: ${v}${d !== undefined ? ` (WebGPU default ${d})` : ''}`);
