@@ -82,6 +82,8 @@ describe('help and usage', () => {
     [['train'], '--batch-size <n>'],
     [['eval'], '--checkpoint <file>'],
     [['detect'], '--threshold <score>'],
+    [['detect'], '--map-scale <scale>'],
+    [['eval'], '--map-scale <scale>'],
     [['demo'], '--require-auroc <x>'],
     [['data', 'inspect'], '--skip-corrupt'],
     [['weights', 'list'], '--cache-dir <dir>'],
@@ -483,8 +485,9 @@ describe('demo', () => {
     expect(html).toContain('<h2>Results (zero-shot protocol)</h2>');
     expect(html).toContain('aria-label="loss curve"');
     expect((html.match(/src="data:image\/png;base64,/g) ?? []).length).toBeGreaterThanOrEqual(5 * 4);
-    expect(html).toContain('hgm weights pull clip-vit-l-14-336');
-    for (const f of ['metrics.md', 'metrics.csv', 'metrics.json', 'scores.csv', join('checkpoint', 'model.safetensors'), join('maps', 'cap', 'scratch', '000_overlay.png')]) {
+    expect(html).toMatch(/<pre><code>[^<\n]*hgm(?:\.js)? weights pull clip-vit-l-14-336\n/);
+    expect(html).toContain('colour scale of the anomaly maps: fixed scale 0 .. 1');
+    for (const f of [join('maps', 'colorbar.png'), 'metrics.md', 'metrics.csv', 'metrics.json', 'scores.csv', join('checkpoint', 'model.safetensors'), join('maps', 'cap', 'scratch', '000_overlay.png')]) {
       expect((await stat(join(out, f))).size).toBeGreaterThan(0);
     }
   });

@@ -2,12 +2,15 @@
  * Detection on new images: anomaly-map PNGs (heat map and overlay) per image, a JSON and a CSV of image
  * scores, and, with a threshold, a decision per image.
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atomicWriteFile } from '@hgm/tensor/node';
 import { decodeImage, preprocessImage, readBytes, type DatasetFileSystem, type DecodedImage, type ImageDecoder } from '@hgm/data';
 import type { EngineModel } from './engine-model';
 import { denormalize, heatmapPng, overlayPng } from './map-images';
 import { colorBarPng, originalMapPngs } from './original-maps';
+import { MapRange, describeScale, fixedScale, type MapScale, type MapScaleInfo } from './map-scale';
 import { uniqueOutputNames } from './output-names';
 import { predictImages, mapMaximum } from './predict-images';
 import { RateMeter, type ProgressListener } from './progress';
@@ -30,6 +33,12 @@ export interface DetectOptions {
    * evaluated, with the threshold contour; `model`: the model's S x S view.
    */
   mapSize?: MapSize;
+  /**
+   * `fixed` (default): heat maps coloured over 0..1; `run`: over the smallest to the largest map value of
+   * this run (the maps are kept in a temporary folder until the range is known, and each image is decoded a
+   * second time for its overlay).
+   */
+  mapScale?: MapScale;
   onProgress?: ProgressListener;
 }
 
@@ -54,6 +63,8 @@ export interface DetectResult {
   scoresCsv: string;
   /** The colour bar of the heat maps (maps/colorbar.png). */
   colorBar: string;
+  /** The range the heat maps were coloured over (also in scores.json). */
+  scale: MapScaleInfo;
 }
 
 /** Runs detection and writes maps and score tables into `outDir`. */
@@ -69,61 +80,92 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
   const names = uniqueOutputNames(options.images);
   const decode = options.decode ?? decodeImage;
   const mapSize = options.mapSize ?? 'original';
-  const norm = { min: 0, max: 1 };
-  const colorBar = join(options.outDir, 'maps', 'colorbar.png');
-  await atomicWriteFile(colorBar, colorBarPng(norm));
-  let done = 0;
-  for (let i = 0; i < options.images.length; i += batchSize) {
-    const paths = options.images.slice(i, i + batchSize);
-    // the decoded images are kept for the overlays: each image is decoded once
-    const ok: { path: string; image: DecodedImage; pixels: Float32Array }[] = [];
-    for (const p of paths) {
-      try {
-        const image = await decode(await readBytes(fs, p), p);
-        ok.push({ path: p, image, pixels: preprocessImage(image, model.preprocess) });
-      } catch (e) {
-        if (!options.skipCorrupt) throw e;
-        const reason = (e as Error).message;
-        skipped.push({ image: p, reason });
-        emit({ type: 'warning', message: `skipped ${reason}` });
-      }
+  const byRun = options.mapScale === 'run';
+  const range = new MapRange();
+  // with the run's scale the maps wait here (one raw float32 file each) until every map is known
+  const scratch = byRun ? await mkdtemp(join(tmpdir(), 'hgm-detect-maps-')) : undefined;
+  const writeMaps = async (image: DecodedImage, pixels: Float32Array, map: Float32Array, d: Detection, norm: MapScaleInfo) => {
+    if (mapSize === 'original') {
+      const pngs = originalMapPngs(image, map, model.preprocess, { norm, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}) });
+      await atomicWriteFile(d.heatmap, pngs.heatmap);
+      await atomicWriteFile(d.overlay, pngs.overlay);
+    } else {
+      await atomicWriteFile(d.heatmap, heatmapPng(map, size, norm));
+      await atomicWriteFile(d.overlay, overlayPng(denormalize(pixels, model.preprocess), map, size, norm));
     }
-    if (ok.length > 0) {
-      const { maps, scores } = await predictImages(model, ok.map((o) => o.pixels));
-      for (let j = 0; j < ok.length; j++) {
-        const o = ok[j]!;
-        const map = maps.slice(j * size * size, (j + 1) * size * size);
-        const stem = names.get(o.path)!;
-        const heatmap = join(options.outDir, 'maps', `${stem}_heatmap.png`);
-        const overlay = join(options.outDir, 'maps', `${stem}_overlay.png`);
-        if (mapSize === 'original') {
-          const pngs = originalMapPngs(o.image, map, model.preprocess, { norm, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}) });
-          await atomicWriteFile(heatmap, pngs.heatmap);
-          await atomicWriteFile(overlay, pngs.overlay);
-        } else {
-          await atomicWriteFile(heatmap, heatmapPng(map, size, norm));
-          await atomicWriteFile(overlay, overlayPng(denormalize(o.pixels, model.preprocess), map, size, norm));
+  };
+  try {
+    let done = 0;
+    for (let i = 0; i < options.images.length; i += batchSize) {
+      const paths = options.images.slice(i, i + batchSize);
+      // the decoded images are kept for the overlays: each image is decoded once (twice with the run's scale)
+      const ok: { path: string; image: DecodedImage; pixels: Float32Array }[] = [];
+      for (const p of paths) {
+        try {
+          const image = await decode(await readBytes(fs, p), p);
+          ok.push({ path: p, image, pixels: preprocessImage(image, model.preprocess) });
+        } catch (e) {
+          if (!options.skipCorrupt) throw e;
+          const reason = (e as Error).message;
+          skipped.push({ image: p, reason });
+          emit({ type: 'warning', message: `skipped ${reason}` });
         }
-        const maxMap = mapMaximum(map);
-        const score = scores[j]!;
-        detections.push({ image: o.path, score, ...(options.threshold !== undefined ? { anomalous: score >= options.threshold } : {}), heatmap, overlay, maxMap });
+      }
+      if (ok.length > 0) {
+        const { maps, scores } = await predictImages(model, ok.map((o) => o.pixels));
+        for (let j = 0; j < ok.length; j++) {
+          const o = ok[j]!;
+          const map = maps.slice(j * size * size, (j + 1) * size * size);
+          const stem = names.get(o.path)!;
+          const score = scores[j]!;
+          const d: Detection = {
+            image: o.path,
+            score,
+            ...(options.threshold !== undefined ? { anomalous: score >= options.threshold } : {}),
+            heatmap: join(options.outDir, 'maps', `${stem}_heatmap.png`),
+            overlay: join(options.outDir, 'maps', `${stem}_overlay.png`),
+            maxMap: mapMaximum(map),
+          };
+          detections.push(d);
+          if (scratch) {
+            range.add(map);
+            await writeFile(join(scratch, `${detections.length - 1}.f32`), new Uint8Array(map.buffer, map.byteOffset, map.byteLength));
+          } else {
+            await writeMaps(o.image, o.pixels, map, d, fixedScale());
+          }
+        }
+      }
+      done += paths.length;
+      meter.tick(paths.length);
+      emit({ type: 'items', stage: 'detect', done, total: options.images.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(options.images.length - done) });
+    }
+    const scale = scratch ? range.scale() : fixedScale();
+    if (scratch) {
+      emit({ type: 'stage', stage: 'maps', message: `drawing ${detections.length} maps on the ${describeScale(scale)}` });
+      for (let k = 0; k < detections.length; k++) {
+        const d = detections[k]!;
+        const bytes = await readFile(join(scratch, `${k}.f32`));
+        const map = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+        const image = await decode(await readBytes(fs, d.image), d.image);
+        await writeMaps(image, mapSize === 'model' ? preprocessImage(image, model.preprocess) : new Float32Array(0), map, d, scale);
       }
     }
-    done += paths.length;
-    meter.tick(paths.length);
-    emit({ type: 'items', stage: 'detect', done, total: options.images.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(options.images.length - done) });
+    const colorBar = join(options.outDir, 'maps', 'colorbar.png');
+    await atomicWriteFile(colorBar, colorBarPng(scale));
+    return { detections, skipped, colorBar, scale, ...(await writeDetectionTables(options.outDir, detections, skipped, options.threshold, scale)) };
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
-  return { detections, skipped, colorBar, ...(await writeDetectionTables(options.outDir, detections, skipped, options.threshold)) };
 }
 
 /**
  * Writes `scores.json` and `scores.csv` (atomically) in the layout of a local `detect` run; the queue's
  * collector writes its results through it too.
  */
-export async function writeDetectionTables(outDir: string, detections: readonly Detection[], skipped: DetectResult['skipped'], threshold: number | undefined): Promise<{ scoresJson: string; scoresCsv: string }> {
+export async function writeDetectionTables(outDir: string, detections: readonly Detection[], skipped: DetectResult['skipped'], threshold: number | undefined, scale?: MapScaleInfo): Promise<{ scoresJson: string; scoresCsv: string }> {
   const scoresJson = join(outDir, 'scores.json');
   const scoresCsv = join(outDir, 'scores.csv');
-  await atomicWriteFile(scoresJson, JSON.stringify({ threshold: threshold ?? null, detections, skipped }, null, 2));
+  await atomicWriteFile(scoresJson, JSON.stringify({ threshold: threshold ?? null, ...(scale ? { mapScale: scale } : {}), detections, skipped }, null, 2));
   const header = threshold !== undefined ? 'image,score,anomalous,max_map,heatmap,overlay' : 'image,score,max_map,heatmap,overlay';
   const rows = detections.map((d) => [csv(d.image), d.score, ...(threshold !== undefined ? [d.anomalous ? 1 : 0] : []), d.maxMap, csv(d.heatmap), csv(d.overlay)].join(','));
   await atomicWriteFile(scoresCsv, [header, ...rows].join('\n') + '\n');

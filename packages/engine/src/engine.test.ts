@@ -230,6 +230,43 @@ describe('evaluation and detection', () => {
     m.dispose();
   });
 
+  it('colours maps over the run\'s own range with --map-scale run and writes that range into the legend and the tables', async () => {
+    const m = new ToyModel(toyConfig);
+    const images = (await expandInputs([join(data, 'wood', 'test')])).slice(0, 5);
+    const fixed = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-fixed'), mapSize: 'model' });
+    const run = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-run'), mapSize: 'model', mapScale: 'run', batchSize: 2 });
+    expect(fixed.scale).toEqual({ mode: 'fixed', min: 0, max: 1 });
+    expect(run.detections.map((d) => d.score)).toEqual(fixed.detections.map((d) => d.score));
+    expect(run.scale.mode).toBe('run');
+    expect(run.scale.max).toBeCloseTo(Math.max(...run.detections.map((d) => d.maxMap)), 6);
+    expect(run.scale.max - run.scale.min).toBeLessThan(1);
+    const written = JSON.parse(await readFile(run.scoresJson, 'utf8'));
+    expect(written.mapScale).toEqual(run.scale);
+    // on the run's scale the smallest map value gets the bottom colour and the largest the top colour
+    const colours = new Set<string>();
+    for (const d of run.detections) {
+      const png = decodeImage(await readFile(d.heatmap), d.heatmap);
+      for (let i = 0; i < png.width * png.height; i++) colours.add(Array.from(png.data.slice(3 * i, 3 * i + 3)).join(','));
+    }
+    expect(colours.has('48,18,59')).toBe(true);
+    expect(colours.has('122,4,3')).toBe(true);
+    // the legend is the run's: its labels differ from the fixed one
+    expect(Buffer.compare(await readFile(run.colorBar), await readFile(fixed.colorBar))).not.toBe(0);
+    expect(await readdir(join(root, 'detect-run', 'maps'))).toHaveLength(2 * 5 + 1);
+
+    const outDir = join(root, 'eval-run');
+    const e = await evaluate({ model: m, samples, fs: nodeFileSystem, featureCacheDir: join(root, 'cache-run'), outDir, saveMaps: true, mapScale: 'run', keepExamples: 1 });
+    expect(e.mapScale.mode).toBe('run');
+    expect(e.mapScale.min).toBeGreaterThanOrEqual(0);
+    expect(e.mapScale.max).toBeLessThanOrEqual(1);
+    expect(e.mapScale.max).toBeGreaterThan(e.mapScale.min);
+    expect(JSON.parse(await readFile(join(outDir, 'metrics.json'), 'utf8')).mapScale).toEqual(e.mapScale);
+    const plain = await evaluate({ model: m, samples, fs: nodeFileSystem, featureCacheDir: join(root, 'cache-run') });
+    expect(plain.mapScale).toEqual({ mode: 'fixed', min: 0, max: 1 });
+    expect(plain.categories).toEqual(e.categories);
+    m.dispose();
+  });
+
   it('does not leak tensors over repeated training steps and predictions', async () => {
     const m = new ToyModel(toyConfig);
     await train({ model: m, samples: samples.slice(0, 4), fs: nodeFileSystem, outDir: join(root, 'run-f0'), featureCacheDir: join(root, 'cache-f'), epochs: 1, batchSize: 2 });

@@ -4,13 +4,14 @@
  */
 import { join } from 'node:path';
 import { atomicWriteFile } from '@hgm/tensor/node';
-import { loadSample, preprocessImage, type DatasetFileSystem, type DatasetSample, type ImageDecoder } from '@hgm/data';
+import { loadSample, preprocessImage, type DatasetFileSystem, type DatasetSample, type DecodedImage, type ImageDecoder } from '@hgm/data';
 import { PixelSet, evaluateMetrics, parseMetricName } from '@hgm/metrics';
 import type { EngineModel } from './engine-model';
 import { FeatureCache } from './feature-cache';
 import { loadFeatureBatch, prepareSamples, type PreparedSample } from './features';
 import { denormalize, heatmapPng, overlayPng, rgbPng, maskPng } from './map-images';
 import { colorBarPng, originalMapPngs } from './original-maps';
+import { MapRange, fixedScale, type MapScale, type MapScaleInfo } from './map-scale';
 import { uniqueOutputNames } from './output-names';
 import type { MapSize } from './detector';
 import { RateMeter, type ProgressListener } from './progress';
@@ -31,6 +32,11 @@ export interface EvaluateOptions {
   saveMaps?: boolean;
   /** `original` (default): saved maps at each image's size and aspect; `model`: the model's S x S view. */
   mapSize?: MapSize;
+  /**
+   * `fixed` (default): heat maps (files and examples) coloured over 0..1; `run`: over the smallest to the
+   * largest map value of the evaluation (found by one extra pass of the head over the cached features).
+   */
+  mapScale?: MapScale;
   /** The image decoder (default `decodeImage`, the pure-JS codecs; Node callers pass `nodeImageDecoder()`). */
   decode?: ImageDecoder;
   /** Keep the maps of up to this many images per category in memory for reports (default 0). */
@@ -74,6 +80,8 @@ export interface EvaluationResult {
   scores: { imagePath: string; category: string; label: number; score: number }[];
   examples: EvaluationExample[];
   files: string[];
+  /** The range the heat maps and examples were coloured over. */
+  mapScale: MapScaleInfo;
 }
 
 /** Evaluates a model on labelled samples (usually a test split). */
@@ -95,7 +103,9 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     ...(decode ? { decode } : {}),
   });
   const mapSize = options.mapSize ?? 'original';
-  const norm = { min: 0, max: 1 };
+  const batchSize = options.batchSize ?? 8;
+  const drawsMaps = (options.saveMaps === true && options.outDir !== undefined) || (options.keepExamples ?? 0) > 0;
+  const norm = options.mapScale === 'run' && drawsMaps ? await runScale(model, cache, prepared, batchSize) : fixedScale();
   // map names: unique inside each maps/<category>/<defect>/ folder (Y92.jpg and Y92.png get Y92_jpg, Y92_png)
   const mapNames = new Map<string, string>();
   const folders = new Map<string, string[]>();
@@ -109,13 +119,16 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     await atomicWriteFile(colorBar, colorBarPng(norm));
     files.push(colorBar);
   }
+  const modelViewPngs = (image: DecodedImage, map: Float32Array, mask: Uint8Array | undefined) => {
+    const rgb = denormalize(preprocessImage(image, model.preprocess), model.preprocess);
+    return { rgb, heat: heatmapPng(map, size, norm), over: overlayPng(rgb, map, size, norm, mask) };
+  };
   const byCategory = new Map<string, PreparedSample[]>();
   for (const p of prepared) {
     const list = byCategory.get(p.sample.category) ?? [];
     list.push(p);
     byCategory.set(p.sample.category, list);
   }
-  const batchSize = options.batchSize ?? 8;
   const scores: EvaluationResult['scores'] = [];
   const examples: EvaluationExample[] = [];
   const categories: CategoryResult[] = [];
@@ -154,19 +167,18 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         const wantExample = kept < (options.keepExamples ?? 0) && (s.label === 1 || kept === 0);
         if (options.saveMaps || wantExample) {
           const loaded = await loadSample(s.sample, fs, decode ? { decode } : {});
-          const rgb = denormalize(preprocessImage(loaded.image, model.preprocess), model.preprocess);
-          const heat = heatmapPng(map, size, norm);
-          const over = overlayPng(rgb, map, size, norm, s.hasMask ? s.mask : undefined);
+          // the model-size view: for the report's examples and for --map-size model
+          const modelView = wantExample || mapSize === 'model' ? modelViewPngs(loaded.image, map, s.hasMask ? s.mask : undefined) : undefined;
           if (options.saveMaps && options.outDir) {
             const base = join(options.outDir, 'maps', safe(category), safe(s.sample.defectType), mapNames.get(s.sample.imagePath)!);
-            const pngs = mapSize === 'original' ? originalMapPngs(loaded.image, map, model.preprocess, { norm, mask: loaded.mask }) : { heatmap: heat, overlay: over };
+            const pngs = mapSize === 'original' ? originalMapPngs(loaded.image, map, model.preprocess, { norm, mask: loaded.mask }) : { heatmap: modelView!.heat, overlay: modelView!.over };
             await atomicWriteFile(`${base}_heatmap.png`, pngs.heatmap);
             await atomicWriteFile(`${base}_overlay.png`, pngs.overlay);
             files.push(`${base}_heatmap.png`, `${base}_overlay.png`);
           }
           if (wantExample) {
             kept++;
-            examples.push({ category, sample: s.sample, score, input: rgbPng(rgb, size), groundTruth: maskPng(s.mask, size), heatmap: heat, overlay: over });
+            examples.push({ category, sample: s.sample, score, input: rgbPng(modelView!.rgb, size), groundTruth: maskPng(s.mask, size), heatmap: modelView!.heat, overlay: modelView!.over });
           }
         }
       }
@@ -200,9 +212,26 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
         ? { value: vals.reduce((a, b) => a + b, 0) / vals.length, categories: vals.length }
         : { error: noMasksEverywhere ? 'no masks: no category has a ground-truth mask for its anomalous images' : 'undefined in every category' };
   }
-  const result: EvaluationResult = { metrics, categories, mean, scores, examples, files };
+  const result: EvaluationResult = { metrics, categories, mean, scores, examples, files, mapScale: norm };
   if (options.outDir) files.push(...(await writeEvaluationTables(result, options.outDir)));
   return result;
+}
+
+/** The range of every anomaly map of the evaluation: the head runs over the cached features once more. */
+async function runScale(model: EngineModel, cache: FeatureCache, prepared: readonly PreparedSample[], batchSize: number): Promise<MapScaleInfo> {
+  const range = new MapRange();
+  for (let i = 0; i < prepared.length; i += batchSize) {
+    const features = await loadFeatureBatch(cache, prepared.slice(i, i + batchSize));
+    const pred = model.predict(features);
+    for (const t of features.values()) t.dispose();
+    try {
+      range.add((await pred.anomalyMap.data()) as Float32Array);
+    } finally {
+      pred.anomalyMap.dispose();
+      pred.imageScore.dispose();
+    }
+  }
+  return range.scale();
 }
 
 function isPixelMetric(name: string): boolean {
@@ -250,7 +279,7 @@ export async function writeEvaluationTables(r: EvaluationResult, outDir: string)
   const sc = join(outDir, 'scores.csv');
   await atomicWriteFile(md, evaluationMarkdown(r));
   await atomicWriteFile(csv, evaluationCsv(r));
-  await atomicWriteFile(json, JSON.stringify({ metrics: r.metrics, categories: r.categories, mean: r.mean }, null, 2));
+  await atomicWriteFile(json, JSON.stringify({ metrics: r.metrics, categories: r.categories, mean: r.mean, mapScale: r.mapScale }, null, 2));
   await atomicWriteFile(sc, ['image,category,label,score', ...r.scores.map((s) => `${csvField(s.imagePath)},${csvField(s.category)},${s.label},${s.score}`)].join('\n') + '\n');
   return [md, csv, json, sc];
 }

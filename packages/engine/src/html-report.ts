@@ -2,6 +2,8 @@
  * A self-contained HTML report: a metrics table, a loss-curve plot (inline SVG) and a grid of examples
  * (input, ground truth, predicted map) whose images are relative paths or data URLs.
  */
+import { colorOf } from './colormap';
+import { formatScaleValue } from './map-scale';
 
 export interface ReportTable {
   title: string;
@@ -32,8 +34,20 @@ export interface ReportData {
   lossCurve?: LossCurve;
   exampleColumns?: string[];
   examples?: ExampleRow[];
-  /** Plain-text lines at the end (e.g. how to run the real model). */
+  /** The scale the example heat maps are coloured over: drawn as a colour bar above the examples. */
+  colorScale?: ColorScale;
+  /** Plain-text lines at the end. */
   footer?: string[];
+  /** Shell commands after the footer, each shown as code (e.g. how to run the real model). */
+  commands?: { title: string; lines: string[] };
+}
+
+/** A heat-map colour scale: the colour bar runs from `min` (left) to `max` (right). */
+export interface ColorScale {
+  min: number;
+  max: number;
+  /** What the scale is, printed beside the bar (e.g. "fixed scale 0 .. 1"). */
+  label: string;
 }
 
 export function escapeHtml(s: string): string {
@@ -70,7 +84,12 @@ export function lossCurveSvg(curve: LossCurve, width = 720, height = 320): strin
       parts.push(`<line x1="${x(e)}" x2="${x(e)}" y1="${pad.t}" y2="${pad.t + h}" stroke="#ddd" stroke-dasharray="3,3"/>`);
     }
   }
-  parts.push(`<text x="${pad.l + w / 2}" y="${height - 8}" font-size="12" text-anchor="middle">training step</text>`);
+  for (const t of stepTicks(n)) {
+    parts.push(`<line x1="${x(t)}" x2="${x(t)}" y1="${pad.t + h}" y2="${pad.t + h + 4}" stroke="#888"/>`);
+    parts.push(`<text x="${x(t)}" y="${pad.t + h + 16}" font-size="11" text-anchor="middle">${t + 1}</text>`);
+  }
+  const epochs = curve.stepsPerEpoch && curve.stepsPerEpoch > 0 ? Math.ceil(n / curve.stepsPerEpoch) : 0;
+  parts.push(`<text x="${pad.l + w / 2}" y="${height - 4}" font-size="12" text-anchor="middle">training step${epochs > 1 ? ` (dashed lines: epoch boundaries, ${curve.stepsPerEpoch} steps per epoch, ${epochs} epochs)` : ''}</text>`);
   curve.series.forEach((s, si) => {
     const color = PALETTE[si % PALETTE.length]!;
     const pts = s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
@@ -80,6 +99,38 @@ export function lossCurveSvg(curve: LossCurve, width = 720, height = 320): strin
   });
   parts.push('</svg>');
   return parts.join('');
+}
+
+/**
+ * Indices (0-based) of about five evenly spaced x-axis ticks over `n` steps, at round step numbers; the
+ * labels are 1-based step numbers.
+ */
+export function stepTicks(n: number): number[] {
+  if (n <= 1) return [0];
+  const raw = (n - 1) / 5;
+  const mag = 10 ** Math.floor(Math.log10(Math.max(1, raw)));
+  const step = [1, 2, 5, 10].map((k) => k * mag).find((k) => k >= raw) ?? 10 * mag;
+  const out = [0];
+  for (let t = step; t <= n; t += step) if (t - 1 > 0) out.push(t - 1);
+  if (out[out.length - 1] !== n - 1 && n - 1 - out[out.length - 1]! >= step / 2) out.push(n - 1);
+  return out;
+}
+
+/** A horizontal colour bar with five labelled ticks, as HTML (a CSS gradient of the heat-map colours). */
+export function colorScaleHtml(scale: ColorScale): string {
+  const stops = Array.from({ length: 11 }, (_, k) => {
+    const [r, g, b] = colorOf(k / 10);
+    return `rgb(${r},${g},${b}) ${k * 10}%`;
+  });
+  const ticks = Array.from({ length: 5 }, (_, k) => {
+    const v = scale.min + ((scale.max - scale.min) * k) / 4;
+    return `<span style="position:absolute;left:${k * 25}%;transform:translateX(-50%)">${escapeHtml(formatScaleValue(v))}</span>`;
+  });
+  return (
+    `<div class="scale"><div class="h">colour scale of the anomaly maps: ${escapeHtml(scale.label)}</div>` +
+    `<div style="width:360px;height:14px;border:1px solid #999;background:linear-gradient(to right,${stops.join(',')})"></div>` +
+    `<div style="position:relative;width:360px;height:1.2em;font-size:0.8rem">${ticks.join('')}</div></div>`
+  );
 }
 
 /** Renders the whole report as one HTML document. */
@@ -92,7 +143,8 @@ export function renderReport(data: ReportData): string {
       'table{border-collapse:collapse;margin:0.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:4px 10px;text-align:right}' +
       'th:first-child,td:first-child{text-align:left}th{background:#f0f0f0}.grid{display:grid;gap:6px;align-items:start}' +
       '.grid img{width:100%;image-rendering:pixelated;border:1px solid #ddd}.grid .h{font-weight:600;font-size:0.9rem}' +
-      '.cap{font-size:0.8rem;color:#555;align-self:center}.note{color:#555;font-size:0.9rem}code{background:#f4f4f4;padding:1px 4px}</style>',
+      '.cap{font-size:0.8rem;color:#555;align-self:center}.note{color:#555;font-size:0.9rem}code{background:#f4f4f4;padding:1px 4px}' +
+      'pre{background:#f4f4f4;padding:0.6rem 0.8rem;overflow-x:auto}pre code{padding:0}.scale{margin:0.5rem 0 1rem}.scale .h{font-size:0.9rem;margin-bottom:4px}</style>',
   );
   out.push('</head><body>');
   out.push(`<h1>${escapeHtml(data.title)}</h1>`);
@@ -110,6 +162,7 @@ export function renderReport(data: ReportData): string {
   if (data.examples && data.examples.length > 0 && data.exampleColumns) {
     const cols = data.exampleColumns.length;
     out.push('<h2>Examples</h2>');
+    if (data.colorScale) out.push(colorScaleHtml(data.colorScale));
     out.push(`<div class="grid" style="grid-template-columns:160px repeat(${cols}, minmax(0, 1fr))"><div></div>`);
     for (const c of data.exampleColumns) out.push(`<div class="h">${escapeHtml(c)}</div>`);
     for (const ex of data.examples) {
@@ -119,6 +172,10 @@ export function renderReport(data: ReportData): string {
     out.push('</div>');
   }
   if (data.footer) for (const f of data.footer) out.push(`<p class="note">${escapeHtml(f)}</p>`);
+  if (data.commands) {
+    out.push(`<p>${escapeHtml(data.commands.title)}</p>`);
+    out.push(`<pre><code>${data.commands.lines.map(escapeHtml).join('\n')}</code></pre>`);
+  }
   out.push('</body></html>');
   return out.join('\n');
 }

@@ -9,3 +9,4 @@ export * from './map-images';
 export * from './saved-model';
 export * from './original-maps';
 export * from './predict-images';
+export * from './map-scale';

@@ -6,6 +6,7 @@
 import { encodePng, planResize, type DecodedImage, type Mask } from '@hgm/data';
 import { colorOf, drawMaskOutline, heatmapRgb, type Normalization } from './colormap';
 import type { EnginePreprocess } from './engine-model';
+import { formatScaleValue } from './map-scale';
 
 /** A model map carried back to the original image. */
 export interface OriginalMap {
@@ -132,6 +133,8 @@ const GLYPHS: Record<string, string> = {
   '9': '111101111001111',
   '.': '000000000000010',
   '-': '000000111000000',
+  '+': '000010111010000',
+  e: '000111101110011',
 };
 
 function drawText(rgb: Uint8Array, width: number, text: string, x0: number, y0: number, scale: number): void {
@@ -157,7 +160,7 @@ function drawText(rgb: Uint8Array, width: number, text: string, x0: number, y0: 
 
 /**
  * A vertical colour bar for the heat maps: the colour scale from `norm.min` (bottom) to `norm.max` (top) with
- * five labelled ticks, on white.
+ * five labelled ticks (as {@link formatScaleValue} writes them), on white.
  */
 export function colorBarPng(norm: Normalization, ticks = 5): Uint8Array {
   const scale = 2;
@@ -165,7 +168,7 @@ export function colorBarPng(norm: Normalization, ticks = 5): Uint8Array {
   const barH = 256;
   const pad = 12;
   const labels = Array.from({ length: ticks }, (_, k) => norm.min + ((norm.max - norm.min) * k) / (ticks - 1));
-  const texts = labels.map((v) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)));
+  const texts = labels.map(formatScaleValue);
   const textW = Math.max(...texts.map((t) => t.length)) * 4 * scale;
   const width = pad + barW + 6 + 4 + textW + pad;
   const height = barH + 2 * pad;

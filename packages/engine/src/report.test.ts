@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { colorOf, heatmapRgb, overlayRgb, minMax, drawMaskOutline } from './colormap';
-import { renderReport, lossCurveSvg, escapeHtml } from './html-report';
+import { renderReport, lossCurveSvg, escapeHtml, stepTicks } from './html-report';
 import { RateMeter, formatDuration } from './progress';
 
 describe('colormap', () => {
@@ -46,6 +46,31 @@ describe('html report', () => {
     expect(escapeHtml('"x"')).toBe('&quot;x&quot;');
     const svg = lossCurveSvg({ series: [{ name: 'total', values: [2, 1] }] }, 300, 200);
     expect(svg).toContain('points="56.0,16.0 150.0,90.0"');
+  });
+
+  it('draws the colour scale of the examples, commands as code, and numbered steps on the loss chart', () => {
+    const html = renderReport({
+      title: 'r',
+      summary: [],
+      tables: [],
+      lossCurve: { series: [{ name: 'total', values: Array.from({ length: 24 }, (_, i) => 1 / (i + 1)) }], stepsPerEpoch: 6 },
+      exampleColumns: ['map'],
+      examples: [{ caption: 'a', images: ['a.png'] }],
+      colorScale: { min: 0.25, max: 0.75, label: 'run scale 0.2500 .. 0.7500' },
+      commands: { title: 'To run the real model:', lines: ['node apps/cli/bin/hgm.js eval --data <root>'] },
+    });
+    expect(html).toContain('colour scale of the anomaly maps: run scale 0.2500 .. 0.7500');
+    expect(html).toContain('linear-gradient(to right,rgb(48,18,59) 0%');
+    expect(html).toContain('rgb(122,4,3) 100%');
+    for (const t of ['0.2500', '0.3750', '0.5000', '0.6250', '0.7500']) expect(html).toContain(`>${t}</span>`);
+    expect(html).toContain('<pre><code>node apps/cli/bin/hgm.js eval --data &lt;root&gt;</code></pre>');
+    expect(html).toContain('6 steps per epoch, 4 epochs');
+    // x-axis labels are 1-based step numbers at round values
+    expect(stepTicks(24).map((t) => t + 1)).toEqual([1, 5, 10, 15, 20, 24]);
+    expect(stepTicks(1)).toEqual([0]);
+    expect(stepTicks(3).map((t) => t + 1)).toEqual([1, 2, 3]);
+    expect(stepTicks(1000).map((t) => t + 1)).toEqual([1, 200, 400, 600, 800, 1000]);
+    expect(html).toMatch(/<text [^>]*text-anchor="middle">24<\/text>/);
   });
 });
 

@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { readDatasetFromDisk, writeSyntheticDataset, nodeFileSystem, TEXTURE_DOMAINS, SYNTHETIC_DOMAINS, ANOMALY_KINDS, type SyntheticDomain, type DatasetSample } from '@hgm/data/node';
 import { atomicWriteFile } from '@hgm/tensor/node';
-import { evaluate, evaluationMarkdown, renderReport, formatDuration, type EvaluationExample, type EvaluationResult, type MetricCell, type ReportTable, type StepRecord } from '@hgm/engine/node';
+import { describeScale, evaluate, evaluationMarkdown, renderReport, formatDuration, type EvaluationExample, type EvaluationResult, type MetricCell, type ReportTable, type StepRecord } from '@hgm/engine/node';
 import type { DualAnchorConfigInput } from '@hgm/dual-anchor';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
@@ -17,6 +17,7 @@ import { CliError, EXIT } from '../exit-codes';
 import { ensureWritableDir } from '../output-dir';
 import { createModel, presetConfig } from '../models';
 import { trainWithInterrupt } from './train';
+import { cliInvocation } from '../cli-invocation';
 import { train } from '@hgm/engine/node';
 
 export const DEMO_SCHEMA: Schema = {
@@ -144,12 +145,13 @@ export async function runDemo(flags: Record<string, unknown>, ctx: CommandContex
       const r = relative(process.cwd(), p);
       return r === '' ? '.' : r.startsWith('..') ? p : r;
     };
+    const hgm = cliInvocation();
     const realModel = [
-      'hgm weights pull clip-vit-l-14-336',
-      'HF_TOKEN=<token> hgm weights pull dinov3-vitl16   # gated on the hub: accept its licence first',
-      'hgm train --model paper --data <VisA root> --out runs/visa',
-      'hgm eval --data <MVTec AD root> --checkpoint runs/visa/model.safetensors --out results/mvtec',
-      'hgm detect <images or folder> --checkpoint runs/visa/model.safetensors --out detections --threshold 0.5',
+      `${hgm} weights pull clip-vit-l-14-336`,
+      `HF_TOKEN=<token> ${hgm} weights pull dinov3-vitl16   # gated on the hub: accept its licence first`,
+      `${hgm} train --model paper --data <VisA root> --out runs/visa`,
+      `${hgm} eval --data <MVTec AD root> --checkpoint runs/visa/model.safetensors --out results/mvtec`,
+      `${hgm} detect <images or folder> --checkpoint runs/visa/model.safetensors --out detections --threshold 0.5`,
     ];
     const html = renderReport({
       title: 'hgm demo: zero-shot anomaly detection on synthetic images',
@@ -170,7 +172,9 @@ export async function runDemo(flags: Record<string, unknown>, ctx: CommandContex
         caption: `${e.category}${o.unseenDomains.includes(e.category) ? ' (unseen)' : ''} / ${e.sample.defectType} - score ${e.score.toFixed(3)}`,
         images: [dataUrl(e.input), dataUrl(e.groundTruth), dataUrl(e.heatmap), dataUrl(e.overlay)],
       })),
-      footer: [`Files: metrics.md, metrics.csv, metrics.json, scores.csv, maps/ (a heat map and an overlay per evaluation image), checkpoint/ (model.safetensors, checkpoint.safetensors, history.json), data/ (the generated images).`, 'To run the real model:', ...realModel],
+      colorScale: { min: after.mapScale.min, max: after.mapScale.max, label: `${describeScale(after.mapScale)} (maps/colorbar.png; --map-scale run in eval and detect spans the run's own range)` },
+      footer: [`Files: metrics.md, metrics.csv, metrics.json, scores.csv, maps/ (a heat map and an overlay per evaluation image, and colorbar.png, their colour scale), checkpoint/ (model.safetensors, checkpoint.safetensors, history.json), data/ (the generated images).`],
+      commands: { title: 'To run the real model (DINOv3 ViT-L/16 + CLIP ViT-L/14-336 text tower), from the repository root:', lines: realModel },
     });
     await atomicWriteFile(reportPath, html);
     const summary = {

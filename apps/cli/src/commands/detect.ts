@@ -1,6 +1,6 @@
 /** `hgm detect`: anomaly maps, scores and decisions for new images (files, folders, globs). */
 import type { Command } from 'commander';
-import { detect, expandInputs } from '@hgm/engine/node';
+import { describeScale, detect, expandInputs, parseMapScale } from '@hgm/engine/node';
 import { DEFAULT_MAX_PIXELS, imageDecoderInfo, nodeFileSystem, nodeImageDecoder } from '@hgm/data/node';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
@@ -19,6 +19,7 @@ export const DETECT_SCHEMA: Schema = {
   batchSize: { type: 'integer', min: 1, description: 'batch size' },
   skipCorrupt: { type: 'boolean', description: 'skip unreadable images' },
   mapSize: { type: 'string', choices: ['original', 'model'], description: 'size of the written maps' },
+  mapScale: { type: 'string', choices: ['fixed', 'run'], description: 'range the heat maps are coloured over' },
   maxPixels: { type: 'integer', min: 1, description: 'warn above this many pixels per image, refuse above twice as many' },
   overwrite: { type: 'boolean', description: 'replace the outputs of an earlier run in --out' },
   queue: { type: 'string', description: 'redis:// URL: queue the images for `hgm worker` instead of running here' },
@@ -43,6 +44,7 @@ interface DetectOptionsCli extends Record<string, unknown> {
   backboneWeights?: string;
   backend: string;
   mapSize: string;
+  mapScale: string;
   maxPixels: number;
   overwrite: boolean;
   executor: string;
@@ -56,6 +58,7 @@ const DEFAULTS: DetectOptionsCli = {
   skipCorrupt: false,
   backend: 'auto',
   mapSize: 'original',
+  mapScale: 'fixed',
   maxPixels: DEFAULT_MAX_PIXELS,
   overwrite: false,
   executor: 'auto',
@@ -91,15 +94,16 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
       batchSize: o.batchSize,
       skipCorrupt: o.skipCorrupt,
       mapSize: o.mapSize as 'original' | 'model',
+      mapScale: parseMapScale(o.mapScale),
       decode: nodeImageDecoder({ maxPixels: o.maxPixels, onWarning: (w) => ctx.warn(w) }),
       onProgress: ctx.progress,
     });
     const anomalous = r.detections.filter((d) => d.anomalous).length;
     const lines = r.detections.map((d) => `${d.score.toFixed(4)}${d.anomalous === undefined ? '' : d.anomalous ? ' ANOMALOUS' : ' normal   '}  ${d.image}`);
     if (r.skipped.length > 0) lines.push(`skipped ${r.skipped.length} unreadable image${r.skipped.length === 1 ? '' : 's'}`);
-    lines.push(`written: ${r.scoresJson}, ${r.scoresCsv}, maps in ${outDir}/maps/ (colour scale: ${r.colorBar})`);
+    lines.push(`written: ${r.scoresJson}, ${r.scoresCsv}, maps in ${outDir}/maps/ (${describeScale(r.scale)}: ${r.colorBar})`);
     if (o.threshold !== undefined) lines.push(`${anomalous} of ${r.detections.length} anomalous at threshold ${o.threshold}`);
-    ctx.result({ command: 'detect', backend: backend.chosen, executor: executor.executor, ...(executor.reason ? { executorReason: executor.reason } : {}), checkpoint: info.path, out: outDir, threshold: o.threshold ?? null, anomalous, detections: r.detections, skipped: r.skipped, scoresJson: r.scoresJson, scoresCsv: r.scoresCsv }, lines.join('\n'));
+    ctx.result({ command: 'detect', backend: backend.chosen, mapScale: r.scale, executor: executor.executor, ...(executor.reason ? { executorReason: executor.reason } : {}), checkpoint: info.path, out: outDir, threshold: o.threshold ?? null, anomalous, detections: r.detections, skipped: r.skipped, scoresJson: r.scoresJson, scoresCsv: r.scoresCsv }, lines.join('\n'));
     return o.failOnAnomaly && anomalous > 0 ? EXIT.failed : EXIT.ok;
   } finally {
     executor?.dispose();
@@ -156,6 +160,7 @@ export function registerDetect(program: Command, action: ActionFactory): void {
     .option('--batch-size <n>', 'batch size (default 8)')
     .option('--skip-corrupt', 'skip unreadable images with a warning instead of failing')
     .option('--map-size <size>', 'original (default: each image\'s own size and aspect) or model (the model\'s input view)')
+    .option('--map-scale <scale>', 'colours of the heat maps: fixed (default: 0..1, comparable across runs) or run (the run\'s smallest to largest map value; written into maps/colorbar.png)')
     .option('--max-pixels <n>', `warn above this many pixels per image, refuse above twice as many (default ${DEFAULT_MAX_PIXELS}, PIL's)`)
     .option('--overwrite', 'replace the outputs of an earlier run in --out (refused otherwise when --out is not empty)')
     .option('--clip-weights <name|path>', 'CLIP weights: catalogue name or file (.safetensors, .pt, .pth, .bin; default: the ones recorded in the checkpoint)')

@@ -1,6 +1,6 @@
 /** `hgm eval`: zero-shot evaluation of a trained model on a dataset: metrics tables and anomaly maps. */
 import type { Command } from 'commander';
-import { evaluate, evaluationMarkdown, DEFAULT_EVAL_METRICS } from '@hgm/engine/node';
+import { describeScale, evaluate, evaluationMarkdown, parseMapScale, DEFAULT_EVAL_METRICS } from '@hgm/engine/node';
 import { DEFAULT_MAX_PIXELS, imageDecoderInfo, nodeFileSystem, nodeImageDecoder } from '@hgm/data/node';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
@@ -20,6 +20,7 @@ export const EVAL_SCHEMA: Schema = {
   maps: { type: 'boolean', description: 'write heat maps and overlays' },
   imageSize: { type: 'integer', min: 8, description: 'input side (must match the checkpoint)' },
   mapSize: { type: 'string', choices: ['original', 'model'], description: 'size of the written maps' },
+  mapScale: { type: 'string', choices: ['fixed', 'run'], description: 'range the heat maps are coloured over' },
   maxPixels: { type: 'integer', min: 1, description: 'warn above this many pixels per image, refuse above twice as many' },
   overwrite: { type: 'boolean', description: 'replace the outputs of an earlier run in --out' },
   ...FROZEN_WEIGHT_FIELDS,
@@ -43,11 +44,12 @@ interface EvalOptions extends Record<string, unknown> {
   cacheDir?: string;
   backend: string;
   mapSize: string;
+  mapScale: string;
   maxPixels: number;
   overwrite: boolean;
 }
 
-const DEFAULTS: EvalOptions = { split: 'test', batchSize: 8, metrics: [...DEFAULT_EVAL_METRICS], maps: true, backend: 'auto', mapSize: 'original', maxPixels: DEFAULT_MAX_PIXELS, overwrite: false };
+const DEFAULTS: EvalOptions = { split: 'test', batchSize: 8, metrics: [...DEFAULT_EVAL_METRICS], maps: true, backend: 'auto', mapSize: 'original', mapScale: 'fixed', maxPixels: DEFAULT_MAX_PIXELS, overwrite: false };
 
 export async function runEval(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(EVAL_SCHEMA, DEFAULTS, flags, ['data', 'checkpoint', 'out']);
@@ -76,13 +78,14 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
       batchSize: o.batchSize,
       saveMaps: o.maps,
       mapSize: o.mapSize as 'original' | 'model',
+      mapScale: parseMapScale(o.mapScale),
       decode: nodeImageDecoder({ maxPixels: o.maxPixels, onWarning: (w) => ctx.warn(w) }),
       onProgress: ctx.progress,
     });
     const files = { markdown: join(outDir, 'metrics.md'), csv: join(outDir, 'metrics.csv'), json: join(outDir, 'metrics.json'), scores: join(outDir, 'scores.csv'), maps: o.maps ? join(outDir, 'maps') : null };
     ctx.result(
-      { command: 'eval', backend: backend.chosen, checkpoint: info.path, out: outDir, files, metrics: result.metrics, categories: result.categories, mean: result.mean },
-      `${evaluationMarkdown(result)}\nwritten: ${files.markdown}, ${files.csv}, ${files.json}, ${files.scores}${files.maps ? `, ${files.maps}/` : ''}`,
+      { command: 'eval', backend: backend.chosen, checkpoint: info.path, out: outDir, files, metrics: result.metrics, categories: result.categories, mean: result.mean, ...(o.maps ? { mapScale: result.mapScale } : {}) },
+      `${evaluationMarkdown(result)}\nwritten: ${files.markdown}, ${files.csv}, ${files.json}, ${files.scores}${files.maps ? `, ${files.maps}/ (${describeScale(result.mapScale)}: ${join(files.maps, 'colorbar.png')})` : ''}`,
     );
     return EXIT.ok;
   } finally {
@@ -106,6 +109,7 @@ export function registerEval(program: Command, action: ActionFactory): void {
     .option('--no-maps', 'write the tables only')
     .option('--image-size <px>', 'input side (must match the checkpoint)')
     .option('--map-size <size>', 'original (default: each image\'s own size and aspect) or model (the model\'s input view)')
+    .option('--map-scale <scale>', 'colours of the heat maps: fixed (default: 0..1, comparable across runs) or run (the run\'s smallest to largest map value; written into maps/colorbar.png)')
     .option('--max-pixels <n>', `warn above this many pixels per image, refuse above twice as many (default ${DEFAULT_MAX_PIXELS}, PIL's)`)
     .option('--overwrite', 'replace the outputs of an earlier run in --out (refused otherwise when --out is not empty)')
     .option('--clip-weights <name|path>', 'CLIP weights: catalogue name or file (.safetensors, .pt, .pth, .bin; default: the ones recorded in the checkpoint)')
