@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ParameterStore, Rng, SafetensorsReader, type HostTensor, type LoadReport, CheckpointMismatchError, ConfigError, InvalidStateError, ShapeError } from '@hgm/tensor';
+import { ParameterStore, Rng, SafetensorsReader, type HostTensor, type LoadReport, CheckpointMismatchError, ConfigError, disposeOwned, InvalidStateError, ShapeError } from '@hgm/tensor';
 import type { ClipModel, ClipTextOutput, ClipTextTransformer, ClipTokenizer, DinoVisionTransformer } from '@hgm/backbone';
 import { HierarchicalGroupMerging, disposeGroupMergingLevel, type GroupMergingLevel } from '@hgm/group-merging';
 import { GroupGatedTokenRefiner } from '@hgm/refiner';
@@ -59,12 +59,7 @@ export interface DualAnchorOutput {
 
 /** Disposes every tensor of an output. */
 export function disposeDualAnchorOutput(o: DualAnchorOutput): void {
-  tf.dispose([o.anomalyMap, o.rawAnomalyMap, o.imageScore, o.imageProbabilities, o.imageLogits, o.textFeatures, o.globalToken, o.refinedCls]);
-  tf.dispose([...o.mapProbabilities, ...o.layerAnomalyMaps, ...o.patchFeatures]);
-  if (o.fusedImageScore) o.fusedImageScore.dispose();
-  if (o.imageAnchors) o.imageAnchors.dispose();
-  if (o.assignedFeatures) o.assignedFeatures.dispose();
-  o.groupLevels?.forEach(disposeGroupMergingLevel);
+  disposeOwned(o);
 }
 
 /** A training batch: cached features or pixels, masks at input size and image labels. */
@@ -98,7 +93,7 @@ export type LossValues = { total: number } & { [K in keyof LossResult['terms']]:
 
 /** Disposes a {@link LossResult}. */
 export function disposeLossResult(r: LossResult): void {
-  tf.dispose([r.total, ...Object.values(r.terms)]);
+  disposeOwned(r);
 }
 
 /** The frozen parts a model is built from (it takes ownership: {@link DualAnchorModel.dispose} calls `dispose`). */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { disposeOwned } from '@hgm/tensor';
 import type { ClipVisionTransformer, ImageEncoder } from '@hgm/backbone';
 
 /**
@@ -18,8 +19,7 @@ export interface VisionFeatures {
 
 /** Disposes every tensor of a {@link VisionFeatures}. */
 export function disposeVisionFeatures(f: VisionFeatures): void {
-  f.globalToken.dispose();
-  for (const t of f.patchTokens) t.dispose();
+  disposeOwned(f);
 }
 
 /** A frozen vision backbone as the model uses it. */

@@ -3,7 +3,7 @@ import { joinName, type ParameterStore, type Rng } from '@hgm/tensor';
 import { gelu, layerNorm, linear, mergeHeads, scaledDotProductAttention, splitHeads } from '@hgm/nn';
 import { addLayerNorm, addLinear, checkPositiveInteger, checkShape, tidyObject, type LayerNormParameters, type LinearParameters } from './parameters';
 import { assignOverLastAxis, gumbelNoiseFor } from './assignment';
-import { ConfigError } from '@hgm/tensor';
+import { ConfigError, disposeOwned } from '@hgm/tensor';
 
 /**
  * Constructor arguments of GroupViT's `GroupingBlock` (NVlabs/GroupViT `models/group_vit.py`), with the
@@ -230,5 +230,5 @@ export class GroupViTGroupingBlock {
 
 /** Disposes every tensor of a {@link GroupViTGroupingBlockOutput}. */
 export function disposeGroupViTGroupingBlockOutput(out: GroupViTGroupingBlockOutput): void {
-  tf.dispose([out.newGroupTokens, out.attnHard, out.attnSoft, ...Object.values(out.intermediates)]);
+  disposeOwned(out);
 }

@@ -5,7 +5,7 @@ import { GroupMergeBlock } from './merge-block';
 import { mergeGroupTokens } from './merge-groups';
 import { checkShape, tidyObject } from './parameters';
 import type { GroupingForwardOptions } from './groupvit-grouping-block';
-import { ConfigError, ShapeError } from '@hgm/tensor';
+import { ConfigError, ShapeError, disposeOwned } from '@hgm/tensor';
 
 /** Per-level outputs of {@link HierarchicalGroupMerging.forward} (level h has K_h groups). */
 export interface GroupMergingLevel {
@@ -122,11 +122,10 @@ export class HierarchicalGroupMerging {
 
 /** Disposes every tensor of one {@link GroupMergingLevel}. */
 export function disposeGroupMergingLevel(l: GroupMergingLevel): void {
-  tf.dispose([l.groupTokens, l.groupSizes, l.initializedPatches, l.assignment, l.softAssignment, l.updatedGroupTokens, ...(l.mergeMembership ? [l.mergeMembership] : [])]);
+  disposeOwned(l);
 }
 
 /** Disposes every tensor of a {@link HierarchicalGroupMergingOutput}. */
 export function disposeHierarchicalGroupMergingOutput(out: HierarchicalGroupMergingOutput): void {
-  out.levels.forEach(disposeGroupMergingLevel);
-  tf.dispose([out.imageAnchors, out.assignedFeatures]);
+  disposeOwned(out);
 }

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import { disposeOwned } from '@hgm/tensor';
 
 /**
  * What prompt assembly needs from a text encoder: its token-embedding width, its sequence length, a
@@ -44,5 +45,5 @@ export function argmaxIndex(ids: ArrayLike<number>): number {
 
 /** Disposes the tensors of a {@link PromptBatch} that the batch owns (embeddings only: deep tokens are parameters). */
 export function disposePromptBatch(batch: PromptBatch): void {
-  batch.embeddings.dispose();
+  disposeOwned(batch, { except: ['deepTokens'] });
 }

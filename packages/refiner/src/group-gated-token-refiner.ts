@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { joinName, type ParameterStore, type Rng } from '@hgm/tensor';
 import { layerNorm, linear } from '@hgm/nn';
 import { resolveGroupGatedTokenRefinerConfig, type GroupGatedTokenRefinerConfig } from './config';
-import { ShapeError } from '@hgm/tensor';
+import { ShapeError, disposeOwned } from '@hgm/tensor';
 
 /** Output of {@link GroupGatedTokenRefiner.forward}. */
 export interface GroupGatedTokenRefinerOutput {
@@ -80,5 +80,5 @@ export class GroupGatedTokenRefiner {
 
 /** Disposes every tensor of a {@link GroupGatedTokenRefinerOutput}. */
 export function disposeGroupGatedTokenRefinerOutput(out: GroupGatedTokenRefinerOutput): void {
-  tf.dispose([out.refinedCls, out.anchorSimilarity, out.gate]);
+  disposeOwned(out);
 }

@@ -43,6 +43,7 @@ export { ZipArchive, type ZipEntry } from './zip-archive';
 export { unpickle, PyGlobal, PyTuple, PyDict, ScriptObject, type PyValue, type PyKey, type UnpicklerHooks, type Unpickled } from './pickle';
 export { openTensorSource, sniffTensorFileFormat, isTensorFile, type TensorFile, type TensorFileFormat } from './tensor-file';
 export { float16ToFloat32, bfloat16ToFloat32, float32ToFloat16, float32ToBfloat16 } from './half';
+export { disposeOwned } from './dispose-owned';
 export { renameKey, renameKeys, type RenameRule } from './rename-rules';
 export { ParameterStore, joinName, toStateDictSource, type Parameter, type LoadReport, type LoadOptions, type StateDictSource } from './parameter-store';
 export {

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { ConfigError } from '@hgm/tensor';
+import { ConfigError, disposeOwned } from '@hgm/tensor';
 
 /**
  * Construction-time options of the vision tower. Everything that changes the computation is set here,
@@ -100,16 +100,10 @@ export interface ClipTextOutput {
 
 /** Disposes every tensor of a vision output. */
 export function disposeClipVisionOutput(out: ClipVisionOutput): void {
-  out.imageEmbeds.dispose();
-  out.globalFeature.dispose();
-  for (const t of out.patchFeatures) t.dispose();
-  for (const t of out.hiddenStates ?? []) t.dispose();
-  for (const t of out.vvHiddenStates ?? []) t?.dispose();
-  out.lnPre?.dispose();
+  disposeOwned(out);
 }
 
 /** Disposes every tensor of a text output. */
 export function disposeClipTextOutput(out: ClipTextOutput): void {
-  out.textEmbeds.dispose();
-  for (const t of out.hiddenStates ?? []) t.dispose();
+  disposeOwned(out);
 }
