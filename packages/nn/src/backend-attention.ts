@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { splitAttention } from './split-attention';
 import { gatherRow, unstackRows } from './unstack-rows';
+import { ShapeError } from '@hgm/tensor';
 
 /**
  * `softmax(q kᵀ * scale + mask) v` per head, as {@link scaledDotProductAttention}, written so that each backend
@@ -21,7 +22,7 @@ import { gatherRow, unstackRows } from './unstack-rows';
 export function backendAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: tf.Tensor, scale?: number): tf.Tensor4D {
   if (tf.getBackend() !== 'wasm') return splitAttention(q, k, v, mask, scale);
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
-    throw new Error(`backendAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`);
+    throw new ShapeError(`backendAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`, { input: 'q, k, v', expected: '[B, heads, N, d]', found: `[${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]` });
   }
   const [b, h, nq, d] = q.shape as [number, number, number, number];
   const nk = k.shape[2]!;
@@ -51,7 +52,7 @@ export function backendAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?
  * @returns [B, heads, N, d]
  */
 export function backendAttentionStacked(qkv: tf.Tensor, mask?: tf.Tensor, scale?: number): tf.Tensor4D {
-  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new Error(`backendAttentionStacked: qkv must be [3, B, heads, N, d], found [${qkv.shape.join(', ')}]`);
+  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new ShapeError(`backendAttentionStacked: qkv must be [3, B, heads, N, d], found [${qkv.shape.join(', ')}]`, { input: 'qkv', expected: '[3, B, heads, N, d]', found: `[${qkv.shape.join(', ')}]` });
   const [, b, h, n, d] = qkv.shape as [number, number, number, number, number];
   if (tf.getBackend() !== 'wasm') {
     return tf.tidy(() => {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { linear } from './linear';
 import { transposeMatrix } from './transpose-matrix';
+import { ShapeError } from '@hgm/tensor';
 
 /**
  * `y = x Wᵀ + b` with a PyTorch-layout weight, as {@link linear}, written so that each backend runs its fast
@@ -19,7 +20,7 @@ export function backendLinear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor)
   if (tf.getBackend() !== 'wasm') return linear(x, weight, bias);
   return tf.tidy(() => {
     const [outDim, inDim] = weight.shape as [number, number];
-    if (x.shape[x.rank - 1] !== inDim) throw new Error(`backendLinear: x has width ${x.shape[x.rank - 1]}, the weight [${outDim}, ${inDim}] expects ${inDim}`);
+    if (x.shape[x.rank - 1] !== inDim) throw new ShapeError(`backendLinear: x has width ${x.shape[x.rank - 1]}, the weight [${outDim}, ${inDim}] expects ${inDim}`, { input: 'x', expected: `[..., ${inDim}]`, found: `[${x.shape.join(', ')}]` });
     const lead = x.shape.slice(0, -1);
     const xT = tf.transpose(tf.reshape(x, [-1, inDim]));
     let y: tf.Tensor = transposeMatrix(tf.matMul(weight, xT));

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { storageBindingLimit } from '@hgm/tensor';
+import { storageBindingLimit, ShapeError } from '@hgm/tensor';
 import { linear } from './linear';
 import { transposeMatrix } from './transpose-matrix';
 
@@ -44,7 +44,7 @@ export function backendMlp(x: tf.Tensor, fc1: LinearWeights, activation: (h: tf.
   const [hidden, inDim] = fc1.weight.shape as [number, number];
   const [outDim, hidden2] = fc2.weight.shape as [number, number];
   if (x.shape[x.rank - 1] !== inDim || hidden2 !== hidden) {
-    throw new Error(`backendMlp: x width ${x.shape[x.rank - 1]}, fc1 [${hidden}, ${inDim}], fc2 [${outDim}, ${hidden2}] do not chain`);
+    throw new ShapeError(`backendMlp: x width ${x.shape[x.rank - 1]}, fc1 [${hidden}, ${inDim}], fc2 [${outDim}, ${hidden2}] do not chain`, { input: 'x, fc1, fc2', expected: `x [..., ${inDim}] and fc2 [out, ${hidden}]`, found: `x [${x.shape.join(', ')}], fc2 [${outDim}, ${hidden2}]` });
   }
   return tf.tidy(() => {
     const lead = x.shape.slice(0, -1);

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@hgm/tensor';
+import { Rng, ShapeError } from '@hgm/tensor';
 import { describeBackends, expectClose } from '@hgm/tensor/testing';
 import { backendQkvHeads, backendQkvStacked } from './backend-qkv';
 
@@ -46,6 +46,7 @@ describeBackends('backendQkvHeads', ({ it }) => {
     expect(() => backendQkvHeads(x, w, undefined, 2)).toThrow(/\[3C, C\] = \[12, 4\].*\[12, 5\]/);
     const w2 = tf.zeros([12, 4]);
     expect(() => backendQkvHeads(x, w2, undefined, 3)).toThrow(/not divisible by 3 heads/);
+    expect(() => backendQkvHeads(x, w, undefined, 2)).toThrow(ShapeError);
     tf.dispose([x, w, w2]);
   });
 

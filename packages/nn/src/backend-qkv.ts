@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { linear } from './linear';
 import { splitHeads } from './attention';
 import { gatherRow } from './unstack-rows';
+import { ShapeError } from '@hgm/tensor';
 
 /** Queries, keys and values split into heads. */
 export interface QkvHeads {
@@ -75,11 +76,11 @@ export function backendQkvStacked(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tens
 }
 
 function checkQkv(x: tf.Tensor, weight: tf.Tensor, heads: number, who: string): [number, number, number] {
-  if (x.rank !== 3) throw new Error(`${who}: x must be [B, N, C], found [${x.shape.join(', ')}]`);
+  if (x.rank !== 3) throw new ShapeError(`${who}: x must be [B, N, C], found [${x.shape.join(', ')}]`, { input: 'x', expected: '[B, N, C]', found: `[${x.shape.join(', ')}]` });
   const [b, n, c] = x.shape as [number, number, number];
   if (weight.rank !== 2 || weight.shape[0] !== 3 * c || weight.shape[1] !== c) {
-    throw new Error(`${who}: weight must be [3C, C] = [${3 * c}, ${c}] for width ${c}, found [${weight.shape.join(', ')}]`);
+    throw new ShapeError(`${who}: weight must be [3C, C] = [${3 * c}, ${c}] for width ${c}, found [${weight.shape.join(', ')}]`, { input: 'weight', expected: `[${3 * c}, ${c}]`, found: `[${weight.shape.join(', ')}]` });
   }
-  if (c % heads !== 0) throw new Error(`${who}: width ${c} is not divisible by ${heads} heads`);
+  if (c % heads !== 0) throw new ShapeError(`${who}: width ${c} is not divisible by ${heads} heads`, { input: 'x', expected: `a width divisible by ${heads}`, found: `${c}` });
   return [b, n, c];
 }

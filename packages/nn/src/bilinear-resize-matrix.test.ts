@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { ConfigError } from '@hgm/tensor';
 import { bilinearResizeMatrix } from './bilinear-resize-matrix';
 
 describe('bilinearResizeMatrix (align_corners=False)', () => {
@@ -24,5 +25,6 @@ describe('bilinearResizeMatrix (align_corners=False)', () => {
   it('rejects sizes that are not positive integers, naming them', () => {
     expect(() => bilinearResizeMatrix(0, 3)).toThrow(/found in 0, out 3/);
     expect(() => bilinearResizeMatrix(2, 1.5)).toThrow(/found in 2, out 1.5/);
+    expect(() => bilinearResizeMatrix(2, 1.5)).toThrow(ConfigError);
   });
 });

@@ -1,3 +1,5 @@
+import { ConfigError } from '@hgm/tensor';
+
 /**
  * The matrix R [outSize, inSize] of a 1-D bilinear resize with `align_corners=False` and no antialias
  * (torch `F.interpolate(mode='bilinear')`): source coordinate `(o + 0.5) * in / out - 0.5`, clamped at 0,
@@ -5,7 +7,7 @@
  */
 export function bilinearResizeMatrix(inSize: number, outSize: number): Float64Array {
   if (!Number.isInteger(inSize) || inSize < 1 || !Number.isInteger(outSize) || outSize < 1) {
-    throw new Error(`bilinearResizeMatrix: sizes must be positive integers, found in ${inSize}, out ${outSize}`);
+    throw new ConfigError(`bilinearResizeMatrix: sizes must be positive integers, found in ${inSize}, out ${outSize}`);
   }
   const r = new Float64Array(outSize * inSize);
   const scale = inSize / outSize;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DeviceLimitError, storageBindingLimit } from '@hgm/tensor';
+import { DeviceLimitError, ShapeError, storageBindingLimit } from '@hgm/tensor';
 import { scaledDotProductAttention } from './attention';
 
 const BYTES_PER_SCORE = 4;
@@ -30,7 +30,7 @@ export function attentionScoreLimit(): number {
  */
 export function splitAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: tf.Tensor, scale?: number, maxScoreBytes: number = attentionScoreLimit()): tf.Tensor4D {
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
-    throw new Error(`splitAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`);
+    throw new ShapeError(`splitAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`, { input: 'q, k, v', expected: '[B, heads, N, d]', found: `[${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]` });
   }
   const [b, h, nq, d] = q.shape as [number, number, number, number];
   const nk = k.shape[2]!;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ShapeError } from '@hgm/tensor';
 
 /**
  * The transpose of a matrix, `tf.transpose(m)`, routed on the wasm backend through a rank-3 permutation:
@@ -11,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * @returns [C, R]
  */
 export function transposeMatrix(m: tf.Tensor): tf.Tensor2D {
-  if (m.rank !== 2) throw new Error(`transposeMatrix: expected a matrix [R, C], found shape [${m.shape.join(', ')}]`);
+  if (m.rank !== 2) throw new ShapeError(`transposeMatrix: expected a matrix [R, C], found shape [${m.shape.join(', ')}]`, { input: 'm', expected: '[R, C]', found: `[${m.shape.join(', ')}]` });
   const [r, c] = m.shape as [number, number];
   const g = 16;
   if (tf.getBackend() !== 'wasm' || r % g !== 0 || r === g) return tf.transpose(m) as tf.Tensor2D;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ShapeError } from '@hgm/tensor';
 
 /**
  * Row `i` of a matrix, `x[i:i+1]`. On the wasm backend (tfjs 4.22) it is the product of a one-hot row
@@ -13,9 +14,9 @@ import * as tf from '@tensorflow/tfjs-core';
  * @returns [1, L]
  */
 export function gatherRow(x: tf.Tensor, i: number): tf.Tensor2D {
-  if (x.rank !== 2) throw new Error(`gatherRow: x must be a matrix [n, L], found shape [${x.shape.join(', ')}]`);
+  if (x.rank !== 2) throw new ShapeError(`gatherRow: x must be a matrix [n, L], found shape [${x.shape.join(', ')}]`, { input: 'x', expected: '[n, L]', found: `[${x.shape.join(', ')}]` });
   const [n, l] = x.shape as [number, number];
-  if (!Number.isInteger(i) || i < 0 || i >= n) throw new Error(`gatherRow: row ${i} is outside [0, ${n - 1}]`);
+  if (!Number.isInteger(i) || i < 0 || i >= n) throw new ConfigError(`gatherRow: row ${i} is outside [0, ${n - 1}]`);
   if (tf.getBackend() !== 'wasm') return tf.slice(x, [i, 0], [1, l]) as tf.Tensor2D;
   if (n === 1) return tf.clone(x) as tf.Tensor2D;
   return tf.tidy(() => {
@@ -33,7 +34,7 @@ export function gatherRow(x: tf.Tensor, i: number): tf.Tensor2D {
  * @returns n tensors [...rest]
  */
 export function unstackRows(x: tf.Tensor): tf.Tensor[] {
-  if (x.rank < 1) throw new Error('unstackRows: x must have at least one axis, found a scalar');
+  if (x.rank < 1) throw new ShapeError('unstackRows: x must have at least one axis, found a scalar', { input: 'x', expected: 'rank >= 1', found: '[]' });
   if (tf.getBackend() !== 'wasm') return tf.unstack(x);
   const [n, ...rest] = x.shape as number[];
   return tf.tidy(() => {
