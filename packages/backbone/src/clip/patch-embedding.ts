@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backendLinear } from '@hgm/nn';
+import { linear } from '@hgm/nn';
 import { ShapeError } from '@hgm/tensor';
 
 /**
@@ -22,7 +22,7 @@ export function patchEmbedding(pixels: tf.Tensor4D, weight: tf.Tensor4D): { toke
     const a = tf.transpose(tf.reshape(pixels, [b * c * gh, p, gw, p]), [0, 2, 1, 3]);
     // -> [B, gh*gw, C, p*p] -> [B*gh*gw, C*p*p] (column order c, py, px as the conv weight)
     const patches = tf.reshape(tf.transpose(tf.reshape(a, [b, c, gh * gw, p * p]), [0, 2, 1, 3]), [b * gh * gw, c * p * p]);
-    const y = backendLinear(patches, tf.reshape(weight, [width, c * p * p]));
+    const y = linear(patches, tf.reshape(weight, [width, c * p * p]));
     return tf.reshape(y, [b, gh * gw, width]) as tf.Tensor3D;
   });
   return { tokens, grid: [gh, gw] };

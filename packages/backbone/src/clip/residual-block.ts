@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { layerNorm, quickGelu, mergeHeads, backendLinear as linear, backendMlp, backendQkvHeads, backendAttention } from '@hgm/nn';
+import { layerNorm, quickGelu, mergeHeads, linear, transformerMlp, qkvProjection, multiHeadAttention } from '@hgm/nn';
 
 /**
  * Weights of one `clip/model.py:ResidualAttentionBlock` (pre-norm, `nn.MultiheadAttention` with a fused
@@ -66,12 +66,12 @@ export function residualBlockWeights(get: (name: string) => tf.Tensor, prefix: s
  * weights as stored and avoid the transposed and batched products that the wasm backend runs slowly.
  */
 function qkvHeads(y: tf.Tensor, w: ResidualBlockWeights, heads: number): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
-  const { q, k, v } = backendQkvHeads(y, w.inProjWeight, w.inProjBias, heads);
+  const { q, k, v } = qkvProjection(y, w.inProjWeight, w.inProjBias, heads);
   return [q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D];
 }
 
 function mlp(x: tf.Tensor, w: ResidualBlockWeights): tf.Tensor {
-  return backendMlp(x, { weight: w.fcWeight, bias: w.fcBias }, quickGelu, { weight: w.projWeight, bias: w.projBias });
+  return transformerMlp(x, { weight: w.fcWeight, bias: w.fcBias }, quickGelu, { weight: w.projWeight, bias: w.projBias });
 }
 
 /**
@@ -83,7 +83,7 @@ function mlp(x: tf.Tensor, w: ResidualBlockWeights): tf.Tensor {
 export function residualBlock(x: tf.Tensor3D, w: ResidualBlockWeights, heads: number, eps: number, mask?: tf.Tensor): tf.Tensor3D {
   return tf.tidy(() => {
     const [q, k, v] = qkvHeads(layerNorm(x, w.ln1Weight, w.ln1Bias, eps), w, heads);
-    const attn = linear(mergeHeads(backendAttention(q, k, v, mask)), w.outProjWeight, w.outProjBias);
+    const attn = linear(mergeHeads(multiHeadAttention(q, k, v, mask)), w.outProjWeight, w.outProjBias);
     const h = tf.add(x, attn);
     return tf.add(h, mlp(layerNorm(h, w.ln2Weight, w.ln2Bias, eps), w)) as tf.Tensor3D;
   });
@@ -102,8 +102,8 @@ export function residualBlock(x: tf.Tensor3D, w: ResidualBlockWeights, heads: nu
 export function dualPathBlock(xVV: tf.Tensor3D, xOri: tf.Tensor3D, w: ResidualBlockWeights, heads: number, eps: number): [tf.Tensor3D, tf.Tensor3D] {
   const out = tf.tidy(() => {
     const [q, k, v] = qkvHeads(layerNorm(xOri, w.ln1Weight, w.ln1Bias, eps), w, heads);
-    const attnOri = linear(mergeHeads(backendAttention(q, k, v)), w.outProjWeight, w.outProjBias);
-    const attnVV = linear(mergeHeads(backendAttention(v, v, v)), w.outProjWeight, w.outProjBias);
+    const attnOri = linear(mergeHeads(multiHeadAttention(q, k, v)), w.outProjWeight, w.outProjBias);
+    const attnVV = linear(mergeHeads(multiHeadAttention(v, v, v)), w.outProjWeight, w.outProjBias);
     const h = tf.add(xOri, attnOri);
     const ori = tf.add(h, mlp(layerNorm(h, w.ln2Weight, w.ln2Bias, eps), w)) as tf.Tensor3D;
     const vv = tf.add(xVV, attnVV) as tf.Tensor3D;

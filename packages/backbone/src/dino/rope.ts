@@ -133,7 +133,7 @@ function rotateHalfForBackend(x: tf.Tensor): tf.Tensor {
 
 /**
  * {@link applyRope} on the queries and keys of stacked `[3, B, heads, N, d]` projections (q, k, v as
- * `backendQkvStacked` returns them), written without slices: `x cos' + rotateHalf(x) sin'` over the whole
+ * `qkvProjectionStacked` returns them), written without slices: `x cos' + rotateHalf(x) sin'` over the whole
  * tensor, with tables extended by cos = 1, sin = 0 for the leading `N - HW` tokens and for the v part, which
  * therefore come out unchanged (exactly, for finite values). The rotated q and k equal {@link applyRope}'s.
  *

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backendLinear as linear, backendAttentionStacked, backendMlp, layerNorm, gelu, mergeHeads, backendQkvStacked } from '@hgm/nn';
+import { linear, multiHeadAttentionStacked, transformerMlp, layerNorm, gelu, mergeHeads, qkvProjectionStacked } from '@hgm/nn';
 import { applyRopeStacked, type RopeTables } from './rope';
 
 /** Weight and bias of a LayerNorm or a linear layer (bias absent when the reference has none). */
@@ -46,13 +46,13 @@ export function vitBlock(x: tf.Tensor3D, w: VitBlockWeights, options: VitBlockOp
   return tf.tidy(() => {
     const h1 = layerNorm(x, w.norm1.weight, w.norm1.bias, options.eps);
     const qkvBias = w.qkv.bias && w.qkvBiasMask ? tf.mul(w.qkv.bias, w.qkvBiasMask) : w.qkv.bias;
-    let qkv = backendQkvStacked(h1, w.qkv.weight, qkvBias, options.numHeads);
+    let qkv = qkvProjectionStacked(h1, w.qkv.weight, qkvBias, options.numHeads);
     if (options.rope) qkv = applyRopeStacked(qkv, options.rope);
-    let attn: tf.Tensor = linear(mergeHeads(backendAttentionStacked(qkv)), w.proj.weight, w.proj.bias);
+    let attn: tf.Tensor = linear(mergeHeads(multiHeadAttentionStacked(qkv)), w.proj.weight, w.proj.bias);
     if (w.ls1) attn = tf.mul(attn, w.ls1);
     const x1 = tf.add(x, attn);
     const h2 = layerNorm(x1, w.norm2.weight, w.norm2.bias, options.eps);
-    let mlp = backendMlp(h2, w.fc1, gelu, w.fc2);
+    let mlp = transformerMlp(h2, w.fc1, gelu, w.fc2);
     if (w.ls2) mlp = tf.mul(mlp, w.ls2);
     return tf.add(x1, mlp) as tf.Tensor3D;
   });

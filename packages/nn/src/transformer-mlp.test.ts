@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@hgm/tensor';
 import { describeBackends, expectClose } from '@hgm/tensor/testing';
-import { backendMlp } from './backend-mlp';
+import { transformerMlp } from './transformer-mlp';
 import { gelu } from './activations';
 
 /** fc2(gelu(fc1(x))) on the host, float64, exact-erf GELU through tfjs-independent series. */
@@ -35,7 +35,7 @@ function hostMlp(x: Float32Array, rows: number, w1: Float32Array, b1: Float32Arr
   return y;
 }
 
-describeBackends('backendMlp', ({ it }) => {
+describeBackends('transformerMlp', ({ it }) => {
   it('equals fc2(gelu(fc1(x))) for a batched input, and keeps no tensor', async () => {
     const rng = new Rng(31);
     const [inDim, hidden, outDim] = [6, 32, 5];
@@ -52,7 +52,7 @@ describeBackends('backendMlp', ({ it }) => {
       b2: tf.tensor1d(b2),
     };
     const before = tf.memory().numTensors;
-    const y = backendMlp(t.x, { weight: t.w1, bias: t.b1 }, gelu, { weight: t.w2, bias: t.b2 });
+    const y = transformerMlp(t.x, { weight: t.w1, bias: t.b1 }, gelu, { weight: t.w2, bias: t.b2 });
     expect(tf.memory().numTensors - before).toBe(1);
     expect(y.shape).toEqual([2, 3, outDim]);
     await expectClose(y, hostMlp(xs, 6, w1, b1, w2, b2, [inDim, hidden, outDim]), { atol: 1e-5, rtol: 1e-5, name: 'mlp' });
@@ -64,11 +64,11 @@ describeBackends('backendMlp', ({ it }) => {
     const x = rng.tensorNormal([4, 3]);
     const w1 = rng.tensorNormal([16, 3]);
     const w2 = rng.tensorNormal([2, 16]);
-    const y = backendMlp(x, { weight: w1 }, tf.relu, { weight: w2 });
+    const y = transformerMlp(x, { weight: w1 }, tf.relu, { weight: w2 });
     const want = tf.matMul(tf.relu(tf.matMul(x, w1, false, true)), w2, false, true);
     await expectClose(y, want, { atol: 1e-5, rtol: 1e-5, name: 'no bias' });
     const bad = rng.tensorNormal([2, 15]);
-    expect(() => backendMlp(x, { weight: w1 }, tf.relu, { weight: bad })).toThrow(/do not chain|inner|shape/i);
+    expect(() => transformerMlp(x, { weight: w1 }, tf.relu, { weight: bad })).toThrow(/do not chain|inner|shape/i);
     tf.dispose([x, w1, w2, y, want, bad]);
   });
 
@@ -78,7 +78,7 @@ describeBackends('backendMlp', ({ it }) => {
     const plain = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor) =>
       tf.add(tf.matMul(tf.reshape(gelu(tf.add(tf.matMul(tf.reshape(a, [6, 4]), c, false, true), d)), [6, 16]), e, false, true), f);
     const loss = (y: tf.Tensor) => tf.sum(tf.square(tf.reshape(y, [-1])));
-    const got = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor) => loss(backendMlp(a, { weight: c, bias: d }, gelu, { weight: e, bias: f })))([x, w1, b1, w2, b2]);
+    const got = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor) => loss(transformerMlp(a, { weight: c, bias: d }, gelu, { weight: e, bias: f })))([x, w1, b1, w2, b2]);
     const want = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor) => loss(plain(a, c, d, e, f)))([x, w1, b1, w2, b2]);
     for (let i = 0; i < 5; i++) await expectClose(got[i]!, want[i]!, { atol: 1e-3, rtol: 1e-4, name: ['dx', 'dW1', 'db1', 'dW2', 'db2'][i]! });
     tf.dispose([x, w1, b1, w2, b2, ...got, ...want]);
@@ -98,12 +98,12 @@ describeBackends('backendMlp', ({ it }) => {
     // 2 rows per block: blocks of 2, 2, 2 and 1 rows
     const twoRows = 2 * 4 * hidden;
     const before = tf.memory().numTensors;
-    const y = backendMlp(t[0], { weight: t[1], bias: t[2] }, gelu, { weight: t[3], bias: t[4] }, twoRows);
+    const y = transformerMlp(t[0], { weight: t[1], bias: t[2] }, gelu, { weight: t[3], bias: t[4] }, twoRows);
     expect(tf.memory().numTensors - before).toBe(1);
     expect(y.shape).toEqual([1, 7, outDim]);
     await expectClose(y, hostMlp(xs, 7, w1, b1, w2, b2, [inDim, hidden, outDim]), { atol: 1e-5, rtol: 1e-5, name: 'split mlp' });
     const loss = (limit: number) => (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor) =>
-      tf.sum(tf.square(backendMlp(a, { weight: c, bias: d }, gelu, { weight: e, bias: f }, limit)));
+      tf.sum(tf.square(transformerMlp(a, { weight: c, bias: d }, gelu, { weight: e, bias: f }, limit)));
     const got = tf.grads(loss(twoRows))([...t]);
     const want = tf.grads(loss(Infinity))([...t]);
     for (let i = 0; i < 5; i++) await expectClose(got[i]!, want[i]!, { atol: 1e-4, rtol: 1e-4, name: ['dx', 'dW1', 'db1', 'dW2', 'db2'][i]! });

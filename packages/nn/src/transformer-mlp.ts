@@ -25,11 +25,14 @@ export interface LinearWeights {
  * @param maxHiddenBytes default `storageBindingLimit()` of `@hgm/tensor` (Infinity off webgpu)
  * @returns [..., out]
  */
-export function backendMlp(x: tf.Tensor, fc1: LinearWeights, activation: (h: tf.Tensor) => tf.Tensor, fc2: LinearWeights, maxHiddenBytes: number = storageBindingLimit()): tf.Tensor {
+export function transformerMlp(x: tf.Tensor, fc1: LinearWeights, activation: (h: tf.Tensor) => tf.Tensor, fc2: LinearWeights, maxHiddenBytes: number = storageBindingLimit()): tf.Tensor {
+  const [hidden, inDim] = fc1.weight.shape as [number, number];
+  const [outDim, hidden2] = fc2.weight.shape as [number, number];
+  if (x.shape[x.rank - 1] !== inDim || hidden2 !== hidden) {
+    throw new ShapeError(`transformerMlp: x width ${x.shape[x.rank - 1]}, fc1 [${hidden}, ${inDim}], fc2 [${outDim}, ${hidden2}] do not chain`, { input: 'x, fc1, fc2', expected: `x [..., ${inDim}] and fc2 [out, ${hidden}]`, found: `x [${x.shape.join(', ')}], fc2 [${outDim}, ${hidden2}]` });
+  }
   if (tf.getBackend() !== 'wasm') {
     const mlp = (t: tf.Tensor) => linear(activation(linear(t, fc1.weight, fc1.bias)), fc2.weight, fc2.bias);
-    const hidden = fc1.weight.shape[0]!;
-    const inDim = x.shape[x.rank - 1]!;
     const rows = x.size / inDim;
     const perBlock = Math.max(1, Math.floor(maxHiddenBytes / (4 * hidden)));
     if (rows <= perBlock) return tf.tidy(() => mlp(x));
@@ -40,11 +43,6 @@ export function backendMlp(x: tf.Tensor, fc1: LinearWeights, activation: (h: tf.
       const y = tf.concat(blocks, 0);
       return tf.reshape(y, [...x.shape.slice(0, -1), y.shape[1]!]);
     });
-  }
-  const [hidden, inDim] = fc1.weight.shape as [number, number];
-  const [outDim, hidden2] = fc2.weight.shape as [number, number];
-  if (x.shape[x.rank - 1] !== inDim || hidden2 !== hidden) {
-    throw new ShapeError(`backendMlp: x width ${x.shape[x.rank - 1]}, fc1 [${hidden}, ${inDim}], fc2 [${outDim}, ${hidden2}] do not chain`, { input: 'x, fc1, fc2', expected: `x [..., ${inDim}] and fc2 [out, ${hidden}]`, found: `x [${x.shape.join(', ')}], fc2 [${outDim}, ${hidden2}]` });
   }
   return tf.tidy(() => {
     const lead = x.shape.slice(0, -1);

@@ -29,8 +29,8 @@ export interface QkvHeads {
  * @param bias [3C] or undefined
  * @param heads number of heads (C divisible by it)
  */
-export function backendQkvHeads(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | undefined, heads: number): QkvHeads {
-  const [b, n, c] = checkQkv(x, weight, heads, 'backendQkvHeads');
+export function qkvProjection(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | undefined, heads: number): QkvHeads {
+  const [b, n, c] = checkQkv(x, weight, heads, 'qkvProjection');
   if (tf.getBackend() !== 'wasm') {
     return tf.tidy(() => {
       const [q, k, v] = tf.split(linear(x, weight, bias), 3, 2);
@@ -38,7 +38,7 @@ export function backendQkvHeads(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor
     });
   }
   return tf.tidy(() => {
-    const all = backendQkvStacked(x, weight, bias, heads);
+    const all = qkvProjectionStacked(x, weight, bias, heads);
     const part = (j: number) => tf.reshape(tf.slice(all, [j, 0, 0, 0, 0], [1, b, heads, n, c / heads]), [b, heads, n, c / heads]) as tf.Tensor4D;
     return { q: part(0), k: part(1), v: part(2) };
   });
@@ -46,7 +46,7 @@ export function backendQkvHeads(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor
 
 /**
  * The fused input projection of self-attention with q, k, v stacked in head layout: `x Wᵀ + b` ([B, N, 3C])
- * as [3, B, heads, N, d] (part, image, head, token, channel). On wasm computed as in {@link backendQkvHeads}
+ * as [3, B, heads, N, d] (part, image, head, token, channel). On wasm computed as in {@link qkvProjection}
  * without the final split (a slice copies its whole input there); elsewhere {@link linear}, a reshape
  * and one transpose. Same values up to float rounding.
  *
@@ -55,8 +55,8 @@ export function backendQkvHeads(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor
  * @param bias [3C] or undefined
  * @returns [3, B, heads, N, C / heads]
  */
-export function backendQkvStacked(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | undefined, heads: number): tf.Tensor {
-  const [b, n, c] = checkQkv(x, weight, heads, 'backendQkvStacked');
+export function qkvProjectionStacked(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor | undefined, heads: number): tf.Tensor {
+  const [b, n, c] = checkQkv(x, weight, heads, 'qkvProjectionStacked');
   const d = c / heads;
   if (tf.getBackend() !== 'wasm') {
     return tf.tidy(() => tf.transpose(tf.reshape(linear(x, weight, bias), [b, n, 3, heads, d]), [2, 0, 3, 1, 4]));

@@ -19,10 +19,10 @@ import { ShapeError } from '@hgm/tensor';
  * @param scale default d^-0.5
  * @returns [B, heads, Nq, dv]
  */
-export function backendAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: tf.Tensor, scale?: number): tf.Tensor4D {
+export function multiHeadAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: tf.Tensor, scale?: number): tf.Tensor4D {
   if (tf.getBackend() !== 'wasm') return splitAttention(q, k, v, mask, scale);
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
-    throw new ShapeError(`backendAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`, { input: 'q, k, v', expected: '[B, heads, N, d]', found: `[${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]` });
+    throw new ShapeError(`multiHeadAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`, { input: 'q, k, v', expected: '[B, heads, N, d]', found: `[${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]` });
   }
   const [b, h, nq, d] = q.shape as [number, number, number, number];
   const nk = k.shape[2]!;
@@ -42,8 +42,8 @@ export function backendAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?
 }
 
 /**
- * Self-attention from stacked queries, keys and values (as `backendQkvStacked` returns them), as
- * {@link backendAttention} of the three parts; on wasm each head's q, k, v are taken straight out of the
+ * Self-attention from stacked queries, keys and values (as `qkvProjectionStacked` returns them), as
+ * {@link multiHeadAttention} of the three parts; on wasm each head's q, k, v are taken straight out of the
  * stacked tensor, so q, k and v are never split (a slice copies its whole input there).
  *
  * @param qkv [3, B, heads, N, d]
@@ -51,8 +51,8 @@ export function backendAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?
  * @param scale default d^-0.5
  * @returns [B, heads, N, d]
  */
-export function backendAttentionStacked(qkv: tf.Tensor, mask?: tf.Tensor, scale?: number): tf.Tensor4D {
-  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new ShapeError(`backendAttentionStacked: qkv must be [3, B, heads, N, d], found [${qkv.shape.join(', ')}]`, { input: 'qkv', expected: '[3, B, heads, N, d]', found: `[${qkv.shape.join(', ')}]` });
+export function multiHeadAttentionStacked(qkv: tf.Tensor, mask?: tf.Tensor, scale?: number): tf.Tensor4D {
+  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new ShapeError(`multiHeadAttentionStacked: qkv must be [3, B, heads, N, d], found [${qkv.shape.join(', ')}]`, { input: 'qkv', expected: '[3, B, heads, N, d]', found: `[${qkv.shape.join(', ')}]` });
   const [, b, h, n, d] = qkv.shape as [number, number, number, number, number];
   if (tf.getBackend() !== 'wasm') {
     return tf.tidy(() => {

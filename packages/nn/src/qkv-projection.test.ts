@@ -2,9 +2,9 @@ import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, ShapeError } from '@hgm/tensor';
 import { describeBackends, expectClose } from '@hgm/tensor/testing';
-import { backendQkvHeads, backendQkvStacked } from './backend-qkv';
+import { qkvProjection, qkvProjectionStacked } from './qkv-projection';
 
-describeBackends('backendQkvHeads', ({ it }) => {
+describeBackends('qkvProjection', ({ it }) => {
   it('gives q, k, v = thirds of x Wᵀ + b split into heads, for one and for several images', async () => {
     const rng = new Rng(41);
     for (const [b, n, c, heads] of [
@@ -19,8 +19,8 @@ describeBackends('backendQkvHeads', ({ it }) => {
       const w = tf.tensor2d(ws, [3 * c, c]);
       const bias = tf.tensor1d(bs);
       const before = tf.memory().numTensors;
-      const out = backendQkvHeads(x, w, bias, heads);
-      const noBias = backendQkvHeads(x, w, undefined, heads);
+      const out = qkvProjection(x, w, bias, heads);
+      const noBias = qkvProjection(x, w, undefined, heads);
       expect(tf.memory().numTensors - before).toBe(6);
       for (const [name, part] of [['q', 0], ['k', 1], ['v', 2]] as const) {
         const want = new Float32Array(b * heads * n * d);
@@ -43,10 +43,10 @@ describeBackends('backendQkvHeads', ({ it }) => {
   it('names the shapes that do not fit', () => {
     const x = tf.zeros([1, 2, 4]);
     const w = tf.zeros([12, 5]);
-    expect(() => backendQkvHeads(x, w, undefined, 2)).toThrow(/\[3C, C\] = \[12, 4\].*\[12, 5\]/);
+    expect(() => qkvProjection(x, w, undefined, 2)).toThrow(/\[3C, C\] = \[12, 4\].*\[12, 5\]/);
     const w2 = tf.zeros([12, 4]);
-    expect(() => backendQkvHeads(x, w2, undefined, 3)).toThrow(/not divisible by 3 heads/);
-    expect(() => backendQkvHeads(x, w, undefined, 2)).toThrow(ShapeError);
+    expect(() => qkvProjection(x, w2, undefined, 3)).toThrow(/not divisible by 3 heads/);
+    expect(() => qkvProjection(x, w, undefined, 2)).toThrow(ShapeError);
     tf.dispose([x, w, w2]);
   });
 
@@ -55,7 +55,7 @@ describeBackends('backendQkvHeads', ({ it }) => {
     const [x, w, b, r] = [rng.tensorNormal([2, 3, 4]), rng.tensorNormal([12, 4]), rng.tensorNormal([12]), rng.tensorNormal([3, 2, 2, 3, 2])];
     const weigh = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.sum(tf.mul(tf.stack([q, k, v]), r));
     const got = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => {
-      const o = backendQkvHeads(a, c, d, 2);
+      const o = qkvProjection(a, c, d, 2);
       return weigh(o.q, o.k, o.v);
     })([x, w, b]);
     const want = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => {
@@ -67,14 +67,14 @@ describeBackends('backendQkvHeads', ({ it }) => {
     tf.dispose([x, w, b, r, ...got, ...want]);
   });
 
-  it('backendQkvStacked holds q, k, v of backendQkvHeads as [3, B, heads, N, d]', async () => {
+  it('qkvProjectionStacked holds q, k, v of qkvProjection as [3, B, heads, N, d]', async () => {
     const rng = new Rng(43);
     for (const b of [1, 2]) {
       const x = rng.tensorNormal([b, 4, 8]);
       const w = rng.tensorNormal([24, 8]);
       const bias = rng.tensorNormal([24]);
-      const stacked = backendQkvStacked(x, w, bias, 2);
-      const heads = backendQkvHeads(x, w, bias, 2);
+      const stacked = qkvProjectionStacked(x, w, bias, 2);
+      const heads = qkvProjection(x, w, bias, 2);
       expect(stacked.shape).toEqual([3, b, 2, 4, 4]);
       const want = tf.stack([heads.q, heads.k, heads.v]);
       await expectClose(stacked, want, { atol: 1e-6, rtol: 1e-6, name: `stacked (B=${b})` });

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@hgm/tensor';
 import { describeBackends, expectClose } from '@hgm/tensor/testing';
-import { backendAttention, backendAttentionStacked } from './backend-attention';
+import { multiHeadAttention, multiHeadAttentionStacked } from './multi-head-attention';
 import { causalMask } from './attention';
 
 /** softmax(q kᵀ s + mask) v for one [N, d] head on the host (float64). */
@@ -16,7 +16,7 @@ function hostHead(q: number[][], k: number[][], v: number[][], s: number, mask?:
   });
 }
 
-describeBackends('backendAttention', ({ it }) => {
+describeBackends('multiHeadAttention', ({ it }) => {
   it('matches a host softmax attention per head, without a mask, with a causal mask and with a per-head mask', async () => {
     const rng = new Rng(21);
     const [b, h, n, d] = [2, 3, 5, 4];
@@ -27,9 +27,9 @@ describeBackends('backendAttention', ({ it }) => {
     const headMask = rng.tensorNormal([1, h, n, n]);
     const [qa, ka, va, hm] = (await Promise.all([q.array(), k.array(), v.array(), headMask.array()])) as number[][][][][];
     const before = tf.memory().numTensors;
-    const plain = backendAttention(q, k, v);
-    const masked = backendAttention(q, k, v, causal);
-    const perHead = backendAttention(q, k, v, headMask, 0.3);
+    const plain = multiHeadAttention(q, k, v);
+    const masked = multiHeadAttention(q, k, v, causal);
+    const perHead = multiHeadAttention(q, k, v, headMask, 0.3);
     expect(tf.memory().numTensors - before).toBe(3);
     expect(plain.shape).toEqual([b, h, n, 6]);
     const want = (mask?: (bi: number, hi: number) => (i: number, j: number) => number, s = 0.5) =>
@@ -47,21 +47,21 @@ describeBackends('backendAttention', ({ it }) => {
     const v = rng.tensorNormal([1, 2, 3, 4]);
     const w = rng.tensorNormal([1, 2, 3, 4]);
     const ref = (a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) => tf.matMul(tf.softmax(tf.mul(tf.matMul(a, c, false, true), 0.5)), e);
-    const got = tf.grads((a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) => tf.sum(tf.mul(backendAttention(a, c, e), w)))([q, k, v]);
+    const got = tf.grads((a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) => tf.sum(tf.mul(multiHeadAttention(a, c, e), w)))([q, k, v]);
     const exp = tf.grads((a: tf.Tensor, c: tf.Tensor, e: tf.Tensor) => tf.sum(tf.mul(ref(a, c, e), w)))([q, k, v]);
     for (let i = 0; i < 3; i++) await expectClose(got[i]!, exp[i]!, { atol: 1e-4, rtol: 1e-4, name: ['dq', 'dk', 'dv'][i]! });
     tf.dispose([q, k, v, w, ...got, ...exp]);
   });
 
-  it('backendAttentionStacked equals backendAttention of the three parts, with and without a mask', async () => {
+  it('multiHeadAttentionStacked equals multiHeadAttention of the three parts, with and without a mask', async () => {
     const rng = new Rng(23);
     const qkv = rng.tensorNormal([3, 2, 3, 5, 4]);
     const [q, k, v] = tf.unstack(qkv);
     const mask = rng.tensorNormal([1, 3, 5, 5]);
-    const got = [backendAttentionStacked(qkv), backendAttentionStacked(qkv, mask, 0.3)];
-    const want = [backendAttention(q!, k!, v!), backendAttention(q!, k!, v!, mask, 0.3)];
+    const got = [multiHeadAttentionStacked(qkv), multiHeadAttentionStacked(qkv, mask, 0.3)];
+    const want = [multiHeadAttention(q!, k!, v!), multiHeadAttention(q!, k!, v!, mask, 0.3)];
     for (let i = 0; i < 2; i++) await expectClose(got[i]!, want[i]!, { atol: 1e-6, rtol: 1e-6, name: i ? 'masked' : 'plain' });
-    expect(() => backendAttentionStacked(q!)).toThrow(/\[3, B, heads, N, d\]/);
+    expect(() => multiHeadAttentionStacked(q!)).toThrow(/\[3, B, heads, N, d\]/);
     tf.dispose([qkv, q!, k!, v!, mask, ...got, ...want]);
   });
 });
