@@ -89,6 +89,126 @@ export function epochOrder(seed: number, epoch: number, n: number): Int32Array {
   return new Rng(`${seed}:order:${epoch}`).permutation(n);
 }
 
+/** Where a resumed run starts, with the history of the runs before it. */
+interface ResumeState {
+  epoch: number;
+  step: number;
+  history: StepRecord[];
+}
+
+/** What a run writes into its checkpoint's metadata, besides the epoch and step. */
+interface RunIdentity {
+  modelName: string;
+  configJson: string;
+  fingerprint: string;
+  seed: number;
+  batchSize: number;
+  epochs: number;
+}
+
+/**
+ * Reads `checkpointPath` back into the model's trainable parameters and the optimizer, after checking that
+ * it was written by a run of the same configuration, training set, seed and batch size.
+ * @throws CheckpointMismatchError naming what differs
+ */
+async function resumeFrom(checkpointPath: string, model: EngineModel, adam: NamedAdam, run: RunIdentity): Promise<ResumeState> {
+  const reader = await openSafetensors(checkpointPath);
+  try {
+    const meta = reader.metadata as unknown as CheckpointMeta;
+    const mismatch = (what: string, found: unknown, expected: unknown) =>
+      new CheckpointMismatchError(checkpointPath, `checkpoint ${checkpointPath}: ${what} is ${found}, but this run has ${expected}; use another output folder or start over without resuming`);
+    if (meta.format !== CHECKPOINT_FORMAT) throw new CheckpointMismatchError(checkpointPath, `checkpoint ${checkpointPath}: not a training checkpoint (format ${JSON.stringify(meta.format)})`);
+    if (meta.config !== run.configJson) throw mismatch('the model configuration', meta.config, run.configJson);
+    if (meta.samples !== run.fingerprint) throw mismatch('the training set fingerprint', meta.samples.slice(0, 12), run.fingerprint.slice(0, 12));
+    if (Number(meta.seed) !== run.seed) throw mismatch('the seed', meta.seed, run.seed);
+    if (Number(meta.batchSize) !== run.batchSize) throw mismatch('the batch size', meta.batchSize, run.batchSize);
+    const all = await reader.readAllHost();
+    const params = new Map<string, HostTensor>();
+    const adamState = new Map<string, HostTensor>();
+    for (const [k, v] of all) {
+      if (k.startsWith('param.')) params.set(k.slice('param.'.length), v);
+      else if (k.startsWith('adam.')) adamState.set(k, v);
+    }
+    await model.parameters.loadStateDict(params, { strict: true, source: checkpointPath, only: (p) => p.trainable });
+    adam.restore(adamState, Number(meta.optimizerStep), checkpointPath);
+    return { epoch: Number(meta.epoch) + 1, step: Number(meta.stepInEpoch), history: JSON.parse(meta.history) as StepRecord[] };
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * Writes the training checkpoint (trainable parameters, optimizer state, progress and history), then the
+ * model file `hgm eval`/`hgm detect` load and `history.json`, each atomically.
+ */
+async function writeCheckpoint(
+  paths: { checkpointPath: string; modelPath: string; outDir: string },
+  model: EngineModel,
+  trainable: ReadonlyMap<string, tf.Variable>,
+  adam: NamedAdam,
+  run: RunIdentity,
+  progress: { completedEpochs: number; stepInEpoch: number; history: StepRecord[] },
+): Promise<void> {
+  const tensors = new Map<string, WritableTensor>();
+  for (const [name, v] of trainable) tensors.set(`param.${name}`, { dtype: 'F32', shape: [...v.shape], data: Float32Array.from(await v.data()) });
+  const state = await adam.state();
+  for (const [k, v] of state.tensors) tensors.set(k, v);
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    version: 1,
+    model: run.modelName,
+    config: run.configJson,
+    epoch: progress.completedEpochs,
+    stepInEpoch: progress.stepInEpoch,
+    optimizerStep: state.step,
+    seed: run.seed,
+    batchSize: run.batchSize,
+    epochs: run.epochs,
+    samples: run.fingerprint,
+    history: JSON.stringify(progress.history),
+  };
+  await writeSafetensorsFile(paths.checkpointPath, tensors, Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, String(v)])));
+  await atomicWriteFile(paths.modelPath, await model.saveTrainable());
+  await atomicWriteFile(join(paths.outDir, 'history.json'), JSON.stringify(progress.history, null, 1));
+}
+
+/**
+ * One optimisation step on a batch of prepared samples: features from the cache, masks and labels, the
+ * loss with the step's own noise seed, Adam. Returns the step's loss and its terms; every tensor it made is
+ * disposed. @throws DivergedError when the loss is not finite
+ */
+async function trainStep(
+  model: EngineModel,
+  adam: NamedAdam,
+  cache: FeatureCache,
+  batch: readonly PreparedSample[],
+  size: EngineModel['preprocess']['size'],
+  noiseSeed: string,
+  where: { epoch: number; step: number },
+): Promise<{ loss: number; terms: Record<string, number> }> {
+  const features = await loadFeatureBatch(cache, batch);
+  const masks = maskBatch(batch, size);
+  const labels = tf.tensor1d(batch.map((b) => b.label), 'float32');
+  const rng = new Rng(noiseSeed);
+  let termTensors: Record<string, tf.Scalar> = {};
+  try {
+    const loss = await adam.minimize(() => {
+      const out = model.loss(features, masks, labels, rng);
+      termTensors = Object.fromEntries(Object.entries(out.terms).map(([k, v]) => [k, tf.keep(v)]));
+      return out.total;
+    });
+    const terms: Record<string, number> = {};
+    for (const [k, v] of Object.entries(termTensors)) terms[k] = (await v.data())[0]!;
+    if (!Number.isFinite(loss)) throw new DivergedError(`training diverged at epoch ${where.epoch}, step ${where.step}: loss is ${loss}`);
+    return { loss, terms };
+  } finally {
+    for (const t of features.values()) t.dispose();
+    masks.dispose();
+    labels.dispose();
+    for (const t of Object.values(termTensors)) t.dispose();
+  }
+}
+
 /** Trains the model's trainable parameters. */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, fs, outDir } = options;
@@ -100,10 +220,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batch size must be a positive integer, got ${batchSize}`);
   if (options.samples.length === 0) throw new InputNotFoundError('training samples', 'no training samples');
   const emit = options.onProgress ?? (() => undefined);
-  const checkpointPath = join(outDir, 'checkpoint.safetensors');
-  const modelPath = join(outDir, 'model.safetensors');
-  const configJson = JSON.stringify(model.config);
-  const fingerprint = samplesFingerprint(options.samples);
+  const paths = { checkpointPath: join(outDir, 'checkpoint.safetensors'), modelPath: join(outDir, 'model.safetensors'), outDir };
+  const { checkpointPath, modelPath } = paths;
+  const run: RunIdentity = { modelName: model.name, configJson: JSON.stringify(model.config), fingerprint: samplesFingerprint(options.samples), seed, batchSize, epochs };
 
   const trainable = new Map(model.parameters.entries().filter((p) => p.trainable).map((p) => [p.name, p.variable] as const));
   if (trainable.size === 0) throw new ConfigError(`model ${model.name} has no trainable parameters`);
@@ -115,33 +234,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let resumedFrom: TrainResult['resumedFrom'];
   try {
     if ((options.resume ?? true) && (await pathExists(checkpointPath))) {
-      const reader = await openSafetensors(checkpointPath);
-      try {
-        const meta = reader.metadata as unknown as CheckpointMeta;
-        const mismatch = (what: string, found: unknown, expected: unknown) =>
-          new CheckpointMismatchError(checkpointPath, `checkpoint ${checkpointPath}: ${what} is ${found}, but this run has ${expected}; use another output folder or start over without resuming`);
-        if (meta.format !== CHECKPOINT_FORMAT) throw new CheckpointMismatchError(checkpointPath, `checkpoint ${checkpointPath}: not a training checkpoint (format ${JSON.stringify(meta.format)})`);
-        if (meta.config !== configJson) throw mismatch('the model configuration', meta.config, configJson);
-        if (meta.samples !== fingerprint) throw mismatch('the training set fingerprint', meta.samples.slice(0, 12), fingerprint.slice(0, 12));
-        if (Number(meta.seed) !== seed) throw mismatch('the seed', meta.seed, seed);
-        if (Number(meta.batchSize) !== batchSize) throw mismatch('the batch size', meta.batchSize, batchSize);
-        const all = await reader.readAllHost();
-        const params = new Map<string, HostTensor>();
-        const adamState = new Map<string, HostTensor>();
-        for (const [k, v] of all) {
-          if (k.startsWith('param.')) params.set(k.slice('param.'.length), v);
-          else if (k.startsWith('adam.')) adamState.set(k, v);
-        }
-        await model.parameters.loadStateDict(params, { strict: true, source: checkpointPath, only: (p) => p.trainable });
-        adam.restore(adamState, Number(meta.optimizerStep), checkpointPath);
-        history = JSON.parse(meta.history) as StepRecord[];
-        startEpoch = Number(meta.epoch) + 1;
-        startStep = Number(meta.stepInEpoch);
-        resumedFrom = { epoch: startEpoch, step: startStep };
-        emit({ type: 'stage', stage: 'resume', message: `resuming from ${checkpointPath}: epoch ${startEpoch}, step ${startStep + 1}` });
-      } finally {
-        await reader.close();
-      }
+      const resumed = await resumeFrom(checkpointPath, model, adam, run);
+      ({ epoch: startEpoch, step: startStep, history } = resumed);
+      resumedFrom = { epoch: startEpoch, step: startStep };
+      emit({ type: 'stage', stage: 'resume', message: `resuming from ${checkpointPath}: epoch ${startEpoch}, step ${startStep + 1}` });
     }
 
     const cache = new FeatureCache(options.featureCacheDir);
@@ -153,30 +249,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let interrupted = false;
     let epoch = startEpoch;
     let nextStep = startStep;
-
-    const saveCheckpoint = async (completedEpochs: number, stepInEpoch: number) => {
-      const tensors = new Map<string, WritableTensor>();
-      for (const [name, v] of trainable) tensors.set(`param.${name}`, { dtype: 'F32', shape: [...v.shape], data: Float32Array.from(await v.data()) });
-      const state = await adam.state();
-      for (const [k, v] of state.tensors) tensors.set(k, v);
-      const meta: CheckpointMeta = {
-        format: CHECKPOINT_FORMAT,
-        version: 1,
-        model: model.name,
-        config: configJson,
-        epoch: completedEpochs,
-        stepInEpoch,
-        optimizerStep: state.step,
-        seed,
-        batchSize,
-        epochs,
-        samples: fingerprint,
-        history: JSON.stringify(history),
-      };
-      await writeSafetensorsFile(checkpointPath, tensors, Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, String(v)])));
-      await atomicWriteFile(modelPath, await model.saveTrainable());
-      await atomicWriteFile(join(outDir, 'history.json'), JSON.stringify(history, null, 1));
-    };
+    const saveCheckpoint = (completedEpochs: number, stepInEpoch: number) => writeCheckpoint(paths, model, trainable, adam, run, { completedEpochs, stepInEpoch, history });
 
     meter.tick(0);
     for (; epoch <= epochs && !interrupted; epoch++) {
@@ -192,33 +265,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         }
         const batch: PreparedSample[] = [];
         for (let j = step * batchSize; j < Math.min(prepared.length, (step + 1) * batchSize); j++) batch.push(prepared[order[j]!]!);
-        const features = await loadFeatureBatch(cache, batch);
-        const masks = maskBatch(batch, size);
-        const labels = tf.tensor1d(batch.map((b) => b.label), 'float32');
-        const rng = new Rng(`${seed}:noise:${epoch}:${step}`);
-        let termValues: Record<string, number> = {};
-        let termTensors: Record<string, tf.Scalar> = {};
-        try {
-          const loss = await adam.minimize(() => {
-            const out = model.loss(features, masks, labels, rng);
-            termTensors = Object.fromEntries(Object.entries(out.terms).map(([k, v]) => [k, tf.keep(v)]));
-            return out.total;
-          });
-          termValues = {};
-          for (const [k, v] of Object.entries(termTensors)) termValues[k] = (await v.data())[0]!;
-          const record: StepRecord = { epoch, step: step + 1, loss, terms: termValues };
-          history.push(record);
-          epochRecords.push(record);
-          if (!Number.isFinite(loss)) throw new DivergedError(`training diverged at epoch ${epoch}, step ${step + 1}: loss is ${loss}`);
-          meter.tick(batch.length);
-          const remaining = (epochs - epoch) * prepared.length + (prepared.length - Math.min(prepared.length, (step + 1) * batchSize));
-          emit({ type: 'step', stage: 'train', epoch, epochs, step: step + 1, stepsPerEpoch, loss, terms: termValues, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(remaining) });
-        } finally {
-          for (const t of features.values()) t.dispose();
-          masks.dispose();
-          labels.dispose();
-          for (const t of Object.values(termTensors)) t.dispose();
-        }
+        const { loss, terms } = await trainStep(model, adam, cache, batch, size, `${seed}:noise:${epoch}:${step}`, { epoch, step: step + 1 });
+        const record: StepRecord = { epoch, step: step + 1, loss, terms };
+        history.push(record);
+        epochRecords.push(record);
+        meter.tick(batch.length);
+        const remaining = (epochs - epoch) * prepared.length + (prepared.length - Math.min(prepared.length, (step + 1) * batchSize));
+        emit({ type: 'step', stage: 'train', epoch, epochs, step: step + 1, stepsPerEpoch, loss, terms, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(remaining) });
       }
       if (interrupted) break;
       nextStep = 0;
