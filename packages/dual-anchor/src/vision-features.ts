@@ -50,7 +50,7 @@ export function clipVisionBackbone(vision: ClipVisionTransformer, globalToken: '
     tokenWidth: vision.config.embedDim,
     encode(pixels, layers) {
       const out = vision.forward(pixels, { layers });
-      const patchTokens = out.patchFeatures.map((t) => {
+      const patchTokens = out.projectedTokens.map((t) => {
         const s = tf.slice(t, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D;
         t.dispose();
         return s;

@@ -21,7 +21,7 @@ export function onnxClipForward(onnx: OnnxImageEncoder, model: ClipModel, pixels
   return {
     imageEmbeds: out.get('image_embeds') as tf.Tensor2D,
     globalFeature: out.get('global_feature') as tf.Tensor2D,
-    patchFeatures: layers.map((l) => out.get(`patch_features.${l}`) as tf.Tensor3D),
+    projectedTokens: layers.map((l) => out.get(`patch_features.${l}`) as tf.Tensor3D),
     hiddenStates: layers.map((l) => out.get(`hidden.${l}`) as tf.Tensor3D),
     vvHiddenStates: layers.map((l) => (out.get(`hidden_vv.${l}`) as tf.Tensor3D | undefined) ?? null),
     grid: [pixels.shape[2] / p, pixels.shape[3] / p],

@@ -61,7 +61,7 @@ describeBackends('AnomalyCLIP paths of the CLIP towers (anomalyclip-tiny)', ({ b
           else expect(out.vvHiddenStates![l]).toBeNull();
         }
         for (let j = 0; j < featureLayers.length; j++) {
-          await expectClose(features.patchFeatures[j]!, outputs.get(`patch_features.${j}`)!, { ...TOL, name: `patch_features.${j}` });
+          await expectClose(features.projectedTokens[j]!, outputs.get(`patch_features.${j}`)!, { ...TOL, name: `patch_features.${j}` });
         }
         await expectClose(out.globalFeature, outputs.get('image_features_raw')!, { ...TOL, name: 'image_features_raw' });
         await expectClose(pos, outputs.get('visual_positional_embedding_used')!, { ...TOL, name: 'visual_positional_embedding_used' });

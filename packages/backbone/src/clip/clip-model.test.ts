@@ -43,7 +43,7 @@ async function compareAll({ model, inputs, outputs }: Loaded, tol: number): Prom
   ]);
   layers.forEach((l) => {
     produced.set(`vision_hidden.${l}`, vision.hiddenStates![l]!);
-    produced.set(`vision_patch_proj.${l}`, tf.slice(vision.patchFeatures[l]!, [0, 1, 0], [-1, -1, -1]));
+    produced.set(`vision_patch_proj.${l}`, tf.slice(vision.projectedTokens[l]!, [0, 1, 0], [-1, -1, -1]));
   });
   text.hiddenStates!.forEach((h, l) => produced.set(`text_hidden.${l}`, h));
   let compared = 0;

@@ -37,7 +37,7 @@ export interface ClipLogits {
  *
  * ```ts
  * const model = await ClipModel.fromStateDict(CLIP_VIT_L_14_336, reader, { vvAttentionBlocks: 19 });
- * const { imageEmbeds, patchFeatures } = model.vision.forward(pixels, { layers: [5, 11, 17, 23] });
+ * const { imageEmbeds, projectedTokens } = model.vision.forward(pixels, { layers: [5, 11, 17, 23] });
  * ```
  */
 export class ClipModel {

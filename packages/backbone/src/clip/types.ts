@@ -49,10 +49,11 @@ export interface ClipVisionOutput {
    */
   globalFeature: tf.Tensor2D;
   /**
-   * For each requested layer: `ln_post(tokens) @ proj` over all tokens, CLS at index 0 (AnomalyCLIP's
-   * patch features). `tokens` is the V-V path for V-V blocks and the block output otherwise. [B, 1 + M, E]
+   * For each requested layer: `ln_post(tokens) @ proj` over all tokens, CLS at index 0 (what AnomalyCLIP
+   * calls its patch features; the model's patch features `[B, M, D]` are tokens 1..M after its adapters).
+   * `tokens` is the V-V path for V-V blocks and the block output otherwise. [B, 1 + M, E]
    */
-  patchFeatures: tf.Tensor3D[];
+  projectedTokens: tf.Tensor3D[];
   /** With `hiddenStates`: the original-path output of each requested block. [B, 1 + M, W] */
   hiddenStates?: tf.Tensor3D[];
   /** With `hiddenStates`: the V-V path output of each requested block, null for plain blocks. [B, 1 + M, W] */

@@ -128,7 +128,7 @@ export class ClipVisionTransformer implements ImageEncoder {
       const out: Record<string, tf.Tensor | tf.Tensor[] | (tf.Tensor | null)[]> = {
         imageEmbeds: project(post(xCls), this.proj),
         globalFeature: project(xCls, this.proj),
-        patchFeatures: layers.map((l) => project(post(hiddenVV.get(l) ?? hidden.get(l)!), this.proj)),
+        projectedTokens: layers.map((l) => project(post(hiddenVV.get(l) ?? hidden.get(l)!), this.proj)),
       };
       if (wantHidden) {
         out.hiddenStates = layers.map((l) => tf.clone(hidden.get(l)!));
@@ -149,7 +149,7 @@ export class ClipVisionTransformer implements ImageEncoder {
     const layers = options.layers ?? [this.config.vision.layers - 1];
     const out = this.forward(pixels, { layers });
     out.globalFeature.dispose();
-    const patchTokens = out.patchFeatures.map((t) => {
+    const patchTokens = out.projectedTokens.map((t) => {
       const s = tf.slice(t, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D;
       t.dispose();
       return s;

@@ -127,7 +127,7 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
     produced.set('image_features_raw', vision.globalFeature);
     produced.set('image_features', l2Normalize(vision.globalFeature));
     layers.forEach((l, j) => {
-      const pf = vision.patchFeatures[allBlocks.indexOf(l)]!;
+      const pf = vision.projectedTokens[allBlocks.indexOf(l)]!;
       produced.set(`patch_features.${j}`, pf);
       produced.set(`similarity.${j}`, tf.tidy(() => tf.softmax(stateLogits(pf, textFeatures, hp.temperature))));
     });

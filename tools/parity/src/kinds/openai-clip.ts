@@ -58,7 +58,7 @@ export async function runFixture(fixture: Fixture, options: ParityOptions = {}):
   visionLayers.forEach((l, j) => {
     produced.set(`vision_hidden.${l}`, vision.hiddenStates![j]!);
     // CLS excluded, as openai's patch tokens.
-    produced.set(`vision_patch_proj.${l}`, tf.slice(vision.patchFeatures[j]!, [0, 1, 0], [-1, -1, -1]));
+    produced.set(`vision_patch_proj.${l}`, tf.slice(vision.projectedTokens[j]!, [0, 1, 0], [-1, -1, -1]));
   });
   textLayers.forEach((l, j) => produced.set(`text_hidden.${l}`, text.hiddenStates![j]!));
   produced.set('visual_positional_embedding_interpolated', model.vision.positionalEmbeddingFor(vision.grid));
