@@ -137,6 +137,8 @@ export class DualAnchorModel {
   readonly refiner: GroupGatedTokenRefiner | null;
   readonly dsp: DynamicStatePrompts | null;
   readonly promptLearner: AnomalyClipPromptLearner | null;
+  /** T of the last inference forward whose prompts do not depend on the image, with the state it was computed from. */
+  private textCache: { key: readonly object[]; backend: string; batch: number; features: tf.Tensor3D } | null = null;
 
   constructor(
     configInput: DualAnchorConfigInput | DualAnchorConfig,
@@ -200,6 +202,41 @@ export class DualAnchorModel {
     });
   }
 
+  /**
+   * Whether the text anchors T do not depend on the input: static prompts, or Dynamic State Prompts fed the
+   * two learnable anchors (HGM off) rather than an image's group tokens.
+   */
+  get textIsInputIndependent(): boolean {
+    return !this.dsp || !this.hgm;
+  }
+
+  /**
+   * T for a forward pass. At inference (eval mode, no gradient tape) with input-independent prompts the
+   * frozen text tower runs once per parameter state: the result is kept, keyed by the data of every learnable
+   * variable (an optimiser step, `loadTrainable` or any `assign` gives a variable new data and so a new key),
+   * the backend and, with DSP, the batch size; the kept tensor is freed when the key changes and by
+   * {@link dispose}. The values are those of {@link textFeatures}, computed the same way.
+   */
+  private inferenceTextFeatures(imageAnchors: tf.Tensor3D | null, batch: number, training: boolean): tf.Tensor3D {
+    const anchors = this.dsp ? imageAnchors : null;
+    if (training || !this.textIsInputIndependent || tf.engine().isTapeOn()) return this.textFeatures(anchors);
+    const key = this.params.entries().map((p) => p.variable.dataId);
+    const backend = tf.getBackend();
+    const size = this.dsp ? batch : 1;
+    const c = this.textCache;
+    if (c && c.backend === backend && c.batch === size && c.key.length === key.length && c.key.every((k, i) => k === key[i])) return tf.clone(c.features);
+    const features = tf.keep(this.textFeatures(anchors));
+    this.dropTextCache();
+    this.textCache = { key, backend, batch: size, features };
+    return tf.clone(features);
+  }
+
+  /** Frees the kept text anchors of {@link inferenceTextFeatures} (the next inference forward recomputes them). */
+  dropTextCache(): void {
+    this.textCache?.features.dispose();
+    this.textCache = null;
+  }
+
   /** The prompts (DSP per image, interleaved normal/anomalous; or the two static ones). */
   prompts(imageAnchors: tf.Tensor3D | null): PromptBatch {
     if (this.dsp) {
@@ -259,7 +296,7 @@ export class DualAnchorModel {
         imageAnchors = tf.tile(tf.reshape(this.staticAnchors, [1, 2, d]), [b, 1, 1]) as tf.Tensor3D;
       }
       const refinedCls = this.refiner ? this.refiner.forward(globalToken, imageAnchors!).refinedCls : tf.clone(globalToken);
-      const textFeatures = this.textFeatures(this.dsp ? imageAnchors : null);
+      const textFeatures = this.inferenceTextFeatures(imageAnchors, b, training);
       const sources = assignedFeatures ? [...patchFeatures, assignedFeatures] : patchFeatures;
       const mapProbabilities = sources.map((f) => {
         const logits = tf.reshape(stateLogits(f, textFeatures, c.temperature), [b, gh, gw, 2]) as tf.Tensor4D;
@@ -453,8 +490,9 @@ export class DualAnchorModel {
     this.frozen.backbone = backbone;
   }
 
-  /** Frees the learnable parameters, the prompt buffers and the frozen parts. */
+  /** Frees the learnable parameters, the prompt buffers, the kept text anchors and the frozen parts. */
   dispose(): void {
+    this.dropTextCache();
     this.dsp?.dispose();
     this.promptLearner?.dispose();
     this.params.dispose();

@@ -2,8 +2,6 @@
  * Detection on new images: anomaly-map PNGs (heat map and overlay) per image, a JSON and a CSV of image
  * scores, and, with a threshold, a decision per image.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { atomicWriteFile } from '@hgm/tensor/node';
 import { decodeImage, preprocessImage, readBytes, type DatasetFileSystem, type DecodedImage, type ImageDecoder } from '@hgm/data';
@@ -13,6 +11,7 @@ import { colorBarPng, originalMapPngs } from './original-maps';
 import { MapRange, describeScale, fixedScale, type MapScale, type MapScaleInfo } from './map-scale';
 import { uniqueOutputNames } from './output-names';
 import { predictImages, mapMaximum } from './predict-images';
+import { DecodedStash } from './decoded-stash';
 import { RateMeter, type ProgressListener } from './progress';
 
 export interface DetectOptions {
@@ -35,8 +34,8 @@ export interface DetectOptions {
   mapSize?: MapSize;
   /**
    * `fixed` (default): heat maps coloured over 0..1; `run`: over the smallest to the largest map value of
-   * this run (the maps are kept in a temporary folder until the range is known, and each image is decoded a
-   * second time for its overlay).
+   * this run (each map and its decoded image, or its model input with `mapSize: 'model'`, wait in a temporary
+   * folder until the range is known: every image is still decoded once, and memory holds one batch).
    */
   mapScale?: MapScale;
   onProgress?: ProgressListener;
@@ -82,11 +81,13 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
   const mapSize = options.mapSize ?? 'original';
   const byRun = options.mapScale === 'run';
   const range = new MapRange();
-  // with the run's scale the maps wait here (one raw float32 file each) until every map is known
-  const scratch = byRun ? await mkdtemp(join(tmpdir(), 'hgm-detect-maps-')) : undefined;
-  const writeMaps = async (image: DecodedImage, pixels: Float32Array, map: Float32Array, d: Detection, norm: MapScaleInfo) => {
+  // with the run's scale the maps wait here until every map is known (raw files: the map, and the decoded image
+  // or, for model-size maps, the model input), so that drawing reuses the first decoding
+  const scratch = byRun ? await DecodedStash.open('hgm-detect-maps-') : undefined;
+  // original-size maps draw on the decoded image, model-size maps on the model input
+  const writeMaps = async (image: DecodedImage | null, pixels: Float32Array, map: Float32Array, d: Detection, norm: MapScaleInfo) => {
     if (mapSize === 'original') {
-      const pngs = originalMapPngs(image, map, model.preprocess, { norm, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}) });
+      const pngs = originalMapPngs(image!, map, model.preprocess, { norm, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}) });
       await atomicWriteFile(d.heatmap, pngs.heatmap);
       await atomicWriteFile(d.overlay, pngs.overlay);
     } else {
@@ -98,7 +99,7 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
     let done = 0;
     for (let i = 0; i < options.images.length; i += batchSize) {
       const paths = options.images.slice(i, i + batchSize);
-      // the decoded images are kept for the overlays: each image is decoded once (twice with the run's scale)
+      // the decoded images are kept for the overlays of this batch: each image is decoded once
       const ok: { path: string; image: DecodedImage; pixels: Float32Array }[] = [];
       for (const p of paths) {
         try {
@@ -129,7 +130,7 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
           detections.push(d);
           if (scratch) {
             range.add(map);
-            await writeFile(join(scratch, `${detections.length - 1}.f32`), new Uint8Array(map.buffer, map.byteOffset, map.byteLength));
+            await scratch.put(detections.length - 1, mapSize === 'model' ? { map, pixels: o.pixels } : { map, image: o.image });
           } else {
             await writeMaps(o.image, o.pixels, map, d, fixedScale());
           }
@@ -144,17 +145,15 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
       emit({ type: 'stage', stage: 'maps', message: `drawing ${detections.length} maps on the ${describeScale(scale)}` });
       for (let k = 0; k < detections.length; k++) {
         const d = detections[k]!;
-        const bytes = await readFile(join(scratch, `${k}.f32`));
-        const map = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-        const image = await decode(await readBytes(fs, d.image), d.image);
-        await writeMaps(image, mapSize === 'model' ? preprocessImage(image, model.preprocess) : new Float32Array(0), map, d, scale);
+        const item = await scratch.get(k);
+        await writeMaps(item.image ?? null, item.pixels ?? new Float32Array(0), item.map, d, scale);
       }
     }
     const colorBar = join(options.outDir, 'maps', 'colorbar.png');
     await atomicWriteFile(colorBar, colorBarPng(scale));
     return { detections, skipped, colorBar, scale, ...(await writeDetectionTables(options.outDir, detections, skipped, options.threshold, scale)) };
   } finally {
-    if (scratch) await rm(scratch, { recursive: true, force: true });
+    if (scratch) await scratch.close();
   }
 }
 

@@ -7,12 +7,14 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useBackend } from '@hgm/tensor/testing';
 import { openSafetensors } from '@hgm/tensor/node';
-import { writeSyntheticDataset, readDatasetFromDisk, nodeFileSystem, decodeImage, encodeJpeg, encodePng, nodeImageDecoder, type DatasetSample } from '@hgm/data/node';
+import { writeSyntheticDataset, readDatasetFromDisk, nodeFileSystem, decodeImage, encodeJpeg, encodePng, nodeImageDecoder, preprocessImage, type DatasetSample } from '@hgm/data/node';
 import { mkdir } from 'node:fs/promises';
 import { train } from './trainer';
 import { evaluate } from './evaluator';
 import { detect } from './detector';
 import { expandInputs } from './expand-inputs';
+import { predictImages } from './predict-images';
+import { originalMapPngs } from './original-maps';
 import { ToyModel } from './testing/toy-model';
 import type { ProgressEvent } from './progress';
 
@@ -158,6 +160,64 @@ describe('evaluation and detection', () => {
     expect(r.files.filter((f) => f.endsWith('_overlay.png')).length).toBe(samples.length);
     expect(r.examples.length).toBe(4);
     expect(Array.from(r.examples[0]!.heatmap.slice(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+    m.dispose();
+  });
+
+  it('decodes each image once: maps and overlays reuse the decoding of the features', async () => {
+    const m = new ToyModel(toyConfig);
+    const counting = () => {
+      const names: string[] = [];
+      return { names, decode: (bytes: Uint8Array, name: string) => { names.push(name); return decodeImage(bytes, name); } };
+    };
+    const masks = samples.flatMap((s) => s.maskPaths);
+    const once = (names: string[], expected: readonly string[]) => expect([...names].sort()).toEqual([...expected].sort());
+    // evaluation with maps and examples: every image and mask decoded once, on either scale
+    for (const mapSize of ['original', 'model'] as const) {
+      const c = counting();
+      const r = await evaluate({ model: m, samples, fs: nodeFileSystem, featureCacheDir: join(root, `cache-once-run-${mapSize}`), outDir: join(root, `eval-once-run-${mapSize}`), saveMaps: true, keepExamples: 2, mapSize, mapScale: 'run', decode: c.decode });
+      once(c.names, [...samples.map((s) => s.imagePath), ...masks]);
+      expect(r.mapScale.mode).toBe('run');
+      expect(r.files.filter((f) => f.endsWith('_overlay.png')).length).toBe(samples.length);
+      expect(r.examples.length).toBe(4);
+    }
+    for (const mapSize of ['original', 'model'] as const) {
+      const c = counting();
+      const r = await evaluate({ model: m, samples, fs: nodeFileSystem, featureCacheDir: join(root, `cache-once-${mapSize}`), outDir: join(root, `eval-once-${mapSize}`), saveMaps: true, keepExamples: 2, mapSize, decode: c.decode });
+      once(c.names, [...samples.map((s) => s.imagePath), ...masks]);
+      expect(r.files.filter((f) => f.endsWith('_overlay.png')).length).toBe(samples.length);
+      // a second run reads the features from the cache and still decodes each image once, for its maps
+      const again = counting();
+      const r2 = await evaluate({ model: m, samples, fs: nodeFileSystem, featureCacheDir: join(root, `cache-once-${mapSize}`), outDir: join(root, `eval-once2-${mapSize}`), saveMaps: true, keepExamples: 2, mapSize, decode: again.decode });
+      once(again.names, [...samples.map((s) => s.imagePath), ...masks]);
+      expect(r2.scores).toEqual(r.scores);
+      for (const f of r.files.filter((x) => x.endsWith('.png'))) expect(Buffer.compare(await readFile(f), await readFile(f.replace(`eval-once-${mapSize}`, `eval-once2-${mapSize}`)))).toBe(0);
+    }
+    // detection, on the fixed scale and on the run's scale (maps drawn after the whole run), both map sizes
+    const images = (await expandInputs([join(data, 'wood', 'test')])).slice(0, 5);
+    for (const mapSize of ['original', 'model'] as const) {
+      for (const mapScale of ['fixed', 'run'] as const) {
+        const c = counting();
+        const r = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, `detect-once-${mapSize}-${mapScale}`), mapSize, mapScale, batchSize: 2, decode: c.decode });
+        once(c.names, images);
+        for (const [j, d] of r.detections.entries()) {
+          const overlay = decodeImage(await readFile(d.overlay), d.overlay);
+          const source = decodeImage(await readFile(images[j]!), images[j]!);
+          expect([overlay.width, overlay.height]).toEqual(mapSize === 'model' ? [32, 32] : [source.width, source.height]);
+        }
+      }
+    }
+    // on the run's scale, the overlays drawn from the kept decoding are those drawn from a fresh decoding
+    const run = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-once-check'), mapScale: 'run', batchSize: 2 });
+    for (const [j, d] of run.detections.entries()) {
+      const image = decodeImage(await readFile(images[j]!), images[j]!);
+      const { maps } = await predictImages(m, [preprocessImage(image, m.preprocess)]);
+      const want = decodeImage(originalMapPngs(image, maps, m.preprocess, { norm: run.scale }).overlay, 'want.png');
+      const got = decodeImage(await readFile(d.overlay), d.overlay);
+      expect([got.width, got.height]).toEqual([want.width, want.height]);
+      let worst = 0;
+      for (let i = 0; i < got.data.length; i++) worst = Math.max(worst, Math.abs(got.data[i]! - want.data[i]!));
+      expect(worst).toBeLessThanOrEqual(1);
+    }
     m.dispose();
   });
 

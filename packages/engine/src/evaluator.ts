@@ -4,14 +4,15 @@
  */
 import { join } from 'node:path';
 import { atomicWriteFile } from '@hgm/tensor/node';
-import { loadSample, preprocessImage, type DatasetFileSystem, type DatasetSample, type DecodedImage, type ImageDecoder } from '@hgm/data';
+import { preprocessImage, type DatasetFileSystem, type DatasetSample, type ImageDecoder } from '@hgm/data';
 import { PixelSet, evaluateMetrics, parseMetricName } from '@hgm/metrics';
 import type { EngineModel } from './engine-model';
 import { FeatureCache } from './feature-cache';
-import { loadFeatureBatch, prepareSamples, type PreparedSample } from './features';
+import { loadFeatureBatch, prepareSamples, type DecodedSample } from './features';
 import { denormalize, heatmapPng, overlayPng, rgbPng, maskPng } from './map-images';
 import { colorBarPng, originalMapPngs } from './original-maps';
-import { MapRange, fixedScale, type MapScale, type MapScaleInfo } from './map-scale';
+import { MapRange, describeScale, fixedScale, type MapScale, type MapScaleInfo } from './map-scale';
+import { DecodedStash } from './decoded-stash';
 import { uniqueOutputNames } from './output-names';
 import type { MapSize } from './detector';
 import { RateMeter, type ProgressListener } from './progress';
@@ -34,7 +35,8 @@ export interface EvaluateOptions {
   mapSize?: MapSize;
   /**
    * `fixed` (default): heat maps (files and examples) coloured over 0..1; `run`: over the smallest to the
-   * largest map value of the evaluation (found by one extra pass of the head over the cached features).
+   * largest map value of the evaluation (the drawings wait, with their decoded images, in a temporary folder
+   * until every map is known; each image is still decoded once).
    */
   mapScale?: MapScale;
   /** The image decoder (default `decodeImage`, the pure-JS codecs; Node callers pass `nodeImageDecoder()`). */
@@ -92,116 +94,147 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   const cache = new FeatureCache(options.featureCacheDir);
   const emit = options.onProgress ?? (() => undefined);
   const files: string[] = [];
-  emit({ type: 'stage', stage: 'features', message: `preparing ${options.samples.length} test images` });
   const decode = options.decode;
-  const prepared = await prepareSamples(model, options.samples, {
-    fs,
-    cache,
-    onProgress: emit,
-    stage: 'features',
-    ...(options.counters ? { counters: options.counters } : {}),
-    ...(decode ? { decode } : {}),
-  });
   const mapSize = options.mapSize ?? 'original';
   const batchSize = options.batchSize ?? 8;
   const drawsMaps = (options.saveMaps === true && options.outDir !== undefined) || (options.keepExamples ?? 0) > 0;
-  const norm = options.mapScale === 'run' && drawsMaps ? await runScale(model, cache, prepared, batchSize) : fixedScale();
+  const prepareOptions = {
+    fs,
+    cache,
+    ...(options.counters ? { counters: options.counters } : {}),
+    ...(decode ? { decode } : {}),
+  };
+  // The samples by category (categories in name order, samples in their given order).
+  const byCategory = new Map<string, DatasetSample[]>();
+  for (const sample of options.samples) {
+    const list = byCategory.get(sample.category) ?? [];
+    list.push(sample);
+    byCategory.set(sample.category, list);
+  }
+  const ordered = [...byCategory.entries()].sort(([a], [b]) => a.localeCompare(b));
+  // Each batch is prepared (decoded, checked, encoded when its features are not cached) when it is evaluated,
+  // and its maps and overlays reuse that decoding: memory holds one batch. With the run's scale the drawings
+  // wait, with their decoded images, in a temporary folder until every map is known.
+  emit({ type: 'stage', stage: 'evaluate', message: `evaluating ${options.samples.length} test images (features cached in ${cache.dir})` });
+  const savesMaps = options.saveMaps === true && options.outDir !== undefined;
+  const stash = options.mapScale === 'run' && drawsMaps ? await DecodedStash.open('hgm-eval-maps-') : undefined;
+  const range = new MapRange();
+  let norm = fixedScale();
   // map names: unique inside each maps/<category>/<defect>/ folder (Y92.jpg and Y92.png get Y92_jpg, Y92_png)
   const mapNames = new Map<string, string>();
   const folders = new Map<string, string[]>();
-  for (const p of prepared) {
-    const k = `${p.sample.category}\u0000${p.sample.defectType}`;
-    folders.set(k, [...(folders.get(k) ?? []), p.sample.imagePath]);
+  for (const sample of options.samples) {
+    const k = `${sample.category}\u0000${sample.defectType}`;
+    folders.set(k, [...(folders.get(k) ?? []), sample.imagePath]);
   }
   for (const paths of folders.values()) for (const [path, name] of uniqueOutputNames(paths)) mapNames.set(path, name);
-  if (options.saveMaps && options.outDir) {
-    const colorBar = join(options.outDir, 'maps', 'colorbar.png');
-    await atomicWriteFile(colorBar, colorBarPng(norm));
-    files.push(colorBar);
-  }
-  const modelViewPngs = (image: DecodedImage, map: Float32Array, mask: Uint8Array | undefined) => {
-    const rgb = denormalize(preprocessImage(image, model.preprocess), model.preprocess);
-    return { rgb, heat: heatmapPng(map, size, norm), over: overlayPng(rgb, map, size, norm, mask) };
-  };
-  const byCategory = new Map<string, PreparedSample[]>();
-  for (const p of prepared) {
-    const list = byCategory.get(p.sample.category) ?? [];
-    list.push(p);
-    byCategory.set(p.sample.category, list);
-  }
   const scores: EvaluationResult['scores'] = [];
   const examples: EvaluationExample[] = [];
   const categories: CategoryResult[] = [];
+  /** A drawing to make: the maps of a sample, and whether it is one of the report's examples. */
+  type Drawing = { category: string; sample: DatasetSample; hasMask: boolean; score: number; example: boolean };
+  const deferred: Drawing[] = [];
+  const draw = async (d: Drawing, decoded: DecodedSample, map: Float32Array, inputMask: Uint8Array) => {
+    // the model-size view: for the report's examples and for --map-size model
+    let modelView: { rgb: Uint8Array; heat: Uint8Array; over: Uint8Array } | undefined;
+    if (d.example || mapSize === 'model') {
+      const rgb = denormalize(decoded.pixels ?? preprocessImage(decoded.image, model.preprocess), model.preprocess);
+      modelView = { rgb, heat: heatmapPng(map, size, norm), over: overlayPng(rgb, map, size, norm, d.hasMask ? inputMask : undefined) };
+    }
+    if (savesMaps) {
+      const base = join(options.outDir!, 'maps', safe(d.category), safe(d.sample.defectType), mapNames.get(d.sample.imagePath)!);
+      const pngs = mapSize === 'original' ? originalMapPngs(decoded.image, map, model.preprocess, { norm, mask: decoded.mask }) : { heatmap: modelView!.heat, overlay: modelView!.over };
+      await atomicWriteFile(`${base}_heatmap.png`, pngs.heatmap);
+      await atomicWriteFile(`${base}_overlay.png`, pngs.overlay);
+      files.push(`${base}_heatmap.png`, `${base}_overlay.png`);
+    }
+    if (d.example) examples.push({ category: d.category, sample: d.sample, score: d.score, input: rgbPng(modelView!.rgb, size), groundTruth: maskPng(inputMask, size), heatmap: modelView!.heat, overlay: modelView!.over });
+  };
   const meter = new RateMeter();
   let done = 0;
   meter.tick(0);
-  for (const [category, list] of [...byCategory.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const pixels = new PixelSet(category);
-    const labels: number[] = [];
-    const catScores: number[] = [];
-    let kept = 0;
-    let anomalousWithMask = 0;
-    let anomalousWithoutMask = 0;
-    for (let i = 0; i < list.length; i += batchSize) {
-      const batch = list.slice(i, i + batchSize);
-      const features = await loadFeatureBatch(cache, batch);
-      const pred = model.predict(features);
-      for (const t of features.values()) t.dispose();
-      const maps = (await pred.anomalyMap.data()) as Float32Array;
-      const batchScores = (await pred.imageScore.data()) as Float32Array;
-      pred.anomalyMap.dispose();
-      pred.imageScore.dispose();
-      for (let b = 0; b < batch.length; b++) {
-        const s = batch[b]!;
-        const map = maps.slice(b * size * size, (b + 1) * size * size);
-        const score = batchScores[b]!;
-        labels.push(s.label);
-        catScores.push(score);
-        scores.push({ imagePath: s.sample.imagePath, category, label: s.label, score });
-        // an anomalous image without a mask has unknown pixel labels: it stays out of the pixel metrics
-        if (s.label === 1) {
-          if (s.hasMask) anomalousWithMask++;
-          else anomalousWithoutMask++;
-        }
-        if (s.label === 0 || s.hasMask) pixels.add(map, s.mask, { height: size, width: size });
-        const wantExample = kept < (options.keepExamples ?? 0) && (s.label === 1 || kept === 0);
-        if (options.saveMaps || wantExample) {
-          const loaded = await loadSample(s.sample, fs, decode ? { decode } : {});
-          // the model-size view: for the report's examples and for --map-size model
-          const modelView = wantExample || mapSize === 'model' ? modelViewPngs(loaded.image, map, s.hasMask ? s.mask : undefined) : undefined;
-          if (options.saveMaps && options.outDir) {
-            const base = join(options.outDir, 'maps', safe(category), safe(s.sample.defectType), mapNames.get(s.sample.imagePath)!);
-            const pngs = mapSize === 'original' ? originalMapPngs(loaded.image, map, model.preprocess, { norm, mask: loaded.mask }) : { heatmap: modelView!.heat, overlay: modelView!.over };
-            await atomicWriteFile(`${base}_heatmap.png`, pngs.heatmap);
-            await atomicWriteFile(`${base}_overlay.png`, pngs.overlay);
-            files.push(`${base}_heatmap.png`, `${base}_overlay.png`);
+  try {
+    for (const [category, list] of ordered) {
+      const pixels = new PixelSet(category);
+      const labels: number[] = [];
+      const catScores: number[] = [];
+      let kept = 0;
+      let anomalousWithMask = 0;
+      let anomalousWithoutMask = 0;
+      for (let i = 0; i < list.length; i += batchSize) {
+        const batch = await prepareSamples(model, list.slice(i, i + batchSize), { ...prepareOptions, keepDecoded: drawsMaps });
+        const features = await loadFeatureBatch(cache, batch);
+        const pred = model.predict(features);
+        for (const t of features.values()) t.dispose();
+        const maps = (await pred.anomalyMap.data()) as Float32Array;
+        const batchScores = (await pred.imageScore.data()) as Float32Array;
+        pred.anomalyMap.dispose();
+        pred.imageScore.dispose();
+        for (let b = 0; b < batch.length; b++) {
+          const s = batch[b]!;
+          const map = maps.slice(b * size * size, (b + 1) * size * size);
+          const score = batchScores[b]!;
+          labels.push(s.label);
+          catScores.push(score);
+          scores.push({ imagePath: s.sample.imagePath, category, label: s.label, score });
+          // an anomalous image without a mask has unknown pixel labels: it stays out of the pixel metrics
+          if (s.label === 1) {
+            if (s.hasMask) anomalousWithMask++;
+            else anomalousWithoutMask++;
           }
-          if (wantExample) {
-            kept++;
-            examples.push({ category, sample: s.sample, score, input: rgbPng(modelView!.rgb, size), groundTruth: maskPng(s.mask, size), heatmap: modelView!.heat, overlay: modelView!.over });
+          if (s.label === 0 || s.hasMask) pixels.add(map, s.mask, { height: size, width: size });
+          if (stash) range.add(map);
+          const example = kept < (options.keepExamples ?? 0) && (s.label === 1 || kept === 0);
+          if (example) kept++;
+          if (savesMaps || example) {
+            // drawing happens only when drawsMaps, and then every prepared sample keeps its decoding
+            const decoded = s.decoded!;
+            const d: Drawing = { category, sample: s.sample, hasMask: s.hasMask, score, example };
+            if (stash) {
+              const needsPixels = example || mapSize === 'model';
+              await stash.put(deferred.length, { map, image: decoded.image, mask: decoded.mask, inputMask: s.mask, ...(needsPixels && decoded.pixels ? { pixels: decoded.pixels } : {}) });
+              deferred.push(d);
+            } else {
+              await draw(d, decoded, map, s.mask);
+            }
           }
         }
+        done += batch.length;
+        meter.tick(batch.length);
+        emit({ type: 'items', stage: 'evaluate', done, total: options.samples.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(options.samples.length - done) });
       }
-      done += batch.length;
-      meter.tick(batch.length);
-      emit({ type: 'items', stage: 'evaluate', done, total: prepared.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(prepared.length - done) });
+      const noMasks = anomalousWithoutMask > 0 && anomalousWithMask === 0;
+      const values = evaluateMetrics(metrics, { image: { labels: Uint8Array.from(labels), scores: Float32Array.from(catScores) }, ...(pixels.imageCount > 0 && !noMasks ? { pixels } : {}) });
+      const cells: Record<string, MetricCell> = {};
+      for (const m of metrics) {
+        const v = values.get(m)!;
+        if (noMasks && isPixelMetric(m)) cells[m] = { error: `no masks: none of the ${anomalousWithoutMask} anomalous images has a ground-truth mask, so pixel labels are unknown` };
+        // the table names the metric already: drop the metric's own prefix from the reason
+        else cells[m] = 'value' in v ? { value: v.value } : { error: v.error.message.startsWith(`${m}: `) ? v.error.message.slice(m.length + 2) : v.error.message };
+      }
+      const pixelNote =
+        anomalousWithoutMask === 0
+          ? undefined
+          : noMasks
+            ? `no masks: pixel metrics n/a (${anomalousWithoutMask} anomalous images without a ground-truth mask)`
+            : `pixel metrics over the ${anomalousWithMask} of ${anomalousWithMask + anomalousWithoutMask} anomalous images that have a mask (and every normal image)`;
+      categories.push({ category, images: list.length, anomalous: labels.filter((l) => l === 1).length, metrics: cells, ...(pixelNote ? { pixelNote } : {}) });
     }
-    const noMasks = anomalousWithoutMask > 0 && anomalousWithMask === 0;
-    const values = evaluateMetrics(metrics, { image: { labels: Uint8Array.from(labels), scores: Float32Array.from(catScores) }, ...(pixels.imageCount > 0 && !noMasks ? { pixels } : {}) });
-    const cells: Record<string, MetricCell> = {};
-    for (const m of metrics) {
-      const v = values.get(m)!;
-      if (noMasks && isPixelMetric(m)) cells[m] = { error: `no masks: none of the ${anomalousWithoutMask} anomalous images has a ground-truth mask, so pixel labels are unknown` };
-      // the table names the metric already: drop the metric's own prefix from the reason
-      else cells[m] = 'value' in v ? { value: v.value } : { error: v.error.message.startsWith(`${m}: `) ? v.error.message.slice(m.length + 2) : v.error.message };
+    if (stash) {
+      norm = range.scale();
+      emit({ type: 'stage', stage: 'maps', message: `drawing ${deferred.length} maps on the ${describeScale(norm)}` });
+      for (const [k, d] of deferred.entries()) {
+        const item = await stash.get(k);
+        await draw(d, { image: item.image!, mask: item.mask ?? null, ...(item.pixels ? { pixels: item.pixels } : {}) }, item.map, item.inputMask!);
+      }
     }
-    const pixelNote =
-      anomalousWithoutMask === 0
-        ? undefined
-        : noMasks
-          ? `no masks: pixel metrics n/a (${anomalousWithoutMask} anomalous images without a ground-truth mask)`
-          : `pixel metrics over the ${anomalousWithMask} of ${anomalousWithMask + anomalousWithoutMask} anomalous images that have a mask (and every normal image)`;
-    categories.push({ category, images: list.length, anomalous: labels.filter((l) => l === 1).length, metrics: cells, ...(pixelNote ? { pixelNote } : {}) });
+  } finally {
+    await stash?.close();
+  }
+  if (savesMaps) {
+    const colorBar = join(options.outDir!, 'maps', 'colorbar.png');
+    await atomicWriteFile(colorBar, colorBarPng(norm));
+    files.push(colorBar);
   }
   const mean: EvaluationResult['mean'] = {};
   for (const m of metrics) {
@@ -215,23 +248,6 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   const result: EvaluationResult = { metrics, categories, mean, scores, examples, files, mapScale: norm };
   if (options.outDir) files.push(...(await writeEvaluationTables(result, options.outDir)));
   return result;
-}
-
-/** The range of every anomaly map of the evaluation: the head runs over the cached features once more. */
-async function runScale(model: EngineModel, cache: FeatureCache, prepared: readonly PreparedSample[], batchSize: number): Promise<MapScaleInfo> {
-  const range = new MapRange();
-  for (let i = 0; i < prepared.length; i += batchSize) {
-    const features = await loadFeatureBatch(cache, prepared.slice(i, i + batchSize));
-    const pred = model.predict(features);
-    for (const t of features.values()) t.dispose();
-    try {
-      range.add((await pred.anomalyMap.data()) as Float32Array);
-    } finally {
-      pred.anomalyMap.dispose();
-      pred.imageScore.dispose();
-    }
-  }
-  return range.scale();
 }
 
 function isPixelMetric(name: string): boolean {

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { HostTensor, WritableTensor } from '@hgm/tensor';
-import { loadSample, preprocessImage, preprocessMask, readBytes, type DatasetFileSystem, type DatasetSample, type ImageDecoder } from '@hgm/data';
+import { loadSample, preprocessImage, preprocessMask, readBytes, type DatasetFileSystem, type DatasetSample, type ImageDecoder, type LoadedSample } from '@hgm/data';
 import { FeatureCache, featureKey } from './feature-cache';
 import type { EngineModel, FeatureBatch } from './engine-model';
 import { RateMeter, type ProgressListener } from './progress';
@@ -19,6 +19,19 @@ export interface PreparedSample {
   /** Mask at the input size, [S * S] 0/1 bytes (all zero for normal images and images without a mask). */
   mask: Uint8Array;
   hasMask: boolean;
+  /**
+   * With {@link PrepareOptions.keepDecoded}: the decoded image and mask, and the normalised pixels when the
+   * encoder needed them, so that maps and overlays reuse this decoding instead of decoding again.
+   */
+  decoded?: DecodedSample;
+}
+
+/** A decoded sample kept for drawing: the image and mask as decoded, and its model input when it was made. */
+export interface DecodedSample {
+  image: LoadedSample['image'];
+  mask: LoadedSample['mask'];
+  /** Normalised planar pixels [3 * S * S] (present when the features were not cached). */
+  pixels?: Float32Array;
 }
 
 export interface PrepareOptions {
@@ -33,6 +46,11 @@ export interface PrepareOptions {
   decode?: ImageDecoder;
   /** Counts calls of the vision encoder (for tests and reports). */
   counters?: { encoderCalls: number; encodedImages: number };
+  /**
+   * Keep each sample's decoded image and mask in {@link PreparedSample.decoded} (default false). They stay
+   * as long as the returned samples do: prepare a batch at a time when keeping them.
+   */
+  keepDecoded?: boolean;
 }
 
 /**
@@ -73,9 +91,12 @@ export async function prepareSamples(model: EngineModel, samples: readonly Datas
     // Decode from the bytes already read for the key (the masks are read through the file system).
     const loaded = await loadSample(sample, withFile(options.fs, sample.imagePath, bytes), options.decode ? { decode: options.decode } : {});
     const mask = loaded.mask ? preprocessMask(loaded.mask, model.preprocess) : new Uint8Array(size * size);
-    prepared.push({ sample, key, label: sample.label, mask, hasMask: loaded.mask !== null });
+    const decoded: DecodedSample | undefined = options.keepDecoded ? { image: loaded.image, mask: loaded.mask } : undefined;
+    prepared.push({ sample, key, label: sample.label, mask, hasMask: loaded.mask !== null, ...(decoded ? { decoded } : {}) });
     if (!(await options.cache.has(key))) {
-      pending.push({ index: i, pixels: preprocessImage(loaded.image, model.preprocess) });
+      const pixels = preprocessImage(loaded.image, model.preprocess);
+      if (decoded) decoded.pixels = pixels;
+      pending.push({ index: i, pixels });
       if (pending.length >= batchSize) await flush();
     }
     meter.tick(1);
