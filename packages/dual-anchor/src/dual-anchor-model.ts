@@ -1,100 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ParameterStore, Rng, SafetensorsReader, type HostTensor, type LoadReport, CheckpointMismatchError, ConfigError, disposeOwned, InvalidStateError, ShapeError } from '@hgm/tensor';
+import { ParameterStore, Rng, SafetensorsReader, type HostTensor, type LoadReport, ConfigError, InvalidStateError, ShapeError } from '@hgm/tensor';
 import type { ClipModel, ClipTextOutput, ClipTextTransformer, ClipTokenizer, DinoVisionTransformer } from '@hgm/backbone';
 import { HierarchicalGroupMerging, disposeGroupMergingLevel, type GroupMergingLevel } from '@hgm/group-merging';
 import { GroupGatedTokenRefiner } from '@hgm/refiner';
-import { AnomalyClipPromptLearner, DynamicStatePrompts, anomalyClipIgnoredKeys, type PromptBatch } from '@hgm/prompts';
-import { crossEntropy, groupAlignmentLoss, mapsLoss, maskToPatchGrid, orthogonalityLoss } from '@hgm/losses';
-import { configDifferences, resolveConfig, usesAnchors, type DualAnchorConfig, type DualAnchorConfigInput } from './config';
+import { AnomalyClipPromptLearner, DynamicStatePrompts, type PromptBatch } from '@hgm/prompts';
+import { resolveConfig, usesAnchors, type DualAnchorConfig, type DualAnchorConfigInput } from './config';
 import { FeatureAdapters } from './adapters';
 import { anomalyFromProbabilities, gaussianBlur, l2Normalize, stateLogits, upsampleBilinear } from './maps';
 import { clipPromptTextSpec } from './text-spec';
 import type { VisionBackbone, VisionFeatures } from './vision-features';
 import { countParameters, type ParameterCounts } from './parameter-count';
+import { disposeLossResult, lossValues, type DualAnchorOutput, type ForwardOptions, type LossResult, type LossValues, type TrainingBatch } from './model-types';
+import { dualAnchorLoss } from './loss';
+import { loadAnomalyClipPrompts, loadTrainable, moduleOf, saveTrainable } from './checkpoint';
 
-/** Options of {@link DualAnchorModel.forwardFromFeatures}. */
-export interface ForwardOptions {
-  /** Training mode: Gumbel noise in HGM (drawn from `rng`), no test-time blur. Default false. */
-  training?: boolean;
-  /** Source of the Gumbel noise in training mode. */
-  rng?: Rng;
-  /** Keep HGM's per-level tensors (assignments, group tokens) in the output. Default false. */
-  keepGroupLevels?: boolean;
-}
-
-/** Typed output of the model. Every tensor belongs to the caller ({@link disposeDualAnchorOutput}). */
-export interface DualAnchorOutput {
-  /** M: the combined anomaly map, blurred at test time (sigma 4), not in training. [B, H, W] */
-  anomalyMap: tf.Tensor3D;
-  /** The combined map before the blur (AnomalyCLIP's `anomaly_map` before `gaussian_filter`). [B, H, W] */
-  rawAnomalyMap: tf.Tensor3D;
-  /** p_cls[a], the image anomaly score in [0, 1]. [B] */
-  imageScore: tf.Tensor1D;
-  /** With `scoreFusion.mode` other than 'none': the score fused with a statistic of the map. [B] */
-  fusedImageScore: tf.Tensor1D | null;
-  /** p_cls = softmax over {n, a} of cos(t_ref, T) / temperature. [B, 2] */
-  imageProbabilities: tf.Tensor2D;
-  /** cos(t_ref, T) / temperature. [B, 2] */
-  imageLogits: tf.Tensor2D;
-  /** A^(l): per map (tapped layers, then F_assign) the state probabilities at input size, channel 0 normal. [B, H, W, 2] each */
-  mapProbabilities: tf.Tensor4D[];
-  /** (A_a + 1 - A_n) / 2 of each map. [B, H, W] each */
-  layerAnomalyMaps: tf.Tensor3D[];
-  /** T: unit-normalised text anchors (normal, anomalous); batch 1 for static prompts. [B or 1, 2, D] */
-  textFeatures: tf.Tensor3D;
-  /** t_cls mapped to D. [B, D] */
-  globalToken: tf.Tensor2D;
-  /** t_ref (t_cls when GGTR is off). [B, D] */
-  refinedCls: tf.Tensor2D;
-  /** Patch tokens of each tapped layer mapped to D. [B, M, D] each */
-  patchFeatures: tf.Tensor3D[];
-  /** [G_N, G_A] (null for the AnomalyCLIP baseline). [B, 2, D] */
-  imageAnchors: tf.Tensor3D | null;
-  /** F_assign from HGM (null without HGM). [B, M, D] */
-  assignedFeatures: tf.Tensor3D | null;
-  /** HGM's levels with `keepGroupLevels`. */
-  groupLevels: GroupMergingLevel[] | null;
-  grid: [number, number];
-}
-
-/** Disposes every tensor of an output. */
-export function disposeDualAnchorOutput(o: DualAnchorOutput): void {
-  disposeOwned(o);
-}
-
-/** A training batch: cached features or pixels, masks at input size and image labels. */
-export interface TrainingBatch {
-  features?: VisionFeatures;
-  /** [B, 3, H, W] normalised (used when `features` is absent). */
-  pixels?: tf.Tensor4D;
-  /** Ground truth, 1 = anomalous. [B, H, W] */
-  masks: tf.Tensor3D;
-  /** 0 normal, 1 anomalous. [B] */
-  labels: tf.Tensor1D;
-}
-
-/** The loss of method step 6 with each term (all scalars; terms of a missing module are 0). */
-export interface LossResult {
-  total: tf.Scalar;
-  terms: {
-    /** Two-class cross-entropy of p_cls (the BCE of the method). */
-    image: tf.Scalar;
-    /** Sum over maps of Focal + Dice(A_a, S) + Dice(A_n, 1 - S). */
-    maps: tf.Scalar;
-    focal: tf.Scalar;
-    dice: tf.Scalar;
-    orthogonality: tf.Scalar;
-    alignment: tf.Scalar;
-  };
-}
-
-/** Loss terms as numbers. */
-export type LossValues = { total: number } & { [K in keyof LossResult['terms']]: number };
-
-/** Disposes a {@link LossResult}. */
-export function disposeLossResult(r: LossResult): void {
-  disposeOwned(r);
-}
+// The model's output and loss types, and its checkpoint helpers, live in their own modules; they are
+// re-exported here, where the model's users have always found them.
+export { disposeDualAnchorOutput, disposeLossResult, lossValues, type DualAnchorOutput, type ForwardOptions, type LossResult, type LossValues, type TrainingBatch } from './model-types';
+export { architectureOf, moduleOf } from './checkpoint';
 
 /** The frozen parts a model is built from (it takes ownership: {@link DualAnchorModel.dispose} calls `dispose`). */
 export interface FrozenParts {
@@ -340,41 +263,9 @@ export class DualAnchorModel {
     return { ...result, grid: [gh, gw] };
   }
 
-  /**
-   * The loss of method step 6: BCE(p_cls, y) + sum over maps of (Focal(A, S) + Dice(A_a, S) +
-   * Dice(A_n, 1 - S)) + |<G_N, G_A>|^2 + (1 - (cos(G_N, Z_N) + cos(G_A, Z_A)) / 2), each with its
-   * factor from `config.loss`; the anchor terms are 0 without anchors. Z_N / Z_A use the mapped patch
-   * features of the last tapped layer (choice).
-   * @param masks [B, H, W] at the maps' size
-   * @param labels [B] 0 / 1
-   */
+  /** The loss of method step 6 for a forward output, with each term ({@link dualAnchorLoss}). */
   computeLoss(out: DualAnchorOutput, masks: tf.Tensor3D, labels: tf.Tensor1D): LossResult {
-    const c = this.config;
-    const [, h, w] = out.rawAnomalyMap.shape;
-    if (masks.rank !== 3 || masks.shape[1] !== h || masks.shape[2] !== w || masks.shape[0] !== out.rawAnomalyMap.shape[0]) {
-      throw new ShapeError(`Dual-Anchor loss: masks must be [${out.rawAnomalyMap.shape.join(', ')}] (the maps' size), found [${masks.shape.join(', ')}]`);
-    }
-    return tf.tidy(() => {
-      const image = crossEntropy(out.imageLogits, labels) as tf.Scalar;
-      const maps = mapsLoss(out.mapProbabilities, masks, { focal: { gamma: c.loss.focalGamma } });
-      const focal = tf.addN(maps.perMap.map((m) => m.focal)) as tf.Scalar;
-      const dice = tf.addN(maps.perMap.flatMap((m) => [m.anomalyDice, m.normalDice])) as tf.Scalar;
-      let orthogonality = tf.scalar(0);
-      let alignment = tf.scalar(0);
-      if (out.imageAnchors) {
-        const [gn, ga] = tf.unstack(out.imageAnchors, 1) as [tf.Tensor2D, tf.Tensor2D];
-        orthogonality = orthogonalityLoss(gn, ga);
-        const last = out.patchFeatures[out.patchFeatures.length - 1]!;
-        alignment = groupAlignmentLoss({ normalAnchor: gn, anomalyAnchor: ga, patchFeatures: last, patchMask: maskToPatchGrid(masks, out.grid, c.loss.maskDownsampling) });
-      }
-      const total = tf.addN([
-        tf.mul(image, c.loss.image),
-        tf.mul(maps.total, c.loss.maps),
-        tf.mul(orthogonality, c.loss.orthogonality),
-        tf.mul(alignment, c.loss.alignment),
-      ]) as tf.Scalar;
-      return { total, terms: { image, maps: maps.total, focal, dice, orthogonality, alignment } } as unknown as tf.TensorContainer;
-    }) as unknown as LossResult;
+    return dualAnchorLoss(this.config, out, masks, labels);
   }
 
   /**
@@ -435,7 +326,7 @@ export class DualAnchorModel {
 
   /** The learnable parameters as safetensors bytes, with the configuration (JSON) in the metadata. */
   async saveTrainable(): Promise<Uint8Array> {
-    return this.params.saveTrainable(this.config, { kind: 'dual-anchor' });
+    return saveTrainable(this.params, this.config);
   }
 
   /**
@@ -444,20 +335,7 @@ export class DualAnchorModel {
    * differ) and every key must be present with its shape. Nothing changes when anything is wrong.
    */
   async loadTrainable(source: Uint8Array | SafetensorsReader, name = 'checkpoint'): Promise<LoadReport> {
-    const reader = source instanceof SafetensorsReader ? source : await SafetensorsReader.fromBytes(source, name);
-    const meta = reader.metadata ?? {};
-    if (meta.kind !== 'dual-anchor' || typeof meta.config !== 'string') {
-      throw new CheckpointMismatchError(reader.name, `${reader.name}: not a Dual-Anchor checkpoint (metadata kind ${JSON.stringify(meta.kind)}, config ${meta.config === undefined ? 'absent' : 'present'})`);
-    }
-    let saved: DualAnchorConfig;
-    try {
-      saved = JSON.parse(meta.config) as DualAnchorConfig;
-    } catch (e) {
-      throw new CheckpointMismatchError(reader.name, `${reader.name}: the config in the metadata is not JSON (${(e as Error).message})`);
-    }
-    const diffs = configDifferences(architectureOf(this.config), architectureOf(saved));
-    if (diffs.length > 0) throw new CheckpointMismatchError(reader.name, `${reader.name}: saved for another configuration: ${diffs.join('; ')}`);
-    return this.params.loadStateDict(reader, { strict: true, source: reader.name });
+    return loadTrainable(this.params, this.config, source, name);
   }
 
   /**
@@ -468,13 +346,7 @@ export class DualAnchorModel {
    */
   async loadAnomalyClipPrompts(entries: Map<string, HostTensor> | SafetensorsReader, keyPrefix = 'prompt_learner.'): Promise<LoadReport> {
     if (!this.promptLearner) throw new InvalidStateError('loadAnomalyClipPrompts: this model uses Dynamic State Prompts, not AnomalyCLIP prompts');
-    const esc = keyPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    return this.params.loadStateDict(entries, {
-      strict: true,
-      only: (p) => p.name.startsWith('prompt_learner.'),
-      rename: keyPrefix === 'prompt_learner.' ? [] : [{ pattern: `^${esc}`, replacement: 'prompt_learner.' }],
-      ignore: [...anomalyClipIgnoredKeys('prompt_learner.'), '^(?!prompt_learner\\.)'],
-    });
+    return loadAnomalyClipPrompts(this.params, entries, keyPrefix);
   }
 
   /**
@@ -485,7 +357,7 @@ export class DualAnchorModel {
   useBackbone(backbone: VisionBackbone): void {
     const b = this.frozen.backbone;
     for (const k of ['kind', 'patchSize', 'depth', 'tokenWidth'] as const) {
-      if (backbone[k] !== b[k]) throw new Error(`Dual-Anchor model: useBackbone needs ${k} ${b[k]}, the given backbone has ${backbone[k]}`);
+      if (backbone[k] !== b[k]) throw new ConfigError(`Dual-Anchor model: useBackbone needs ${k} ${b[k]}, the given backbone has ${backbone[k]}`);
     }
     this.frozen.backbone = backbone;
   }
@@ -502,28 +374,4 @@ export class DualAnchorModel {
 
 function failNoInput(): never {
   throw new ConfigError('Dual-Anchor training batch: give features or pixels');
-}
-
-/** Reads a loss result as numbers (does not dispose it). */
-export async function lossValues(r: LossResult): Promise<LossValues> {
-  const out: Record<string, number> = { total: (await r.total.data())[0]! };
-  for (const [k, v] of Object.entries(r.terms)) out[k] = (await v.data())[0]!;
-  return out as LossValues;
-}
-
-/** The module a learnable parameter belongs to, by name. */
-export function moduleOf(name: string): string {
-  if (name.startsWith('adapters.')) return 'adapters';
-  if (name.startsWith('anchors.')) return 'anchors';
-  if (name.startsWith('hgm.')) return 'hgm';
-  if (name.startsWith('refiner.')) return 'ggtr';
-  if (name.startsWith('dsp.')) return 'dsp';
-  if (name.startsWith('prompt_learner.')) return 'prompts';
-  return 'other';
-}
-
-/** The fields of a configuration that a checkpoint must match. */
-export function architectureOf(c: DualAnchorConfig): Partial<DualAnchorConfig> {
-  const { name: _n, seed: _s, loss: _l, blur: _b, scoreFusion: _f, ...rest } = c;
-  return JSON.parse(JSON.stringify(rest)) as Partial<DualAnchorConfig>;
 }
