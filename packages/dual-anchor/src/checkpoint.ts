@@ -1,6 +1,6 @@
 import { SafetensorsReader, CheckpointMismatchError, type HostTensor, type LoadReport, type ParameterStore } from '@hgm/tensor';
 import { anomalyClipIgnoredKeys } from '@hgm/prompts';
-import { configDifferences, type DualAnchorConfig } from './config';
+import { configDifferences, migrateConfigInput, type DualAnchorConfig } from './config';
 
 /*
  * Checkpoint I/O of the learnable part: the trainable parameters with the configuration in the metadata,
@@ -25,7 +25,7 @@ export async function loadTrainable(params: ParameterStore, config: DualAnchorCo
   }
   let saved: DualAnchorConfig;
   try {
-    saved = JSON.parse(meta.config) as DualAnchorConfig;
+    saved = migrateConfigInput(JSON.parse(meta.config) as DualAnchorConfig);
   } catch (e) {
     throw new CheckpointMismatchError(reader.name, `${reader.name}: the config in the metadata is not JSON (${(e as Error).message})`);
   }
@@ -55,7 +55,7 @@ export function moduleOf(name: string): string {
   if (name.startsWith('adapters.')) return 'adapters';
   if (name.startsWith('anchors.')) return 'anchors';
   if (name.startsWith('hgm.')) return 'hgm';
-  if (name.startsWith('refiner.')) return 'ggtr';
+  if (name.startsWith('refiner.')) return 'refiner';
   if (name.startsWith('dsp.')) return 'dsp';
   if (name.startsWith('prompt_learner.')) return 'prompts';
   return 'other';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PAPER_CONFIG, TINY_CONFIG, anomalyClipConfig, configDifferences, resolveConfig } from './config';
+import { PAPER_CONFIG, TINY_CONFIG, anomalyClipConfig, configDifferences, resolveConfig, type DualAnchorConfigInput } from './config';
 import { countParameters } from './parameter-count';
 import { mergeConfigInput } from './build';
 
@@ -14,7 +14,7 @@ describe('Dual-Anchor configuration', () => {
     expect(c.dsp).toMatchObject({ contextTokens: 12, deepPromptDepth: 9, deepPromptLength: 4 });
     expect(c.temperature).toBe(0.07);
     expect(c.blur).toEqual({ sigma: 4, truncate: 4 });
-    expect(c.modules).toEqual({ hgm: true, ggtr: true, dsp: true });
+    expect(c.modules).toEqual({ hgm: true, refiner: true, dsp: true });
     expect(c.loss).toMatchObject({ image: 1, maps: 1, orthogonality: 1, alignment: 1, focalGamma: 2 });
     expect(c.seed).toBe(111);
   });
@@ -28,7 +28,7 @@ describe('Dual-Anchor configuration', () => {
     // 16 initial group tokens; per level: init cross-attention (2 LN + 4 linear), assignment (2 LN + 4 linear), MLP (LN + 768->3072->768)
     const level = 2 * 2 * d + 4 * lin(d, d) + 2 * 2 * d + 4 * lin(d, d) + 2 * d + lin(d, 4 * d) + lin(4 * d, d);
     expect(n.modules.hgm).toBe(16 * d + 4 * level);
-    expect(n.modules.ggtr).toBe(2 + 2 + 2 * d + d);
+    expect(n.modules.refiner).toBe(2 + 2 + 2 * d + d);
     expect(n.modules.dsp).toBe(2 * 12 * d + 2 * d + lin(d, d) + 8 * 4 * d);
     expect(n.modules.prompts + n.modules.anchors).toBe(0);
     expect(n.trainable).toBe(3_936_000 + 37_831_680 + 2_308 + 635_136);
@@ -41,7 +41,16 @@ describe('Dual-Anchor configuration', () => {
   it('counts the AnomalyCLIP baseline (ViT-L/14@336px, n_ctx 12, depth 9, length 4)', () => {
     const n = countParameters(anomalyClipConfig());
     expect(n.trainable).toBe(2 * 12 * 768 + 8 * 4 * 768);
-    expect(n.modules.adapters + n.modules.hgm + n.modules.ggtr + n.modules.dsp + n.modules.anchors).toBe(0);
+    expect(n.modules.adapters + n.modules.hgm + n.modules.refiner + n.modules.dsp + n.modules.anchors).toBe(0);
+  });
+
+  it("reads the refiner's earlier field names (ggtr, modules.ggtr) as refiner, and refuses both names at once", () => {
+    const legacy = { ...TINY_CONFIG, modules: { ggtr: false }, ggtr: { gate: 'multiplicative' } } as unknown as DualAnchorConfigInput;
+    const today = resolveConfig({ ...TINY_CONFIG, modules: { refiner: false }, refiner: { gate: 'multiplicative' } });
+    expect(resolveConfig(legacy)).toEqual(today);
+    expect(today.modules.refiner).toBe(false);
+    expect(() => resolveConfig({ ...TINY_CONFIG, refiner: {}, ggtr: {} } as unknown as DualAnchorConfigInput)).toThrow(/give refiner .* or ggtr .*, not both/);
+    expect(() => resolveConfig({ ...TINY_CONFIG, modules: { refiner: true, ggtr: true } } as unknown as DualAnchorConfigInput)).toThrow(/modules\.refiner or modules\.ggtr/);
   });
 
   it('explains every invalid field at once', () => {

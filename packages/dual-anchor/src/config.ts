@@ -38,8 +38,8 @@ export type BackboneConfig =
 export interface ModuleSwitches {
   /** Hierarchical Group Merging (step 2). Off: no F_assign map; anchors, when DSP or GGTR need them, are two learnable tokens (choice). */
   hgm: boolean;
-  /** Group-Gated Token Refiner (step 3). Off: t_ref = t_cls. */
-  ggtr: boolean;
+  /** Group-Gated Token Refiner (GGTR, step 3; parameters `refiner.*`). Off: t_ref = t_cls. */
+  refiner: boolean;
   /** Dynamic State Prompts (step 4). Off: AnomalyCLIP's static learnable prompts. */
   dsp: boolean;
 }
@@ -90,8 +90,8 @@ export interface DualAnchorConfig {
   modules: ModuleSwitches;
   /** HGM settings; `dim` is always D. Default groups [16, 8, 4, 2]. */
   hgm: Omit<HierarchicalGroupMergingConfig, 'dim'>;
-  /** GGTR settings; `dim` is always D. */
-  ggtr: Omit<GroupGatedTokenRefinerConfig, 'dim'>;
+  /** Group-Gated Token Refiner (GGTR) settings; `dim` is always D. */
+  refiner: Omit<GroupGatedTokenRefinerConfig, 'dim'>;
   /** Dynamic State Prompt settings (E = 12, deep tokens depth 9 length 4 by default). */
   dsp: DynamicStatePromptConfig;
   /** Static prompts (AnomalyCLIP's prompt learner) used when DSP is off. */
@@ -125,7 +125,7 @@ export interface DualAnchorConfigInput {
   imageSize?: number;
   modules?: Partial<ModuleSwitches>;
   hgm?: Partial<Omit<HierarchicalGroupMergingConfig, 'dim'>>;
-  ggtr?: Partial<Omit<GroupGatedTokenRefinerConfig, 'dim'>>;
+  refiner?: Partial<Omit<GroupGatedTokenRefinerConfig, 'dim'>>;
   dsp?: Partial<DynamicStatePromptConfig>;
   staticPrompts?: Partial<AnomalyClipPromptConfig>;
   temperature?: number;
@@ -191,7 +191,7 @@ export function anomalyClipConfig(overrides: DualAnchorConfigInput = {}): DualAn
     mapUpsampling: 'probabilities',
     mapReduction: 'sum',
     ...overrides,
-    modules: { hgm: false, ggtr: false, dsp: false, ...overrides.modules },
+    modules: { hgm: false, refiner: false, dsp: false, ...overrides.modules },
   };
 }
 
@@ -206,10 +206,32 @@ export function backboneDepth(c: Pick<DualAnchorConfig, 'backbone' | 'clip'>): n
 }
 
 /**
+ * A configuration written under earlier field names, in today's names: `ggtr` and `modules.ggtr` (the
+ * Group-Gated Token Refiner) are `refiner` and `modules.refiner`. Checkpoints keep the configuration they
+ * were saved with, so {@link resolveConfig} and checkpoint loading read old ones through this. A
+ * configuration that gives both names for one field is refused.
+ */
+export function migrateConfigInput<T extends DualAnchorConfigInput | DualAnchorConfig>(input: T): T {
+  const legacy = input as T & { ggtr?: unknown; modules?: { ggtr?: unknown } };
+  if (legacy.ggtr === undefined && legacy.modules?.ggtr === undefined) return input;
+  if (legacy.ggtr !== undefined && input.refiner !== undefined) throw new ConfigError('Dual-Anchor config: give refiner (today\'s name) or ggtr (its earlier name), not both');
+  if (legacy.modules?.ggtr !== undefined && input.modules?.refiner !== undefined) throw new ConfigError('Dual-Anchor config: give modules.refiner or modules.ggtr (its earlier name), not both');
+  const { ggtr, modules, ...rest } = legacy;
+  const out: Record<string, unknown> = { ...rest };
+  if (ggtr !== undefined) out['refiner'] = ggtr;
+  if (modules !== undefined) {
+    const { ggtr: on, ...otherModules } = modules as Record<string, unknown>;
+    out['modules'] = on === undefined ? modules : { ...otherModules, refiner: on };
+  }
+  return out as T;
+}
+
+/**
  * Fills every default and validates the whole configuration, explaining each problem (all of them at
  * once): field, what was expected, what was found.
  */
-export function resolveConfig(input: DualAnchorConfigInput = {}): DualAnchorConfig {
+export function resolveConfig(given: DualAnchorConfigInput = {}): DualAnchorConfig {
+  const input = migrateConfigInput(given);
   const problems: string[] = [];
   const attempt = <T>(label: string, fn: () => T, fallback: T): T => {
     try {
@@ -251,14 +273,14 @@ export function resolveConfig(input: DualAnchorConfigInput = {}): DualAnchorConf
     const lower = Math.max(patch, Math.floor(imageSize / patch) * patch);
     problems.push(`imageSize: expected a multiple of the patch size ${patch}, found ${imageSize} (the nearest multiples are ${lower} and ${lower + patch})`);
   }
-  const modules: ModuleSwitches = { hgm: true, ggtr: true, dsp: true, ...input.modules };
+  const modules: ModuleSwitches = { hgm: true, refiner: true, dsp: true, ...input.modules };
   const hgmFull = attempt('hgm', () => resolveHierarchicalGroupMergingConfig({ ...input.hgm, dim: d }), null);
   if (hgmFull && modules.hgm && hgmFull.groupsPerLevel.length !== layers.length) {
     problems.push(`hgm.groupsPerLevel: expected one level per tapped layer (${layers.length}: ${JSON.stringify(layers)}), found ${JSON.stringify(hgmFull.groupsPerLevel)}`);
   }
   const { dim: _hd, ...hgm } = hgmFull ?? { ...resolveHierarchicalGroupMergingConfig({ dim: 8, numHeads: 1 }) };
-  const ggtrFull = attempt('ggtr', () => resolveGroupGatedTokenRefinerConfig({ ...input.ggtr, dim: d }), resolveGroupGatedTokenRefinerConfig({ dim: d > 0 ? d : 1 }));
-  const { dim: _gd, ...ggtr } = ggtrFull;
+  const refinerFull = attempt('refiner', () => resolveGroupGatedTokenRefinerConfig({ ...input.refiner, dim: d }), resolveGroupGatedTokenRefinerConfig({ dim: d > 0 ? d : 1 }));
+  const { dim: _gd, ...refiner } = refinerFull;
   const dsp = attempt('dsp', () => resolveDynamicStatePromptConfig(input.dsp), resolveDynamicStatePromptConfig());
   const staticPrompts = attempt('staticPrompts', () => resolveAnomalyClipPromptConfig(input.staticPrompts), resolveAnomalyClipPromptConfig());
   const textLayers = clip.text.layers;
@@ -293,7 +315,7 @@ export function resolveConfig(input: DualAnchorConfigInput = {}): DualAnchorConf
     imageSize,
     modules,
     hgm,
-    ggtr,
+    refiner,
     dsp,
     staticPrompts,
     temperature,
@@ -308,7 +330,7 @@ export function resolveConfig(input: DualAnchorConfigInput = {}): DualAnchorConf
 
 /** Whether the configuration holds image anchors G_N / G_A (from HGM, or learned tokens for DSP / GGTR without HGM). */
 export function usesAnchors(c: DualAnchorConfig): boolean {
-  return c.modules.hgm || c.modules.dsp || c.modules.ggtr;
+  return c.modules.hgm || c.modules.dsp || c.modules.refiner;
 }
 
 /** Paths where two configurations differ (`a.b: x vs y`), for checkpoint checks. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
-import { Rng } from '@hgm/tensor';
+import { Rng, SafetensorsReader, encodeSafetensors, type WritableTensor } from '@hgm/tensor';
 import { describeBackends, expectClose, expectNoLeak } from '@hgm/tensor/testing';
 import { countParameters } from './parameter-count';
 import { disposeDualAnchorOutput, disposeLossResult, lossValues } from './dual-anchor-model';
@@ -60,7 +60,7 @@ describeBackends('DualAnchorModel (tiny)', ({ it }) => {
 
   it('ablation switches remove their parameters and change the output', async () => {
     const { pixels } = syntheticBatch(2, 32, 2);
-    const variants = [{}, { modules: { hgm: false } }, { modules: { ggtr: false } }, { modules: { dsp: false } }, { modules: { hgm: false, ggtr: false, dsp: false } }] as const;
+    const variants = [{}, { modules: { hgm: false } }, { modules: { refiner: false } }, { modules: { dsp: false } }, { modules: { hgm: false, refiner: false, dsp: false } }] as const;
     const results: { counts: Record<string, number>; trainable: number; score: Float32Array; map: Float32Array; maps: number }[] = [];
     for (const v of variants) {
       const model = await tinyModel(v);
@@ -73,15 +73,15 @@ describeBackends('DualAnchorModel (tiny)', ({ it }) => {
       disposeDualAnchorOutput(out);
       model.dispose();
     }
-    const [full, noHgm, noGgtr, noDsp, baseline] = results as [typeof results[0], typeof results[0], typeof results[0], typeof results[0], typeof results[0]];
+    const [full, noHgm, noRefiner, noDsp, baseline] = results as [typeof results[0], typeof results[0], typeof results[0], typeof results[0], typeof results[0]];
     expect(noHgm.counts.hgm).toBeUndefined();
     expect(noHgm.counts.anchors).toBe(2 * 16);
     expect(noHgm.maps).toBe(3); // no F_assign map
-    expect(noGgtr.counts.ggtr).toBeUndefined();
+    expect(noRefiner.counts.refiner).toBeUndefined();
     expect(noDsp.counts.dsp).toBeUndefined();
     expect(noDsp.counts.prompts).toBeGreaterThan(0);
     expect(baseline.counts.anchors).toBeUndefined();
-    for (const r of [noHgm, noGgtr, noDsp, baseline]) {
+    for (const r of [noHgm, noRefiner, noDsp, baseline]) {
       expect(r.trainable).toBeLessThan(full.trainable + (r === noDsp ? 1000 : 0));
       expect(r.trainable).not.toBe(full.trainable);
     }
@@ -90,8 +90,8 @@ describeBackends('DualAnchorModel (tiny)', ({ it }) => {
     expect(differs(noDsp.map, full.map)).toBe(true);
     expect(differs(noDsp.score, full.score)).toBe(true);
     // GGTR changes only the global token: the maps stay, the score moves
-    await expectClose(noGgtr.map, full.map, { atol: 1e-6, name: 'maps without GGTR' });
-    expect(differs(noGgtr.score, full.score)).toBe(true);
+    await expectClose(noRefiner.map, full.map, { atol: 1e-6, name: 'maps without GGTR' });
+    expect(differs(noRefiner.score, full.score)).toBe(true);
     pixels.dispose();
   }, 120_000);
 
@@ -113,9 +113,19 @@ describeBackends('DualAnchorModel (tiny)', ({ it }) => {
     const after = b.forwardFromFeatures(features);
     await expectClose(after.anomalyMap, ref.anomalyMap, { atol: 1e-6, name: 'map after load' });
     await expectClose(after.imageScore, ref.imageScore, { atol: 1e-6, name: 'score after load' });
-    const other = await tinyModel({ modules: { ggtr: false }, hgm: { tau: 0.5 } });
-    await expect(other.loadTrainable(bytes, 'a.safetensors')).rejects.toThrow(/a\.safetensors: saved for another configuration: hgm\.tau: model 0\.5, checkpoint 1; modules\.ggtr: model false, checkpoint true/);
+    const other = await tinyModel({ modules: { refiner: false }, hgm: { tau: 0.5 } });
+    await expect(other.loadTrainable(bytes, 'a.safetensors')).rejects.toThrow(/a\.safetensors: saved for another configuration: hgm\.tau: model 0\.5, checkpoint 1; modules\.refiner: model false, checkpoint true/);
     await expect(b.loadTrainable(new Uint8Array([1, 2, 3]), 'junk.bin')).rejects.toThrow(/junk\.bin/);
+    // A checkpoint saved when the refiner's config fields were named `ggtr` loads as today's `refiner`.
+    const saved = await SafetensorsReader.fromBytes(bytes, 'a.safetensors');
+    const legacyConfig = JSON.parse(saved.metadata!['config']!.replace(/"refiner":/g, '"ggtr":')) as Record<string, unknown>;
+    expect(legacyConfig['ggtr']).toBeDefined();
+    const tensors = new Map<string, WritableTensor>();
+    for (const [k, v] of await saved.readAllHost()) tensors.set(k, { dtype: 'F32', shape: [...v.shape], data: v.data as Float32Array });
+    const legacy = encodeSafetensors(tensors, { ...saved.metadata, config: JSON.stringify(legacyConfig) });
+    const c = await tinyModel({ seed: 9 });
+    expect((await c.loadTrainable(legacy, 'legacy.safetensors')).loaded).toHaveLength(a.params.names().length);
+    c.dispose();
     [before, ref, after].forEach(disposeDualAnchorOutput);
     disposeVisionFeatures(features);
     [a, b, other].forEach((m) => m.dispose());

@@ -82,7 +82,7 @@ export class DualAnchorModel {
     if (backbone.kind === 'clip' && backbone.tokenWidth !== d) throw new ConfigError(`Dual-Anchor model: CLIP backbone tokens have width ${backbone.tokenWidth}, expected D = ${d}`);
     this.staticAnchors = !c.modules.hgm && usesAnchors(c) ? this.params.add('anchors.tokens', rngs.anchors.tensorTruncatedNormal([2, d], 0, c.hgm.groupTokenInitStd), { trainable: true }) : null;
     this.hgm = c.modules.hgm ? new HierarchicalGroupMerging(this.params, { ...c.hgm, dim: d }, { prefix: 'hgm', rng: rngs.hgm }) : null;
-    this.refiner = c.modules.ggtr ? new GroupGatedTokenRefiner(this.params, { ...c.ggtr, dim: d }, { prefix: 'refiner', rng: rngs.refiner }) : null;
+    this.refiner = c.modules.refiner ? new GroupGatedTokenRefiner(this.params, { ...c.refiner, dim: d }, { prefix: 'refiner', rng: rngs.refiner }) : null;
     const spec = clipPromptTextSpec(text, frozen.tokenizer);
     this.dsp = c.modules.dsp ? DynamicStatePrompts.create(this.params, spec, d, rngs.dsp, c.dsp, 'dsp.') : null;
     this.promptLearner = c.modules.dsp ? null : AnomalyClipPromptLearner.create(this.params, spec, rngs.prompts, c.staticPrompts, 'prompt_learner.');

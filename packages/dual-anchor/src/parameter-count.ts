@@ -15,7 +15,7 @@ export interface ParameterCounts {
     adapters: number;
     anchors: number;
     hgm: number;
-    ggtr: number;
+    refiner: number;
     dsp: number;
     prompts: number;
   };
@@ -49,10 +49,10 @@ export function countParameters(input: DualAnchorConfig | DualAnchorConfigInput)
     const perLevel = (h.initCrossAttention ? 4 * d + 4 * lin(d, d) : 0) + (h.assignPreNorm ? 4 * d : 0) + 4 * lin(d, d) + 2 * d + lin(d, hidden) + lin(hidden, d);
     hgm = h.groupsPerLevel[0]! * d + h.groupsPerLevel.length * perLevel;
   }
-  const ggtr = c.modules.ggtr ? 4 + 2 * d + d : 0;
+  const refiner = c.modules.refiner ? 4 + 2 * d + d : 0;
   const dsp = c.modules.dsp ? DynamicStatePrompts.parameterCount(c.dsp, dt, d) : 0;
   const prompts = c.modules.dsp ? 0 : AnomalyClipPromptLearner.parameterCount(c.staticPrompts, dt);
-  const trainable = adapters + anchors + hgm + ggtr + dsp + prompts;
+  const trainable = adapters + anchors + hgm + refiner + dsp + prompts;
   const frozen = backbone + text;
-  return { total: trainable + frozen, trainable, frozen, modules: { backbone, text, adapters, anchors, hgm, ggtr, dsp, prompts } };
+  return { total: trainable + frozen, trainable, frozen, modules: { backbone, text, adapters, anchors, hgm, refiner, dsp, prompts } };
 }

@@ -33,7 +33,7 @@ function featureBatches(model: DualAnchorModel, count: number, batch: number): V
 
 describeBackends('DualAnchorModel text anchors at inference', ({ it }) => {
   const inputIndependent: [string, DualAnchorConfigInput][] = [
-    ['AnomalyCLIP baseline (static prompts)', { modules: { hgm: false, ggtr: false, dsp: false } }],
+    ['AnomalyCLIP baseline (static prompts)', { modules: { hgm: false, refiner: false, dsp: false } }],
     ['Dual-Anchor without DSP (static prompts)', { modules: { dsp: false } }],
     ['DSP on the learnable anchors (HGM off)', { modules: { hgm: false } }],
   ];
@@ -59,7 +59,7 @@ describeBackends('DualAnchorModel text anchors at inference', ({ it }) => {
   }
 
   it('recomputes after a parameter changes (optimiser step, loaded checkpoint) and never under a gradient tape', async () => {
-    const model = await tinyModel({ modules: { hgm: false, ggtr: false, dsp: false } });
+    const model = await tinyModel({ modules: { hgm: false, refiner: false, dsp: false } });
     const [features] = featureBatches(model, 1, 2) as [VisionFeatures];
     const spy = vi.spyOn(model.frozen.text, 'forward');
     const first = await outputs(model, features);
@@ -83,7 +83,7 @@ describeBackends('DualAnchorModel text anchors at inference', ({ it }) => {
     expect(afterStep.map((a) => Array.from(a))).toEqual((await uncached(model, features)).map((a) => Array.from(a)));
 
     // loading a checkpoint replaces the values too
-    const other = await tinyModel({ modules: { hgm: false, ggtr: false, dsp: false }, seed: 3 });
+    const other = await tinyModel({ modules: { hgm: false, refiner: false, dsp: false }, seed: 3 });
     await outputs(model, features);
     const calls = spy.mock.calls.length;
     await model.loadTrainable(await other.saveTrainable(), 'other.safetensors');

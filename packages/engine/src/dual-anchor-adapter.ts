@@ -45,7 +45,7 @@ export class DualAnchorEngineModel implements EngineModel {
     const c = model.config;
     this.config = c;
     const m = c.modules;
-    this.name = !m.hgm && !m.ggtr && !m.dsp ? 'anomalyclip' : 'dual-anchor';
+    this.name = !m.hgm && !m.refiner && !m.dsp ? 'anomalyclip' : 'dual-anchor';
     const pre = c.backbone.kind === 'clip' ? c.clip.preprocess : c.backbone.config.preprocess;
     // The reference pipelines resize the whole image to size x size with bicubic resampling (AnomalyCLIP's
     // transforms.Resize((S, S), BICUBIC)), whatever the backbone's own reference preprocessing; only its

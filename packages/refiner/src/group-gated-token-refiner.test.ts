@@ -74,12 +74,12 @@ describeBackends('GroupGatedTokenRefiner', ({ it }) => {
 
   it('registers named, seeded parameters and validates inputs and config', async () => {
     const a = new ParameterStore();
-    new GroupGatedTokenRefiner(a, { dim: 4 }, { prefix: 'ggtr', rng: new Rng(9) });
-    expect(a.names()).toEqual(['ggtr.norm.weight', 'ggtr.norm.bias', 'ggtr.gate.weight', 'ggtr.gate.bias']);
-    expect(a.get('ggtr.gate.weight').shape).toEqual([4, 2]);
+    new GroupGatedTokenRefiner(a, { dim: 4 }, { prefix: 'refiner', rng: new Rng(9) });
+    expect(a.names()).toEqual(['refiner.norm.weight', 'refiner.norm.bias', 'refiner.gate.weight', 'refiner.gate.bias']);
+    expect(a.get('refiner.gate.weight').shape).toEqual([4, 2]);
     const b = new ParameterStore();
-    const r = new GroupGatedTokenRefiner(b, { dim: 4 }, { prefix: 'ggtr', rng: new Rng(9) });
-    await expectClose(b.get('ggtr.gate.weight'), a.get('ggtr.gate.weight'), { atol: 0 });
+    const r = new GroupGatedTokenRefiner(b, { dim: 4 }, { prefix: 'refiner', rng: new Rng(9) });
+    await expectClose(b.get('refiner.gate.weight'), a.get('refiner.gate.weight'), { atol: 0 });
     const t = tf.zeros([2, 4]);
     const bad = tf.zeros([2, 3, 4]);
     expect(() => r.forward(t, bad)).toThrow(/imageAnchors: expected shape \[2, 2, 4\], found \[2, 3, 4\]/);
