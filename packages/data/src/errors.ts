@@ -51,7 +51,11 @@ export type DatasetIssueKind =
   | 'corrupt'
   | 'skipped-corrupt'
   | 'ignored-file'
-  | 'lossy-mask';
+  | 'lossy-mask'
+  /** A folder under the root that nothing was read from (named with the reason). */
+  | 'skipped-folder'
+  /** A test split whose image metrics are undefined or degenerate (one class only). */
+  | 'one-class-test';
 
 /** Thrown by a reader when the dataset has errors; lists every one of them. */
 export class DatasetError extends HgmError {

@@ -83,6 +83,102 @@ describe('inspectDataset', () => {
     ]);
   });
 
+  it('inspects each dataset of a root holding several layouts, and names the folders it did not inspect', async () => {
+    const img = rgbPng(8, 8);
+    const root = await writeTree({
+      'mvtec-set/bottle/test/good/000.png': img,
+      'mvtec-set/bottle/test/broken/000.png': img,
+      'mvtec-set/bottle/ground_truth/broken/000_mask.png': maskPng(8, 8, [1, 1, 3, 3]),
+      'own/parts/good/a.png': img,
+      'own/parts/scratch/b.png': img,
+      'notes/readme.txt': 'about these sets',
+    });
+    roots.push(root);
+    const report = await inspectDataset(root, { fs });
+    expect(report.datasets!.map((d) => [d.root.slice(root.length + 1), d.format, d.ok])).toEqual([
+      ['mvtec-set', 'mvtec', true],
+      ['own', 'folder', true],
+    ]);
+    expect(report.ok).toBe(true);
+    expect(report.format).toBeNull();
+    expect(report.categories.map((c) => [c.category, c.normal, c.anomalous])).toEqual([
+      ['mvtec-set/bottle', 1, 1],
+      ['own/parts', 1, 1],
+    ]);
+    expect(report.totals).toEqual({ images: 4, normal: 2, anomalous: 2, masks: 1, skipped: 0 });
+    expect(report.skippedFolders).toEqual([{ path: `${root}/notes`, reason: expect.stringMatching(/^not inspected: no known layout/) }]);
+    expect(report.warnings.filter((w) => w.kind === 'skipped-folder').map((w) => w.path)).toEqual([`${root}/notes`]);
+    const text = formatInspectReport(report);
+    expect(text).toContain(`${root}: 2 datasets in its sub-folders, each inspected on its own`);
+    expect(text).toContain(`dataset ${root}/mvtec-set: format mvtec (detected)`);
+    expect(text).toContain(`dataset ${root}/own: format folder (detected)`);
+    expect(text).toContain('all datasets: 4 images (2 normal, 2 anomalous), 1 with masks, 0 skipped; 0 errors');
+    expect(text).toContain(`warning [skipped-folder] ${root}/notes: not inspected: no known layout`);
+    // a broken sub-dataset makes the whole report fail
+    await writeFile(join(root, 'own', 'parts', 'scratch', 'c.png'), new Uint8Array([1, 2, 3]));
+    const broken = await inspectDataset(root, { fs });
+    expect(broken.ok).toBe(false);
+    expect(broken.errors.map((e) => e.path)).toEqual([join(root, 'own', 'parts', 'scratch', 'c.png')]);
+  });
+
+  it('names the folders of a detected layout that it did not read, and why, and inspects those holding another dataset', async () => {
+    const img = rgbPng(8, 8);
+    const root = await writeTree({
+      'bottle/test/good/000.png': img,
+      'bottle/test/broken/000.png': img,
+      'bottle/ground_truth/broken/000_mask.png': maskPng(8, 8, [1, 1, 3, 3]),
+      'brain/good/a.png': img,
+      'brain/tumor/b.png': img,
+      'docs/notes.txt': 'notes',
+      '.cache/x.bin': 'cache',
+    });
+    roots.push(root);
+    const report = await inspectDataset(root, { fs });
+    expect(report.datasets!.map((d) => [d.root, d.format])).toEqual([
+      [root, 'mvtec'],
+      [`${root}/brain`, 'folder'],
+    ]);
+    expect(report.categories.map((c) => [c.category, c.normal, c.anomalous])).toEqual([
+      ['bottle', 1, 1],
+      ['brain/brain', 1, 1],
+    ]);
+    expect(report.skippedFolders).toEqual([{ path: `${root}/docs`, reason: 'not read as part of this mvtec dataset: it has no train/ or test/ folder' }]);
+    expect(report.warnings.filter((w) => w.kind === 'skipped-folder').map((w) => w.path)).toEqual([`${root}/docs`]);
+    expect(report.ok).toBe(true);
+    const text = formatInspectReport(report);
+    expect(text).toContain(`warning [skipped-folder] ${root}/docs: not read as part of this mvtec dataset: it has no train/ or test/ folder`);
+    expect(text).toContain(`dataset ${root}/brain: format folder (detected)`);
+    // with the layout given, only that layout is read and the other dataset is named as skipped
+    const given = await inspectDataset(root, { fs, format: 'mvtec' });
+    expect(given.datasets).toBeUndefined();
+    expect(given.skippedFolders.map((f) => [f.path, f.reason])).toEqual([
+      [`${root}/brain`, 'not read as part of this mvtec dataset: it holds a folder dataset of its own (inspect it on its own)'],
+      [`${root}/docs`, 'not read as part of this mvtec dataset: it has no train/ or test/ folder'],
+    ]);
+  });
+
+  it('warns when a test split holds one class only: image AUROC undefined, F1-max and AP degenerate', async () => {
+    const img = rgbPng(8, 8);
+    const root = await writeTree({
+      'onlybad/test/crack/000.png': img,
+      'onlybad/test/crack/001.png': img,
+      'onlybad/ground_truth/crack/000_mask.png': maskPng(8, 8, [1, 1, 3, 3]),
+      'onlybad/ground_truth/crack/001_mask.png': maskPng(8, 8, [2, 2, 4, 4]),
+      'onlygood/test/good/000.png': img,
+      'both/test/good/000.png': img,
+      'both/test/crack/000.png': img,
+      'both/ground_truth/crack/000_mask.png': maskPng(8, 8, [1, 1, 3, 3]),
+    });
+    roots.push(root);
+    const report = await inspectDataset(root, { fs });
+    expect(report.ok).toBe(true);
+    expect(report.warnings.filter((w) => w.kind === 'one-class-test').map((w) => w.message)).toEqual([
+      'category onlybad: the test split has 2 anomalous images and no normal one: image AUROC is undefined, and image F1-max and AP count anomalous images only (both 1 whatever the scores)',
+      'category onlygood: the test split has 1 normal images and no anomalous one: image AUROC is undefined, image F1-max and AP are 0 whatever the scores, and pixel metrics have no anomalous pixel',
+    ]);
+    expect(formatInspectReport(report)).toContain('warning [one-class-test]');
+  });
+
   it('reports an undetectable layout as an error', async () => {
     const root = await writeTree({ 'x/y.png': rgbPng(4, 4) });
     roots.push(root);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@hgm/tensor/testing';
 import { loadClipTokenizer } from '@hgm/backbone/node';
@@ -9,6 +9,7 @@ import { buildTinyModel } from '@hgm/dual-anchor';
 import { DualAnchorEngineModel } from './dual-anchor-adapter';
 import { FeatureCache } from './feature-cache';
 import { splitFeatures } from './features';
+import { predictImages } from './predict-images';
 import type { FeatureBatch } from './engine-model';
 
 describe('DualAnchorEngineModel features', () => {
@@ -76,4 +77,27 @@ describe('DualAnchorEngineModel features', () => {
     expect(() => engineModel.toVisionFeatures(missing)).toThrow('feature batch has no "grid" tensor');
     disposeAll(features);
   });
+});
+
+describe('DualAnchorEngineModel predictions with static prompts', () => {
+  it('runs the text tower once over several detection batches, with the scores and maps of a run per batch', async () => {
+    expect((await useBackend('cpu')).ok).toBe(true);
+    const model = buildTinyModel({ tokenizer: await loadClipTokenizer(), overrides: { modules: { hgm: false, ggtr: false, dsp: false } } });
+    const engineModel = new DualAnchorEngineModel(model, { backbone: 'tiny', weights: 'seed-0' });
+    const size = engineModel.preprocess.size;
+    const images = Array.from({ length: 3 }, (_, j) => Float32Array.from({ length: 3 * size * size }, (_, i) => Math.sin(i * 0.13 + j)));
+    const fresh = [];
+    for (const image of images) {
+      model.dropTextCache();
+      fresh.push(await predictImages(engineModel, [image]));
+    }
+    model.dropTextCache();
+    const spy = vi.spyOn(model.frozen.text, 'forward');
+    const kept = [];
+    for (const image of images) kept.push(await predictImages(engineModel, [image]));
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(kept.map((k) => [Array.from(k.scores), Array.from(k.maps)])).toEqual(fresh.map((k) => [Array.from(k.scores), Array.from(k.maps)]));
+    spy.mockRestore();
+    engineModel.dispose();
+  }, 60_000);
 });

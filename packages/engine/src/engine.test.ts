@@ -10,7 +10,7 @@ import { openSafetensors } from '@hgm/tensor/node';
 import { writeSyntheticDataset, readDatasetFromDisk, nodeFileSystem, decodeImage, encodeJpeg, encodePng, nodeImageDecoder, preprocessImage, type DatasetSample } from '@hgm/data/node';
 import { mkdir } from 'node:fs/promises';
 import { train } from './trainer';
-import { evaluate } from './evaluator';
+import { evaluate, type CategoryResult } from './evaluator';
 import { detect } from './detector';
 import { expandInputs } from './expand-inputs';
 import { predictImages } from './predict-images';
@@ -160,6 +160,23 @@ describe('evaluation and detection', () => {
     expect(r.files.filter((f) => f.endsWith('_overlay.png')).length).toBe(samples.length);
     expect(r.examples.length).toBe(4);
     expect(Array.from(r.examples[0]!.heatmap.slice(1, 4))).toEqual([0x50, 0x4e, 0x47]);
+    m.dispose();
+  });
+
+  it('marks the degenerate image metrics of a category whose test images are of one class', async () => {
+    const m = new ToyModel(toyConfig);
+    const oneClass = samples.filter((s) => s.category === 'wood' || s.label === 1);
+    const r = await evaluate({ model: m, samples: oneClass, fs: nodeFileSystem, featureCacheDir: join(root, 'cache-one-class'), outDir: join(root, 'eval-one-class'), metrics: ['image_auroc', 'image_f1_max', 'image_ap'] });
+    const [cap, wood] = r.categories as [CategoryResult, CategoryResult];
+    expect(cap.imageNote).toBe('no normal image: image AUROC n/a; image F1-max and AP count the 4 anomalous images only (1 whatever the scores)');
+    expect(wood.imageNote).toBeUndefined();
+    expect(cap.metrics['image_auroc']).toEqual({ error: expect.stringMatching(/one class|single/i) });
+    expect(cap.metrics['image_ap']).toEqual({ value: 1 });
+    const md = await readFile(join(root, 'eval-one-class', 'metrics.md'), 'utf8');
+    expect(md).toContain('| cap | 4 | 4 | n/a | 100.0* | 100.0* |');
+    expect(md).toContain('Image labels (* degenerate values, in the means too):\n- cap: no normal image');
+    expect(md).not.toMatch(/\| wood [^\n]*\*/);
+    expect(JSON.parse(await readFile(join(root, 'eval-one-class', 'metrics.json'), 'utf8')).categories[0].imageNote).toBe(cap.imageNote);
     m.dispose();
   });
 

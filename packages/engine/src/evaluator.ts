@@ -60,6 +60,12 @@ export interface CategoryResult {
    * metrics are computed over the images that have one (and every normal image), or are n/a when none has.
    */
   pixelNote?: string;
+  /**
+   * Set when the category's images are of one class only: image AUROC is undefined, and image F1-max and AP are
+   * degenerate (over anomalous images only: 1 whatever the scores; without anomalous images: 0). metrics.md
+   * marks those cells with `*`.
+   */
+  imageNote?: string;
 }
 
 export interface EvaluationExample {
@@ -218,7 +224,14 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
           : noMasks
             ? `no masks: pixel metrics n/a (${anomalousWithoutMask} anomalous images without a ground-truth mask)`
             : `pixel metrics over the ${anomalousWithMask} of ${anomalousWithMask + anomalousWithoutMask} anomalous images that have a mask (and every normal image)`;
-      categories.push({ category, images: list.length, anomalous: labels.filter((l) => l === 1).length, metrics: cells, ...(pixelNote ? { pixelNote } : {}) });
+        const anomalousCount = labels.filter((l) => l === 1).length;
+      const imageNote =
+        anomalousCount === labels.length
+          ? `no normal image: image AUROC n/a; image F1-max and AP count the ${anomalousCount} anomalous images only (1 whatever the scores)`
+          : anomalousCount === 0
+            ? `no anomalous image: image AUROC n/a; image F1-max and AP are 0 whatever the scores`
+            : undefined;
+      categories.push({ category, images: list.length, anomalous: anomalousCount, metrics: cells, ...(pixelNote ? { pixelNote } : {}), ...(imageNote ? { imageNote } : {}) });
     }
     if (stash) {
       norm = range.scale();
@@ -250,6 +263,12 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   return result;
 }
 
+/** Image F1-max (and its threshold) and AP: defined, but degenerate, on a one-class set. */
+function isDegenerateImageMetric(name: string): boolean {
+  const spec = parseMetricName(name);
+  return spec.level === 'image' && spec.metric !== 'auroc';
+}
+
 function isPixelMetric(name: string): boolean {
   const spec = parseMetricName(name);
   return spec.level === 'pixel';
@@ -268,11 +287,14 @@ function fmtCell(c: MetricCell | undefined, digits = 1): string {
 export function evaluationMarkdown(r: EvaluationResult): string {
   const head = ['category', 'images', 'anomalous', ...r.metrics];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  for (const c of r.categories) lines.push(`| ${[c.category, c.images, c.anomalous, ...r.metrics.map((m) => fmtCell(c.metrics[m]))].join(' | ')} |`);
+  // one-class categories: their image F1-max and AP are degenerate, marked *
+  const degenerate = (c: CategoryResult, m: string) => c.imageNote !== undefined && isDegenerateImageMetric(m) && 'value' in c.metrics[m]!;
+  for (const c of r.categories) lines.push(`| ${[c.category, c.images, c.anomalous, ...r.metrics.map((m) => `${fmtCell(c.metrics[m])}${degenerate(c, m) ? '*' : ''}`)].join(' | ')} |`);
   lines.push(`| ${['**mean**', r.categories.reduce((a, c) => a + c.images, 0), r.categories.reduce((a, c) => a + c.anomalous, 0), ...r.metrics.map((m) => fmtCell(r.mean[m]))].join(' | ')} |`);
   const notes = r.categories.flatMap((c) => r.metrics.filter((m) => 'error' in c.metrics[m]!).map((m) => `- ${c.category} ${m}: ${(c.metrics[m] as { error: string }).error}`));
   const pixelNotes = r.categories.filter((c) => c.pixelNote).map((c) => `- ${c.category}: ${c.pixelNote}`);
-  return `${lines.join('\n')}\n${pixelNotes.length ? `\nPixel labels:\n${pixelNotes.join('\n')}\n` : ''}${notes.length ? `\nUndefined values (n/a):\n${notes.join('\n')}\n` : ''}`;
+  const imageNotes = r.categories.filter((c) => c.imageNote).map((c) => `- ${c.category}: ${c.imageNote}`);
+  return `${lines.join('\n')}\n${imageNotes.length ? `\nImage labels (* degenerate values, in the means too):\n${imageNotes.join('\n')}\n` : ''}${pixelNotes.length ? `\nPixel labels:\n${pixelNotes.join('\n')}\n` : ''}${notes.length ? `\nUndefined values (n/a):\n${notes.join('\n')}\n` : ''}`;
 }
 
 /** The results table as CSV (values as fractions, full precision; empty where undefined). */
