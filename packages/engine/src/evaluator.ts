@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { atomicWriteFile } from '@hgm/tensor/node';
 import { loadSample, preprocessImage, type DatasetFileSystem, type DatasetSample, type ImageDecoder } from '@hgm/data';
-import { PixelSet, evaluateMetrics, parseMetricName } from '@hgm/metrics';
+import { PixelSet, evaluateMetrics, parseMetricName, type PixelSetState } from '@hgm/metrics';
 import type { EngineModel } from './engine-model';
 import { FeatureCache } from './feature-cache';
 import { loadFeatureBatch, prepareSamples, type PreparedSample } from './features';
@@ -76,11 +76,160 @@ export interface EvaluationResult {
   files: string[];
 }
 
+/** What one category's images (or a shard of them) have accumulated: image scores and the pixel set. */
+interface CategoryAccumulator {
+  category: string;
+  scores: ShardImageScore[];
+  pixels: PixelSet;
+  anomalousWithMask: number;
+  anomalousWithoutMask: number;
+}
+
+/** The image score of one evaluated image. */
+export interface ShardImageScore {
+  imagePath: string;
+  label: number;
+  score: number;
+}
+
+/** What scoring writes and reports besides the accumulator. */
+interface ScoringContext {
+  model: EngineModel;
+  cache: FeatureCache;
+  fs: DatasetFileSystem;
+  decode?: ImageDecoder;
+  batchSize: number;
+  outDir?: string;
+  saveMaps: boolean;
+  mapSize: MapSize;
+  /** Map file name (no folder, no suffix) by image path. */
+  mapNames: ReadonlyMap<string, string>;
+  keepExamples: number;
+  examples: EvaluationExample[];
+  files: string[];
+  /** Called after each batch with its size. */
+  onBatch: (images: number) => void;
+}
+
+const MAP_NORM = { min: 0, max: 1 };
+
+/** Map names, unique inside each maps/<category>/<defect>/ folder (Y92.jpg and Y92.png get Y92_jpg, Y92_png). */
+export function evaluationMapNames(samples: readonly DatasetSample[]): Map<string, string> {
+  const mapNames = new Map<string, string>();
+  const folders = new Map<string, string[]>();
+  for (const s of samples) {
+    const k = `${s.category}\u0000${s.defectType}`;
+    folders.set(k, [...(folders.get(k) ?? []), s.imagePath]);
+  }
+  for (const paths of folders.values()) for (const [path, name] of uniqueOutputNames(paths)) mapNames.set(path, name);
+  return mapNames;
+}
+
+/** The samples grouped by category, categories in the order the tables list them. */
+export function samplesByCategory<T extends { sample: DatasetSample } | DatasetSample>(items: readonly T[]): [string, T[]][] {
+  const byCategory = new Map<string, T[]>();
+  for (const item of items) {
+    const category = 'sample' in item ? item.sample.category : item.category;
+    const list = byCategory.get(category) ?? [];
+    list.push(item);
+    byCategory.set(category, list);
+  }
+  return [...byCategory.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** Scores prepared samples of one category in batches: image scores, pixel set, maps and examples. */
+async function scoreSamples(ctx: ScoringContext, list: readonly PreparedSample[], acc: CategoryAccumulator): Promise<void> {
+  const { model, fs, decode } = ctx;
+  const size = model.preprocess.size;
+  const category = acc.category;
+  let kept = 0;
+  for (let i = 0; i < list.length; i += ctx.batchSize) {
+    const batch = list.slice(i, i + ctx.batchSize);
+    const features = await loadFeatureBatch(ctx.cache, batch);
+    const pred = model.predict(features);
+    for (const t of features.values()) t.dispose();
+    const maps = (await pred.anomalyMap.data()) as Float32Array;
+    const batchScores = (await pred.imageScore.data()) as Float32Array;
+    pred.anomalyMap.dispose();
+    pred.imageScore.dispose();
+    for (let b = 0; b < batch.length; b++) {
+      const s = batch[b]!;
+      const map = maps.slice(b * size * size, (b + 1) * size * size);
+      const score = batchScores[b]!;
+      acc.scores.push({ imagePath: s.sample.imagePath, label: s.label, score });
+      // an anomalous image without a mask has unknown pixel labels: it stays out of the pixel metrics
+      if (s.label === 1) {
+        if (s.hasMask) acc.anomalousWithMask++;
+        else acc.anomalousWithoutMask++;
+      }
+      if (s.label === 0 || s.hasMask) acc.pixels.add(map, s.mask, { height: size, width: size });
+      const wantExample = kept < ctx.keepExamples && (s.label === 1 || kept === 0);
+      if (ctx.saveMaps || wantExample) {
+        const loaded = await loadSample(s.sample, fs, decode ? { decode } : {});
+        const rgb = denormalize(preprocessImage(loaded.image, model.preprocess), model.preprocess);
+        const heat = heatmapPng(map, size, MAP_NORM);
+        const over = overlayPng(rgb, map, size, MAP_NORM, s.hasMask ? s.mask : undefined);
+        if (ctx.saveMaps && ctx.outDir) {
+          const name = ctx.mapNames.get(s.sample.imagePath);
+          if (name === undefined) throw new Error(`evaluation: no map name for ${s.sample.imagePath}`);
+          const base = join(ctx.outDir, 'maps', safe(category), safe(s.sample.defectType), name);
+          const pngs = ctx.mapSize === 'original' ? originalMapPngs(loaded.image, map, model.preprocess, { norm: MAP_NORM, mask: loaded.mask }) : { heatmap: heat, overlay: over };
+          await atomicWriteFile(`${base}_heatmap.png`, pngs.heatmap);
+          await atomicWriteFile(`${base}_overlay.png`, pngs.overlay);
+          ctx.files.push(`${base}_heatmap.png`, `${base}_overlay.png`);
+        }
+        if (wantExample) {
+          kept++;
+          ctx.examples.push({ category, sample: s.sample, score, input: rgbPng(rgb, size), groundTruth: maskPng(s.mask, size), heatmap: heat, overlay: over });
+        }
+      }
+    }
+    ctx.onBatch(batch.length);
+  }
+}
+
+/** One category's row of the tables from its accumulator. */
+function categoryResult(metrics: readonly string[], acc: CategoryAccumulator): CategoryResult {
+  const { category, pixels, anomalousWithMask, anomalousWithoutMask } = acc;
+  const labels = Uint8Array.from(acc.scores, (s) => s.label);
+  const noMasks = anomalousWithoutMask > 0 && anomalousWithMask === 0;
+  const values = evaluateMetrics(metrics, { image: { labels, scores: Float32Array.from(acc.scores, (s) => s.score) }, ...(pixels.imageCount > 0 && !noMasks ? { pixels } : {}) });
+  const cells: Record<string, MetricCell> = {};
+  for (const m of metrics) {
+    const v = values.get(m)!;
+    if (noMasks && isPixelMetric(m)) cells[m] = { error: `no masks: none of the ${anomalousWithoutMask} anomalous images has a ground-truth mask, so pixel labels are unknown` };
+    // the table names the metric already: drop the metric's own prefix from the reason
+    else cells[m] = 'value' in v ? { value: v.value } : { error: v.error.message.startsWith(`${m}: `) ? v.error.message.slice(m.length + 2) : v.error.message };
+  }
+  const pixelNote =
+    anomalousWithoutMask === 0
+      ? undefined
+      : noMasks
+        ? `no masks: pixel metrics n/a (${anomalousWithoutMask} anomalous images without a ground-truth mask)`
+        : `pixel metrics over the ${anomalousWithMask} of ${anomalousWithMask + anomalousWithoutMask} anomalous images that have a mask (and every normal image)`;
+  return { category, images: acc.scores.length, anomalous: labels.filter((l) => l === 1).length, metrics: cells, ...(pixelNote ? { pixelNote } : {}) };
+}
+
+/** The tables of every category (in table order) and their mean. */
+function finishEvaluation(metrics: string[], accumulators: readonly CategoryAccumulator[], examples: EvaluationExample[], files: string[]): EvaluationResult {
+  const categories = accumulators.map((acc) => categoryResult(metrics, acc));
+  const mean: EvaluationResult['mean'] = {};
+  for (const m of metrics) {
+    const vals = categories.map((c) => c.metrics[m]!).filter((c): c is { value: number } => 'value' in c).map((c) => c.value);
+    const noMasksEverywhere = categories.length > 0 && categories.every((c) => { const cell = c.metrics[m]!; return 'error' in cell && cell.error.startsWith('no masks'); });
+    mean[m] =
+      vals.length > 0
+        ? { value: vals.reduce((a, b) => a + b, 0) / vals.length, categories: vals.length }
+        : { error: noMasksEverywhere ? 'no masks: no category has a ground-truth mask for its anomalous images' : 'undefined in every category' };
+  }
+  const scores = accumulators.flatMap((acc) => acc.scores.map((s) => ({ imagePath: s.imagePath, category: acc.category, label: s.label, score: s.score })));
+  return { metrics, categories, mean, scores, examples, files };
+}
+
 /** Evaluates a model on labelled samples (usually a test split). */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluationResult> {
   const { model, fs } = options;
   const metrics = [...(options.metrics ?? DEFAULT_EVAL_METRICS)];
-  const size = model.preprocess.size;
   const cache = new FeatureCache(options.featureCacheDir);
   const emit = options.onProgress ?? (() => undefined);
   const files: string[] = [];
@@ -94,115 +243,140 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     ...(options.counters ? { counters: options.counters } : {}),
     ...(decode ? { decode } : {}),
   });
-  const mapSize = options.mapSize ?? 'original';
-  const norm = { min: 0, max: 1 };
-  // map names: unique inside each maps/<category>/<defect>/ folder (Y92.jpg and Y92.png get Y92_jpg, Y92_png)
-  const mapNames = new Map<string, string>();
-  const folders = new Map<string, string[]>();
-  for (const p of prepared) {
-    const k = `${p.sample.category}\u0000${p.sample.defectType}`;
-    folders.set(k, [...(folders.get(k) ?? []), p.sample.imagePath]);
-  }
-  for (const paths of folders.values()) for (const [path, name] of uniqueOutputNames(paths)) mapNames.set(path, name);
-  if (options.saveMaps && options.outDir) {
-    const colorBar = join(options.outDir, 'maps', 'colorbar.png');
-    await atomicWriteFile(colorBar, colorBarPng(norm));
-    files.push(colorBar);
-  }
-  const byCategory = new Map<string, PreparedSample[]>();
-  for (const p of prepared) {
-    const list = byCategory.get(p.sample.category) ?? [];
-    list.push(p);
-    byCategory.set(p.sample.category, list);
-  }
-  const batchSize = options.batchSize ?? 8;
-  const scores: EvaluationResult['scores'] = [];
+  if (options.saveMaps && options.outDir) files.push(await writeColorBar(options.outDir));
   const examples: EvaluationExample[] = [];
-  const categories: CategoryResult[] = [];
   const meter = new RateMeter();
   let done = 0;
   meter.tick(0);
-  for (const [category, list] of [...byCategory.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    const pixels = new PixelSet(category);
-    const labels: number[] = [];
-    const catScores: number[] = [];
-    let kept = 0;
-    let anomalousWithMask = 0;
-    let anomalousWithoutMask = 0;
-    for (let i = 0; i < list.length; i += batchSize) {
-      const batch = list.slice(i, i + batchSize);
-      const features = await loadFeatureBatch(cache, batch);
-      const pred = model.predict(features);
-      for (const t of features.values()) t.dispose();
-      const maps = (await pred.anomalyMap.data()) as Float32Array;
-      const batchScores = (await pred.imageScore.data()) as Float32Array;
-      pred.anomalyMap.dispose();
-      pred.imageScore.dispose();
-      for (let b = 0; b < batch.length; b++) {
-        const s = batch[b]!;
-        const map = maps.slice(b * size * size, (b + 1) * size * size);
-        const score = batchScores[b]!;
-        labels.push(s.label);
-        catScores.push(score);
-        scores.push({ imagePath: s.sample.imagePath, category, label: s.label, score });
-        // an anomalous image without a mask has unknown pixel labels: it stays out of the pixel metrics
-        if (s.label === 1) {
-          if (s.hasMask) anomalousWithMask++;
-          else anomalousWithoutMask++;
-        }
-        if (s.label === 0 || s.hasMask) pixels.add(map, s.mask, { height: size, width: size });
-        const wantExample = kept < (options.keepExamples ?? 0) && (s.label === 1 || kept === 0);
-        if (options.saveMaps || wantExample) {
-          const loaded = await loadSample(s.sample, fs, decode ? { decode } : {});
-          const rgb = denormalize(preprocessImage(loaded.image, model.preprocess), model.preprocess);
-          const heat = heatmapPng(map, size, norm);
-          const over = overlayPng(rgb, map, size, norm, s.hasMask ? s.mask : undefined);
-          if (options.saveMaps && options.outDir) {
-            const base = join(options.outDir, 'maps', safe(category), safe(s.sample.defectType), mapNames.get(s.sample.imagePath)!);
-            const pngs = mapSize === 'original' ? originalMapPngs(loaded.image, map, model.preprocess, { norm, mask: loaded.mask }) : { heatmap: heat, overlay: over };
-            await atomicWriteFile(`${base}_heatmap.png`, pngs.heatmap);
-            await atomicWriteFile(`${base}_overlay.png`, pngs.overlay);
-            files.push(`${base}_heatmap.png`, `${base}_overlay.png`);
-          }
-          if (wantExample) {
-            kept++;
-            examples.push({ category, sample: s.sample, score, input: rgbPng(rgb, size), groundTruth: maskPng(s.mask, size), heatmap: heat, overlay: over });
-          }
-        }
-      }
-      done += batch.length;
-      meter.tick(batch.length);
+  const ctx: ScoringContext = {
+    model,
+    cache,
+    fs,
+    ...(decode ? { decode } : {}),
+    batchSize: options.batchSize ?? 8,
+    ...(options.outDir ? { outDir: options.outDir } : {}),
+    saveMaps: options.saveMaps ?? false,
+    mapSize: options.mapSize ?? 'original',
+    mapNames: evaluationMapNames(prepared.map((p) => p.sample)),
+    keepExamples: options.keepExamples ?? 0,
+    examples,
+    files,
+    onBatch: (n) => {
+      done += n;
+      meter.tick(n);
       emit({ type: 'items', stage: 'evaluate', done, total: prepared.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(prepared.length - done) });
-    }
-    const noMasks = anomalousWithoutMask > 0 && anomalousWithMask === 0;
-    const values = evaluateMetrics(metrics, { image: { labels: Uint8Array.from(labels), scores: Float32Array.from(catScores) }, ...(pixels.imageCount > 0 && !noMasks ? { pixels } : {}) });
-    const cells: Record<string, MetricCell> = {};
-    for (const m of metrics) {
-      const v = values.get(m)!;
-      if (noMasks && isPixelMetric(m)) cells[m] = { error: `no masks: none of the ${anomalousWithoutMask} anomalous images has a ground-truth mask, so pixel labels are unknown` };
-      // the table names the metric already: drop the metric's own prefix from the reason
-      else cells[m] = 'value' in v ? { value: v.value } : { error: v.error.message.startsWith(`${m}: `) ? v.error.message.slice(m.length + 2) : v.error.message };
-    }
-    const pixelNote =
-      anomalousWithoutMask === 0
-        ? undefined
-        : noMasks
-          ? `no masks: pixel metrics n/a (${anomalousWithoutMask} anomalous images without a ground-truth mask)`
-          : `pixel metrics over the ${anomalousWithMask} of ${anomalousWithMask + anomalousWithoutMask} anomalous images that have a mask (and every normal image)`;
-    categories.push({ category, images: list.length, anomalous: labels.filter((l) => l === 1).length, metrics: cells, ...(pixelNote ? { pixelNote } : {}) });
+    },
+  };
+  const accumulators: CategoryAccumulator[] = [];
+  for (const [category, list] of samplesByCategory(prepared)) {
+    const acc: CategoryAccumulator = { category, scores: [], pixels: new PixelSet(category), anomalousWithMask: 0, anomalousWithoutMask: 0 };
+    await scoreSamples(ctx, list, acc);
+    accumulators.push(acc);
   }
-  const mean: EvaluationResult['mean'] = {};
-  for (const m of metrics) {
-    const vals = categories.map((c) => c.metrics[m]!).filter((c): c is { value: number } => 'value' in c).map((c) => c.value);
-    const noMasksEverywhere = categories.length > 0 && categories.every((c) => { const cell = c.metrics[m]!; return 'error' in cell && cell.error.startsWith('no masks'); });
-    mean[m] =
-      vals.length > 0
-        ? { value: vals.reduce((a, b) => a + b, 0) / vals.length, categories: vals.length }
-        : { error: noMasksEverywhere ? 'no masks: no category has a ground-truth mask for its anomalous images' : 'undefined in every category' };
-  }
-  const result: EvaluationResult = { metrics, categories, mean, scores, examples, files };
+  const result = finishEvaluation(metrics, accumulators, examples, files);
   if (options.outDir) files.push(...(await writeEvaluationTables(result, options.outDir)));
   return result;
+}
+
+/** Writes maps/colorbar.png (the colour scale of every heat map) and returns its path. */
+export async function writeColorBar(outDir: string): Promise<string> {
+  const colorBar = join(outDir, 'maps', 'colorbar.png');
+  await atomicWriteFile(colorBar, colorBarPng(MAP_NORM));
+  return colorBar;
+}
+
+/** A shard of an evaluation: images of one category, scored apart from the rest. */
+export interface EvaluateShardOptions {
+  model: EngineModel;
+  /** Images of one category, in the order the single-process evaluation takes them. */
+  samples: readonly DatasetSample[];
+  /** Map file name of each sample (from {@link evaluationMapNames} over the whole evaluation set). */
+  mapNames: readonly string[];
+  fs: DatasetFileSystem;
+  featureCacheDir: string;
+  outDir?: string;
+  batchSize?: number;
+  saveMaps?: boolean;
+  mapSize?: MapSize;
+  decode?: ImageDecoder;
+  onProgress?: ProgressListener;
+}
+
+/** What a shard has accumulated: merged in shard order they give exactly the single-process tables. */
+export interface EvaluationShardState {
+  category: string;
+  /** Image scores in sample order. */
+  scores: ShardImageScore[];
+  /** The pixel set of the images with known pixel labels ({@link PixelSet.toState}). */
+  pixels: PixelSetState;
+  anomalousWithMask: number;
+  anomalousWithoutMask: number;
+}
+
+/**
+ * Scores one shard (writing its maps as {@link evaluate} does) and returns its accumulated state.
+ * @throws Error when the samples are of several categories or the map names do not match them
+ */
+export async function evaluateShard(options: EvaluateShardOptions): Promise<EvaluationShardState> {
+  const { model, fs, samples } = options;
+  if (samples.length === 0) throw new Error('evaluation shard: no images, expected at least one');
+  const category = samples[0]!.category;
+  const other = samples.find((s) => s.category !== category);
+  if (other) throw new Error(`evaluation shard: ${other.imagePath} is of category ${other.category}, expected every image of ${category}`);
+  if (options.mapNames.length !== samples.length) throw new Error(`evaluation shard: ${options.mapNames.length} map names for ${samples.length} images, expected one per image`);
+  const cache = new FeatureCache(options.featureCacheDir);
+  const emit = options.onProgress ?? (() => undefined);
+  const decode = options.decode;
+  const prepared = await prepareSamples(model, samples, { fs, cache, onProgress: emit, stage: 'features', ...(decode ? { decode } : {}) });
+  const meter = new RateMeter();
+  let done = 0;
+  meter.tick(0);
+  const acc: CategoryAccumulator = { category, scores: [], pixels: new PixelSet(category), anomalousWithMask: 0, anomalousWithoutMask: 0 };
+  await scoreSamples(
+    {
+      model,
+      cache,
+      fs,
+      ...(decode ? { decode } : {}),
+      batchSize: options.batchSize ?? 8,
+      ...(options.outDir ? { outDir: options.outDir } : {}),
+      saveMaps: options.saveMaps ?? false,
+      mapSize: options.mapSize ?? 'original',
+      mapNames: new Map(samples.map((s, i) => [s.imagePath, options.mapNames[i]!])),
+      keepExamples: 0,
+      examples: [],
+      files: [],
+      onBatch: (n) => {
+        done += n;
+        meter.tick(n);
+        emit({ type: 'items', stage: 'evaluate', done, total: prepared.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(prepared.length - done) });
+      },
+    },
+    prepared,
+    acc,
+  );
+  return { category, scores: acc.scores, pixels: acc.pixels.toState(), anomalousWithMask: acc.anomalousWithMask, anomalousWithoutMask: acc.anomalousWithoutMask };
+}
+
+/**
+ * The evaluation of merged shards: each category's shards merged in the order given (the order of its images
+ * in the single-process run), so the tables and scores equal {@link evaluate}'s bit for bit. Writes nothing.
+ */
+export function mergeEvaluationShards(metrics: readonly string[], shards: readonly EvaluationShardState[]): EvaluationResult {
+  const byCategory = new Map<string, CategoryAccumulator>();
+  for (const shard of shards) {
+    let acc = byCategory.get(shard.category);
+    if (!acc) {
+      acc = { category: shard.category, scores: [], pixels: new PixelSet(shard.category), anomalousWithMask: 0, anomalousWithoutMask: 0 };
+      byCategory.set(shard.category, acc);
+    }
+    acc.scores.push(...shard.scores);
+    acc.pixels.mergeState(shard.pixels);
+    acc.anomalousWithMask += shard.anomalousWithMask;
+    acc.anomalousWithoutMask += shard.anomalousWithoutMask;
+  }
+  const accumulators = [...byCategory.values()].sort((a, b) => a.category.localeCompare(b.category));
+  return finishEvaluation([...metrics], accumulators, [], []);
 }
 
 function isPixelMetric(name: string): boolean {
