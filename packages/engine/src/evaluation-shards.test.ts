@@ -68,6 +68,11 @@ describe('sharded evaluation', () => {
     const state = { category: 'wood', scores: [{ imagePath: 'a.png', label: 1, score: 0.25 }], pixels: { images: 1, negativeKeys: Uint32Array.of(5), positiveKeys: Uint32Array.of(7, 9), positiveRegions: Uint32Array.of(0, 0), regionSizes: Uint32Array.of(2), regionMinKey: Uint32Array.of(7), regionMaxKey: Uint32Array.of(9), minKey: 5, maxKey: 9, negativeMinKey: 5, negativeMaxKey: 5 }, anomalousWithMask: 1, anomalousWithoutMask: 0 };
     const bytes = encodeShardState(state);
     expect(decodeShardState(bytes, 'x')).toEqual(state);
+    // a view into a larger buffer, as Node's readFile and Buffer.from give
+    const pooled = new Uint8Array(bytes.length + 7);
+    pooled.set(bytes, 5);
+    expect(decodeShardState(pooled.subarray(5, 5 + bytes.length), 'x')).toEqual(state);
+    expect(decodeShardState(Buffer.from(bytes), 'x')).toEqual(state);
     expect(() => decodeShardState(bytes.subarray(0, bytes.length - 4), 'shards/3.state')).toThrow(/^shards\/3\.state: \d+ bytes, expected \d+ from its header/);
     expect(() => decodeShardState(new TextEncoder().encode('{"not":"a shard"}'), 'f.state')).toThrow(/f\.state: not an evaluation shard state \(expected the bytes to start with HGMSHRD1\)/);
   });

@@ -84,8 +84,10 @@ export function decodeShardState(bytes: Uint8Array, what: string): EvaluationSha
   const arrays = {} as Record<ArrayName, Uint32Array>;
   let offset = start;
   for (const a of ARRAYS) {
-    const values = littleEndian ? new Uint32Array(bytes.slice(offset, offset + 4 * lengths[a]).buffer) : new Uint32Array(lengths[a]);
-    if (!littleEndian) for (let i = 0; i < values.length; i++) values[i] = view.getUint32(offset + 4 * i, true);
+    const values = new Uint32Array(lengths[a]);
+    // a copy: the bytes may be a view into a larger buffer (a Node Buffer from its pool) at any alignment
+    if (littleEndian) new Uint8Array(values.buffer).set(bytes.subarray(offset, offset + 4 * values.length));
+    else for (let i = 0; i < values.length; i++) values[i] = view.getUint32(offset + 4 * i, true);
     arrays[a] = values;
     offset += 4 * values.length;
   }
