@@ -2,7 +2,7 @@
 // shards give exactly the tables, scores and maps of a local `hgm eval`, also when a worker is killed with
 // SIGKILL mid-run; submitting again adds no job; `hgm queue status` counts the eval jobs.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { writeSyntheticDataset } from '@hgm/data/node';
@@ -96,6 +96,20 @@ describe('hgm eval --queue with hgm worker', () => {
     expect(JSON.parse((await runHgm(['queue', 'status', '--queue', redis.url, '--json'], { env })).stdout)).toMatchObject({ completed: 8 });
     expect(await readFile(join(out, 'metrics.json'), 'utf8')).toBe(local.get('metrics.json')!.toString());
     expect(await readFile(join(out, 'scores.csv'), 'utf8')).toBe(local.get('scores.csv')!.toString());
+  });
+
+  it('fails the evaluation naming a shard that failed after bounded retries; queue status lists it', async () => {
+    const data = join(root, 'poisoned-data');
+    await writeSyntheticDataset(data, { seed: 8, size: 32, domains: ['wood'], kinds: ['scratch'], trainGood: 1, testGood: 3, testPerKind: 1 });
+    await writeFile(join(data, 'wood', 'test', 'good', '002.png'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(40, 7)]));
+    if (workers.every((w) => w.child.exitCode !== null || w.child.signalCode !== null)) worker();
+    const r = await runHgm(['eval', '--queue', redis.url, '--data', data, '--checkpoint', checkpoint, '--out', join(root, 'poisoned-out'), '--batch-size', '2', '--queue-timeout-s', '120'], { env, timeoutMs: 150_000 });
+    expect(r.code, r.stderr).toBe(65);
+    expect(r.stderr).toMatch(/1 of 1 evaluation shard failed after 3 attempts, so the metrics cannot be computed \(first: shard 1, wood: .*002\.png/);
+    const status = JSON.parse((await runHgm(['queue', 'status', '--queue', redis.url, '--json'], { env })).stdout) as { failed: number; failedJobs: { kind: string; job: string; reason: string }[] };
+    expect(status.failed).toBe(1);
+    expect(status.failedJobs[0]).toMatchObject({ kind: 'eval', job: 'eval shard 1 of 1 (wood, 4 images)' });
+    expect(status.failedJobs[0]!.reason).toMatch(/002\.png/);
   });
 
   it('refuses a shard size that would batch the images differently from a local run', async () => {
