@@ -359,24 +359,40 @@ export async function evaluateShard(options: EvaluateShardOptions): Promise<Eval
 }
 
 /**
- * The evaluation of merged shards: each category's shards merged in the order given (the order of its images
- * in the single-process run), so the tables and scores equal {@link evaluate}'s bit for bit. Writes nothing.
+ * Merges shard states one at a time (a state can be dropped once added): each category's shards merged in the
+ * order they are added (the order of its images in the single-process run) give tables and scores equal to
+ * {@link evaluate}'s bit for bit.
  */
-export function mergeEvaluationShards(metrics: readonly string[], shards: readonly EvaluationShardState[]): EvaluationResult {
-  const byCategory = new Map<string, CategoryAccumulator>();
-  for (const shard of shards) {
-    let acc = byCategory.get(shard.category);
+export class EvaluationMerger {
+  private readonly byCategory = new Map<string, CategoryAccumulator>();
+
+  constructor(private readonly metrics: readonly string[]) {}
+
+  add(shard: EvaluationShardState): this {
+    let acc = this.byCategory.get(shard.category);
     if (!acc) {
       acc = { category: shard.category, scores: [], pixels: new PixelSet(shard.category), anomalousWithMask: 0, anomalousWithoutMask: 0 };
-      byCategory.set(shard.category, acc);
+      this.byCategory.set(shard.category, acc);
     }
     acc.scores.push(...shard.scores);
     acc.pixels.mergeState(shard.pixels);
     acc.anomalousWithMask += shard.anomalousWithMask;
     acc.anomalousWithoutMask += shard.anomalousWithoutMask;
+    return this;
   }
-  const accumulators = [...byCategory.values()].sort((a, b) => a.category.localeCompare(b.category));
-  return finishEvaluation([...metrics], accumulators, [], []);
+
+  /** The tables of the shards added so far (writes nothing). */
+  result(): EvaluationResult {
+    const accumulators = [...this.byCategory.values()].sort((a, b) => a.category.localeCompare(b.category));
+    return finishEvaluation([...this.metrics], accumulators, [], []);
+  }
+}
+
+/** The evaluation of merged shards ({@link EvaluationMerger} over the shards in the order given). Writes nothing. */
+export function mergeEvaluationShards(metrics: readonly string[], shards: readonly EvaluationShardState[]): EvaluationResult {
+  const merger = new EvaluationMerger(metrics);
+  for (const shard of shards) merger.add(shard);
+  return merger.result();
 }
 
 function isPixelMetric(name: string): boolean {

@@ -1,6 +1,6 @@
 /** `hgm eval`: zero-shot evaluation of a trained model on a dataset: metrics tables and anomaly maps. */
 import type { Command } from 'commander';
-import { evaluate, evaluationMapNames, evaluationMarkdown, mergeEvaluationShards, writeColorBar, writeEvaluationTables, DEFAULT_EVAL_METRICS } from '@hgm/engine/node';
+import { EvaluationMerger, evaluate, evaluationMapNames, evaluationMarkdown, writeColorBar, writeEvaluationTables, DEFAULT_EVAL_METRICS } from '@hgm/engine/node';
 import { parseMetricName } from '@hgm/metrics';
 import { DEFAULT_MAX_PIXELS, imageDecoderInfo, nodeFileSystem, nodeImageDecoder } from '@hgm/data/node';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
@@ -149,8 +149,9 @@ async function runQueuedEval(o: EvalOptions, ctx: CommandContext): Promise<numbe
         ctx.progress({ type: 'items', stage: 'evaluate', done, total: samples.length, imagesPerSecond: rate, etaSeconds: rate > 0 ? (samples.length - done) / rate : 0 });
       },
     });
-    const states = await readShardStates(submitted, outcomes);
-    const result = mergeEvaluationShards(o.metrics, states);
+    const merger = new EvaluationMerger(o.metrics);
+    await readShardStates(submitted, outcomes, (state) => merger.add(state));
+    const result = merger.result();
     await writeEvaluationTables(result, outDir);
     const files = { markdown: join(outDir, 'metrics.md'), csv: join(outDir, 'metrics.csv'), json: join(outDir, 'metrics.json'), scores: join(outDir, 'scores.csv'), maps: o.maps ? join(outDir, 'maps') : null, shards: join(outDir, 'shards') };
     ctx.result(

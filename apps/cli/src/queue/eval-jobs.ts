@@ -161,11 +161,12 @@ export async function processEvalJob(model: EngineModel, data: EvalJobData, jobI
 }
 
 /**
- * Reads the state of every shard in shard order, checked against its job's result and the submitted images.
- * Image paths in the states are replaced by the submitter's own (as a local run writes them).
+ * Reads the state of every shard in shard order, checked against its job's result and the submitted images,
+ * and hands each to `add` (so only one shard's state is held at a time). Image paths in the states are
+ * replaced by the submitter's own (as a local run writes them).
  * @throws CliError naming the shards that failed, or a state file that is missing, changed or does not match
  */
-export async function readShardStates(submitted: readonly SubmittedShard[], outcomes: ReadonlyMap<string, JobOutcome<EvalJobResult>>): Promise<EvaluationShardState[]> {
+export async function readShardStates(submitted: readonly SubmittedShard[], outcomes: ReadonlyMap<string, JobOutcome<EvalJobResult>>, add: (state: EvaluationShardState) => void): Promise<void> {
   const failed = submitted.filter((s) => 'reason' in outcomes.get(s.jobId)!);
   if (failed.length > 0) {
     const first = outcomes.get(failed[0]!.jobId) as { reason: string };
@@ -175,7 +176,6 @@ export async function readShardStates(submitted: readonly SubmittedShard[], outc
       'fix or remove the images named there; hgm queue status lists the failed jobs',
     );
   }
-  const states: EvaluationShardState[] = [];
   for (const { shard, jobId } of submitted) {
     const result = (outcomes.get(jobId) as { result: EvalJobResult }).result;
     let bytes: Buffer;
@@ -200,7 +200,6 @@ export async function readShardStates(submitted: readonly SubmittedShard[], outc
       if (s.imagePath !== resolve(mine.imagePath)) throw new CliError(`${result.stateFile}: image ${i + 1} is ${s.imagePath}, expected ${resolve(mine.imagePath)}`, EXIT.dataError);
       return { ...s, imagePath: mine.imagePath };
     });
-    states.push({ ...state, scores });
+    add({ ...state, scores });
   }
-  return states;
 }
