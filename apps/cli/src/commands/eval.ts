@@ -119,6 +119,10 @@ async function runQueuedEval(o: EvalOptions, ctx: CommandContext): Promise<numbe
       throw new CliError(`option --metrics: ${(e as Error).message}`, EXIT.usage);
     }
   }
+  // the workers load the model and encode the images with their own options
+  const workerSide = [o.clipWeights && '--clip-weights', o.backboneWeights && '--backbone-weights', o.cacheDir && '--cache-dir', o.backend !== 'auto' && '--backend'].filter((f): f is string => typeof f === 'string');
+  if (workerSide.length > 0) ctx.warn(`${workerSide.join(', ')} ${workerSide.length === 1 ? 'has' : 'have'} no effect with --queue: each worker loads the model and encodes the images with its own (hgm worker ${workerSide.join(', ')})`);
+  if (o.overwrite) ctx.warn('--overwrite has no effect with --queue: the shards write their maps into --out as they finish, and the tables replace the earlier ones');
   const shardSize = o.shardSize ?? BATCHES_PER_SHARD * o.batchSize;
   if (shardSize % o.batchSize !== 0) {
     throw new CliError(`--shard-size ${shardSize} is not a multiple of --batch-size ${o.batchSize}: the shards would batch the images differently from a local run`, EXIT.usage, `use e.g. --shard-size ${Math.max(1, Math.round(shardSize / o.batchSize)) * o.batchSize}`);
