@@ -82,7 +82,7 @@ describe('DualAnchorEngineModel features', () => {
 describe('DualAnchorEngineModel predictions with static prompts', () => {
   it('runs the text tower once over several detection batches, with the scores and maps of a run per batch', async () => {
     expect((await useBackend('cpu')).ok).toBe(true);
-    const model = buildTinyModel({ tokenizer: await loadClipTokenizer(), overrides: { modules: { hgm: false, ggtr: false, dsp: false } } });
+    const model = buildTinyModel({ tokenizer: await loadClipTokenizer(), overrides: { modules: { hgm: false, refiner: false, dsp: false } } });
     const engineModel = new DualAnchorEngineModel(model, { backbone: 'tiny', weights: 'seed-0' });
     const size = engineModel.preprocess.size;
     const images = Array.from({ length: 3 }, (_, j) => Float32Array.from({ length: 3 * size * size }, (_, i) => Math.sin(i * 0.13 + j)));

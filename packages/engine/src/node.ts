@@ -4,6 +4,7 @@ export * from './feature-cache';
 export * from './features';
 export * from './trainer';
 export * from './evaluator';
+export * from './shard-state';
 export * from './map-images';
 export * from './detector';
 export * from './expand-inputs';

@@ -1,4 +1,4 @@
-/** `hgm worker` (processes queued detect jobs) and `hgm queue status`; `hgm detect --queue` submits. */
+/** `hgm worker` (processes queued detect and eval jobs) and `hgm queue status`; `hgm detect --queue` and `hgm eval --queue` submit. */
 import type { Command } from 'commander';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
@@ -6,11 +6,14 @@ import type { Schema } from '../config-file';
 import { EXIT } from '../exit-codes';
 import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint } from '../models';
 import { DETECT_QUEUE, modelFingerprint, processDetectJob, queueCounts, redisConnection, type DetectJobData, type DetectJobResult } from '../queue/detect-jobs';
+import { EVAL_JOB, describeEvalJob, processEvalJob, type EvalJobData, type EvalJobResult } from '../queue/eval-jobs';
+import { defaultFeatureCacheDir } from '../paths';
 
 export const WORKER_SCHEMA: Schema = {
   queue: { type: 'string', description: 'redis:// URL' },
   checkpoint: { type: 'string', description: 'model.safetensors' },
   lockMs: { type: 'integer', min: 100, description: 'job lock time (ms); a job whose worker stops renewing it is taken up again' },
+  cacheDir: { type: 'string', description: 'feature cache folder (eval jobs)' },
   ...FROZEN_WEIGHT_FIELDS,
   backend: BACKEND_FIELD,
 };
@@ -19,6 +22,7 @@ interface WorkerOptionsCli extends Record<string, unknown> {
   queue?: string;
   checkpoint?: string;
   lockMs: number;
+  cacheDir?: string;
   clipWeights?: string;
   backboneWeights?: string;
   backend: string;
@@ -32,20 +36,26 @@ export async function runWorker(flags: Record<string, unknown>, ctx: CommandCont
   const fingerprint = await modelFingerprint(path);
   const { model, info } = await modelFromCheckpoint(path, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
   let done = 0;
-  const worker = new Worker<DetectJobData, DetectJobResult>(
+  const featureCacheDir = o.cacheDir ?? defaultFeatureCacheDir();
+  type Data = DetectJobData | EvalJobData;
+  type Result = DetectJobResult | EvalJobResult;
+  const describe = (name: string, data: Data): string => (name === EVAL_JOB ? describeEvalJob(data as EvalJobData) : (data as DetectJobData).image);
+  const worker = new Worker<Data, Result>(
     DETECT_QUEUE,
     async (job) => {
       if (job.data.model !== fingerprint) {
         throw new UnrecoverableError(`job ${job.id} was queued for model ${job.data.model}, this worker runs ${fingerprint} (${path})`);
       }
-      ctx.info(`job ${job.id} started: ${job.data.image} (attempt ${job.attemptsMade + 1})`);
-      return processDetectJob(model, job.data);
+      ctx.info(`job ${job.id} started: ${describe(job.name, job.data)} (attempt ${job.attemptsMade + 1})`);
+      if (job.name === EVAL_JOB) return processEvalJob(model, job.data as EvalJobData, job.id!, { featureCacheDir, onWarning: (w) => ctx.warn(w) });
+      return processDetectJob(model, job.data as DetectJobData);
     },
     { connection, concurrency: 1, lockDuration: o.lockMs, stalledInterval: o.lockMs, maxStalledCount: 2, autorun: false },
   );
   worker.on('completed', (job) => {
     done++;
-    ctx.info(`job ${job.id} done: ${job.returnvalue.score.toFixed(4)} ${job.data.image}`);
+    const r = job.returnvalue;
+    ctx.info(`job ${job.id} done: ${job.name === EVAL_JOB ? `${describe(job.name, job.data)} -> ${(r as EvalJobResult).stateFile}` : `${(r as DetectJobResult).score.toFixed(4)} ${(job.data as DetectJobData).image}`}`);
   });
   worker.on('failed', (job, err) => ctx.warn(`job ${job?.id ?? '?'} ${job && job.attemptsMade < (job.opts.attempts ?? 1) ? 'will be retried' : 'failed'}: ${err.message}`));
   worker.on('error', (err) => ctx.warn(`queue: ${err.message}`));
@@ -73,8 +83,8 @@ export async function runQueueStatus(flags: Record<string, unknown>, ctx: Comman
     const c = await queueCounts(queue);
     const total = c.waiting + c.active + c.delayed + c.completed + c.failed;
     const progress = total === 0 ? 1 : (c.completed + c.failed) / total;
-    const failed = c.failed > 0 ? (await queue.getFailed(0, 9)).map((j) => ({ image: (j.data as DetectJobData).image, reason: j.failedReason })) : [];
-    const lines = [`queue ${DETECT_QUEUE} at ${o.queue}`, `waiting ${c.waiting}, active ${c.active}, retrying ${c.delayed}, done ${c.completed}, failed ${c.failed}`, `progress ${(progress * 100).toFixed(1)}% of ${total}`, ...failed.map((f) => `failed: ${f.image}: ${f.reason}`)];
+    const failed = c.failed > 0 ? (await queue.getFailed(0, 9)).map((j) => (j.name === EVAL_JOB ? { kind: 'eval', job: describeEvalJob(j.data as EvalJobData), reason: j.failedReason } : { kind: 'detect', image: (j.data as DetectJobData).image, reason: j.failedReason })) : [];
+    const lines = [`queue ${DETECT_QUEUE} at ${o.queue}`, `waiting ${c.waiting}, active ${c.active}, retrying ${c.delayed}, done ${c.completed}, failed ${c.failed}`, `progress ${(progress * 100).toFixed(1)}% of ${total}`, ...failed.map((f) => `failed: ${'image' in f ? f.image : f.job}: ${f.reason}`)];
     ctx.result({ command: 'queue status', queue: DETECT_QUEUE, ...c, total, progress, failedJobs: failed }, lines.join('\n'));
     return EXIT.ok;
   } finally {
@@ -85,10 +95,11 @@ export async function runQueueStatus(flags: Record<string, unknown>, ctx: Comman
 export function registerWorker(program: Command, action: ActionFactory): void {
   program
     .command('worker')
-    .description('processes the images queued by `hgm detect --queue` (run any number, on any machines that see the images and the output folder)')
+    .description('processes the jobs queued by `hgm detect --queue` and `hgm eval --queue` (run any number, on any machines that see the images and the output folder)')
     .option('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379')
     .option('--checkpoint <file>', 'model.safetensors (the same file the jobs were queued for)')
     .option('--lock-ms <ms>', 'job lock time; a job whose worker died is taken up again after it (default 30000)')
+    .option('--cache-dir <dir>', 'feature cache of eval jobs (default $HGM_CACHE/features or ~/.cache/hgm/features)')
     .option('--clip-weights <name|path>', 'CLIP weights (default: the ones recorded in the checkpoint)')
     .option('--backbone-weights <name|path>', 'DINO weights (default: the ones recorded in the checkpoint)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
@@ -99,10 +110,10 @@ export function registerWorker(program: Command, action: ActionFactory): void {
 }
 
 export function registerQueue(program: Command, action: ActionFactory): void {
-  const queue = program.command('queue').description('the Redis queue of `hgm detect --queue`');
+  const queue = program.command('queue').description('the Redis queue of `hgm detect --queue` and `hgm eval --queue`');
   queue
     .command('status')
-    .description('jobs waiting, active, done and failed, with progress')
+    .description('jobs (detect images and eval shards) waiting, active, done and failed, with progress')
     .option('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379')
     .option('--json', 'print the result as JSON on stdout (nothing else there)')
     .action(action('queue status', runQueueStatus));

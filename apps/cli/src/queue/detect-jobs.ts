@@ -15,7 +15,7 @@ import { decodeImageNode } from '@hgm/data/node';
 import { mapMaximum, originalMapPngs, predictImages, uniqueOutputNames, writeDetectionTables, type Detection, type EngineModel } from '@hgm/engine/node';
 import { CliError, EXIT } from '../exit-codes';
 
-/** The queue every detect job goes to. */
+/** The queue every job goes to: detect jobs (one image each) and eval jobs (one shard each, see eval-jobs.ts). */
 export const DETECT_QUEUE = 'hgm-detect';
 
 /** What a worker needs to process one image. */
@@ -62,7 +62,7 @@ export function redisConnection(url: string, options: { failFast?: boolean } = {
   return { url, maxRetriesPerRequest: null, retryStrategy: (times: number) => Math.min(200 * times, 2000) };
 }
 
-async function sha256File(path: string): Promise<string> {
+export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
@@ -119,19 +119,22 @@ export interface CollectedJobs {
   failed: { image: string; reason: string }[];
 }
 
+/** How one job ended: its result, or why it failed for good. */
+export type JobOutcome<R> = { result: R } | { reason: string };
+
 /**
- * Waits until every submitted job has completed or failed for good (polling, bounded by `timeoutMs`),
- * then returns the detections in submission order.
- * @throws CliError when the time runs out, naming how many jobs are still open
+ * Waits until every job has completed or failed for good (polling, bounded by `timeoutMs`); `onProgress` is
+ * called after each poll with the jobs that have ended so far.
+ * @throws CliError when a job has disappeared or the time runs out, naming how many jobs are still open
  */
-export async function collectDetectJobs(queue: Queue<DetectJobData, DetectJobResult>, submitted: readonly SubmittedImage[], options: { threshold?: number; timeoutMs: number; pollMs?: number; onProgress?: (done: number, total: number) => void }): Promise<CollectedJobs> {
-  const ids = [...new Set(submitted.map((s) => s.jobId))];
-  const finished = new Map<string, { result?: DetectJobResult; reason?: string }>();
+export async function waitForJobs<R>(queue: { readonly name: string; getJob(id: string): Promise<Job<unknown, unknown> | undefined> }, jobIds: readonly string[], options: { timeoutMs: number; pollMs?: number; onProgress?: (finished: ReadonlyMap<string, JobOutcome<R>>, total: number) => void }): Promise<Map<string, JobOutcome<R>>> {
+  const ids = [...new Set(jobIds)];
+  const finished = new Map<string, JobOutcome<R>>();
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     for (const id of ids) {
       if (finished.has(id)) continue;
-      const job = (await queue.getJob(id)) as Job<DetectJobData, DetectJobResult> | undefined;
+      const job = (await queue.getJob(id)) as Job<unknown, R> | undefined;
       if (!job) throw new CliError(`queue ${queue.name}: job ${id} has disappeared (was the queue emptied?)`, EXIT.unavailable);
       const state = await job.getState();
       // the job object was read before its state: a job that completed in between has no return value in it yet
@@ -140,22 +143,36 @@ export async function collectDetectJobs(queue: Queue<DetectJobData, DetectJobRes
       }
       else if (state === 'failed') finished.set(id, { reason: job.failedReason || 'failed without a reason' });
     }
-    options.onProgress?.(finished.size, ids.length);
+    options.onProgress?.(finished, ids.length);
     if (finished.size === ids.length) break;
     if (Date.now() > deadline) {
       throw new CliError(`queue ${queue.name}: ${ids.length - finished.size} of ${ids.length} jobs still open after ${Math.round(options.timeoutMs / 1000)} s`, EXIT.unavailable, 'are workers running (hgm worker --queue ...)? see hgm queue status; submitting again continues where it stopped');
     }
     await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
   }
+  return finished;
+}
+
+/**
+ * Waits until every submitted job has completed or failed for good (polling, bounded by `timeoutMs`),
+ * then returns the detections in submission order.
+ * @throws CliError when the time runs out, naming how many jobs are still open
+ */
+export async function collectDetectJobs(queue: Queue<DetectJobData, DetectJobResult>, submitted: readonly SubmittedImage[], options: { threshold?: number; timeoutMs: number; pollMs?: number; onProgress?: (done: number, total: number) => void }): Promise<CollectedJobs> {
+  const finished = await waitForJobs<DetectJobResult>(queue, submitted.map((s) => s.jobId), {
+    timeoutMs: options.timeoutMs,
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    onProgress: (f, total) => options.onProgress?.(f.size, total),
+  });
   const detections: Detection[] = [];
   const failed: CollectedJobs['failed'] = [];
   for (const s of submitted) {
     const f = finished.get(s.jobId)!;
-    if (f.result) {
+    if ('result' in f) {
       const r = f.result;
       detections.push({ image: s.image, score: r.score, ...(options.threshold !== undefined ? { anomalous: r.score >= options.threshold } : {}), heatmap: r.heatmap, overlay: r.overlay, maxMap: r.maxMap });
     } else {
-      failed.push({ image: s.image, reason: f.reason! });
+      failed.push({ image: s.image, reason: f.reason });
     }
   }
   return { detections, failed };
