@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { atomicWriteFile } from '@hgm/tensor/node';
+import { imageHW } from '@hgm/tensor';
 import { loadSample, preprocessImage, type DatasetFileSystem, type DatasetSample, type ImageDecoder } from '@hgm/data';
 import { PixelSet, evaluateMetrics, parseMetricName } from '@hgm/metrics';
 import type { EngineModel } from './engine-model';
@@ -81,6 +82,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   const { model, fs } = options;
   const metrics = [...(options.metrics ?? DEFAULT_EVAL_METRICS)];
   const size = model.preprocess.size;
+  const [height, width] = imageHW(size);
   const cache = new FeatureCache(options.featureCacheDir);
   const emit = options.onProgress ?? (() => undefined);
   const files: string[] = [];
@@ -140,7 +142,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
       pred.imageScore.dispose();
       for (let b = 0; b < batch.length; b++) {
         const s = batch[b]!;
-        const map = maps.slice(b * size * size, (b + 1) * size * size);
+        const map = maps.slice(b * height * width, (b + 1) * height * width);
         const score = batchScores[b]!;
         labels.push(s.label);
         catScores.push(score);
@@ -150,7 +152,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
           if (s.hasMask) anomalousWithMask++;
           else anomalousWithoutMask++;
         }
-        if (s.label === 0 || s.hasMask) pixels.add(map, s.mask, { height: size, width: size });
+        if (s.label === 0 || s.hasMask) pixels.add(map, s.mask, { height, width });
         const wantExample = kept < (options.keepExamples ?? 0) && (s.label === 1 || kept === 0);
         if (options.saveMaps || wantExample) {
           const loaded = await loadSample(s.sample, fs, decode ? { decode } : {});

@@ -14,7 +14,7 @@
  * `shader-f16` line only reports whether the adapter offers it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@hgm/tensor';
+import { Rng, formatImageSize, imageHW, sameImageSize } from '@hgm/tensor';
 import { initNodeBackend, webgpuDeviceInfo } from '@hgm/tensor/node';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { PAPER_CONFIG, TINY_CONFIG, buildRandomModel, frozenVariables, mergeConfigInput, disposeVisionFeatures, disposeDualAnchorOutput, gaussianBlur, type DualAnchorConfigInput } from '@hgm/dual-anchor';
@@ -101,6 +101,7 @@ export async function run(argv: string[]): Promise<void> {
   const tokenizer = await loadClipTokenizer();
   const model = buildRandomModel(config, tokenizer, { backboneSeed: o.seed });
   const size = model.config.imageSize;
+  const [height, width] = imageHW(size);
   const gpu = webgpuDeviceInfo();
   if (report.chosen === 'webgpu' && gpu) {
     // A kernel binds each input whole; a weight larger than one storage binding cannot be read on this device.
@@ -115,7 +116,7 @@ export async function run(argv: string[]): Promise<void> {
   }
   const adapter = report.chosen === 'webgpu' && gpu ? `${gpu.adapter}` : report.providedBy;
   const software = /llvmpipe|lavapipe|swiftshader/i.test(adapter);
-  console.log(`pipeline: ${model.config.name ?? o.model} at ${size} px${size !== (base.imageSize ?? size) ? ` (the real size is ${base.imageSize} px)` : ''}, seeded random weights`);
+  console.log(`pipeline: ${model.config.name ?? o.model} at ${formatImageSize(size)} px${!sameImageSize(size, base.imageSize ?? size) ? ` (the real size is ${formatImageSize(base.imageSize ?? size)} px)` : ''}, seeded random weights`);
   console.log(`backend: ${report.chosen} (${report.providedBy}); adapter: ${adapter}${software ? ' (software: a CPU, not a GPU)' : ''}`);
   if (gpu) console.log(`shader-f16: ${gpu.shaderF16 ? 'offered by the adapter' : 'not offered'}; ran: float32 (tfjs-backend-webgpu has no half-precision path)`);
   console.log('');
@@ -123,7 +124,7 @@ export async function run(argv: string[]): Promise<void> {
   console.log('|---|---|---|---|---|---|---|');
   const rng = new Rng(o.seed + 1);
   for (const b of o.batches) {
-    const pixels = tf.tidy(() => tf.randomUniform([b, 3, size, size], -1, 1, 'float32', o.seed) as tf.Tensor4D);
+    const pixels = tf.tidy(() => tf.randomUniform([b, 3, height, width], -1, 1, 'float32', o.seed) as tf.Tensor4D);
     const encoder = await time(o.repeats, async () => {
       const f = model.encodeVision(pixels);
       await settle(f.globalToken);
@@ -136,7 +137,7 @@ export async function run(argv: string[]): Promise<void> {
       disposeDualAnchorOutput(out);
     });
     disposeVisionFeatures(features);
-    const maps = tf.tidy(() => tf.randomUniform([b, size, size]) as tf.Tensor3D);
+    const maps = tf.tidy(() => tf.randomUniform([b, height, width]) as tf.Tensor3D);
     const blur = await time(o.repeats, async () => {
       const m = gaussianBlur(maps, 4);
       await settle(m);
@@ -153,8 +154,8 @@ export async function run(argv: string[]): Promise<void> {
   }
   if (o.trainBatch > 0) {
     const b = o.trainBatch;
-    const pixels = tf.tidy(() => tf.randomUniform([b, 3, size, size], -1, 1, 'float32', o.seed + 2) as tf.Tensor4D);
-    const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, size, size], 0, 1, 'float32', o.seed + 3), 0.9), 'float32') as tf.Tensor3D);
+    const pixels = tf.tidy(() => tf.randomUniform([b, 3, height, width], -1, 1, 'float32', o.seed + 2) as tf.Tensor4D);
+    const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, height, width], 0, 1, 'float32', o.seed + 3), 0.9), 'float32') as tf.Tensor3D);
     const labels = tf.tensor1d(Array.from({ length: b }, (_, i) => i % 2), 'int32');
     const features = model.encodeVision(pixels);
     const optimizer = tf.train.adam(1e-3, 0.5, 0.999);
