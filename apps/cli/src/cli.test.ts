@@ -11,7 +11,7 @@ import { useBackend } from '@hgm/tensor/testing';
 import { openSafetensors, writeSafetensorsFile } from '@hgm/tensor/node';
 import { ClipModel, Dinov3VisionTransformer } from '@hgm/backbone';
 import { resolveConfig, TINY_CONFIG } from '@hgm/dual-anchor';
-import { writeSyntheticDataset } from '@hgm/data/node';
+import { decodeImage, writeSyntheticDataset } from '@hgm/data/node';
 import { ensureBuilt, repoRoot, runHgm, type RunResult } from './test-support';
 import { EXIT } from './exit-codes';
 
@@ -142,6 +142,36 @@ describe('train, eval, detect on the tiny configuration', () => {
     expect(e2.stderr).toContain(`config file ${badType}: field "batchSize" must be at least 1, found 0`);
   });
 
+  it('--image-size WIDTHxHEIGHT: trains at [height, width], a second run reads the feature cache, eval writes maps at the image size or the model size', async () => {
+    const base = ['--data', data, '--categories', 'wood', '--model', 'tiny', '--image-size', '40x24', '--batch-size', '4', '--epochs', '1', '--backend', 'cpu', '--json'];
+    const out = join(root, 'wide');
+    const first = await hgm(['train', ...base, '--out', out]);
+    expect(first.code, first.stderr).toBe(EXIT.ok);
+    expect(json(first)['featureCache']).toMatchObject({ writes: 7 });
+    const reader = await openSafetensors(join(out, 'model.safetensors'));
+    expect(JSON.parse(reader.metadata['config']!).imageSize).toEqual([24, 40]);
+    await reader.close();
+    const again = await hgm(['train', ...base, '--out', join(root, 'wide-2')]);
+    expect(again.code, again.stderr).toBe(EXIT.ok);
+    expect(json(again)['featureCache']).toMatchObject({ hits: 7, writes: 0 });
+    const size = async (path: string) => {
+      const png = decodeImage(await readFile(path), path);
+      return [png.width, png.height];
+    };
+    const e = await hgm(['eval', '--data', data, '--categories', 'wood', '--checkpoint', out, '--out', join(root, 'wide-eval'), '--backend', 'cpu', '--json']);
+    expect(e.code, e.stderr).toBe(EXIT.ok);
+    expect(await size(join(root, 'wide-eval', 'maps', 'wood', 'scratch', '000_overlay.png'))).toEqual([32, 32]);
+    const m = await hgm(['eval', '--data', data, '--categories', 'wood', '--checkpoint', out, '--out', join(root, 'wide-eval-model'), '--map-size', 'model', '--image-size', '40x24', '--backend', 'cpu']);
+    expect(m.code, m.stderr).toBe(EXIT.ok);
+    expect(await size(join(root, 'wide-eval-model', 'maps', 'wood', 'scratch', '000_heatmap.png'))).toEqual([40, 24]);
+    const swapped = await hgm(['eval', '--data', data, '--categories', 'wood', '--checkpoint', out, '--out', join(root, 'wide-eval-swapped'), '--image-size', '24x40', '--backend', 'cpu']);
+    expect(swapped.code).toBe(EXIT.dataError);
+    expect(swapped.stderr).toMatch(/imageSize: model \[40,24\], checkpoint \[24,40\]/);
+    const odd = await hgm(['train', ...base, '--image-size', '40x20', '--out', join(root, 'wide-odd')]);
+    expect(odd.code).toBe(EXIT.usage);
+    expect(odd.stderr).toContain('imageSize[0] (height): expected a multiple of the patch size 8, found 20 (the nearest multiples are 16 and 24)');
+  });
+
   it('eval writes metrics.{md,csv,json}, scores and maps, and --json carries the same numbers', async () => {
     const out = join(root, 'eval');
     const r = await hgm(['eval', '--data', data, '--checkpoint', trained, '--out', out, '--backend', 'cpu', '--json']);
@@ -244,7 +274,7 @@ describe('export onnx', () => {
     }
     const bad = await hgm(['export', 'onnx', '--backbone', 'dinov3', '--config', join(fixture, 'config.json'), '--weights', join(fixture, 'weights.safetensors'), '--image-size', '18', '--out', join(root, 'bad.onnx')]);
     expect(bad.code).not.toBe(EXIT.ok);
-    expect(bad.stderr).toContain('image size must be a positive multiple of the patch size 4, found 18');
+    expect(bad.stderr).toContain('image size: expected a multiple of the patch size 4, found 18 (the nearest multiples are 16 and 20)');
   });
 });
 

@@ -6,8 +6,10 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CliError, EXIT } from './exit-codes';
+import { IMAGE_SIZE_FORMS, parseImageSizeOption } from './image-size-option';
 
-export type FieldType = 'string' | 'number' | 'integer' | 'boolean' | 'string[]' | 'number[]' | 'integer[]';
+/** `image-size`: a side (512) or `WIDTHxHEIGHT` (320x240), parsed to a number or `[height, width]`. */
+export type FieldType = 'string' | 'number' | 'integer' | 'boolean' | 'string[]' | 'number[]' | 'integer[]' | 'image-size';
 
 export interface FieldSpec {
   type: FieldType;
@@ -73,6 +75,14 @@ function checkValue(where: string, key: string, spec: FieldSpec, v: unknown): un
       const wrong = spec.choices ? arr.filter((x) => !spec.choices!.includes(x as string)) : [];
       if (wrong.length > 0) throw bad(`a list of ${spec.choices!.join(', ')} (unknown: ${wrong.join(', ')})`);
       return arr;
+    }
+    case 'image-size': {
+      const size = parseImageSizeOption(v);
+      if (size === undefined) throw bad(IMAGE_SIZE_FORMS);
+      const sides = typeof size === 'number' ? [size] : size;
+      if (spec.min !== undefined && sides.some((s) => s < spec.min!)) throw bad(`${IMAGE_SIZE_FORMS} with each side at least ${spec.min}`);
+      if (spec.max !== undefined && sides.some((s) => s > spec.max!)) throw bad(`${IMAGE_SIZE_FORMS} with each side at most ${spec.max}`);
+      return size;
     }
     case 'number[]':
     case 'integer[]': {

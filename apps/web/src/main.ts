@@ -1,5 +1,6 @@
 /** The page: files in, the worker's results out, the gallery, the result view, metrics and exports. */
 import { colorOf, heatmapPng, heatmapRgb, overlayPng } from '@hgm/engine';
+import { formatImageSize, imageHW, type ImageSize } from '@hgm/tensor';
 import { isAnomalous, outputStems, pageMetrics, pairingKey, scoresCsv, sortEntries, splitDropped, thresholdContour, type DroppedFile, type ImageEntry, type SortOrder } from './state';
 import { downloadWithCache } from './hub';
 import type { BackendChoice, FromWorker, ModelInfo, ToWorker } from './messages';
@@ -34,7 +35,7 @@ function showError(message: string): void {
 function describeModel(m: ModelInfo): string {
   const frozen = m.frozen.kind === 'random' ? `random frozen weights (seed ${m.frozen.seed})` : `frozen weights ${[m.frozen.clip.name, m.frozen.backbone?.name].filter(Boolean).join(' + ')}`;
   const demo = m.source.startsWith('demo-model') ? ' - the tiny demo model: random frozen backbone, trained by `hgm demo` on synthetic textures; it shows how the page works, it is not a real detector' : '';
-  return `model: ${m.name}, ${m.imageSize} px, ${frozen}, from ${m.source}${demo}`;
+  return `model: ${m.name}, ${formatImageSize(m.imageSize)} px, ${frozen}, from ${m.source}${demo}`;
 }
 
 /** (Re)starts the worker on a backend; resolves when the demo model is loaded. */
@@ -163,12 +164,13 @@ async function runImages(ids: readonly number[]): Promise<void> {
   setState('ready');
 }
 
-function drawRgb(canvas: HTMLCanvasElement, rgb: Uint8Array, size: number): void {
-  canvas.width = size;
-  canvas.height = size;
+function drawRgb(canvas: HTMLCanvasElement, rgb: Uint8Array, size: ImageSize): void {
+  const [height, width] = imageHW(size);
+  canvas.width = width;
+  canvas.height = height;
   const ctx = canvas.getContext('2d')!;
-  const img = ctx.createImageData(size, size);
-  for (let i = 0; i < size * size; i++) {
+  const img = ctx.createImageData(width, height);
+  for (let i = 0; i < width * height; i++) {
     img.data[4 * i] = rgb[3 * i]!;
     img.data[4 * i + 1] = rgb[3 * i + 1]!;
     img.data[4 * i + 2] = rgb[3 * i + 2]!;
@@ -182,7 +184,7 @@ function composeOverlay(e: ImageEntry, opacity: number, t: number): Uint8Array {
   const heat = heatmapRgb(e.map!, { min: 0, max: 1 });
   const contour = thresholdContour(e.map!, e.size!, t);
   const out = new Uint8Array(heat.length);
-  for (let i = 0; i < e.size! * e.size!; i++) {
+  for (let i = 0; i < contour.length; i++) {
     for (let c = 0; c < 3; c++) {
       out[3 * i + c] = contour[i] ? 255 : Math.round((1 - opacity) * e.rgb![3 * i + c]! + opacity * heat[3 * i + c]!);
     }

@@ -1,5 +1,6 @@
 /** Messages between the page and the model's Web Worker. */
 import type { FrozenWeights } from '@hgm/engine';
+import type { ImageSize } from '@hgm/tensor';
 
 export type BackendChoice = 'auto' | 'webgpu' | 'wasm';
 
@@ -12,13 +13,14 @@ export type ToWorker =
 export interface ModelInfo {
   name: string;
   source: string;
-  imageSize: number;
+  /** A side, or `[height, width]`. */
+  imageSize: ImageSize;
   frozen: FrozenWeights;
 }
 
 export type FromWorker =
   | { type: 'ready'; backend: string; adapter: string; passedOver: string[]; model: ModelInfo }
   | { type: 'model'; model: ModelInfo }
-  | { type: 'result'; id: number; score: number; map: Float32Array; rgb: Uint8Array; size: number; mask?: Uint8Array; maskError?: string }
+  | { type: 'result'; id: number; score: number; map: Float32Array; rgb: Uint8Array; size: ImageSize; mask?: Uint8Array; maskError?: string }
   | { type: 'image-error'; id: number; message: string }
   | { type: 'error'; message: string };

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { decodeImage, encodePng, generateSample } from '@hgm/data';
 import type { ClipTokenizer } from '@hgm/backbone';
+import { imageHW } from '@hgm/tensor';
 import { detectImage, frozenNeeds, loadSavedModel } from './model';
 
 const demoModel = new Uint8Array(readFileSync(fileURLToPath(new URL('../assets/demo-model.safetensors', import.meta.url))));
@@ -29,8 +30,9 @@ describe('the demo model', () => {
       const second = await detectImage(m.engine, image);
       expect(tf.memory().numTensors).toBe(before);
       expect(first.size).toBe(m.config.imageSize);
-      expect(first.map.length).toBe(first.size * first.size);
-      expect(first.rgb.length).toBe(first.size * first.size * 3);
+      const [height, width] = imageHW(first.size);
+      expect(first.map.length).toBe(height * width);
+      expect(first.rgb.length).toBe(height * width * 3);
       expect(second.score).toBe(first.score);
       expect(first.score).toBeGreaterThanOrEqual(0);
       expect(first.score).toBeLessThanOrEqual(1);

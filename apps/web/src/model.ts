@@ -3,7 +3,7 @@
  * `hgm train`) exactly as `hgm detect` rebuilds it, and one image at a time turned into an anomaly map and an
  * image score with the same decoding, preprocessing and prediction as `hgm detect`.
  */
-import { SafetensorsReader, bufferSource, type HostTensor } from '@hgm/tensor';
+import { SafetensorsReader, bufferSource, type HostTensor, type ImageSize } from '@hgm/tensor';
 import { ClipTokenizer, prepareSource, readAllTensors } from '@hgm/backbone';
 import { buildModel, buildRandomModel, resolveConfig, type DualAnchorConfig, type DualAnchorConfigInput } from '@hgm/dual-anchor';
 import { DualAnchorEngineModel, denormalize, predictImages, savedModelRecord, type FrozenWeights } from '@hgm/engine';
@@ -95,11 +95,12 @@ export async function loadSavedModel(bytes: Uint8Array, name: string, tokenizer:
 /** The result for one image. */
 export interface ImageResult {
   score: number;
-  /** [size * size], 0..1. */
+  /** [height * width], 0..1. */
   map: Float32Array;
-  /** The model input as 8-bit RGB [size * size * 3]. */
+  /** The model input as 8-bit RGB [height * width * 3]. */
   rgb: Uint8Array;
-  size: number;
+  /** The model input size: a side, or `[height, width]`. */
+  size: ImageSize;
 }
 
 /**

@@ -38,6 +38,9 @@ describe('threshold contour', () => {
     const map = new Float32Array([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0.6]);
     expect(Array.from(thresholdContour(map, 4, 0.5))).toEqual([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1]);
     expect(Array.from(thresholdContour(map, 4, 0.7))).toEqual([0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+    // a 2 x 3 map (height x width): the contour follows rows of 3
+    expect(Array.from(thresholdContour([0, 1, 1, 0, 1, 1], [2, 3], 0.5))).toEqual([0, 1, 1, 0, 1, 1]);
+    expect(() => thresholdContour([0, 1, 1, 0], [2, 3], 0.5)).toThrow('anomaly map: expected 2 x 3 = 6 values, found 4');
     const full = new Float32Array(9).fill(1);
     expect(Array.from(thresholdContour(full, 3, 0.5))).toEqual([1, 1, 1, 1, 0, 1, 1, 1, 1]);
     expect(() => thresholdContour(new Float32Array(5), 3, 0.5)).toThrow(/expected 3 x 3 = 9 values, found 5/);

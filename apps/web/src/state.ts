@@ -4,6 +4,7 @@
  * scores CSV (the columns of `hgm detect`'s scores.csv) and the metrics over what was dropped.
  */
 import { evaluateMetrics, PixelSet, type MetricOutcome } from '@hgm/metrics';
+import { formatImageSize, imageHW, sameImageSize, type ImageSize } from '@hgm/tensor';
 
 /** A dropped file: its path as the browser gives it (`webkitRelativePath` or the bare name) and its bytes. */
 export interface DroppedFile {
@@ -20,12 +21,13 @@ export interface ImageEntry {
   status: 'queued' | 'done' | 'error';
   /** Image score (0..1) once computed. */
   score?: number;
-  /** Anomaly map [size * size], values 0..1, once computed. */
+  /** Anomaly map [height * width], values 0..1, once computed. */
   map?: Float32Array;
-  /** The model input as 8-bit RGB [size * size * 3] (what the map is aligned with). */
+  /** The model input as 8-bit RGB [height * width * 3] (what the map is aligned with). */
   rgb?: Uint8Array;
   /** Side of the map and of `rgb`. */
-  size?: number;
+  /** The model input size (a side, or `[height, width]`). */
+  size?: ImageSize;
   /** Ground-truth mask at the map's size (1 = defect), when one was dropped. */
   mask?: Uint8Array;
   /** Why the image has no result. */
@@ -90,16 +92,17 @@ export function isAnomalous(score: number, threshold: number): boolean {
 
 /**
  * Contour of the region `map >= threshold`: the region's pixels with a 4-neighbour outside it (or on the
- * image border). Returns [size * size], 1 on the contour.
+ * image border). Returns [height * width], 1 on the contour.
  */
-export function thresholdContour(map: ArrayLike<number>, size: number, threshold: number): Uint8Array {
-  if (map.length !== size * size) throw new Error(`anomaly map: expected ${size} x ${size} = ${size * size} values, found ${map.length}`);
-  const out = new Uint8Array(size * size);
-  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < size && y < size && map[y * size + x]! >= threshold;
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
+export function thresholdContour(map: ArrayLike<number>, size: ImageSize, threshold: number): Uint8Array {
+  const [height, width] = imageHW(size);
+  if (map.length !== height * width) throw new Error(`anomaly map: expected ${height} x ${width} = ${height * width} values, found ${map.length}`);
+  const out = new Uint8Array(height * width);
+  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && map[y * width + x]! >= threshold;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
       if (!inside(x, y)) continue;
-      if (!inside(x - 1, y) || !inside(x + 1, y) || !inside(x, y - 1) || !inside(x, y + 1)) out[y * size + x] = 1;
+      if (!inside(x - 1, y) || !inside(x + 1, y) || !inside(x, y - 1) || !inside(x, y + 1)) out[y * width + x] = 1;
     }
   }
   return out;
@@ -157,9 +160,10 @@ export function pageMetrics(entries: readonly ImageEntry[]): { rows: MetricRow[]
   const done = entries.filter((e) => e.status === 'done' && e.score !== undefined && e.map !== undefined && e.size !== undefined);
   if (!done.some((e) => e.mask)) return undefined;
   const size = done[0]!.size!;
-  const mixed = done.find((e) => e.size !== size);
-  if (mixed) throw new Error(`metrics: every map must have the same size; ${mixed.path} is ${mixed.size} px, the first is ${size} px`);
-  const n = size * size;
+  const mixed = done.find((e) => !sameImageSize(e.size!, size));
+  if (mixed) throw new Error(`metrics: every map must have the same size; ${mixed.path} is ${formatImageSize(mixed.size!)} px, the first is ${formatImageSize(size)} px`);
+  const [height, width] = imageHW(size);
+  const n = height * width;
   const maps = new Float32Array(done.length * n);
   const masks = new Uint8Array(done.length * n);
   const labels: number[] = [];
@@ -170,7 +174,7 @@ export function pageMetrics(entries: readonly ImageEntry[]): { rows: MetricRow[]
   });
   const outcomes: Map<string, MetricOutcome> = evaluateMetrics(PAGE_METRICS, {
     image: { labels, scores: done.map((e) => e.score!) },
-    pixels: new PixelSet('dropped images').addBatch(maps, masks, [done.length, size, size]),
+    pixels: new PixelSet('dropped images').addBatch(maps, masks, [done.length, height, width]),
   });
   const rows = PAGE_METRICS.map((name): MetricRow => {
     const o = outcomes.get(name)!;

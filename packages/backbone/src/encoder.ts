@@ -1,9 +1,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { ImageSize } from '@hgm/tensor';
 
 /** How images are prepared for a backbone, next to its config. */
 export interface PreprocessConfig {
-  /** Square input side in pixels (e.g. 224, 336, 518). */
-  size: number;
+  /** Input size in pixels: a square side (e.g. 224, 336, 518) or `[height, width]`. */
+  size: ImageSize;
   /** Per-channel mean and std of [0, 1] RGB. */
   mean: [number, number, number];
   std: [number, number, number];

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@hgm/tensor';
+import { Rng, imageHW } from '@hgm/tensor';
 import { DataError, type DatasetIssue } from './errors';
 import type { DatasetFileSystem } from './file-system';
 import { loadSample, type ImageDecoder } from './load-sample';
@@ -34,9 +34,9 @@ export interface BatchOptions {
 
 /** One batch. The caller owns (and disposes) `images` and `masks`. */
 export interface Batch {
-  /** Normalised images [B, 3, S, S] float32. */
+  /** Normalised images [B, 3, H, W] float32 (H x W the preprocess size). */
   images: tf.Tensor4D;
-  /** Masks [B, S, S] float32 of 0/1; all zero where `hasMask` is false. */
+  /** Masks [B, H, W] float32 of 0/1; all zero where `hasMask` is false. */
   masks: tf.Tensor3D;
   /** [B] image labels, 0 normal, 1 anomalous. */
   labels: Int32Array;
@@ -128,14 +128,14 @@ export function createBatchStream(samples: readonly DatasetSample[], options: Ba
     );
     const kept = loaded.filter((x) => x !== null);
     if (kept.length === 0) return null;
-    const S = o.preprocess.size;
+    const [H, W] = imageHW(o.preprocess.size);
     const B = kept.length;
-    const images = new Float32Array(B * 3 * S * S);
-    const masks = new Float32Array(B * S * S);
+    const images = new Float32Array(B * 3 * H * W);
+    const masks = new Float32Array(B * H * W);
     const labels = new Int32Array(B);
     kept.forEach((k, b) => {
-      images.set(k.image, b * 3 * S * S);
-      if (k.mask) masks.set(k.mask, b * S * S);
+      images.set(k.image, b * 3 * H * W);
+      if (k.mask) masks.set(k.mask, b * H * W);
       labels[b] = k.sample.label;
     });
     return { images, masks, labels, hasMask: kept.map((k) => k.mask !== null), samples: kept.map((k) => k.sample) };
@@ -176,12 +176,12 @@ export function createBatchStream(samples: readonly DatasetSample[], options: Ba
         if (host) {
           signal('producer');
           const B = host.labels.length;
-          const S = o.preprocess.size;
+          const [H, W] = imageHW(o.preprocess.size);
           stats.batches++;
           stats.samples += B;
           yield {
-            images: tf.tensor4d(host.images, [B, 3, S, S], 'float32'),
-            masks: tf.tensor3d(host.masks, [B, S, S], 'float32'),
+            images: tf.tensor4d(host.images, [B, 3, H, W], 'float32'),
+            masks: tf.tensor3d(host.masks, [B, H, W], 'float32'),
             labels: host.labels,
             hasMask: host.hasMask,
             samples: host.samples,

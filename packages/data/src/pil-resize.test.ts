@@ -77,7 +77,7 @@ describe(`resizing and centre-cropping equal PIL ${index.pillow} (fixtures/resiz
       const [rw, rh] = c.resize;
       const [ow, oh] = c.output;
       // the geometry: torchvision's Resize(r) + CenterCrop(s) sizes and offsets (Python's half-to-even round)
-      if (c.pipeline) expect(planResize(w, h, c.pipeline)).toEqual({ resizeWidth: rw, resizeHeight: rh, cropX: c.crop![0], cropY: c.crop![1], size: c.pipeline.size });
+      if (c.pipeline) expect(planResize(w, h, c.pipeline)).toEqual({ resizeWidth: rw, resizeHeight: rh, cropX: c.crop![0], cropY: c.crop![1], height: c.pipeline.size, width: c.pipeline.size });
 
       // the float path against PIL's 'F' mode, channel by channel
       const pilFloat = new Float32Array(readFileSync(join(DIR, `${c.name}.f32.bin`)).buffer.slice(0));

@@ -5,9 +5,9 @@ import type { DecodedImage } from './codecs/image';
 describe('planResize (torchvision Resize(size) + CenterCrop(size))', () => {
   const crop = { size: 224, resize: 'shortest-side-then-center-crop' as const };
   it('scales the shorter side and floors the longer', () => {
-    expect(planResize(640, 480, crop)).toEqual({ resizeWidth: 298, resizeHeight: 224, cropX: 37, cropY: 0, size: 224 });
-    expect(planResize(480, 640, crop)).toEqual({ resizeWidth: 224, resizeHeight: 298, cropX: 0, cropY: 37, size: 224 });
-    expect(planResize(224, 224, crop)).toEqual({ resizeWidth: 224, resizeHeight: 224, cropX: 0, cropY: 0, size: 224 });
+    expect(planResize(640, 480, crop)).toEqual({ resizeWidth: 298, resizeHeight: 224, cropX: 37, cropY: 0, height: 224, width: 224 });
+    expect(planResize(480, 640, crop)).toEqual({ resizeWidth: 224, resizeHeight: 298, cropX: 0, cropY: 37, height: 224, width: 224 });
+    expect(planResize(224, 224, crop)).toEqual({ resizeWidth: 224, resizeHeight: 224, cropX: 0, cropY: 0, height: 224, width: 224 });
   });
   it('rounds crop offsets half to even, as Python round()', () => {
     // 301x200 -> 337x224; (337 - 224) / 2 = 56.5 -> 56.
@@ -18,7 +18,41 @@ describe('planResize (torchvision Resize(size) + CenterCrop(size))', () => {
     expect(planResize(9, 4, { size: 4, resize: 'shortest-side-then-center-crop' }).cropX).toBe(2);
   });
   it('squash resizes to size x size', () => {
-    expect(planResize(640, 480, { size: 518, resize: 'squash' })).toEqual({ resizeWidth: 518, resizeHeight: 518, cropX: 0, cropY: 0, size: 518 });
+    expect(planResize(640, 480, { size: 518, resize: 'squash' })).toEqual({ resizeWidth: 518, resizeHeight: 518, cropX: 0, cropY: 0, height: 518, width: 518 });
+  });
+});
+
+describe('non-square sizes [height, width]', () => {
+  it('squash resizes to width x height; the centre crop takes a height x width window', () => {
+    expect(planResize(640, 480, { size: [24, 40], resize: 'squash' })).toEqual({ resizeWidth: 40, resizeHeight: 24, cropX: 0, cropY: 0, height: 24, width: 40 });
+    // shorter side to the larger side of the size (40): 640x480 -> 53x40, then a 40 x 24 window at the centre.
+    expect(planResize(640, 480, { size: [24, 40], resize: 'shortest-side-then-center-crop' })).toEqual({ resizeWidth: 53, resizeHeight: 40, cropX: 6, cropY: 8, height: 24, width: 40 });
+  });
+
+  it('lays out images [3, H, W] and masks [H, W] row-major, the same geometry for both', () => {
+    const cfg: PreprocessConfig = { size: [4, 8], mean: [0, 0, 0], std: [1, 1, 1], interpolation: 'bilinear', resize: 'squash' };
+    // 16 x 8 image: the left half white, the right half black; the mask marks the left half too.
+    const image: DecodedImage = { width: 16, height: 8, channels: 3, bitDepth: 8, data: new Uint8Array(16 * 8 * 3), format: 'png' };
+    const mask = { width: 16, height: 8, data: new Uint8Array(16 * 8) };
+    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) {
+      image.data.set([255, 255, 255], 3 * (y * 16 + x));
+      mask.data[y * 16 + x] = 1;
+    }
+    const px = preprocessImage(image, cfg);
+    const m = preprocessMask(mask, cfg);
+    expect(px.length).toBe(3 * 4 * 8);
+    expect(m.length).toBe(4 * 8);
+    for (let y = 0; y < 4; y++) {
+      expect(Array.from(m.subarray(y * 8, y * 8 + 8))).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
+      expect(px[y * 8]).toBeCloseTo(1, 5);
+      expect(px[y * 8 + 7]).toBeCloseTo(0, 5);
+    }
+  });
+
+  it('validates both sides and a resizeSize below the larger side', () => {
+    expect(resolvePreprocessConfig({ size: [240, 320] }).size).toEqual([240, 320]);
+    expect(() => resolvePreprocessConfig({ size: [240, 0] })).toThrow(/preprocess\.size must be a positive integer or \[height, width\].*\[240,0\]/);
+    expect(() => resolvePreprocessConfig({ size: [240, 320], resizeSize: 300 })).toThrow('preprocess.resizeSize must be an integer of at least the larger side of size (320), got 300');
   });
 });
 
@@ -76,8 +110,8 @@ describe('preprocessImage / preprocessMask', () => {
 
 describe('resize size different from the crop (DINOv2: Resize(256) + CenterCrop(224))', () => {
   it('resizes the shorter side to resizeSize, then crops size at the centre', () => {
-    expect(planResize(640, 480, { size: 224, resize: 'shortest-side-then-center-crop', resizeSize: 256 })).toEqual({ resizeWidth: 341, resizeHeight: 256, cropX: 58, cropY: 16, size: 224 });
-    expect(planResize(256, 256, { size: 224, resize: 'shortest-side-then-center-crop', resizeSize: 256 })).toEqual({ resizeWidth: 256, resizeHeight: 256, cropX: 16, cropY: 16, size: 224 });
+    expect(planResize(640, 480, { size: 224, resize: 'shortest-side-then-center-crop', resizeSize: 256 })).toEqual({ resizeWidth: 341, resizeHeight: 256, cropX: 58, cropY: 16, height: 224, width: 224 });
+    expect(planResize(256, 256, { size: 224, resize: 'shortest-side-then-center-crop', resizeSize: 256 })).toEqual({ resizeWidth: 256, resizeHeight: 256, cropX: 16, cropY: 16, height: 224, width: 224 });
   });
 
   it('refuses a resizeSize below the crop or with squash, naming the field', () => {

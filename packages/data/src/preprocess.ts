@@ -1,3 +1,4 @@
+import { imageHW, type ImageSize } from '@hgm/tensor';
 import { toPlanarRgb, type DecodedImage } from './codecs/image';
 import type { Mask } from './mask';
 import { resizeMaskNearest, resizePlanar, type Interpolation } from './resize';
@@ -7,19 +8,19 @@ import { resizeMaskNearest, resizePlanar, type Interpolation } from './resize';
  * (an encoder's `info.preprocess` can be passed as is).
  */
 export interface PreprocessConfig {
-  /** Square input side in pixels (e.g. 224, 336, 518). */
-  size: number;
+  /** Model input size in pixels: a square side (e.g. 224, 336, 518) or `[height, width]`. */
+  size: ImageSize;
   /** Per-channel mean of [0, 1] RGB. */
   mean: [number, number, number];
   /** Per-channel std of [0, 1] RGB. */
   std: [number, number, number];
   /** Resize filter the reference uses (bicubic for CLIP and DINO). */
   interpolation: Interpolation;
-  /** `shortest-side-then-center-crop` (CLIP, DINOv2 eval) or `squash` (DINOv3, AnomalyCLIP: resize to size x size). */
+  /** `shortest-side-then-center-crop` (CLIP, DINOv2 eval) or `squash` (DINOv3, AnomalyCLIP: resize to height x width, whatever the aspect). */
   resize: 'shortest-side-then-center-crop' | 'squash';
   /**
-   * Side the shorter edge is resized to before the centre crop to `size` (default `size`): DINOv2's
-   * evaluation resizes to 256 and crops 224. Only for `shortest-side-then-center-crop`.
+   * Side the shorter edge is resized to before the centre crop to `size` (default: the larger side of
+   * `size`): DINOv2's evaluation resizes to 256 and crops 224. Only for `shortest-side-then-center-crop`.
    */
   resizeSize?: number;
 }
@@ -43,7 +44,11 @@ export const DEFAULT_PREPROCESS_CONFIG: PreprocessConfig = {
 /** Fills defaults and validates; throws naming the field, what was expected and what was found. */
 export function resolvePreprocessConfig(config: Partial<PreprocessConfig> = {}): PreprocessConfig {
   const c: PreprocessConfig = { ...DEFAULT_PREPROCESS_CONFIG, ...config };
-  if (!Number.isInteger(c.size) || c.size <= 0) throw new RangeError(`preprocess.size must be a positive integer, got ${c.size}`);
+  const sizeOk = typeof c.size === 'number' || (Array.isArray(c.size) && c.size.length === 2);
+  if (!sizeOk || imageHW(c.size).some((v) => !Number.isInteger(v) || v <= 0)) {
+    throw new RangeError(`preprocess.size must be a positive integer or [height, width] of positive integers, got ${JSON.stringify(c.size)}`);
+  }
+  const [height, width] = imageHW(c.size);
   for (const key of ['mean', 'std'] as const) {
     const v = c[key];
     if (!Array.isArray(v) || v.length !== 3 || v.some((x) => !Number.isFinite(x))) {
@@ -59,18 +64,25 @@ export function resolvePreprocessConfig(config: Partial<PreprocessConfig> = {}):
   }
   if (c.resizeSize !== undefined) {
     if (c.resize !== 'shortest-side-then-center-crop') throw new RangeError(`preprocess.resizeSize applies only to resize 'shortest-side-then-center-crop', found resize ${JSON.stringify(c.resize)}`);
-    if (!Number.isInteger(c.resizeSize) || c.resizeSize < c.size) throw new RangeError(`preprocess.resizeSize must be an integer of at least size (${c.size}), got ${c.resizeSize}`);
+    const side = Math.max(height, width);
+    if (!Number.isInteger(c.resizeSize) || c.resizeSize < side) throw new RangeError(`preprocess.resizeSize must be an integer of at least ${height === width ? 'size' : 'the larger side of size'} (${side}), got ${c.resizeSize}`);
   }
   return c;
 }
 
-/** Where an image of a given size goes: resized to `resizeWidth x resizeHeight`, then cropped at (`cropX`, `cropY`). */
+/**
+ * Where an image of a given size goes: resized to `resizeWidth x resizeHeight`, then a `width x height`
+ * window cropped at (`cropX`, `cropY`).
+ */
 export interface ResizePlan {
   resizeWidth: number;
   resizeHeight: number;
   cropX: number;
   cropY: number;
-  size: number;
+  /** Model input height in pixels. */
+  height: number;
+  /** Model input width in pixels. */
+  width: number;
 }
 
 /** Python's round(): halves go to the even neighbour (torchvision's CenterCrop offsets use it). */
@@ -80,14 +92,14 @@ function roundHalfEven(x: number): number {
 }
 
 /**
- * The geometry torchvision applies: `Resize(r)` makes the shorter side `r` (`resizeSize`, default `size`) and
- * the longer `floor(r * long / short)`; `CenterCrop(size)` starts at `round((dim - size) / 2)`. `squash`
- * resizes to `size x size` with no crop.
+ * The geometry torchvision applies: `Resize(r)` makes the shorter side `r` (`resizeSize`, default the larger
+ * side of `size`) and the longer `floor(r * long / short)`; `CenterCrop((height, width))` starts at
+ * `round((dim - side) / 2)`. `squash` resizes to `height x width` with no crop.
  */
 export function planResize(width: number, height: number, config: Pick<PreprocessConfig, 'size' | 'resize' | 'resizeSize'>): ResizePlan {
-  const { size } = config;
-  if (config.resize === 'squash') return { resizeWidth: size, resizeHeight: size, cropX: 0, cropY: 0, size };
-  const side = config.resizeSize ?? size;
+  const [outH, outW] = imageHW(config.size);
+  if (config.resize === 'squash') return { resizeWidth: outW, resizeHeight: outH, cropX: 0, cropY: 0, height: outH, width: outW };
+  const side = config.resizeSize ?? Math.max(outH, outW);
   let resizeWidth: number;
   let resizeHeight: number;
   if (width <= height) {
@@ -100,30 +112,31 @@ export function planResize(width: number, height: number, config: Pick<Preproces
   return {
     resizeWidth,
     resizeHeight,
-    cropX: roundHalfEven((resizeWidth - size) / 2),
-    cropY: roundHalfEven((resizeHeight - size) / 2),
-    size,
+    cropX: roundHalfEven((resizeWidth - outW) / 2),
+    cropY: roundHalfEven((resizeHeight - outH) / 2),
+    height: outH,
+    width: outW,
   };
 }
 
 /**
  * Resizes, crops and normalises one image: `(rgb / max - mean) / std` per channel.
- * @returns [3, S, S] float32
+ * @returns [3, H, W] float32 (H x W the model input size)
  */
 export function preprocessImage(image: DecodedImage, config: PreprocessConfig): Float32Array {
   const plan = planResize(image.width, image.height, config);
   const resized = resizePlanar(toPlanarRgb(image), 3, image.height, image.width, plan.resizeHeight, plan.resizeWidth, config.interpolation);
-  const S = plan.size;
-  const out = new Float32Array(3 * S * S);
+  const { height: H, width: W } = plan;
+  const out = new Float32Array(3 * H * W);
   for (let c = 0; c < 3; c++) {
     const mean = config.mean[c]!;
     const inv = 1 / config.std[c]!;
     const inPlane = c * plan.resizeHeight * plan.resizeWidth;
-    const outPlane = c * S * S;
-    for (let y = 0; y < S; y++) {
+    const outPlane = c * H * W;
+    for (let y = 0; y < H; y++) {
       const inRow = inPlane + (y + plan.cropY) * plan.resizeWidth + plan.cropX;
-      const outRow = outPlane + y * S;
-      for (let x = 0; x < S; x++) out[outRow + x] = (resized[inRow + x]! - mean) * inv;
+      const outRow = outPlane + y * W;
+      for (let x = 0; x < W; x++) out[outRow + x] = (resized[inRow + x]! - mean) * inv;
     }
   }
   return out;
@@ -131,16 +144,16 @@ export function preprocessImage(image: DecodedImage, config: PreprocessConfig): 
 
 /**
  * The mask through the same geometry as its image, with nearest-neighbour resizing (values stay 0/1).
- * @returns [S, S] of 0/1
+ * @returns [H, W] of 0/1
  */
 export function preprocessMask(mask: Mask, config: Pick<PreprocessConfig, 'size' | 'resize'>): Uint8Array {
   const plan = planResize(mask.width, mask.height, config);
   const resized = resizeMaskNearest(mask, plan.resizeWidth, plan.resizeHeight);
-  const S = plan.size;
-  const out = new Uint8Array(S * S);
-  for (let y = 0; y < S; y++) {
+  const { height: H, width: W } = plan;
+  const out = new Uint8Array(H * W);
+  for (let y = 0; y < H; y++) {
     const inRow = (y + plan.cropY) * plan.resizeWidth + plan.cropX;
-    out.set(resized.data.subarray(inRow, inRow + S), y * S);
+    out.set(resized.data.subarray(inRow, inRow + W), y * W);
   }
   return out;
 }

@@ -63,6 +63,19 @@ describe('Dual-Anchor configuration', () => {
     expect(() => resolveConfig({ loss: { maskDownsampling: 'nearest' as never } })).toThrow(/loss.maskDownsampling: expected one of area, max/);
   });
 
+  it('image sizes: a number (square) or [height, width], each side a multiple of the patch; square pairs resolve to a number', () => {
+    expect(resolveConfig({ ...PAPER_CONFIG, imageSize: [384, 512] }).imageSize).toEqual([384, 512]);
+    expect(resolveConfig({ ...PAPER_CONFIG, imageSize: [512, 512] }).imageSize).toBe(512);
+    const saved = JSON.parse(JSON.stringify(resolveConfig({ ...TINY_CONFIG, imageSize: [24, 40] })));
+    expect(resolveConfig(saved).imageSize).toEqual([24, 40]);
+    expect(configDifferences(resolveConfig({ ...TINY_CONFIG, imageSize: [32, 32] }), resolveConfig(TINY_CONFIG))).toEqual([]);
+    expect(() => resolveConfig({ ...PAPER_CONFIG, imageSize: [384, 518] })).toThrow(
+      'imageSize[1] (width): expected a multiple of the patch size 16, found 518 (the nearest multiples are 512 and 528)',
+    );
+    expect(() => resolveConfig({ ...PAPER_CONFIG, imageSize: [500, 518] })).toThrow(/imageSize\[0\] \(height\).*found 500.*imageSize\[1\] \(width\).*found 518/);
+    expect(() => resolveConfig({ ...PAPER_CONFIG, imageSize: [512] as never })).toThrow('imageSize: expected a number (square side) or [height, width], found [512]');
+  });
+
   it('merges partial configs and lists differences by path', () => {
     const m = mergeConfigInput(TINY_CONFIG, { modules: { hgm: false }, backbone: { kind: 'dinov3', config: { depth: 6 } } });
     expect(m.modules).toEqual({ hgm: false });

@@ -17,7 +17,7 @@ import {
   type DynamicStatePromptConfig,
 } from '@hgm/prompts';
 import { MASK_DOWNSAMPLINGS, type MaskDownsampling } from '@hgm/losses';
-import { ConfigError } from '@hgm/tensor';
+import { ConfigError, canonicalImageSize, imageSizeProblems, type ImageSize } from '@hgm/tensor';
 
 /** The frozen vision backbone. */
 export type BackboneConfig =
@@ -85,8 +85,12 @@ export interface DualAnchorConfig {
    * {6, 12, 18, 24} are [5, 11, 17, 23].
    */
   layers: number[];
-  /** Square input side in pixels; a multiple of the backbone's patch size (518 -> 512 for patch 16). */
-  imageSize: number;
+  /**
+   * Input size in pixels: a number for a square input, or `[height, width]`; each side a multiple of the
+   * backbone's patch size (518 -> 512 for patch 16). Resolved to its canonical form (a square pair becomes a
+   * number), so square configurations are saved as before; read it with `imageHW`.
+   */
+  imageSize: ImageSize;
   modules: ModuleSwitches;
   /** HGM settings; `dim` is always D. Default groups [16, 8, 4, 2]. */
   hgm: Omit<HierarchicalGroupMergingConfig, 'dim'>;
@@ -122,7 +126,7 @@ export interface DualAnchorConfigInput {
     | { kind: 'dinov2'; config?: Partial<Dinov2Config> };
   clip?: ClipConfig;
   layers?: number[];
-  imageSize?: number;
+  imageSize?: ImageSize;
   modules?: Partial<ModuleSwitches>;
   hgm?: Partial<Omit<HierarchicalGroupMergingConfig, 'dim'>>;
   refiner?: Partial<Omit<GroupGatedTokenRefinerConfig, 'dim'>>;
@@ -268,11 +272,10 @@ export function resolveConfig(given: DualAnchorConfigInput = {}): DualAnchorConf
     if (!Number.isInteger(l) || l < 0 || l >= depth) problems.push(`layers[${i}]: expected a 0-based block index in [0, ${depth - 1}], found ${l}`);
   });
   if (new Set(layers).size !== layers.length) problems.push(`layers: expected distinct blocks, found ${JSON.stringify(layers)}`);
-  const imageSize = input.imageSize ?? (backbone.kind === 'clip' ? clip.vision.imageSize : backbone.config.preprocess.size);
-  if (!Number.isInteger(imageSize) || imageSize < patch || imageSize % patch !== 0) {
-    const lower = Math.max(patch, Math.floor(imageSize / patch) * patch);
-    problems.push(`imageSize: expected a multiple of the patch size ${patch}, found ${imageSize} (the nearest multiples are ${lower} and ${lower + patch})`);
-  }
+  const requestedSize: ImageSize = input.imageSize ?? (backbone.kind === 'clip' ? clip.vision.imageSize : backbone.config.preprocess.size);
+  const sizeProblems = imageSizeProblems('imageSize', requestedSize, patch);
+  problems.push(...sizeProblems);
+  const imageSize = sizeProblems.length === 0 ? canonicalImageSize(requestedSize) : requestedSize;
   const modules: ModuleSwitches = { hgm: true, refiner: true, dsp: true, ...input.modules };
   const hgmFull = attempt('hgm', () => resolveHierarchicalGroupMergingConfig({ ...input.hgm, dim: d }), null);
   if (hgmFull && modules.hgm && hgmFull.groupsPerLevel.length !== layers.length) {

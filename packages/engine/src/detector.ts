@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { atomicWriteFile } from '@hgm/tensor/node';
+import { imageHW } from '@hgm/tensor';
 import { decodeImage, preprocessImage, readBytes, type DatasetFileSystem, type DecodedImage, type ImageDecoder } from '@hgm/data';
 import type { EngineModel } from './engine-model';
 import { denormalize, heatmapPng, overlayPng } from './map-images';
@@ -70,6 +71,7 @@ export interface DetectResult {
 export async function detect(options: DetectOptions): Promise<DetectResult> {
   const { model, fs } = options;
   const size = model.preprocess.size;
+  const [height, width] = imageHW(size);
   const batchSize = options.batchSize ?? 8;
   const emit = options.onProgress ?? (() => undefined);
   const detections: Detection[] = [];
@@ -116,7 +118,7 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
         const { maps, scores } = await predictImages(model, ok.map((o) => o.pixels));
         for (let j = 0; j < ok.length; j++) {
           const o = ok[j]!;
-          const map = maps.slice(j * size * size, (j + 1) * size * size);
+          const map = maps.slice(j * height * width, (j + 1) * height * width);
           const stem = names.get(o.path)!;
           const score = scores[j]!;
           const d: Detection = {

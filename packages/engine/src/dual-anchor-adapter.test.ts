@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@hgm/tensor/testing';
+import { imageHW } from '@hgm/tensor';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { buildTinyModel } from '@hgm/dual-anchor';
 import { DualAnchorEngineModel } from './dual-anchor-adapter';
@@ -24,9 +25,9 @@ describe('DualAnchorEngineModel features', () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  const pixels = (batch: number) => {
-    const size = engineModel.preprocess.size;
-    return tf.randomNormal([batch, 3, size, size], 0, 1, 'float32', 3) as tf.Tensor4D;
+  const pixels = (batch: number, model: DualAnchorEngineModel = engineModel) => {
+    const [height, width] = imageHW(model.preprocess.size);
+    return tf.randomNormal([batch, 3, height, width], 0, 1, 'float32', 3) as tf.Tensor4D;
   };
   const disposeAll = (features: FeatureBatch) => {
     for (const t of features.values()) t.dispose();
@@ -70,12 +71,40 @@ describe('DualAnchorEngineModel features', () => {
     wrongGrid.get('grid')!.dispose();
 
     const wrongSize = withLayout('imageSize', [[8, 16]]);
-    expect(() => engineModel.toVisionFeatures(wrongSize)).toThrow(/features of a \[8, 16\] input, expected the model's image size/);
+    expect(() => engineModel.toVisionFeatures(wrongSize)).toThrow(/features of a \[8, 16\] \(height, width\) input, expected the model's image size \[32, 32\]/);
     wrongSize.get('imageSize')!.dispose();
 
     const missing: FeatureBatch = new Map([...features].filter(([name]) => name !== 'grid'));
     expect(() => engineModel.toVisionFeatures(missing)).toThrow('feature batch has no "grid" tensor');
     disposeAll(features);
+  });
+
+  it('a non-square model stores and checks its [rows, columns] grid and [height, width] size', async () => {
+    const wide = new DualAnchorEngineModel(buildTinyModel({ tokenizer: await loadClipTokenizer(), overrides: { imageSize: [16, 40] } }), { backbone: 'tiny', weights: 'seed-0' });
+    try {
+      expect(wide.preprocess.size).toEqual([16, 40]);
+      expect(wide.featureKey.resolution).toEqual([16, 40]);
+      const input = pixels(1, wide);
+      const features = wide.encodeVision(input);
+      input.dispose();
+      expect(await features.get('grid')!.array()).toEqual([[2, 5]]);
+      expect(await features.get('imageSize')!.array()).toEqual([[16, 40]]);
+      const vision = wide.toVisionFeatures(features);
+      expect(vision.grid).toEqual([2, 5]);
+      const prediction = wide.predict(features);
+      expect(prediction.anomalyMap.shape).toEqual([1, 16, 40]);
+      tf.dispose([prediction.anomalyMap, prediction.imageScore]);
+
+      const transposed: FeatureBatch = new Map([...features, ['grid', tf.tensor2d([[5, 2]])]]);
+      expect(() => wide.toVisionFeatures(transposed)).toThrow('grid [5, 2] (rows, columns), expected [2, 5] for a 16 x 40 input with patch 8');
+      transposed.get('grid')!.dispose();
+      const swapped: FeatureBatch = new Map([...features, ['imageSize', tf.tensor2d([[40, 16]])]]);
+      expect(() => wide.toVisionFeatures(swapped)).toThrow(/features of a \[40, 16\] \(height, width\) input, expected the model's image size \[16, 40\] \(height 16 x width 40\)/);
+      swapped.get('imageSize')!.dispose();
+      disposeAll(features);
+    } finally {
+      wide.dispose();
+    }
   });
 });
 
@@ -84,8 +113,8 @@ describe('DualAnchorEngineModel predictions with static prompts', () => {
     expect((await useBackend('cpu')).ok).toBe(true);
     const model = buildTinyModel({ tokenizer: await loadClipTokenizer(), overrides: { modules: { hgm: false, refiner: false, dsp: false } } });
     const engineModel = new DualAnchorEngineModel(model, { backbone: 'tiny', weights: 'seed-0' });
-    const size = engineModel.preprocess.size;
-    const images = Array.from({ length: 3 }, (_, j) => Float32Array.from({ length: 3 * size * size }, (_, i) => Math.sin(i * 0.13 + j)));
+    const [height, width] = imageHW(engineModel.preprocess.size);
+    const images = Array.from({ length: 3 }, (_, j) => Float32Array.from({ length: 3 * height * width }, (_, i) => Math.sin(i * 0.13 + j)));
     const fresh = [];
     for (const image of images) {
       model.dropTextCache();

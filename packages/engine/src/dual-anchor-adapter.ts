@@ -8,7 +8,7 @@ import type { Rng, SafetensorsReader } from '@hgm/tensor';
 import { disposeDualAnchorOutput, type DualAnchorModel, type VisionFeatures } from '@hgm/dual-anchor';
 import type { BatchLoss, BatchPrediction, EngineModel, EnginePreprocess, FeatureBatch } from './engine-model';
 import type { FeatureKeyParts } from './feature-cache';
-import { ShapeError } from '@hgm/tensor';
+import { ShapeError, canonicalImageSize, formatImageSize, imageHW } from '@hgm/tensor';
 
 /** Identity of the frozen weights, for the feature cache (a file checksum, or the seed of generated weights). */
 export interface WeightsIdentity {
@@ -51,7 +51,7 @@ export class DualAnchorEngineModel implements EngineModel {
     // transforms.Resize((S, S), BICUBIC)), whatever the backbone's own reference preprocessing; only its
     // normalisation statistics are taken.
     this.preprocess = { size: c.imageSize, mean: [...pre.mean], std: [...pre.std], interpolation: 'bicubic', resize: 'squash' };
-    this.featureKey = { backbone: identity.backbone, weights: identity.weights, resolution: c.imageSize, layers: [...c.layers], preprocess: JSON.stringify(this.preprocess) };
+    this.featureKey = { backbone: identity.backbone, weights: identity.weights, resolution: canonicalImageSize(c.imageSize), layers: [...c.layers], preprocess: JSON.stringify(this.preprocess) };
   }
 
   get parameters() {
@@ -87,8 +87,13 @@ export class DualAnchorEngineModel implements EngineModel {
     const imageSize = layoutOf(features, 'imageSize', '[height, width]');
     const m = patchTokens[0]!.shape[1];
     if (grid[0] * grid[1] !== m) throw new ShapeError(`feature batch: grid [${grid.join(', ')}] does not match the ${m} patch tokens of "patch.0"`);
-    if (imageSize[0] !== c.imageSize || imageSize[1] !== c.imageSize) {
-      throw new ShapeError(`feature batch: features of a [${imageSize.join(', ')}] input, expected the model's image size [${c.imageSize}, ${c.imageSize}]`);
+    const [height, width] = imageHW(c.imageSize);
+    if (imageSize[0] !== height || imageSize[1] !== width) {
+      throw new ShapeError(`feature batch: features of a [${imageSize.join(', ')}] (height, width) input, expected the model's image size [${height}, ${width}] (${formatImageSize(c.imageSize)})`);
+    }
+    const p = this.model.frozen.backbone.patchSize;
+    if (grid[0] !== height / p || grid[1] !== width / p) {
+      throw new ShapeError(`feature batch: grid [${grid.join(', ')}] (rows, columns), expected [${height / p}, ${width / p}] for a ${height} x ${width} input with patch ${p}`);
     }
     return { globalToken: globalToken as tf.Tensor2D, patchTokens, grid, imageSize };
   }

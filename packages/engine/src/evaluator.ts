@@ -3,7 +3,7 @@
  * smoothed as the model does at test time; tables as Markdown, CSV and JSON; heat maps and overlays as PNG.
  */
 import { join } from 'node:path';
-import { ConfigError, InvalidStateError } from '@hgm/tensor';
+import { ConfigError, InvalidStateError, imageHW } from '@hgm/tensor';
 import { atomicWriteFile } from '@hgm/tensor/node';
 import { preprocessImage, type DatasetFileSystem, type DatasetSample, type ImageDecoder } from '@hgm/data';
 import { PixelSet, evaluateMetrics, parseMetricName, type PixelSetState } from '@hgm/metrics';
@@ -241,7 +241,7 @@ export function samplesByCategory<T extends { sample: DatasetSample } | DatasetS
  */
 async function scoreSamples(ctx: ScoringContext, list: readonly DatasetSample[], acc: CategoryAccumulator): Promise<void> {
   const { model, cache } = ctx;
-  const size = model.preprocess.size;
+  const [height, width] = imageHW(model.preprocess.size);
   let kept = 0;
   for (let i = 0; i < list.length; i += ctx.batchSize) {
     const batch = await prepareSamples(model, list.slice(i, i + ctx.batchSize), { ...ctx.prepare, keepDecoded: ctx.drawsMaps });
@@ -254,7 +254,7 @@ async function scoreSamples(ctx: ScoringContext, list: readonly DatasetSample[],
     pred.imageScore.dispose();
     for (let b = 0; b < batch.length; b++) {
       const s = batch[b]!;
-      const map = maps.slice(b * size * size, (b + 1) * size * size);
+      const map = maps.slice(b * height * width, (b + 1) * height * width);
       const score = batchScores[b]!;
       acc.scores.push({ imagePath: s.sample.imagePath, label: s.label, score });
       // an anomalous image without a mask has unknown pixel labels: it stays out of the pixel metrics
@@ -262,7 +262,7 @@ async function scoreSamples(ctx: ScoringContext, list: readonly DatasetSample[],
         if (s.hasMask) acc.anomalousWithMask++;
         else acc.anomalousWithoutMask++;
       }
-      if (s.label === 0 || s.hasMask) acc.pixels.add(map, s.mask, { height: size, width: size });
+      if (s.label === 0 || s.hasMask) acc.pixels.add(map, s.mask, { height, width });
       ctx.drawer.observe(map);
       const example = kept < ctx.keepExamples && (s.label === 1 || kept === 0);
       if (example) kept++;

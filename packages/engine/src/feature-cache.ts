@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SafetensorsReader, type HostTensor, type WritableTensor, ConfigError } from '@hgm/tensor';
+import { SafetensorsReader, type HostTensor, type ImageSize, type WritableTensor, ConfigError } from '@hgm/tensor';
 import { openSafetensors, writeSafetensorsFile } from '@hgm/tensor/node';
 
 /** Everything the features depend on, besides the image itself. */
@@ -15,8 +15,11 @@ export interface FeatureKeyParts {
   backbone: string;
   /** Fingerprint of the weights (sha256 of the file, or of the config + seed for generated weights). */
   weights: string;
-  /** Input resolution (square side). */
-  resolution: number;
+  /**
+   * Input resolution: the side of a square input, or `[height, width]` (canonical form, so that the keys
+   * of square inputs are the ones they have always been).
+   */
+  resolution: ImageSize;
   /** Tapped layers. */
   layers: number[];
   /** Preprocessing that affects pixels (mean/std/interpolation), serialised. */

@@ -8,7 +8,7 @@ import { loadSample, preprocessImage, preprocessMask, readBytes, type DatasetFil
 import { FeatureCache, featureKey } from './feature-cache';
 import type { EngineModel, FeatureBatch } from './engine-model';
 import { RateMeter, type ProgressListener } from './progress';
-import { InvalidFileError, ShapeError } from '@hgm/tensor';
+import { InvalidFileError, ShapeError, imageHW, type ImageSize } from '@hgm/tensor';
 
 /** A sample ready for training or evaluation: its cache key, label and mask at the model's input size. */
 export interface PreparedSample {
@@ -16,7 +16,7 @@ export interface PreparedSample {
   /** Feature-cache key (sha256 of the image bytes and the backbone identity). */
   key: string;
   label: 0 | 1;
-  /** Mask at the input size, [S * S] 0/1 bytes (all zero for normal images and images without a mask). */
+  /** Mask at the input size, [H * W] 0/1 bytes (all zero for normal images and images without a mask). */
   mask: Uint8Array;
   hasMask: boolean;
   /**
@@ -58,7 +58,7 @@ export interface PrepareOptions {
  * are in the cache, running the vision encoder only for those that are not.
  */
 export async function prepareSamples(model: EngineModel, samples: readonly DatasetSample[], options: PrepareOptions): Promise<PreparedSample[]> {
-  const size = model.preprocess.size;
+  const [height, width] = imageHW(model.preprocess.size);
   const prepared: PreparedSample[] = [];
   const pending: { index: number; pixels: Float32Array }[] = [];
   const meter = new RateMeter();
@@ -67,9 +67,9 @@ export async function prepareSamples(model: EngineModel, samples: readonly Datas
   const flush = async () => {
     if (pending.length === 0) return;
     const batch = pending.splice(0, pending.length);
-    const pixels = new Float32Array(batch.length * 3 * size * size);
-    batch.forEach((b, i) => pixels.set(b.pixels, i * 3 * size * size));
-    const input = tf.tensor4d(pixels, [batch.length, 3, size, size]);
+    const pixels = new Float32Array(batch.length * 3 * height * width);
+    batch.forEach((b, i) => pixels.set(b.pixels, i * 3 * height * width));
+    const input = tf.tensor4d(pixels, [batch.length, 3, height, width]);
     const features = model.encodeVision(input);
     input.dispose();
     if (options.counters) {
@@ -90,7 +90,7 @@ export async function prepareSamples(model: EngineModel, samples: readonly Datas
     const key = featureKey(bytes, model.featureKey);
     // Decode from the bytes already read for the key (the masks are read through the file system).
     const loaded = await loadSample(sample, withFile(options.fs, sample.imagePath, bytes), options.decode ? { decode: options.decode } : {});
-    const mask = loaded.mask ? preprocessMask(loaded.mask, model.preprocess) : new Uint8Array(size * size);
+    const mask = loaded.mask ? preprocessMask(loaded.mask, model.preprocess) : new Uint8Array(height * width);
     const decoded: DecodedSample | undefined = options.keepDecoded ? { image: loaded.image, mask: loaded.mask } : undefined;
     prepared.push({ sample, key, label: sample.label, mask, hasMask: loaded.mask !== null, ...(decoded ? { decoded } : {}) });
     if (!(await options.cache.has(key))) {
@@ -149,11 +149,14 @@ export async function loadFeatureBatch(cache: FeatureCache, samples: readonly Pr
   return out;
 }
 
-/** Stacks masks [S * S] into a [B, S, S] float tensor. */
-export function maskBatch(samples: readonly PreparedSample[], size: number): tf.Tensor3D {
-  const data = new Float32Array(samples.length * size * size);
+/** Stacks masks [H * W] into a [B, H, W] float tensor (`size` the model input size). */
+export function maskBatch(samples: readonly PreparedSample[], size: ImageSize): tf.Tensor3D {
+  const [height, width] = imageHW(size);
+  const n = height * width;
+  const data = new Float32Array(samples.length * n);
   samples.forEach((s, i) => {
-    for (let j = 0; j < s.mask.length; j++) data[i * size * size + j] = s.mask[j]!;
+    if (s.mask.length !== n) throw new ShapeError(`mask of ${s.sample.imagePath} has ${s.mask.length} pixels, expected ${height} x ${width}`);
+    data.set(s.mask, i * n);
   });
-  return tf.tensor3d(data, [samples.length, size, size]);
+  return tf.tensor3d(data, [samples.length, height, width]);
 }

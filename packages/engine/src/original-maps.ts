@@ -1,5 +1,5 @@
 /**
- * Anomaly maps at the original image's size and aspect: the model's S x S map is carried back through the
+ * Anomaly maps at the original image's size and aspect: the model's H x W map is carried back through the
  * resize/crop geometry of the pre-processing, pixels the crop removed are marked as not evaluated, and the
  * heat map and overlay are drawn there, with the threshold contour and the ground-truth outline.
  */
@@ -19,13 +19,13 @@ export interface OriginalMap {
 }
 
 /**
- * Samples a model map [S * S] at every pixel of a `width x height` image, undoing `planResize`: original
+ * Samples a model map [H * W] (the model input size) at every pixel of a `width x height` image, undoing `planResize`: original
  * pixel centre (x + 0.5) maps to (x + 0.5) * resizeWidth / width - 0.5 - cropX on the map.
  */
 export function mapToOriginal(map: Float32Array, width: number, height: number, pre: Pick<EnginePreprocess, 'size' | 'resize'>): OriginalMap {
   const plan = planResize(width, height, pre);
-  const S = plan.size;
-  if (map.length !== S * S) throw new RangeError(`mapToOriginal: map has ${map.length} values, expected ${S}x${S} = ${S * S}`);
+  const { height: H, width: W } = plan;
+  if (map.length !== H * W) throw new RangeError(`mapToOriginal: map has ${map.length} values, expected ${H}x${W} = ${H * W} (height x width)`);
   const values = new Float32Array(width * height);
   const evaluated = new Uint8Array(width * height);
   const sx = plan.resizeWidth / width;
@@ -34,20 +34,20 @@ export function mapToOriginal(map: Float32Array, width: number, height: number, 
   for (let x = 0; x < width; x++) xs[x] = (x + 0.5) * sx - 0.5 - plan.cropX;
   for (let y = 0; y < height; y++) {
     const my = (y + 0.5) * sy - 0.5 - plan.cropY;
-    if (my < -0.5 || my > S - 0.5) continue;
-    const cy = Math.min(S - 1, Math.max(0, my));
+    if (my < -0.5 || my > H - 0.5) continue;
+    const cy = Math.min(H - 1, Math.max(0, my));
     const y0 = Math.floor(cy);
-    const y1 = Math.min(S - 1, y0 + 1);
+    const y1 = Math.min(H - 1, y0 + 1);
     const fy = cy - y0;
     for (let x = 0; x < width; x++) {
       const mx = xs[x]!;
-      if (mx < -0.5 || mx > S - 0.5) continue;
-      const cx = Math.min(S - 1, Math.max(0, mx));
+      if (mx < -0.5 || mx > W - 0.5) continue;
+      const cx = Math.min(W - 1, Math.max(0, mx));
       const x0 = Math.floor(cx);
-      const x1 = Math.min(S - 1, x0 + 1);
+      const x1 = Math.min(W - 1, x0 + 1);
       const fx = cx - x0;
-      const top = map[y0 * S + x0]! * (1 - fx) + map[y0 * S + x1]! * fx;
-      const bottom = map[y1 * S + x0]! * (1 - fx) + map[y1 * S + x1]! * fx;
+      const top = map[y0 * W + x0]! * (1 - fx) + map[y0 * W + x1]! * fx;
+      const bottom = map[y1 * W + x0]! * (1 - fx) + map[y1 * W + x1]! * fx;
       values[y * width + x] = top * (1 - fy) + bottom * fy;
       evaluated[y * width + x] = 1;
     }

@@ -35,6 +35,6 @@ describe('reference preprocessing of the DINO catalogue entries', () => {
       expect(maxDiff, `${name} max |diff|`).toBeLessThanOrEqual(TOLERANCE);
       expect(sumDiff / ours.length, `${name} mean |diff|`).toBeLessThan(0.005);
     }
-    expect(planResize(300, 260, DINOV2_PREPROCESS)).toEqual({ resizeWidth: 295, resizeHeight: 256, cropX: 36, cropY: 16, size: 224 });
+    expect(planResize(300, 260, DINOV2_PREPROCESS)).toEqual({ resizeWidth: 295, resizeHeight: 256, cropX: 36, cropY: 16, height: 224, width: 224 });
   });
 });

@@ -80,11 +80,31 @@ describe.skipIf(!ok)('exported ONNX models load in onnxruntime-node (public API)
     expect(compareClose(out['image_embeds']!.data, expected.get('image_embeds')!.data as Float32Array, { atol: 1e-4, rtol: 1e-4 }).ok).toBe(true);
   });
 
+  for (const [folder, family] of [['vit/dinov3-tiny', 'dinov3'], ['vit/dinov2-tiny', 'dinov2']] as const) {
+    it(`${folder} at height 16 x width 24: the graph agrees with the tfjs model on a non-square input`, async () => {
+      const fx = await readFixture(join(repoFixturesDir(), folder));
+      const run = parseDinoReferenceRun(await fx.json('config.json'), family);
+      const reader = await fx.safetensors('weights.safetensors');
+      const model = run.family === 'dinov2' ? await Dinov2VisionTransformer.fromStateDict(run.config, reader) : await Dinov3VisionTransformer.fromStateDict(run.config, reader);
+      await reader.close();
+      const pixels = tf.randomNormal([1, 3, 16, 24], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const reference = model.forwardFeatures(pixels);
+      const path = join(dir, `${family}-wide.onnx`);
+      writeOnnxModel(exportVisionGraph(model, { imageSize: [16, 24] }), path);
+      model.dispose();
+      const out = await runFile(path, { data: pixels.dataSync() as Float32Array, shape: [1, 3, 16, 24] });
+      expect(reference.grid).toEqual([4, 6]);
+      expect(out['prenorm']!.dims).toEqual(reference.prenorm.shape);
+      expect(compareClose(out['prenorm']!.data, reference.prenorm.dataSync() as Float32Array, { atol: 1e-4, rtol: 1e-4 }).ok).toBe(true);
+      tf.dispose([pixels, reference] as unknown as tf.TensorContainer);
+    });
+  }
+
   it('rejects an image size that is not a multiple of the patch size', async () => {
     const fx = await readFixture(join(repoFixturesDir(), 'vit/dinov3-tiny'));
     const run = parseDinoReferenceRun(await fx.json('config.json'), 'dinov3');
     const model = new Dinov3VisionTransformer(run.config as ConstructorParameters<typeof Dinov3VisionTransformer>[0]);
-    expect(() => exportVisionGraph(model, { imageSize: 18 })).toThrow(/image size must be a positive multiple of the patch size 4, found 18/);
+    expect(() => exportVisionGraph(model, { imageSize: 18 })).toThrow('export: image size: expected a multiple of the patch size 4, found 18 (the nearest multiples are 16 and 20)');
     model.dispose();
   });
 });

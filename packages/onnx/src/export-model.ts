@@ -1,6 +1,7 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ClipModel, type DinoVisionTransformer, type Dinov2Config, type Dinov3Config } from '@hgm/backbone';
+import { imageHW, imageSizeProblems, type ImageSize } from '@hgm/tensor';
 import type { GraphBuilder } from './graph-builder';
 import { clipPositionalFeeds, dinoPositionalFeeds } from './onnx-image-encoder';
 import { clipVisionGraph, dinoGraph, tfjsWeightReader, type PositionalSource } from './vit-graphs';
@@ -10,22 +11,27 @@ export const INLINE_LIMIT_BYTES = 2 ** 31 - 2 ** 24;
 
 /** Options of {@link exportVisionGraph}. */
 export interface ExportGraphOptions {
-  /** Square input side in pixels (a multiple of the patch size); the positional tables are baked for it. */
-  imageSize: number;
+  /**
+   * Input size in pixels, a side for a square input or `[height, width]`, each a multiple of the patch size;
+   * the positional tables are baked for it.
+   */
+  imageSize: ImageSize;
   /** 0-based blocks whose outputs the graph returns (default: the last). */
   layers?: readonly number[];
 }
 
 /**
  * The ONNX graph of a loaded vision encoder for one image size, positional tables baked in: the only input is
- * `pixel_values` [batch, 3, imageSize, imageSize]. CLIP outputs `image_embeds`, `global_feature` and
+ * `pixel_values` [batch, 3, height, width]. CLIP outputs `image_embeds`, `global_feature` and
  * `patch_features.{l}`; DINO outputs `prenorm`, `norm`, `block.{l}` and `block_norm.{l}`.
  */
 export function exportVisionGraph(model: ClipModel | (DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }), options: ExportGraphOptions): GraphBuilder {
   const size = options.imageSize;
   const patch = model instanceof ClipModel ? model.config.vision.patchSize : model.config.patchSize;
-  if (!Number.isInteger(size) || size <= 0 || size % patch !== 0) throw new Error(`export: image size must be a positive multiple of the patch size ${patch}, found ${size}`);
-  const grid: [number, number] = [size / patch, size / patch];
+  const problems = imageSizeProblems('image size', size, patch);
+  if (problems.length > 0) throw new Error(`export: ${problems.join('; ')}`);
+  const [height, width] = imageHW(size);
+  const grid: [number, number] = [height / patch, width / patch];
   const positional = model instanceof ClipModel ? clipPositionalFeeds(model) : dinoPositionalFeeds(model);
   let source: PositionalSource;
   try {

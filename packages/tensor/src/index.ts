@@ -72,3 +72,4 @@ export {
   type WebgpuDeviceInfo,
   type WebgpuLimitName,
 } from './webgpu';
+export { imageHW, imageSizeOf, canonicalImageSize, sameImageSize, formatImageSize, imageSizeProblems, type ImageSize } from './image-size';

@@ -20,7 +20,7 @@
  * `shader-f16` line only reports whether the adapter offers it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@hgm/tensor';
+import { Rng, formatImageSize, imageHW, sameImageSize } from '@hgm/tensor';
 import { initNodeBackend, webgpuDeviceInfo } from '@hgm/tensor/node';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { PAPER_CONFIG, TINY_CONFIG, buildRandomModel, mergeConfigInput, disposeVisionFeatures, disposeDualAnchorOutput, gaussianBlur, type DualAnchorConfigInput, type DualAnchorModel, type VisionFeatures } from '@hgm/dual-anchor';
@@ -107,17 +107,17 @@ async function settle(t: tf.Tensor): Promise<void> {
 }
 
 /**
- * Seeded random encoder outputs of the shapes the model's backbone gives at `size` px: the global token
- * [B, C] and one [B, M, C] per tapped layer (M patches, C the backbone's token width).
+ * Seeded random encoder outputs of the shapes the model's backbone gives at `height` x `width` px: the global
+ * token [B, C] and one [B, M, C] per tapped layer (M patches, C the backbone's token width).
  */
-function randomFeatures(model: DualAnchorModel, batch: number, size: number, seed: number): VisionFeatures {
+function randomFeatures(model: DualAnchorModel, batch: number, height: number, width: number, seed: number): VisionFeatures {
   const { patchSize, tokenWidth } = model.frozen.backbone;
-  const grid = size / patchSize;
+  const grid: [number, number] = [height / patchSize, width / patchSize];
   return {
     globalToken: tf.randomNormal([batch, tokenWidth], 0, 1, 'float32', seed) as tf.Tensor2D,
-    patchTokens: model.config.layers.map((_, i) => tf.randomNormal([batch, grid * grid, tokenWidth], 0, 1, 'float32', seed + 1 + i) as tf.Tensor3D),
-    grid: [grid, grid],
-    imageSize: [size, size],
+    patchTokens: model.config.layers.map((_, i) => tf.randomNormal([batch, grid[0] * grid[1], tokenWidth], 0, 1, 'float32', seed + 1 + i) as tf.Tensor3D),
+    grid,
+    imageSize: [height, width],
   };
 }
 
@@ -132,10 +132,11 @@ export async function run(argv: string[]): Promise<void> {
   const model = buildRandomModel(config, tokenizer, { backboneSeed: o.seed });
   const buildMs = performance.now() - built;
   const size = model.config.imageSize;
+  const [height, width] = imageHW(size);
   const gpu = webgpuDeviceInfo();
   const adapter = report.chosen === 'webgpu' && gpu ? `${gpu.adapter}` : report.providedBy;
   const software = /llvmpipe|lavapipe|swiftshader/i.test(adapter);
-  console.log(`pipeline: ${model.config.name ?? o.model} at ${size} px${size !== (base.imageSize ?? size) ? ` (the real size is ${base.imageSize} px)` : ''}, seeded random weights`);
+  console.log(`pipeline: ${model.config.name ?? o.model} at ${formatImageSize(size)} px${!sameImageSize(size, base.imageSize ?? size) ? ` (the real size is ${formatImageSize(base.imageSize ?? size)} px)` : ''}, seeded random weights`);
   console.log(`backend: ${report.chosen} (${report.providedBy}); adapter: ${adapter}${software ? ' (software: a CPU, not a GPU)' : ''}`);
   if (report.chosen === 'webgpu' && gpu) {
     console.log(`shader-f16: ${gpu.shaderF16 ? 'offered by the adapter' : 'not offered'}; ran: ${gpu.precision} (tfjs-backend-webgpu 4.22 has no half-precision path)`);
@@ -148,7 +149,7 @@ export async function run(argv: string[]): Promise<void> {
     console.log('| batch | encoder ms | head + maps ms | blur ms | forward ms | ms / image | images / s |');
     console.log('|---|---|---|---|---|---|---|');
     for (const b of o.batches) {
-      const pixels = tf.tidy(() => tf.randomUniform([b, 3, size, size], -1, 1, 'float32', o.seed) as tf.Tensor4D);
+      const pixels = tf.tidy(() => tf.randomUniform([b, 3, height, width], -1, 1, 'float32', o.seed) as tf.Tensor4D);
       const encoder = await time(o.repeats, async () => {
         const f = model.encodeVision(pixels);
         await settle(f.globalToken);
@@ -161,7 +162,7 @@ export async function run(argv: string[]): Promise<void> {
         disposeDualAnchorOutput(out);
       });
       disposeVisionFeatures(features);
-      const maps = tf.tidy(() => tf.randomUniform([b, size, size]) as tf.Tensor3D);
+      const maps = tf.tidy(() => tf.randomUniform([b, height, width]) as tf.Tensor3D);
       const blur = await time(o.repeats, async () => {
         const m = gaussianBlur(maps, 4);
         await settle(m);
@@ -179,13 +180,13 @@ export async function run(argv: string[]): Promise<void> {
   }
   if (o.trainBatch > 0) {
     const b = o.trainBatch;
-    const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, size, size], 0, 1, 'float32', o.seed + 3), 0.9), 'float32') as tf.Tensor3D);
+    const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, height, width], 0, 1, 'float32', o.seed + 3), 0.9), 'float32') as tf.Tensor3D);
     const labels = tf.tensor1d(Array.from({ length: b }, (_, i) => i % 2), 'int32');
     const features =
       o.features === 'random'
-        ? randomFeatures(model, b, size, o.seed + 4)
+        ? randomFeatures(model, b, height, width, o.seed + 4)
         : tf.tidy(() => {
-            const pixels = tf.randomUniform([b, 3, size, size], -1, 1, 'float32', o.seed + 2) as tf.Tensor4D;
+            const pixels = tf.randomUniform([b, 3, height, width], -1, 1, 'float32', o.seed + 2) as tf.Tensor4D;
             return model.encodeVision(pixels) as unknown as tf.TensorContainer;
           }) as unknown as VisionFeatures;
     const optimizer = tf.train.adam(1e-3, 0.5, 0.999);

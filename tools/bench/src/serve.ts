@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { encodePng } from '@hgm/data';
+import { formatImageSize, imageHW, type ImageSize } from '@hgm/tensor';
 import { initNodeBackend } from '@hgm/tensor/node';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { TINY_CONFIG, buildRandomModel, mergeConfigInput, resolveConfig, type DualAnchorConfigInput } from '@hgm/dual-anchor';
@@ -63,7 +64,7 @@ function parseArgs(argv: string[]): Options {
 }
 
 /** Saves a model with seeded random frozen weights as `hgm train` would (the service rebuilds it from the seed). */
-async function writeCheckpoint(config: DualAnchorConfigInput, path: string): Promise<number> {
+async function writeCheckpoint(config: DualAnchorConfigInput, path: string): Promise<ImageSize> {
   const model = buildRandomModel(config, await loadClipTokenizer(), { backboneSeed: 0 });
   try {
     await writeFile(path, await model.params.saveTrainable(model.config, { kind: 'dual-anchor', 'hgm.frozen': JSON.stringify({ kind: 'random', seed: 0 }) }));
@@ -73,10 +74,11 @@ async function writeCheckpoint(config: DualAnchorConfigInput, path: string): Pro
   return resolveConfig(config).imageSize;
 }
 
-function testImage(size: number): Uint8Array {
-  const data = new Uint8Array(size * size * 3);
+function testImage(size: ImageSize): Uint8Array {
+  const [height, width] = imageHW(size);
+  const data = new Uint8Array(height * width * 3);
   for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 5)) & 255;
-  return encodePng({ width: size, height: size, channels: 3, bitDepth: 8, data });
+  return encodePng({ width, height, channels: 3, bitDepth: 8, data });
 }
 
 async function startServer(checkpoint: string, backend: string): Promise<{ child: ChildProcess; url: string }> {
@@ -147,7 +149,7 @@ export async function run(argv: string[]): Promise<void> {
           const rss = await metric(url, 'hgm_process_resident_memory_bytes');
           const ok = r['2xx'];
           rows.push(
-            `| ${name} | ${size} | ${connections} | ${ok} | ${(ok / r.duration).toFixed(2)} | ${r.latency.p50} | ${r.latency.p99} | ${r.non2xx + r.errors + r.timeouts} | ${batches > 0 ? (images / batches).toFixed(1) : '-'} | ${mib(rssBefore)} | ${mib(rss)} |`,
+            `| ${name} | ${formatImageSize(size)} | ${connections} | ${ok} | ${(ok / r.duration).toFixed(2)} | ${r.latency.p50} | ${r.latency.p99} | ${r.non2xx + r.errors + r.timeouts} | ${batches > 0 ? (images / batches).toFixed(1) : '-'} | ${mib(rssBefore)} | ${mib(rss)} |`,
           );
           console.error(rows[rows.length - 1]);
         }

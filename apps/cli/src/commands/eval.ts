@@ -1,5 +1,6 @@
 /** `hgm eval`: zero-shot evaluation of a trained model on a dataset: metrics tables and anomaly maps. */
 import type { Command } from 'commander';
+import type { ImageSize } from '@hgm/tensor';
 import { EvaluationMerger, describeScale, evaluate, evaluationMapNames, evaluationMarkdown, parseMapScale, writeColorBar, writeEvaluationTables, DEFAULT_EVAL_METRICS } from '@hgm/engine/node';
 import { parseMetricName } from '@hgm/metrics';
 import { DEFAULT_MAX_PIXELS, imageDecoderInfo, nodeFileSystem, nodeImageDecoder } from '@hgm/data/node';
@@ -20,7 +21,7 @@ export const EVAL_SCHEMA: Schema = {
   batchSize: { type: 'integer', min: 1, description: 'batch size' },
   metrics: { type: 'string[]', description: 'metrics' },
   maps: { type: 'boolean', description: 'write heat maps and overlays' },
-  imageSize: { type: 'integer', min: 8, description: 'input side (must match the checkpoint)' },
+  imageSize: { type: 'image-size', min: 8, description: 'input size, a side or WIDTHxHEIGHT (must match the checkpoint)' },
   mapSize: { type: 'string', choices: ['original', 'model'], description: 'size of the written maps' },
   mapScale: { type: 'string', choices: ['fixed', 'run'], description: 'range the heat maps are coloured over' },
   maxPixels: { type: 'integer', min: 1, description: 'warn above this many pixels per image, refuse above twice as many' },
@@ -43,7 +44,7 @@ interface EvalOptions extends Record<string, unknown> {
   batchSize: number;
   metrics: string[];
   maps: boolean;
-  imageSize?: number;
+  imageSize?: ImageSize;
   clipWeights?: string;
   backboneWeights?: string;
   cacheDir?: string;
@@ -188,7 +189,7 @@ export function registerEval(program: Command, action: ActionFactory): void {
     .option('--metrics <list>', `comma-separated metrics (default ${DEFAULT_EVAL_METRICS.join(',')})`)
     .option('--maps', 'write a heat map and an overlay per image (default)')
     .option('--no-maps', 'write the tables only')
-    .option('--image-size <px>', 'input side (must match the checkpoint)')
+    .option('--image-size <size>', 'input size, a side in pixels or WIDTHxHEIGHT (must match the checkpoint; default: the checkpoint\'s)')
     .option('--map-size <size>', 'original (default: each image\'s own size and aspect) or model (the model\'s input view)')
     .option('--map-scale <scale>', 'colours of the heat maps: fixed (default: 0..1, comparable across runs) or run (the run\'s smallest to largest map value; written into maps/colorbar.png)')
     .option('--max-pixels <n>', `warn above this many pixels per image, refuse above twice as many (default ${DEFAULT_MAX_PIXELS}, PIL's)`)

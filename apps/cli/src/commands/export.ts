@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { openSafetensors } from '@hgm/tensor/node';
+import { imageHW } from '@hgm/tensor';
 import {
   CLIP_VIT_L_14_336,
   ClipModel,
@@ -25,6 +26,7 @@ import { WeightsManager } from '@hgm/backbone/node';
 import { exportVisionGraph, writeOnnxModel } from '@hgm/onnx';
 import type { ActionFactory, CommandContext } from '../command-context';
 import { CliError, EXIT } from '../exit-codes';
+import { IMAGE_SIZE_FORMS, parseImageSizeOption } from '../image-size-option';
 
 /** Named architectures, and the families whose architecture comes from `--config`. */
 const NAMED = {
@@ -70,9 +72,10 @@ export async function runExportOnnx(flags: Record<string, unknown>, ctx: Command
   const backbone = flags['backbone'] as string | undefined;
   const weights = flags['weights'] as string | undefined;
   const out = flags['out'] as string | undefined;
-  const size = Number(flags['imageSize']);
   if (!backbone || !weights || !out || flags['imageSize'] === undefined) throw new CliError('hgm export onnx needs --backbone, --weights, --image-size and --out', EXIT.usage);
-  if (!Number.isInteger(size) || size <= 0) throw new CliError(`option --image-size must be a positive integer, found ${JSON.stringify(flags['imageSize'])}`, EXIT.usage);
+  const size = parseImageSizeOption(flags['imageSize']);
+  if (size === undefined) throw new CliError(`option --image-size must be ${IMAGE_SIZE_FORMS}, found ${JSON.stringify(flags['imageSize'])}`, EXIT.usage);
+  const [height, width] = imageHW(size);
   const externalData = (flags['externalData'] as string | undefined) ?? 'auto';
   if (!['auto', 'always', 'never'].includes(externalData)) throw new CliError(`option --external-data must be auto, always or never, found ${JSON.stringify(externalData)}`, EXIT.usage);
   const vvBlocks = flags['vvBlocks'] === undefined ? 0 : Number(flags['vvBlocks']);
@@ -104,7 +107,7 @@ export async function runExportOnnx(flags: Record<string, unknown>, ctx: Command
     const path = resolve(out);
     await mkdir(dirname(path), { recursive: true });
     const written = writeOnnxModel(graph, path, { externalData: externalData as 'auto' | 'always' | 'never' });
-    const lines = [`written: ${written.modelPath} (${(written.modelBytes / 2 ** 20).toFixed(1)} MiB)${written.dataPath ? `, weights in ${written.dataPath} (${(written.weightBytes / 2 ** 20).toFixed(1)} MiB)` : ''}`, `input: pixel_values [batch, 3, ${size}, ${size}]`];
+    const lines = [`written: ${written.modelPath} (${(written.modelBytes / 2 ** 20).toFixed(1)} MiB)${written.dataPath ? `, weights in ${written.dataPath} (${(written.weightBytes / 2 ** 20).toFixed(1)} MiB)` : ''}`, `input: pixel_values [batch, 3, ${height}, ${width}]`];
     ctx.result({ command: 'export onnx', backbone, imageSize: size, ...written }, lines.join('\n'));
     return EXIT.ok;
   } catch (e) {
@@ -121,7 +124,7 @@ export function registerExport(program: Command, action: ActionFactory): void {
     .option('--backbone <name>', `${Object.keys(NAMED).join(', ')}, or ${FAMILIES.join('|')} with --config`)
     .option('--config <file>', 'JSON file with "constructor": the reference constructor arguments (for --backbone dinov3|dinov2|clip)')
     .option('--weights <name|path>', 'safetensors checkpoint (catalogue name or path)')
-    .option('--image-size <px>', 'square input side (a multiple of the patch size)')
+    .option('--image-size <size>', 'input size: a side in pixels (512) or WIDTHxHEIGHT (512x384: 512 wide, 384 high), each side a multiple of the patch size')
     .option('--layers <list>', 'comma-separated 0-based blocks to output (default: the last)')
     .option('--vv-blocks <n>', 'CLIP only: AnomalyCLIP V-V attention in the last n blocks (default 0)')
     .option('--external-data <mode>', 'auto (above 2 GiB), always or never (default auto)')

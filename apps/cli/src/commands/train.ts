@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { openSafetensors, pathExists } from '@hgm/tensor/node';
+import type { ImageSize } from '@hgm/tensor';
 import { architectureOf, configDifferences, type DualAnchorConfig } from '@hgm/dual-anchor';
 import { train, type TrainResult } from '@hgm/engine/node';
 import { nodeFileSystem } from '@hgm/data/node';
@@ -22,7 +23,7 @@ export const TRAIN_SCHEMA: Schema = {
   seed: { type: 'integer', description: 'seed of the data order and noise' },
   resume: { type: 'boolean', description: 'continue from <out>/checkpoint.safetensors' },
   model: { type: 'string', choices: MODEL_PRESETS, description: 'model preset' },
-  imageSize: { type: 'integer', min: 8, description: 'input side in pixels' },
+  imageSize: { type: 'image-size', min: 8, description: 'input size: a side in pixels, or WIDTHxHEIGHT' },
   weights: { type: 'string', description: 'frozen backbone weights (DINO for paper, CLIP for anomalyclip)' },
   ...FROZEN_WEIGHT_FIELDS,
   cacheDir: { type: 'string', description: 'feature cache folder' },
@@ -41,7 +42,7 @@ export interface TrainOptionsCli extends Record<string, unknown> {
   seed: number;
   resume: boolean;
   model: string;
-  imageSize?: number;
+  imageSize?: ImageSize;
   weights?: string;
   clipWeights?: string;
   backboneWeights?: string;
@@ -182,7 +183,7 @@ export function registerTrain(program: Command, action: ActionFactory): void {
     .option('--resume', 'continue from <out>/checkpoint.safetensors when present (default)')
     .option('--no-resume', 'start over, replacing an existing checkpoint')
     .option('--model <preset>', 'tiny (random frozen weights, no download), paper (DINOv3 ViT-L/16 + CLIP-L text) or anomalyclip (default tiny)')
-    .option('--image-size <px>', 'input side (default: the preset\'s)')
+    .option('--image-size <size>', 'input size: a side in pixels (512) or WIDTHxHEIGHT (512x384: 512 wide, 384 high); each side a multiple of the patch size (default: the preset\'s)')
     .option('--weights <name|path>', 'frozen backbone weights: DINO for paper, CLIP for anomalyclip (catalogue name or file)')
     .option('--clip-weights <name|path>', 'CLIP weights: catalogue name or file (.safetensors, .pt, .pth, .bin; default for paper/anomalyclip: clip-vit-l-14-336)')
     .option('--backbone-weights <name|path>', 'DINO weights: catalogue name or file (.safetensors, .pth, .bin; default for paper: dinov3-vitl16)')

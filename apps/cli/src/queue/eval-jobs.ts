@@ -13,6 +13,7 @@ import type { Queue } from 'bullmq';
 import type { DatasetSample } from '@hgm/data';
 import { nodeFileSystem, nodeImageDecoder } from '@hgm/data/node';
 import { decodeShardState, encodeShardState, evaluateShard, samplesByCategory, type EngineModel, type EvaluationShardState } from '@hgm/engine/node';
+import { CheckpointMismatchError, formatImageSize, sameImageSize, type ImageSize } from '@hgm/tensor';
 import { atomicWriteFile } from '@hgm/tensor/node';
 import { CliError, EXIT } from '../exit-codes';
 import { JOB_ATTEMPTS, JOB_BACKOFF_MS, sha256File, type JobOutcome } from './detect-jobs';
@@ -46,7 +47,7 @@ export interface EvalJobData {
   mapSize: 'original' | 'model';
   maxPixels: number;
   /** Input side the submitter asked for (--image-size); the worker's model must have it. */
-  imageSize?: number;
+  imageSize?: ImageSize;
 }
 
 /** What a worker returns for one shard. */
@@ -102,7 +103,7 @@ export async function submitEvalJobs(
   queue: Queue<EvalJobData, EvalJobResult>,
   shards: readonly EvalShard[],
   mapNames: ReadonlyMap<string, string>,
-  options: { outDir: string; model: string; batchSize: number; saveMaps: boolean; mapSize: 'original' | 'model'; maxPixels: number; imageSize?: number },
+  options: { outDir: string; model: string; batchSize: number; saveMaps: boolean; mapSize: 'original' | 'model'; maxPixels: number; imageSize?: ImageSize },
 ): Promise<SubmittedShard[]> {
   const submitted: SubmittedShard[] = [];
   const jobs = [];
@@ -139,8 +140,8 @@ export function describeEvalJob(data: Pick<EvalJobData, 'shard' | 'shards' | 'ca
  * for the same job (a job taken up again after its worker died) writes the same files.
  */
 export async function processEvalJob(model: EngineModel, data: EvalJobData, jobId: string, options: { featureCacheDir: string; onWarning?: (w: string) => void }): Promise<EvalJobResult> {
-  if (data.imageSize !== undefined && data.imageSize !== model.preprocess.size) {
-    throw new Error(`${describeEvalJob(data)} was queued for input side ${data.imageSize}, this worker's model takes ${model.preprocess.size}`);
+  if (data.imageSize !== undefined && !sameImageSize(data.imageSize, model.preprocess.size)) {
+    throw new CheckpointMismatchError(describeEvalJob(data), `${describeEvalJob(data)} was queued for input size ${formatImageSize(data.imageSize)}, this worker's model takes ${formatImageSize(model.preprocess.size)}`);
   }
   const state = await evaluateShard({
     model,

@@ -9,6 +9,7 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DestinationStream } from 'pino';
+import { imageHW } from '@hgm/tensor';
 import { DataError, preprocessImage } from '@hgm/data';
 import { decodeImageNode } from '@hgm/data/node';
 import { mapMaximum, originalMapPngs, predictImages, RateMeter, type EngineModel } from '@hgm/engine/node';
@@ -110,6 +111,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const limits: ServeLimits = { ...DEFAULT_SERVE_LIMITS, ...options.limits };
   const { model } = options;
   const size = model.preprocess.size;
+  const [height, width] = imageHW(size);
   const metrics = createMetrics(() => batcher.queued);
   const meter = new RateMeter();
   meter.tick(0);
@@ -119,7 +121,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     maxQueue: limits.maxQueue,
     run: async (pixels) => {
       const { scores, maps } = await predictImages(model, pixels);
-      return pixels.map((_, j) => ({ score: scores[j]!, map: maps.slice(j * size * size, (j + 1) * size * size) }));
+      return pixels.map((_, j) => ({ score: scores[j]!, map: maps.slice(j * height * width, (j + 1) * height * width) }));
     },
     onBatch: (n, seconds) => {
       metrics.batchSize.observe(n);

@@ -133,7 +133,9 @@ export function validateClipConfig(cfg: ClipConfig): void {
   if (cfg.text.width % cfg.text.heads !== 0) problems.push(`text.width ${cfg.text.width} is not divisible by text.heads ${cfg.text.heads}`);
   if (cfg.vision.imageSize % cfg.vision.patchSize !== 0) problems.push(`vision.imageSize ${cfg.vision.imageSize} is not a multiple of vision.patchSize ${cfg.vision.patchSize}`);
   if (!(cfg.layerNormEps > 0)) problems.push(`layerNormEps must be > 0, found ${cfg.layerNormEps}`);
-  positiveInt('preprocess.size', cfg.preprocess.size);
+  if (typeof cfg.preprocess.size === 'number') positiveInt('preprocess.size', cfg.preprocess.size);
+  else if (Array.isArray(cfg.preprocess.size) && cfg.preprocess.size.length === 2) cfg.preprocess.size.forEach((v, i) => positiveInt(`preprocess.size[${i}]`, v));
+  else problems.push(`preprocess.size must be a positive integer or [height, width], found ${JSON.stringify(cfg.preprocess.size)}`);
   if (!Array.isArray(cfg.preprocess.mean) || cfg.preprocess.mean.length !== 3) problems.push(`preprocess.mean must hold 3 numbers`);
   if (!Array.isArray(cfg.preprocess.std) || cfg.preprocess.std.length !== 3 || cfg.preprocess.std.some((s) => !(s > 0))) problems.push(`preprocess.std must hold 3 positive numbers`);
   if (problems.length > 0) throw new ConfigError(`CLIP config ${cfg.name}: ${problems.join('; ')}`);
