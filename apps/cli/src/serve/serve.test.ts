@@ -128,18 +128,23 @@ describe('hgm serve', () => {
   });
 
   it('answers 503 with Retry-After when the queue is full and 504 past the request timeout', async () => {
-    const slow = await startServe(checkpoint, ['--batch-size', '8', '--batch-wait-ms', '1500', '--max-queue', '1', '--timeout-ms', '400'], env);
+    const slow = await startServe(checkpoint, ['--batch-size', '8', '--batch-wait-ms', '6000', '--max-queue', '1', '--timeout-ms', '1500'], env);
     try {
       const png = await readFile(images[0]!);
       const first = post(`${slow.url}/v1/detect`, png, 'image/png');
-      await new Promise((r) => setTimeout(r, 100));
+      // the second request must arrive once the first waits in the queue (its decoding takes a while under load)
+      for (let i = 0; i < 100; i++) {
+        const metrics = await (await fetch(`${slow.url}/metrics`)).text();
+        if (/^hgm_queue_depth 1$/m.test(metrics)) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
       const second = await post(`${slow.url}/v1/detect`, png, 'image/png');
       expect(second.status).toBe(503);
       expect(second.headers.get('retry-after')).toMatch(/^\d+$/);
       expect(second.json['message']).toMatch(/busy/);
       const timedOut = await first;
       expect(timedOut.status).toBe(504);
-      expect(timedOut.json['message']).toMatch(/400 ms/);
+      expect(timedOut.json['message']).toMatch(/1500 ms/);
     } finally {
       await stopProcess(slow.proc);
     }
