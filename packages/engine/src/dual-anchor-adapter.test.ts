@@ -7,7 +7,7 @@ import { useBackend } from '@hgm/tensor/testing';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { buildTinyModel } from '@hgm/dual-anchor';
 import { DualAnchorEngineModel } from './dual-anchor-adapter';
-import { FeatureCache } from './feature-cache';
+import { FeatureCache, featureKey } from './feature-cache';
 import { splitFeatures } from './features';
 import type { FeatureBatch } from './engine-model';
 
@@ -75,5 +75,35 @@ describe('DualAnchorEngineModel features', () => {
     const missing: FeatureBatch = new Map([...features].filter(([name]) => name !== 'grid'));
     expect(() => engineModel.toVisionFeatures(missing)).toThrow('feature batch has no "grid" tensor');
     disposeAll(features);
+  });
+
+  it('useVisionExecutor runs the vision step on another executor; the cache key names it only when it is not exact', async () => {
+    const other = new DualAnchorEngineModel(buildTinyModel({ tokenizer: await loadClipTokenizer() }), { backbone: 'tiny', weights: 'seed-0' });
+    try {
+      const tfjsBackbone = other.model.frozen.backbone;
+      let calls = 0;
+      const counting = { ...tfjsBackbone, encode: (p: tf.Tensor4D, layers: readonly number[]) => (calls++, tfjsBackbone.encode(p, layers)) };
+      const bytes = new Uint8Array([1, 2, 3]);
+      const tfjsKey = featureKey(bytes, other.featureKey);
+      expect(tfjsKey).toBe(featureKey(bytes, engineModel.featureKey));
+
+      other.useVisionExecutor(counting, { name: 'onnx', exact: true });
+      expect(other.featureKey.executor).toBeUndefined();
+      expect(featureKey(bytes, other.featureKey)).toBe(tfjsKey);
+      const input = pixels(1);
+      disposeAll(other.encodeVision(input));
+      expect(calls).toBe(1);
+
+      other.useVisionExecutor(counting, { name: 'approximate', exact: false });
+      expect(other.featureKey.executor).toBe('approximate');
+      expect(featureKey(bytes, other.featureKey)).not.toBe(tfjsKey);
+      other.useVisionExecutor(counting, { name: 'onnx', exact: true });
+      expect(featureKey(bytes, other.featureKey)).toBe(tfjsKey);
+
+      expect(() => other.useVisionExecutor({ ...counting, depth: counting.depth + 1 }, { name: 'onnx', exact: true })).toThrow(/useBackbone needs depth/);
+      input.dispose();
+    } finally {
+      other.model.dispose();
+    }
   });
 });

@@ -22,6 +22,11 @@ export interface OnnxEncoderOptions extends SessionOptions {
   layers?: readonly number[];
   /** Also output raw block outputs (parity). */
   debugOutputs?: boolean;
+  /**
+   * Dispose the tfjs vision weights once the session holds its own copy (the tfjs encoder cannot run
+   * afterwards; a CLIP model keeps its text tower). Default false.
+   */
+  release?: boolean;
 }
 
 /** Host positional tables for one patch grid, fed as graph inputs. */
@@ -69,12 +74,16 @@ export class OnnxImageEncoder implements ImageEncoder {
     decode: (out: OnnxOutputs, layers: readonly number[]) => { cls: tf.Tensor2D; patchTokens: tf.Tensor3D[] },
     outputNames: (layers: readonly number[]) => string[],
     onDispose: () => void,
+    release: () => void,
   ): OnnxImageEncoder {
     const runtime = requireRuntime();
     const weightBytes = graph.weightBytes();
+    // The graph's weights are lazy: each is read from tfjs (and transposed) while the model is written, so
+    // the serialized model is the only other copy, and it is dropped once the session is made.
     let model: Uint8Array | null = graph.toModel();
     const session = runtime.createSession(model, options);
     model = null;
+    if (options.release) release();
     return new OnnxImageEncoder(info, layers, runtime, session, positional, decode, outputNames, onDispose, weightBytes);
   }
 
@@ -105,13 +114,15 @@ export class OnnxImageEncoder implements ImageEncoder {
       }),
       (ls) => ['image_embeds', ...ls.map((l) => `patch_features.${l}`)],
       disposeTable,
+      () => releaseClipVision(model),
     );
   }
 
   /**
    * A DINOv2 / DINOv3 model as an ONNX encoder; `encodeImage` returns what the model's own `encodeImage`
    * returns (normed CLS; normed, or raw with `normalizeTaps: false`, patch tokens of the tapped blocks).
-   * With `release: true` the tfjs weights are disposed once the session holds them.
+   * With `release: true` the tfjs weights are disposed once the session holds them (the model cannot run
+   * on tfjs afterwards).
    */
   static fromDino(model: DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }, options: OnnxEncoderOptions & { release?: boolean; normalizeTaps?: boolean } = {}): OnnxImageEncoder {
     const family = model.info.family as 'dinov2' | 'dinov3';
@@ -123,7 +134,6 @@ export class OnnxImageEncoder implements ImageEncoder {
     const normalizeTaps = options.normalizeTaps ?? true;
     const { feeds: positional, dispose: disposeSmall } = dinoPositionalFeeds(model);
     const info = model.info;
-    if (options.release) model.dispose();
     const tap = (l: number) => (normalizeTaps ? `block_norm.${l}` : `block.${l}`);
     return OnnxImageEncoder.create(
       info,
@@ -139,6 +149,7 @@ export class OnnxImageEncoder implements ImageEncoder {
       },
       (ls) => ['norm', ...ls.map(tap)],
       disposeSmall,
+      () => model.dispose(),
     );
   }
 
@@ -216,6 +227,20 @@ export class OnnxImageEncoder implements ImageEncoder {
     this.gridCache.clear();
     this.onDispose();
   }
+}
+
+/**
+ * Disposes the tfjs weights of a CLIP model's vision tower (`visual.*`), keeping the text tower. The vision
+ * tower cannot run on tfjs afterwards; disposing the model later is still safe.
+ */
+export function releaseClipVision(model: ClipModel): number {
+  let bytes = 0;
+  for (const p of model.params.entries()) {
+    if (!p.name.startsWith('visual.') || p.variable.isDisposed) continue;
+    bytes += p.variable.size * 4;
+    p.variable.dispose();
+  }
+  return bytes;
 }
 
 /**

@@ -91,12 +91,22 @@ function tryLoad(packageName: string): OnnxRuntimeLoad {
       createSession(model, options) {
         const threads = options.threads ?? 0;
         if (!Number.isInteger(threads) || threads < 0) throw new Error(`onnx session: threads must be a non-negative integer (0 = every core), found ${threads}`);
+        const eps = options.executionProviders ?? ['cpu'];
+        const unknown = eps.filter((name) => !providers.includes(name));
+        if (unknown.length > 0) throw new Error(`onnx session: onnxruntime-node ${version} has no ${unknown.join(', ')} execution provider here (it has ${providers.join(', ')})`);
         const native = new binding.binding.InferenceSession();
-        native.loadModel(model.buffer, model.byteOffset, model.byteLength, {
-          executionProviders: (options.executionProviders ?? ['cpu']).map((name) => ({ name })),
-          intraOpNumThreads: threads,
-          graphOptimizationLevel: 'all',
-        });
+        try {
+          native.loadModel(model.buffer, model.byteOffset, model.byteLength, {
+            executionProviders: eps.map((name) => ({ name })),
+            intraOpNumThreads: threads,
+            graphOptimizationLevel: 'all',
+            // Errors only: the runtime's warnings (e.g. shape ops placed on the CPU next to a GPU provider) are
+            // expected and say nothing about the result.
+            logSeverityLevel: 3,
+          });
+        } catch (e) {
+          throw new Error(`onnx session on ${eps.join(', ')}: ${runtimeMessage(e)}`);
+        }
         let disposed = false;
         return {
           run(feeds, outputs) {
@@ -113,4 +123,15 @@ function tryLoad(packageName: string): OnnxRuntimeLoad {
       },
     },
   };
+}
+
+/**
+ * The message of a runtime error without its source location and failed condition: `/onnxruntime_src/...cc:136
+ * ...::<lambda()> adapter_result.status == ... was false. Failed to get a WebGPU adapter: No supported adapters`
+ * becomes `Failed to get a WebGPU adapter: No supported adapters`.
+ */
+export function runtimeMessage(e: unknown): string {
+  const line = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
+  const m = /^\S+\.(?:cc|h|cpp):\d+ .*? was false\. (.+)$/.exec(line) ?? /^\S+\.(?:cc|h|cpp):\d+ \S+ (.+)$/.exec(line);
+  return m ? m[1]! : line;
 }

@@ -7,6 +7,7 @@ import type { Schema } from '../config-file';
 import { EXIT } from '../exit-codes';
 import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples } from '../dataset';
 import { defaultFeatureCacheDir } from '../paths';
 import { join } from 'node:path';
@@ -25,6 +26,8 @@ export const EVAL_SCHEMA: Schema = {
   ...FROZEN_WEIGHT_FIELDS,
   cacheDir: { type: 'string', description: 'feature cache folder' },
   backend: BACKEND_FIELD,
+  executor: EXECUTOR_FIELD,
+  threads: THREADS_FIELD,
 };
 
 interface EvalOptions extends Record<string, unknown> {
@@ -45,9 +48,11 @@ interface EvalOptions extends Record<string, unknown> {
   mapSize: string;
   maxPixels: number;
   overwrite: boolean;
+  executor: string;
+  threads?: number;
 }
 
-const DEFAULTS: EvalOptions = { split: 'test', batchSize: 8, metrics: [...DEFAULT_EVAL_METRICS], maps: true, backend: 'auto', mapSize: 'original', maxPixels: DEFAULT_MAX_PIXELS, overwrite: false };
+const DEFAULTS: EvalOptions = { split: 'test', batchSize: 8, metrics: [...DEFAULT_EVAL_METRICS], maps: true, backend: 'auto', mapSize: 'original', maxPixels: DEFAULT_MAX_PIXELS, overwrite: false, executor: 'auto' };
 
 export async function runEval(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(EVAL_SCHEMA, DEFAULTS, flags, ['data', 'checkpoint', 'out']);
@@ -64,7 +69,9 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
     backboneWeights: o.backboneWeights,
     log: (l) => ctx.info(l),
   });
+  let executor: ReturnType<typeof useExecutor> | undefined;
   try {
+    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
     ctx.info(`model: ${info.config.name} (${info.path}); evaluating ${samples.length} images of ${categories.join(', ')}`);
     const result = await evaluate({
       model,
@@ -81,11 +88,12 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
     });
     const files = { markdown: join(outDir, 'metrics.md'), csv: join(outDir, 'metrics.csv'), json: join(outDir, 'metrics.json'), scores: join(outDir, 'scores.csv'), maps: o.maps ? join(outDir, 'maps') : null };
     ctx.result(
-      { command: 'eval', backend: backend.chosen, checkpoint: info.path, out: outDir, files, metrics: result.metrics, categories: result.categories, mean: result.mean },
+      { command: 'eval', backend: backend.chosen, executor: executor.executor, ...(executor.reason ? { executorReason: executor.reason } : {}), checkpoint: info.path, out: outDir, files, metrics: result.metrics, categories: result.categories, mean: result.mean },
       `${evaluationMarkdown(result)}\nwritten: ${files.markdown}, ${files.csv}, ${files.json}, ${files.scores}${files.maps ? `, ${files.maps}/` : ''}`,
     );
     return EXIT.ok;
   } finally {
+    executor?.dispose();
     model.dispose();
   }
 }
@@ -112,6 +120,8 @@ export function registerEval(program: Command, action: ActionFactory): void {
     .option('--backbone-weights <name|path>', 'DINO weights: catalogue name or file (.safetensors, .pth, .bin; default: the ones recorded in the checkpoint)')
     .option('--cache-dir <dir>', 'feature cache (default $HGM_CACHE/features or ~/.cache/hgm/features)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--executor <name>', EXECUTOR_OPTION_HELP)
+    .option('--threads <n>', THREADS_OPTION_HELP)
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--json', 'print the result as JSON on stdout (nothing else there)')
     .option('--verbose', 'more detail')
