@@ -270,7 +270,7 @@ describe('train, eval, detect on the tiny configuration', () => {
     const forced = await hgm(evalArgs('eval-forced', 'onnx'), { env: missing });
     expect(forced.code).toBe(EXIT.unavailable);
     expect(forced.stderr).toContain('--executor onnx: the optional package does-not-exist is not installed');
-  }, 180_000);
+  }, 360_000);
 });
 
 describe('export onnx', () => {

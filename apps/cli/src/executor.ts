@@ -3,11 +3,15 @@
  * the loaded encoder (`@hgm/onnx`) and runs it in onnxruntime-node (an optional dependency) on the CPU with
  * `--threads`; `onnx-webgpu` runs it on onnxruntime-node's WebGPU execution provider (Dawn, shipped in the
  * Linux x64 package), on whatever adapter Dawn finds; `auto` takes the CPU provider where the runtime loads
- * and otherwise stays on tfjs, saying why. Once the session holds the encoder's weights, the tfjs copies of
- * them are disposed (the model cannot go back to tfjs). The learnable parts, the text tower and the maps
+ * and otherwise stays on tfjs, saying why. The weights reach the runtime through a temporary file that it
+ * maps (large encoders) and the tfjs copies are disposed: with `onnx` / `onnx-webgpu` as soon as they are
+ * written, so the two copies never coexist; with `auto` once the session exists, so a session that cannot be
+ * made leaves the encoder on tfjs. Either way the model cannot go back to tfjs afterwards. The learnable parts, the text tower and the maps
  * always run on tfjs. Both providers' outputs are within the parity tolerance of tfjs's, so the feature
  * cache shares their entries (the executor is not part of the key).
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import type { VisionBackbone } from '@hgm/dual-anchor';
 import type { DualAnchorEngineModel } from '@hgm/engine';
@@ -75,13 +79,18 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
   }
   const threads = options.threads ?? 0;
   const layers = model.config.layers;
-  const sessionOptions = { layers, threads, release: true, ...(webgpu ? { executionProviders: ['webgpu'] } : {}) };
+  // Asked for by name, the encoder has no tfjs fallback: its tfjs weights go as soon as they are written for
+  // the runtime, and a collection frees them before the runtime maps its copy, so the two never coexist.
+  // Under auto they stay until the session exists, so a session that cannot be made leaves tfjs running.
+  const release = onnxRequest ? ('before-session' as const) : true;
+  const collect = onnxRequest ? garbageCollector() : undefined;
+  const sessionOptions = { layers, threads, release, ...(collect ? { collect } : {}), ...(webgpu ? { executionProviders: ['webgpu'] } : {}) };
   let encoder: OnnxImageEncoder;
   let backbone: VisionBackbone;
   try {
     encoder = source.kind === 'clip' ? OnnxImageEncoder.fromClip(source.clip, sessionOptions) : OnnxImageEncoder.fromDino(source.encoder as Parameters<typeof OnnxImageEncoder.fromDino>[0], sessionOptions);
   } catch (e) {
-    // Session creation fails before the tfjs weights are released, so the model still runs on tfjs.
+    // Under auto, session creation fails before the tfjs weights are released, so the model still runs on tfjs.
     const reason = (e as Error).message.split('\n')[0]!;
     if (onnxRequest) throw new CliError(`--executor ${request}: ONNX Runtime could not load the encoder: ${reason}`, EXIT.unavailable, 'use --executor tfjs');
     return tfjs(`ONNX Runtime not used: it could not load the encoder: ${reason}`);
@@ -96,4 +105,20 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
   const where = webgpu ? 'webgpu' : `cpu, ${threads === 0 ? 'every core' : `${threads} thread${threads === 1 ? '' : 's'}`}`;
   options.log(`executor: ${name} (onnxruntime-node ${load.runtime.version}, ${where})`);
   return { executor: name, dispose: () => encoder.dispose() };
+}
+
+/**
+ * The garbage collector as a function (`globalThis.gc` under `--expose-gc`, otherwise exposed through V8's
+ * flag for the contexts made afterwards), or undefined where V8 refuses.
+ */
+function garbageCollector(): (() => void) | undefined {
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  if (exposed) return exposed;
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as unknown;
+    return typeof gc === 'function' ? (gc as () => void) : undefined;
+  } catch {
+    return undefined;
+  }
 }

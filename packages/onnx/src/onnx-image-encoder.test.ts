@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostToTensor, type HostTensor } from '@hgm/tensor';
 import { compareClose, expectNoLeak, readFixture, repoFixturesDir, type Fixture } from '@hgm/tensor/testing';
@@ -209,6 +211,44 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     try {
       const r = await dinoChecks(fx, model, run, { release: true });
       expect(r.ok, `worst abs error ${r.worst}`).toBe(true);
+      expect(model.params.entries().every((p) => p.variable.isDisposed)).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('vit/dinov3-tiny staged on disk: within 1e-4, and the staging files are gone once the session exists', async () => {
+    const { fx, model, run } = await dino('vit/dinov3-tiny', 'dinov3');
+    const stagingDir = mkdtempSync(join(tmpdir(), 'hgm-onnx-staging-test-'));
+    try {
+      const r = await dinoChecks(fx, model, run, { weightStaging: 'disk', stagingDir });
+      expect(r.ok, `worst abs error ${r.worst}`).toBe(true);
+      expect(readdirSync(stagingDir)).toEqual([]);
+      expect(() => OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { weightStaging: 'disk', stagingDir: join(stagingDir, 'missing') })).toThrow(
+        /ONNX executor: cannot make a staging folder for the weights in .*missing \(.*\); set stagingDir or use weightStaging 'memory'/,
+      );
+    } finally {
+      model.dispose();
+      rmSync(stagingDir, { recursive: true, force: true });
+    }
+  });
+
+  it("release 'before-session': the tfjs weights go (and collect runs) before the runtime reads the model, even when it then fails", async () => {
+    for (const weightStaging of ['memory', 'disk'] as const) {
+      const { fx, model, run } = await dino('vit/dinov3-tiny', 'dinov3');
+      try {
+        let collected = 0;
+        const r = await dinoChecks(fx, model, run, { release: 'before-session', weightStaging, collect: () => collected++ });
+        expect(r.ok, `worst abs error ${r.worst}`).toBe(true);
+        expect(collected).toBe(1);
+        expect(model.params.entries().every((p) => p.variable.isDisposed)).toBe(true);
+      } finally {
+        model.dispose();
+      }
+    }
+    const { model } = await dino('vit/dinov2-tiny', 'dinov2');
+    try {
+      expect(() => OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { release: 'before-session', executionProviders: ['no-such-provider'] })).toThrow(/has no no-such-provider execution provider/);
       expect(model.params.entries().every((p) => p.variable.isDisposed)).toBe(true);
     } finally {
       model.dispose();

@@ -16,6 +16,7 @@ export interface OrtTensor {
 
 interface NativeSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
+  loadModel(path: string, options: object): void;
   run(feeds: Record<string, OrtTensor>, fetches: Record<string, null>, options: object): Record<string, OrtTensor>;
   dispose(): void;
   readonly inputMetadata: unknown;
@@ -27,7 +28,11 @@ export interface OnnxRuntime {
   readonly version: string;
   /** Execution providers the installed binary ships (`cpu`, `webgpu`, ...). */
   readonly providers: string[];
-  createSession(model: Uint8Array, options: SessionOptions): OrtSession;
+  /**
+   * A session of a serialized model, or of the model file at a path (its external data file beside it is
+   * mapped into memory rather than read into a second buffer, where its offsets are page-aligned).
+   */
+  createSession(model: Uint8Array | string, options: SessionOptions): OrtSession;
   tensor(data: Float32Array, dims: readonly number[]): OrtTensor;
 }
 
@@ -96,14 +101,16 @@ function tryLoad(packageName: string): OnnxRuntimeLoad {
         if (unknown.length > 0) throw new Error(`onnx session: onnxruntime-node ${version} has no ${unknown.join(', ')} execution provider here (it has ${providers.join(', ')})`);
         const native = new binding.binding.InferenceSession();
         try {
-          native.loadModel(model.buffer, model.byteOffset, model.byteLength, {
+          const sessionOptions = {
             executionProviders: eps.map((name) => ({ name })),
             intraOpNumThreads: threads,
             graphOptimizationLevel: 'all',
             // Errors only: the runtime's warnings (e.g. shape ops placed on the CPU next to a GPU provider) are
             // expected and say nothing about the result.
             logSeverityLevel: 3,
-          });
+          };
+          if (typeof model === 'string') native.loadModel(model, sessionOptions);
+          else native.loadModel(model.buffer, model.byteOffset, model.byteLength, sessionOptions);
         } catch (e) {
           throw new Error(`onnx session on ${eps.join(', ')}: ${runtimeMessage(e)}`);
         }
