@@ -243,6 +243,66 @@ describe('train, eval, detect on the tiny configuration', () => {
     expect(forced.code).toBe(EXIT.unavailable);
     expect(forced.stderr).toContain('--executor onnx: the optional package onnxruntime-node-absent is not installed');
   });
+
+  it('train and eval --executor: onnx gives the tfjs losses and scores within 1e-4 and --json names the executor; without the runtime auto falls back to tfjs and says why', async () => {
+    const losses = async (out: string) => (JSON.parse(await readFile(join(out, 'history.json'), 'utf8')) as { loss: number }[]).map((h) => h.loss);
+    const evalScores = async (out: string) =>
+      (await readFile(join(out, 'scores.csv'), 'utf8'))
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => Number(line.split(',').at(-1)));
+    const near = (a: number[], b: number[]) => {
+      expect(a.length).toBe(b.length);
+      expect(a.length).toBeGreaterThan(0);
+      a.forEach((x, i) => expect(Math.abs(x - b[i]!), `value ${i}: ${x} vs ${b[i]}`).toBeLessThan(1e-4));
+    };
+    // Each executor gets its own feature cache, so each computes its features.
+    const cache = (name: string) => ({ HGM_CACHE: join(root, `cache-${name}`) });
+    const trainArgs = (out: string, executor: string) => ['train', '--data', data, '--out', join(root, out), '--epochs', '1', ...TRAIN_ARGS, '--executor', executor, '--threads', '1', '--json'];
+    const evalArgs = (out: string, executor: string) => ['eval', '--data', data, '--checkpoint', trained, '--out', join(root, out), '--no-maps', '--backend', 'cpu', '--executor', executor, '--threads', '1', '--json'];
+
+    const trainTfjs = await hgm(trainArgs('train-tfjs', 'tfjs'), { env: cache('tfjs') });
+    expect(trainTfjs.code, trainTfjs.stderr).toBe(EXIT.ok);
+    expect(json(trainTfjs)['executor']).toBe('tfjs');
+    const evalTfjs = await hgm(evalArgs('eval-tfjs', 'tfjs'), { env: cache('tfjs') });
+    expect(evalTfjs.code, evalTfjs.stderr).toBe(EXIT.ok);
+    expect(json(evalTfjs)['executor']).toBe('tfjs');
+    if (loadOnnxRuntime().ok) {
+      const trainOnnx = await hgm(trainArgs('train-onnx', 'onnx'), { env: cache('onnx') });
+      expect(trainOnnx.code, trainOnnx.stderr).toBe(EXIT.ok);
+      expect(json(trainOnnx)['executor']).toBe('onnx');
+      expect(json(trainOnnx)['featureCache']).toMatchObject({ writes: 14 });
+      near(await losses(join(root, 'train-onnx')), await losses(join(root, 'train-tfjs')));
+      const evalOnnx = await hgm(evalArgs('eval-onnx', 'onnx'), { env: cache('onnx-eval') });
+      expect(evalOnnx.code, evalOnnx.stderr).toBe(EXIT.ok);
+      expect(json(evalOnnx)['executor']).toBe('onnx');
+      near(await evalScores(join(root, 'eval-onnx')), await evalScores(join(root, 'eval-tfjs')));
+      // The WebGPU provider runs where Dawn finds an adapter (a software one will do); elsewhere it fails clearly.
+      const evalWebgpu = await hgm(evalArgs('eval-webgpu', 'onnx-webgpu'), { env: cache('webgpu') });
+      if (evalWebgpu.code === EXIT.ok) {
+        expect(json(evalWebgpu)['executor']).toBe('onnx-webgpu');
+        near(await evalScores(join(root, 'eval-webgpu')), await evalScores(join(root, 'eval-tfjs')));
+      } else {
+        expect(evalWebgpu.code, evalWebgpu.stderr).toBe(EXIT.unavailable);
+        expect(evalWebgpu.stderr).toMatch(/--executor onnx-webgpu: (ONNX Runtime could not load the encoder: onnx session on webgpu: |onnxruntime-node \S+ on this platform has no WebGPU execution provider)/);
+      }
+    }
+    const missing = { ...cache('tfjs'), HGM_ONNXRUNTIME_PACKAGE: 'does-not-exist' };
+    const trainAuto = await hgm(trainArgs('train-auto', 'auto'), { env: missing });
+    expect(trainAuto.code, trainAuto.stderr).toBe(EXIT.ok);
+    expect(json(trainAuto)['executor']).toBe('tfjs');
+    expect(json(trainAuto)['executorReason']).toContain('ONNX Runtime not used: the optional package does-not-exist is not installed');
+    expect(await losses(join(root, 'train-auto'))).toEqual(await losses(join(root, 'train-tfjs')));
+    const evalAuto = await hgm(evalArgs('eval-auto', 'auto'), { env: missing });
+    expect(evalAuto.code, evalAuto.stderr).toBe(EXIT.ok);
+    expect(json(evalAuto)['executor']).toBe('tfjs');
+    expect(json(evalAuto)['executorReason']).toContain('ONNX Runtime not used: the optional package does-not-exist is not installed');
+    expect(await evalScores(join(root, 'eval-auto'))).toEqual(await evalScores(join(root, 'eval-tfjs')));
+    const forced = await hgm(evalArgs('eval-forced', 'onnx'), { env: missing });
+    expect(forced.code).toBe(EXIT.unavailable);
+    expect(forced.stderr).toContain('--executor onnx: the optional package does-not-exist is not installed');
+  }, 360_000);
 });
 
 describe('export onnx', () => {

@@ -8,7 +8,7 @@ import { imageHW } from '@hgm/tensor';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { buildTinyModel } from '@hgm/dual-anchor';
 import { DualAnchorEngineModel } from './dual-anchor-adapter';
-import { FeatureCache } from './feature-cache';
+import { FeatureCache, featureKey } from './feature-cache';
 import { splitFeatures } from './features';
 import { predictImages } from './predict-images';
 import type { FeatureBatch } from './engine-model';
@@ -104,6 +104,36 @@ describe('DualAnchorEngineModel features', () => {
       disposeAll(features);
     } finally {
       wide.dispose();
+    }
+  });
+
+  it('useVisionExecutor runs the vision step on another executor; the cache key names it only when it is not exact', async () => {
+    const other = new DualAnchorEngineModel(buildTinyModel({ tokenizer: await loadClipTokenizer() }), { backbone: 'tiny', weights: 'seed-0' });
+    try {
+      const tfjsBackbone = other.model.frozen.backbone;
+      let calls = 0;
+      const counting = { ...tfjsBackbone, encode: (p: tf.Tensor4D, layers: readonly number[]) => (calls++, tfjsBackbone.encode(p, layers)) };
+      const bytes = new Uint8Array([1, 2, 3]);
+      const tfjsKey = featureKey(bytes, other.featureKey);
+      expect(tfjsKey).toBe(featureKey(bytes, engineModel.featureKey));
+
+      other.useVisionExecutor(counting, { name: 'onnx', exact: true });
+      expect(other.featureKey.executor).toBeUndefined();
+      expect(featureKey(bytes, other.featureKey)).toBe(tfjsKey);
+      const input = pixels(1);
+      disposeAll(other.encodeVision(input));
+      expect(calls).toBe(1);
+
+      other.useVisionExecutor(counting, { name: 'approximate', exact: false });
+      expect(other.featureKey.executor).toBe('approximate');
+      expect(featureKey(bytes, other.featureKey)).not.toBe(tfjsKey);
+      other.useVisionExecutor(counting, { name: 'onnx', exact: true });
+      expect(featureKey(bytes, other.featureKey)).toBe(tfjsKey);
+
+      expect(() => other.useVisionExecutor({ ...counting, depth: counting.depth + 1 }, { name: 'onnx', exact: true })).toThrow(/useBackbone needs depth/);
+      input.dispose();
+    } finally {
+      other.model.dispose();
     }
   });
 });

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng, SafetensorsReader } from '@hgm/tensor';
-import { disposeDualAnchorOutput, type DualAnchorModel, type VisionFeatures } from '@hgm/dual-anchor';
+import { disposeDualAnchorOutput, type DualAnchorModel, type VisionBackbone, type VisionFeatures } from '@hgm/dual-anchor';
 import type { BatchLoss, BatchPrediction, EngineModel, EnginePreprocess, FeatureBatch } from './engine-model';
 import type { FeatureKeyParts } from './feature-cache';
 import { ShapeError, canonicalImageSize, formatImageSize, imageHW } from '@hgm/tensor';
@@ -36,7 +36,7 @@ export class DualAnchorEngineModel implements EngineModel {
   readonly name: string;
   readonly config: unknown;
   readonly preprocess: EnginePreprocess;
-  readonly featureKey: FeatureKeyParts;
+  featureKey: FeatureKeyParts;
 
   constructor(
     readonly model: DualAnchorModel,
@@ -52,6 +52,20 @@ export class DualAnchorEngineModel implements EngineModel {
     // normalisation statistics are taken.
     this.preprocess = { size: c.imageSize, mean: [...pre.mean], std: [...pre.std], interpolation: 'bicubic', resize: 'squash' };
     this.featureKey = { backbone: identity.backbone, weights: identity.weights, resolution: canonicalImageSize(c.imageSize), layers: [...c.layers], preprocess: JSON.stringify(this.preprocess) };
+  }
+
+  /**
+   * Runs the frozen vision step with another executor of the same encoder (e.g. `@hgm/onnx`'s ONNX Runtime
+   * graph, built from `model.frozen.visionSource`). `executor.name` enters the feature-cache key only when
+   * `executor.exact` is false, i.e. when its outputs can differ from tfjs's beyond the parity tolerance;
+   * exact executors share the cache entries of tfjs. The caller keeps ownership of `backbone`'s resources.
+   */
+  useVisionExecutor(backbone: VisionBackbone, executor: { name: string; exact: boolean }): void {
+    this.model.useBackbone(backbone);
+    const key: FeatureKeyParts = { ...this.featureKey };
+    delete key.executor;
+    if (!executor.exact) key.executor = executor.name;
+    this.featureKey = key;
   }
 
   get parameters() {

@@ -24,6 +24,12 @@ export interface FeatureKeyParts {
   layers: number[];
   /** Preprocessing that affects pixels (mean/std/interpolation), serialised. */
   preprocess: string;
+  /**
+   * The executor of the frozen encoder, only where its outputs can differ from tfjs's beyond the parity
+   * tolerance (1e-4); absent for tfjs and for executors within it (ONNX Runtime's CPU and WebGPU
+   * providers), whose entries are shared.
+   */
+  executor?: string;
 }
 
 /**
@@ -37,7 +43,7 @@ export function featureKey(imageBytes: Uint8Array, parts: FeatureKeyParts): stri
   const h = createHash('sha256');
   h.update(imageBytes);
   h.update('\0');
-  h.update(JSON.stringify({ f: FEATURE_CACHE_FORMAT, b: parts.backbone, w: parts.weights, r: parts.resolution, l: parts.layers, p: parts.preprocess }));
+  h.update(JSON.stringify({ f: FEATURE_CACHE_FORMAT, b: parts.backbone, w: parts.weights, r: parts.resolution, l: parts.layers, p: parts.preprocess, ...(parts.executor !== undefined ? { e: parts.executor } : {}) }));
   return h.digest('hex');
 }
 

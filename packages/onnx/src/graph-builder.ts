@@ -3,18 +3,38 @@ import { DataType, encodeModel, node, tensor, valueInfo, type AttributeValue, ty
 /** The opset the graphs are written for (LayerNormalization needs 17). */
 export const OPSET = 17;
 
-/** A float32 initializer: name, dims and its values (not copied until the model is written). */
+/**
+ * An initializer: name, dims and its values, or (for weights) a function that makes them when the model is
+ * written. Values are not copied until then; made values are dropped once written.
+ */
 export interface Initializer {
   name: string;
   dims: number[];
-  data: Float32Array | BigInt64Array;
+  data: Float32Array | BigInt64Array | (() => Float32Array);
 }
+
+/** Float32 values, given or made on demand (read from a store, transposed) when the model is written. */
+export type WeightValues = Float32Array | (() => Float32Array);
 
 /** How {@link GraphBuilder.toModel} stores initializers: inside the model, or in an external data file. */
 export type WeightStorage = { kind: 'inline' } | { kind: 'external'; location: string; write: (chunk: Uint8Array) => void; alignment?: number };
 
 function bytesOf(a: Float32Array | BigInt64Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+function byteLengthOf(init: Initializer): number {
+  if (typeof init.data !== 'function') return init.data.byteLength;
+  return 4 * init.dims.reduce((a, b) => a * b, 1);
+}
+
+/** The bytes of an initializer, made now when lazy (checked against its dims). */
+function valuesOf(init: Initializer, who: string): Uint8Array {
+  if (typeof init.data !== 'function') return bytesOf(init.data);
+  const values = init.data();
+  const n = init.dims.reduce((a, b) => a * b, 1);
+  if (values.length !== n) throw new Error(`GraphBuilder ${who}: weight ${init.name} produced ${values.length} values, dims [${init.dims.join(', ')}] need ${n}`);
+  return bytesOf(values);
 }
 
 /**
@@ -47,10 +67,13 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, DataType.FLOAT, dims));
   }
 
-  /** A float32 initializer (the values are referenced, not copied). */
-  weight(name: string, dims: readonly number[], data: Float32Array): string {
+  /**
+   * A float32 initializer: the values are referenced, not copied, or (a function) made when the model is
+   * written and dropped right after, so a graph of lazy weights holds no copy of them.
+   */
+  weight(name: string, dims: readonly number[], data: WeightValues): string {
     const n = dims.reduce((a, b) => a * b, 1);
-    if (data.length !== n) throw new Error(`GraphBuilder ${this.name}: weight ${name} has ${data.length} values, dims [${dims.join(', ')}] need ${n}`);
+    if (typeof data !== 'function' && data.length !== n) throw new Error(`GraphBuilder ${this.name}: weight ${name} has ${data.length} values, dims [${dims.join(', ')}] need ${n}`);
     this.initializers.push({ name, dims: [...dims], data });
     return name;
   }
@@ -130,16 +153,21 @@ export class GraphBuilder {
     return bias ? this.add(y, bias) : y;
   }
 
-  /** Writes the model: initializers inline (< 2 GB) or in an external data file through `storage.write`. */
+  /**
+   * Writes the model: initializers inline (< 2 GB) or in an external data file through `storage.write`.
+   * Lazy weights are made one at a time while their bytes are copied out, so the peak is the output plus
+   * one weight.
+   */
   toModel(storage: WeightStorage = { kind: 'inline' }): Uint8Array {
     const inits: Encoded[][] = [];
     let offset = 0;
     for (const init of this.initializers) {
       const type = init.data instanceof BigInt64Array ? DataType.INT64 : DataType.FLOAT;
-      const bytes = bytesOf(init.data);
-      if (storage.kind === 'inline' || bytes.byteLength < 1024) {
-        inits.push(tensor(init.name, type, init.dims, bytes));
+      const byteLength = byteLengthOf(init);
+      if (storage.kind === 'inline' || byteLength < 1024) {
+        inits.push(tensor(init.name, type, init.dims, typeof init.data === 'function' ? { byteLength, produce: () => valuesOf(init, this.name) } : bytesOf(init.data)));
       } else {
+        const bytes = valuesOf(init, this.name);
         const align = storage.alignment ?? 4096;
         const pad = (align - (offset % align)) % align;
         if (pad > 0) storage.write(new Uint8Array(pad));
@@ -155,7 +183,7 @@ export class GraphBuilder {
 
   /** Bytes of all float initializers. */
   weightBytes(): number {
-    return this.initializers.reduce((s, i) => s + i.data.byteLength, 0);
+    return this.initializers.reduce((s, i) => s + byteLengthOf(i), 0);
   }
 }
 

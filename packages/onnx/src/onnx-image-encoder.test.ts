@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostToTensor, type HostTensor } from '@hgm/tensor';
 import { compareClose, expectNoLeak, readFixture, repoFixturesDir, type Fixture } from '@hgm/tensor/testing';
@@ -15,10 +17,35 @@ import {
   type OpenaiClipConstructorArgs,
 } from '@hgm/backbone';
 import { loadOnnxRuntime } from './ort-node';
-import { OnnxImageEncoder } from './onnx-image-encoder';
+import { GraphBuilder } from './graph-builder';
+import { OnnxImageEncoder, type OnnxEncoderOptions } from './onnx-image-encoder';
 
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 const ort = loadOnnxRuntime();
+
+/**
+ * Why onnxruntime-node's WebGPU provider cannot run here (no runtime, no provider in the binary, no adapter
+ * found by Dawn), or undefined when a one-node model runs on it.
+ */
+function webgpuUnavailable(): string | undefined {
+  if (!ort.ok) return ort.reason;
+  if (!ort.runtime.providers.includes('webgpu')) return `onnxruntime-node ${ort.runtime.version} has no WebGPU provider here`;
+  const g = new GraphBuilder('probe');
+  g.input('x', ['batch', 2]);
+  g.output('y', g.add('x', g.weight('w', [2], Float32Array.of(1, 2))), ['batch', 2]);
+  try {
+    const session = ort.runtime.createSession(g.toModel(), { executionProviders: ['webgpu'] });
+    try {
+      const y = session.run({ x: ort.runtime.tensor(Float32Array.of(1, 1), [1, 2]) }, ['y'])['y']!;
+      return y.data[0] === 2 && y.data[1] === 3 ? undefined : `the WebGPU provider gave [${[...y.data].join(', ')}] for [2, 3]`;
+    } finally {
+      session.dispose();
+    }
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+const noWebgpu = webgpuUnavailable();
 
 function close(actual: tf.Tensor, expected: HostTensor | undefined, name: string): { ok: boolean; maxAbsError: number } {
   if (!expected) throw new Error(`fixture has no ${name}`);
@@ -53,9 +80,9 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
   }
 
   /** Every case of a DINO fixture: CLS, last patch tokens, every tapped block (normed) within 1e-4; returns the worst check. */
-  async function dinoChecks(fx: Fixture, model: DinoVisionTransformer, run: ReturnType<typeof parseDinoReferenceRun>): Promise<{ ok: boolean; worst: number; checks: number }> {
+  async function dinoChecks(fx: Fixture, model: DinoVisionTransformer, run: ReturnType<typeof parseDinoReferenceRun>, options: OnnxEncoderOptions = {}): Promise<{ ok: boolean; worst: number; checks: number }> {
     const taps = model.selectBlocks(run.intermediate!.n);
-    const enc = OnnxImageEncoder.fromDino(model as DinoVisionTransformer & { config: typeof run.config }, { layers: taps, threads: 1 });
+    const enc = OnnxImageEncoder.fromDino(model as DinoVisionTransformer & { config: typeof run.config }, { layers: taps, threads: 1, ...options });
     const inputs = await fx.tensors('inputs.safetensors');
     const expected = await fx.tensors('outputs.safetensors');
     let ok = true;
@@ -178,6 +205,121 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
       }
     });
   }
+
+  it('vit/dinov3-tiny with release: the tfjs weights are disposed once the session holds them; the outputs stay within 1e-4', async () => {
+    const { fx, model, run } = await dino('vit/dinov3-tiny', 'dinov3');
+    try {
+      const r = await dinoChecks(fx, model, run, { release: true });
+      expect(r.ok, `worst abs error ${r.worst}`).toBe(true);
+      expect(model.params.entries().every((p) => p.variable.isDisposed)).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('vit/dinov3-tiny staged on disk: within 1e-4, and the staging files are gone once the session exists', async () => {
+    const { fx, model, run } = await dino('vit/dinov3-tiny', 'dinov3');
+    const stagingDir = mkdtempSync(join(tmpdir(), 'hgm-onnx-staging-test-'));
+    try {
+      const r = await dinoChecks(fx, model, run, { weightStaging: 'disk', stagingDir });
+      expect(r.ok, `worst abs error ${r.worst}`).toBe(true);
+      expect(readdirSync(stagingDir)).toEqual([]);
+      expect(() => OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { weightStaging: 'disk', stagingDir: join(stagingDir, 'missing') })).toThrow(
+        /ONNX executor: cannot make a staging folder for the weights in .*missing \(.*\); set stagingDir or use weightStaging 'memory'/,
+      );
+    } finally {
+      model.dispose();
+      rmSync(stagingDir, { recursive: true, force: true });
+    }
+  });
+
+  it("release 'before-session': the tfjs weights go (and collect runs) before the runtime reads the model, even when it then fails", async () => {
+    for (const weightStaging of ['memory', 'disk'] as const) {
+      const { fx, model, run } = await dino('vit/dinov3-tiny', 'dinov3');
+      try {
+        let collected = 0;
+        const r = await dinoChecks(fx, model, run, { release: 'before-session', weightStaging, collect: () => collected++ });
+        expect(r.ok, `worst abs error ${r.worst}`).toBe(true);
+        expect(collected).toBe(1);
+        expect(model.params.entries().every((p) => p.variable.isDisposed)).toBe(true);
+      } finally {
+        model.dispose();
+      }
+    }
+    const { model } = await dino('vit/dinov2-tiny', 'dinov2');
+    try {
+      expect(() => OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { release: 'before-session', executionProviders: ['no-such-provider'] })).toThrow(/has no no-such-provider execution provider/);
+      expect(model.params.entries().every((p) => p.variable.isDisposed)).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('a session that cannot be made releases nothing and names the provider', async () => {
+    const { model } = await dino('vit/dinov2-tiny', 'dinov2');
+    try {
+      expect(() => OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { release: true, executionProviders: ['no-such-provider'] })).toThrow(
+        /onnx session: onnxruntime-node [\d.]+ has no no-such-provider execution provider here \(it has cpu/,
+      );
+      expect(model.params.entries().some((p) => p.variable.isDisposed)).toBe(false);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('clip/clip-tiny with release: the vision tower\'s tfjs weights are disposed, the text tower\'s kept', async () => {
+    const { fx, model } = await clip('clip/clip-tiny');
+    const last = model.config.vision.layers - 1;
+    const enc = OnnxImageEncoder.fromClip(model, { layers: [last], threads: 1, release: true });
+    const inputs = await fx.tensors('inputs.safetensors');
+    const expected = await fx.tensors('outputs.safetensors');
+    try {
+      const params = model.params.entries();
+      const vision = params.filter((p) => p.name.startsWith('visual.'));
+      expect(vision.length).toBeGreaterThan(0);
+      expect(vision.every((p) => p.variable.isDisposed)).toBe(true);
+      expect(params.filter((p) => !p.name.startsWith('visual.')).some((p) => p.variable.isDisposed)).toBe(false);
+      const pixels = hostToTensor(inputs.get('pixel_values')!) as tf.Tensor4D;
+      const out = enc.encodeImage(pixels, { layers: [last] });
+      expect(close(out.cls, expected.get('image_embeds'), 'image_embeds').ok).toBe(true);
+      tf.dispose([pixels, out.cls, ...out.patchTokens]);
+    } finally {
+      enc.dispose();
+      model.dispose();
+    }
+  });
+
+  describe.skipIf(noWebgpu !== undefined)(`on the WebGPU provider${noWebgpu !== undefined ? ` (skipped: ${noWebgpu})` : ''}`, () => {
+    it('vit/dinov3-tiny (weights staged on disk, released before the session): every case and tapped block within 1e-4', async () => {
+      const { fx, model, run } = await dino('vit/dinov3-tiny', 'dinov3');
+      try {
+        const r = await dinoChecks(fx, model, run, { executionProviders: ['webgpu'], weightStaging: 'disk', release: 'before-session' });
+        expect(r.checks).toBeGreaterThan(6);
+        expect(r.ok, `worst abs error ${r.worst}`).toBe(true);
+      } finally {
+        model.dispose();
+      }
+    });
+
+    it('clip/clip-tiny: image embeddings within 1e-4', async () => {
+      const { fx, model } = await clip('clip/clip-tiny');
+      const last = model.config.vision.layers - 1;
+      const enc = OnnxImageEncoder.fromClip(model, { layers: [last], executionProviders: ['webgpu'] });
+      const inputs = await fx.tensors('inputs.safetensors');
+      const expected = await fx.tensors('outputs.safetensors');
+      try {
+        const pixels = hostToTensor(inputs.get('pixel_values')!) as tf.Tensor4D;
+        const out = enc.encodeImage(pixels, { layers: [last] });
+        expect(close(out.cls, expected.get('image_embeds'), 'image_embeds').ok).toBe(true);
+        const e = expected.get(`vision_patch_proj.${last}`);
+        if (e) expect(close(out.patchTokens[0]!, e, `vision_patch_proj.${last}`).ok).toBe(true);
+        tf.dispose([pixels, out.cls, ...out.patchTokens]);
+      } finally {
+        enc.dispose();
+        model.dispose();
+      }
+    });
+  });
 
   it('encodeImage frees what it makes, refuses layers the graph lacks, and throws after dispose', async () => {
     const { model } = await clip('clip/clip-tiny');

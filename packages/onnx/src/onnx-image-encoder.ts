@@ -1,3 +1,6 @@
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   interpolatePositionalEmbedding,
@@ -22,7 +25,33 @@ export interface OnnxEncoderOptions extends SessionOptions {
   layers?: readonly number[];
   /** Also output raw block outputs (parity). */
   debugOutputs?: boolean;
+  /**
+   * Dispose the tfjs vision weights (a CLIP model keeps its text tower; the tfjs encoder cannot run
+   * afterwards). `true`: once the session exists, so a session that cannot be made leaves the model as it
+   * was. `'before-session'`: as soon as the weights are written for the runtime, before it reads them, so the
+   * two copies never coexist (a failed session then leaves the encoder without weights). Default false.
+   */
+  release?: boolean | 'before-session';
+  /**
+   * Called right after `release: 'before-session'` disposes the tfjs weights, before the runtime reads the
+   * model: a garbage collection there lets the runtime reuse the freed memory (the tfjs CPU backend's arrays
+   * are freed only by the collector). Default: `globalThis.gc` where Node runs with `--expose-gc`.
+   */
+  collect?: () => void;
+  /**
+   * How the weights reach the session. `memory`: in a serialized model, which the runtime parses into its
+   * own copy while the tfjs weights are still held. `disk`: written one at a time to a temporary model file
+   * with an external data file (in `stagingDir`, default the system's temporary folder; deleted once the
+   * session exists), which the runtime maps into memory instead of copying: the peak stays near one copy of
+   * the weights beside the tfjs one. Default: `disk` from {@link DISK_STAGING_BYTES} of weights on.
+   */
+  weightStaging?: 'memory' | 'disk';
+  /** Folder of the temporary files of `weightStaging: 'disk'` (best on a disk, not a RAM-backed tmpfs). */
+  stagingDir?: string;
 }
+
+/** From this many bytes of weights on, {@link OnnxEncoderOptions.weightStaging} defaults to `disk`. */
+export const DISK_STAGING_BYTES = 64 * 2 ** 20;
 
 /** Host positional tables for one patch grid, fed as graph inputs. */
 export type PositionalFeeds = (grid: [number, number]) => Record<string, { data: Float32Array; dims: number[] }>;
@@ -69,12 +98,30 @@ export class OnnxImageEncoder implements ImageEncoder {
     decode: (out: OnnxOutputs, layers: readonly number[]) => { cls: tf.Tensor2D; patchTokens: tf.Tensor3D[] },
     outputNames: (layers: readonly number[]) => string[],
     onDispose: () => void,
+    release: () => void,
   ): OnnxImageEncoder {
     const runtime = requireRuntime();
     const weightBytes = graph.weightBytes();
-    let model: Uint8Array | null = graph.toModel();
-    const session = runtime.createSession(model, options);
-    model = null;
+    const staging = options.weightStaging ?? (weightBytes >= DISK_STAGING_BYTES ? 'disk' : 'memory');
+    const collect = options.collect ?? (globalThis as { gc?: () => void }).gc;
+    const early =
+      options.release === 'before-session'
+        ? () => {
+            release();
+            collect?.();
+          }
+        : () => {};
+    let session: OrtSession;
+    if (staging === 'disk') session = sessionFromDisk(runtime, graph, options, early);
+    else {
+      // The graph's weights are lazy: each is read from tfjs (and transposed) while the model is written, so
+      // the serialized model is the only other copy, and it is dropped once the session is made.
+      let model: Uint8Array | null = graph.toModel();
+      early();
+      session = runtime.createSession(model, options);
+      model = null;
+    }
+    if (options.release === true) release();
     return new OnnxImageEncoder(info, layers, runtime, session, positional, decode, outputNames, onDispose, weightBytes);
   }
 
@@ -105,15 +152,16 @@ export class OnnxImageEncoder implements ImageEncoder {
       }),
       (ls) => ['image_embeds', ...ls.map((l) => `patch_features.${l}`)],
       disposeTable,
+      () => releaseClipVision(model),
     );
   }
 
   /**
    * A DINOv2 / DINOv3 model as an ONNX encoder; `encodeImage` returns what the model's own `encodeImage`
    * returns (normed CLS; normed, or raw with `normalizeTaps: false`, patch tokens of the tapped blocks).
-   * With `release: true` the tfjs weights are disposed once the session holds them.
+   * With `release` the tfjs weights are disposed (the model cannot run on tfjs afterwards).
    */
-  static fromDino(model: DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }, options: OnnxEncoderOptions & { release?: boolean; normalizeTaps?: boolean } = {}): OnnxImageEncoder {
+  static fromDino(model: DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }, options: OnnxEncoderOptions & { normalizeTaps?: boolean } = {}): OnnxImageEncoder {
     const family = model.info.family as 'dinov2' | 'dinov3';
     const config = model.config;
     const layers = [...(options.layers ?? [config.depth - 1])];
@@ -123,7 +171,6 @@ export class OnnxImageEncoder implements ImageEncoder {
     const normalizeTaps = options.normalizeTaps ?? true;
     const { feeds: positional, dispose: disposeSmall } = dinoPositionalFeeds(model);
     const info = model.info;
-    if (options.release) model.dispose();
     const tap = (l: number) => (normalizeTaps ? `block_norm.${l}` : `block.${l}`);
     return OnnxImageEncoder.create(
       info,
@@ -139,6 +186,7 @@ export class OnnxImageEncoder implements ImageEncoder {
       },
       (ls) => ['norm', ...ls.map(tap)],
       disposeSmall,
+      () => model.dispose(),
     );
   }
 
@@ -216,6 +264,62 @@ export class OnnxImageEncoder implements ImageEncoder {
     this.gridCache.clear();
     this.onDispose();
   }
+}
+
+/**
+ * Writes `graph` to a temporary model file whose weights go, one at a time as they are made, to an external
+ * data file beside it (page-aligned, so the runtime maps it rather than reading it into a buffer), makes the
+ * session from the file and deletes both files: the session keeps what it mapped or copied.
+ */
+function sessionFromDisk(runtime: OnnxRuntime, graph: GraphBuilder, options: OnnxEncoderOptions, written: () => void): OrtSession {
+  const base = options.stagingDir ?? tmpdir();
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(base, 'hgm-onnx-'));
+  } catch (e) {
+    throw new Error(`ONNX executor: cannot make a staging folder for the weights in ${base} (${(e as Error).message}); set stagingDir or use weightStaging 'memory'`);
+  }
+  try {
+    const modelPath = join(dir, `${graph.name}.onnx`);
+    const dataName = `${graph.name}.onnx.data`;
+    const fd = openSync(join(dir, dataName), 'w');
+    let model: Uint8Array;
+    try {
+      model = graph.toModel({ kind: 'external', location: dataName, write: (chunk) => void writeSync(fd, chunk) });
+    } finally {
+      closeSync(fd);
+    }
+    const mfd = openSync(modelPath, 'w');
+    try {
+      writeSync(mfd, model);
+    } finally {
+      closeSync(mfd);
+    }
+    written();
+    return runtime.createSession(modelPath, options);
+  } finally {
+    // A mapped file stays readable after it is unlinked (POSIX); where the system refuses to delete a mapped
+    // file, the folder is left to the temporary-folder cleanup.
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // see above
+    }
+  }
+}
+
+/**
+ * Disposes the tfjs weights of a CLIP model's vision tower (`visual.*`), keeping the text tower. The vision
+ * tower cannot run on tfjs afterwards; disposing the model later is still safe.
+ */
+export function releaseClipVision(model: ClipModel): number {
+  let bytes = 0;
+  for (const p of model.params.entries()) {
+    if (!p.name.startsWith('visual.') || p.variable.isDisposed) continue;
+    bytes += p.variable.size * 4;
+    p.variable.dispose();
+  }
+  return bytes;
 }
 
 /**

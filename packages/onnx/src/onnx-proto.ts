@@ -74,6 +74,26 @@ export function bytesField(field: number, bytes: Uint8Array): Encoded {
   };
 }
 
+/**
+ * A length-delimited field whose bytes are produced only when the message is written (a weight transposed
+ * or read from its store on demand): the producer runs once, its bytes are copied into the output and
+ * dropped, so no second full copy of the weights is held while a model is encoded.
+ */
+export function lazyBytesField(field: number, byteLength: number, produce: () => Uint8Array): Encoded {
+  const t = tag(field, 2);
+  const n = BigInt(byteLength);
+  return {
+    size: varintSize(t) + varintSize(n) + byteLength,
+    write: (out, o) => {
+      o = writeVarint(out, writeVarint(out, o, t), n);
+      const bytes = produce();
+      if (bytes.byteLength !== byteLength) throw new Error(`lazyBytesField: the producer gave ${bytes.byteLength} bytes, ${byteLength} were declared`);
+      out.set(bytes, o);
+      return o + byteLength;
+    },
+  };
+}
+
 export function stringField(field: number, s: string): Encoded {
   return bytesField(field, textEncoder.encode(s));
 }
@@ -137,10 +157,17 @@ export interface ExternalLocation {
   length: number;
 }
 
+/** Raw tensor bytes made on demand (see {@link lazyBytesField}). */
+export interface LazyBytes {
+  byteLength: number;
+  produce: () => Uint8Array;
+}
+
 /** TensorProto: dims=1, data_type=2, name=8, raw_data=9, external_data=13, data_location=14 (EXTERNAL = 1). */
-export function tensor(name: string, dataType: DataTypeValue, dims: readonly number[], data: Uint8Array | ExternalLocation): Encoded[] {
+export function tensor(name: string, dataType: DataTypeValue, dims: readonly number[], data: Uint8Array | LazyBytes | ExternalLocation): Encoded[] {
   const head = [...dims.map((d) => varintField(1, d)), varintField(2, dataType), stringField(8, name)];
   if (data instanceof Uint8Array) return [...head, bytesField(9, data)];
+  if ('produce' in data) return [...head, lazyBytesField(9, data.byteLength, data.produce)];
   const entry = (k: string, v: string) => messageField(13, [stringField(1, k), stringField(2, v)]);
   return [...head, entry('location', data.location), entry('offset', String(data.offset)), entry('length', String(data.length)), varintField(14, 1)];
 }

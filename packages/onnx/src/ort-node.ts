@@ -16,6 +16,7 @@ export interface OrtTensor {
 
 interface NativeSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
+  loadModel(path: string, options: object): void;
   run(feeds: Record<string, OrtTensor>, fetches: Record<string, null>, options: object): Record<string, OrtTensor>;
   dispose(): void;
   readonly inputMetadata: unknown;
@@ -27,7 +28,11 @@ export interface OnnxRuntime {
   readonly version: string;
   /** Execution providers the installed binary ships (`cpu`, `webgpu`, ...). */
   readonly providers: string[];
-  createSession(model: Uint8Array, options: SessionOptions): OrtSession;
+  /**
+   * A session of a serialized model, or of the model file at a path (its external data file beside it is
+   * mapped into memory rather than read into a second buffer, where its offsets are page-aligned).
+   */
+  createSession(model: Uint8Array | string, options: SessionOptions): OrtSession;
   tensor(data: Float32Array, dims: readonly number[]): OrtTensor;
 }
 
@@ -91,12 +96,24 @@ function tryLoad(packageName: string): OnnxRuntimeLoad {
       createSession(model, options) {
         const threads = options.threads ?? 0;
         if (!Number.isInteger(threads) || threads < 0) throw new Error(`onnx session: threads must be a non-negative integer (0 = every core), found ${threads}`);
+        const eps = options.executionProviders ?? ['cpu'];
+        const unknown = eps.filter((name) => !providers.includes(name));
+        if (unknown.length > 0) throw new Error(`onnx session: onnxruntime-node ${version} has no ${unknown.join(', ')} execution provider here (it has ${providers.join(', ')})`);
         const native = new binding.binding.InferenceSession();
-        native.loadModel(model.buffer, model.byteOffset, model.byteLength, {
-          executionProviders: (options.executionProviders ?? ['cpu']).map((name) => ({ name })),
-          intraOpNumThreads: threads,
-          graphOptimizationLevel: 'all',
-        });
+        try {
+          const sessionOptions = {
+            executionProviders: eps.map((name) => ({ name })),
+            intraOpNumThreads: threads,
+            graphOptimizationLevel: 'all',
+            // Errors only: the runtime's warnings (e.g. shape ops placed on the CPU next to a GPU provider) are
+            // expected and say nothing about the result.
+            logSeverityLevel: 3,
+          };
+          if (typeof model === 'string') native.loadModel(model, sessionOptions);
+          else native.loadModel(model.buffer, model.byteOffset, model.byteLength, sessionOptions);
+        } catch (e) {
+          throw new Error(`onnx session on ${eps.join(', ')}: ${runtimeMessage(e)}`);
+        }
         let disposed = false;
         return {
           run(feeds, outputs) {
@@ -113,4 +130,15 @@ function tryLoad(packageName: string): OnnxRuntimeLoad {
       },
     },
   };
+}
+
+/**
+ * The message of a runtime error without its source location and failed condition: `/onnxruntime_src/...cc:136
+ * ...::<lambda()> adapter_result.status == ... was false. Failed to get a WebGPU adapter: No supported adapters`
+ * becomes `Failed to get a WebGPU adapter: No supported adapters`.
+ */
+export function runtimeMessage(e: unknown): string {
+  const line = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
+  const m = /^\S+\.(?:cc|h|cpp):\d+ .*? was false\. (.+)$/.exec(line) ?? /^\S+\.(?:cc|h|cpp):\d+ \S+ (.+)$/.exec(line);
+  return m ? m[1]! : line;
 }

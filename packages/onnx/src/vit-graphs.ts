@@ -2,9 +2,13 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type { ClipConfig, Dinov2Config, Dinov3Config } from '@hgm/backbone';
 import { GraphBuilder, transposeMatrix } from './graph-builder';
 
-/** Reads weights by state-dict name as float32 values with their shape. */
+/**
+ * Reads weights by state-dict name as float32 values with their shape. The graphs ask for shapes while they
+ * are built and for values only when the model is written, one weight at a time.
+ */
 export interface WeightReader {
   has(name: string): boolean;
+  shape(name: string): number[];
   read(name: string): { data: Float32Array; shape: number[] };
 }
 
@@ -12,6 +16,7 @@ export interface WeightReader {
 export function tfjsWeightReader(store: { has(name: string): boolean; get(name: string): tf.Tensor }): WeightReader {
   return {
     has: (name) => store.has(name),
+    shape: (name) => [...store.get(name).shape],
     read: (name) => {
       const t = store.get(name);
       return { data: t.dataSync() as Float32Array, shape: [...t.shape] };
@@ -56,17 +61,20 @@ class VitGraph {
     private readonly read: WeightReader,
   ) {}
 
-  /** A weight as stored. */
+  /** A weight as stored (its values are read when the model is written). */
   w(name: string, rename = name): string {
-    const { data, shape } = this.read.read(name);
-    return this.g.weight(rename, shape, data);
+    const shape = this.read.shape(name);
+    return this.g.weight(rename, shape, () => this.read.read(name).data);
   }
 
-  /** A torch-layout linear weight [out, in], stored transposed [in, out]. */
+  /**
+   * A torch-layout linear weight [out, in], stored transposed [in, out]: transposed when the model is
+   * written, one weight at a time, and the transposed copy dropped once its bytes are out.
+   */
   wT(name: string): string {
-    const { data, shape } = this.read.read(name);
+    const shape = this.read.shape(name);
     if (shape.length !== 2) throw new Error(`${this.g.name}: weight ${name} has shape [${shape.join(', ')}], expected [out, in]`);
-    return this.g.weight(`${name}.T`, [shape[1]!, shape[0]!], transposeMatrix(data, shape[0]!, shape[1]!));
+    return this.g.weight(`${name}.T`, [shape[1]!, shape[0]!], () => transposeMatrix(this.read.read(name).data, shape[0]!, shape[1]!));
   }
 
   /** [B, 3, H, W] -> [B, N, C] by a stride-p convolution. */
@@ -279,10 +287,12 @@ export function dinoGraph(model: DinoGraphConfig, read: WeightReader, options: V
     const pre = `blocks.${i}.`;
     let qkvBias: string | undefined;
     if (has(`${pre}attn.qkv.bias`)) {
-      const bias = read.read(`${pre}attn.qkv.bias`);
       if (has(`${pre}attn.qkv.bias_mask`)) {
-        const mask = read.read(`${pre}attn.qkv.bias_mask`).data;
-        qkvBias = g.weight(`${pre}attn.qkv.bias_masked`, bias.shape, bias.data.map((v, j) => v * mask[j]!));
+        const name = `${pre}attn.qkv.bias`;
+        qkvBias = g.weight(`${pre}attn.qkv.bias_masked`, read.shape(name), () => {
+          const mask = read.read(`${pre}attn.qkv.bias_mask`).data;
+          return read.read(name).data.map((v, j) => v * mask[j]!);
+        });
       } else qkvBias = b.w(`${pre}attn.qkv.bias`);
     }
     const w: BlockWeights = {

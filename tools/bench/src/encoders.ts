@@ -5,11 +5,13 @@
  * Runtime (`@hgm/onnx` graph in onnxruntime-node, 1 thread and `--threads`, default every core) and PyTorch
  * (Debian's python3-torch: `encoders-reference.py`, a ViT of identical shapes, 1 and every thread; skipped
  * with a message when python3 cannot import torch). Each executor runs in its own child process, so the
- * peak RSS column is that executor's alone. Weights are seeded random values of the real architectures'
+ * peak RSS column is that executor's alone; the ONNX child builds the weights in tfjs (CPU backend) and hands
+ * them over as `hgm --executor onnx` does (staged in a temporary file the runtime maps, the tfjs copy
+ * released before the runtime reads it). Weights are seeded random values of the real architectures'
  * shapes (nothing downloaded); 4 evenly spaced tapped blocks as the detectors use.
  *
- * Prints a table: ms/image (median of `--repeats` steady calls after one warm-up), GFLOP/s, peak RSS and the
- * ratio to PyTorch's best thread count (> 1 = faster than PyTorch). Default case: dinov3-vitl16@224;
+ * Prints a table: ms/image (median of `--repeats` steady calls after one warm-up), GFLOP/s, the weights'
+ * size, peak RSS (and its ratio to the weights' size) and the ratio to PyTorch's best thread count (> 1 = faster than PyTorch). Default case: dinov3-vitl16@224;
  * `--all`: dinov3-vitl16@224, dinov3-vitl16@512, dinov2-vitl14-reg@518, clip-vitl14-336@336, clip-vitl14-336@518.
  */
 import { spawnSync } from 'node:child_process';
@@ -36,6 +38,8 @@ interface Measured {
   ms: number;
   firstMs: number;
   peakRssBytes: number;
+  /** Bytes of the encoder's float32 weights. */
+  weightBytes?: number;
   note?: string;
   /** From the children: the architecture's shapes (for the PyTorch model) and the FLOP estimate. */
   shapes?: { width: number; depth: number; heads: number; mlp: number; patch: number; prefix: number; tokens: number; gflop: number };
@@ -53,15 +57,17 @@ async function child(c: Case, executor: 'tfjs-wasm' | 'onnx', threads: number, r
   const built = build(c.model);
   fillRandom(built, 0);
   const layers = taps(built.arch.depth, 4);
+  const weightBytes = built.params.reduce((s, p) => s + p.variable.size * 4, 0);
   let encoder = built.encoder;
   let onnx: OnnxImageEncoder | null = null;
   if (executor === 'onnx') {
-    // The session takes the weights; the tfjs copy is released once the graph is built.
+    // The session takes the weights; the tfjs copy is released once they are written for the runtime (the
+    // child runs with --expose-gc, so the freed arrays are collected before the runtime maps its copy).
+    const options = { layers, threads, release: 'before-session' as const };
     onnx =
       built.owner.kind === 'clip'
-        ? OnnxImageEncoder.fromClip(built.owner.model, { layers, threads })
-        : OnnxImageEncoder.fromDino(built.owner.model as DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }, { layers, threads, release: true });
-    if (built.owner.kind === 'clip') built.owner.model.dispose();
+        ? OnnxImageEncoder.fromClip(built.owner.model, options)
+        : OnnxImageEncoder.fromDino(built.owner.model as DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }, options);
     encoder = onnx;
   }
   const pixels = tf.tidy(() => new Rng(1).tensorNormal([1, 3, c.size, c.size])) as tf.Tensor4D;
@@ -71,7 +77,7 @@ async function child(c: Case, executor: 'tfjs-wasm' | 'onnx', threads: number, r
   const { tokens, gflop } = gflops(built.arch, c.size, 1);
   const a = built.arch;
   const shapes = { width: a.width, depth: a.depth, heads: built.heads, mlp: a.mlp, patch: a.patch, prefix: a.prefix, tokens, gflop };
-  const out: Measured = { executor, threads, ms: median(times), firstMs, peakRssBytes: process.resourceUsage().maxRSS * 1024, shapes };
+  const out: Measured = { executor, threads, ms: median(times), firstMs, peakRssBytes: process.resourceUsage().maxRSS * 1024, weightBytes, shapes };
   console.log(JSON.stringify(out));
   pixels.dispose();
   encoder.dispose();
@@ -79,7 +85,7 @@ async function child(c: Case, executor: 'tfjs-wasm' | 'onnx', threads: number, r
 
 function runChild(c: Case, executor: string, threads: number, repeats: number): Measured {
   const here = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [...process.execArgv, here, '--child', `${c.model}@${c.size}`, executor, String(threads), String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 22 });
+  const r = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', here, '--child', `${c.model}@${c.size}`, executor, String(threads), String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 22 });
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || !line) return { executor, threads, ms: NaN, firstMs: NaN, peakRssBytes: NaN, note: `failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' / ')}` };
   return JSON.parse(line) as Measured;
@@ -128,7 +134,7 @@ export async function run(argv: string[]): Promise<void> {
   const ort = loadOnnxRuntime();
   const threadCounts = [...new Set([1, allThreads])];
   console.log(`encoders: ${cases.join(', ')}; ${cpus().length} cores; ONNX Runtime: ${ort.ok ? `onnxruntime-node ${ort.runtime.version}` : `skipped (${ort.reason})`}`);
-  const header = ['case', 'tokens', 'GFLOP', 'executor', 'threads', 'first ms', 'ms/image', 'GFLOP/s', 'peak RSS GiB', 'vs PyTorch best'];
+  const header = ['case', 'tokens', 'GFLOP', 'executor', 'threads', 'first ms', 'ms/image', 'GFLOP/s', 'weights GiB', 'peak RSS GiB', 'peak / weights', 'vs PyTorch best'];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   const notes: string[] = [];
   for (const spec of cases) {
@@ -138,6 +144,7 @@ export async function run(argv: string[]): Promise<void> {
     const shapes = rows.find((r) => r.shapes)?.shapes;
     if (!shapes) throw new Error(`encoders ${spec}: every executor failed:\n${rows.map((r) => `  ${r.executor}: ${r.note}`).join('\n')}`);
     const { tokens, gflop } = shapes;
+    const weightBytes = rows.find((r) => r.weightBytes)?.weightBytes ?? NaN;
     const py = pytorch(c, shapes, threadCounts, repeats);
     if (py.note) notes.push(`${spec}: ${py.note}`);
     rows.push(...py.rows);
@@ -145,7 +152,7 @@ export async function run(argv: string[]): Promise<void> {
     for (const r of rows) {
       if (r.note) notes.push(`${spec} ${r.executor}: ${r.note}`);
       const ratio = Number.isFinite(best) && Number.isFinite(r.ms) ? `${(best / r.ms).toFixed(2)}x` : '-';
-      lines.push(`| ${spec} | ${tokens} | ${gflop.toFixed(1)} | ${r.executor} | ${r.threads} | ${r.firstMs.toFixed(0)} | ${r.ms.toFixed(0)} | ${(gflop / (r.ms / 1000)).toFixed(1)} | ${(r.peakRssBytes / 2 ** 30).toFixed(2)} | ${ratio} |`);
+      lines.push(`| ${spec} | ${tokens} | ${gflop.toFixed(1)} | ${r.executor} | ${r.threads} | ${r.firstMs.toFixed(0)} | ${r.ms.toFixed(0)} | ${(gflop / (r.ms / 1000)).toFixed(1)} | ${(weightBytes / 2 ** 30).toFixed(2)} | ${(r.peakRssBytes / 2 ** 30).toFixed(2)} | ${(r.peakRssBytes / weightBytes).toFixed(2)}x | ${ratio} |`);
     }
   }
   console.log(lines.join('\n'));

@@ -7,7 +7,7 @@ import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint, readSavedModel } from '../models';
-import { EXECUTOR_FIELD, THREADS_FIELD, useExecutor } from '../executor';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 import type { DetectJobData, DetectJobResult } from '../queue/detect-jobs';
 
 export const DETECT_SCHEMA: Schema = {
@@ -83,7 +83,7 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
   });
   let executor: ReturnType<typeof useExecutor> | undefined;
   try {
-    executor = useExecutor(model.model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
+    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
     ctx.info(`model: ${info.config.name} (${info.path}); ${images.length} image${images.length === 1 ? '' : 's'}`);
     const r = await detect({
       model,
@@ -168,8 +168,8 @@ export function registerDetect(program: Command, action: ActionFactory): void {
     .option('--queue <url>', 'queue the images on Redis (redis://host:6379) for `hgm worker` processes and collect their results')
     .option('--queue-timeout-s <s>', 'with --queue: longest wait for the workers (default 3600)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
-    .option('--executor <name>', 'frozen vision encoder on auto, tfjs or onnx (ONNX Runtime, optional package; default auto)')
-    .option('--threads <n>', 'ONNX Runtime threads (default 0 = every core)')
+    .option('--executor <name>', EXECUTOR_OPTION_HELP)
+    .option('--threads <n>', THREADS_OPTION_HELP)
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys, "inputs" a list); flags override it')
     .option('--json', 'print the result as JSON on stdout (nothing else there)')
     .option('--verbose', 'more detail')

@@ -9,6 +9,7 @@ import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint, readSavedModel } from '../models';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples } from '../dataset';
 import { defaultFeatureCacheDir } from '../paths';
 import { join } from 'node:path';
@@ -32,6 +33,8 @@ export const EVAL_SCHEMA: Schema = {
   ...FROZEN_WEIGHT_FIELDS,
   cacheDir: { type: 'string', description: 'feature cache folder' },
   backend: BACKEND_FIELD,
+  executor: EXECUTOR_FIELD,
+  threads: THREADS_FIELD,
 };
 
 interface EvalOptions extends Record<string, unknown> {
@@ -56,12 +59,14 @@ interface EvalOptions extends Record<string, unknown> {
   queue?: string;
   queueTimeoutS: number;
   shardSize?: number;
+  executor: string;
+  threads?: number;
 }
 
 /** Batches per shard with --queue unless --shard-size says otherwise. */
 const BATCHES_PER_SHARD = 8;
 
-const DEFAULTS: EvalOptions = { split: 'test', batchSize: 8, metrics: [...DEFAULT_EVAL_METRICS], maps: true, backend: 'auto', mapSize: 'original', mapScale: 'fixed', maxPixels: DEFAULT_MAX_PIXELS, overwrite: false, queueTimeoutS: 3600 };
+const DEFAULTS: EvalOptions = { split: 'test', batchSize: 8, metrics: [...DEFAULT_EVAL_METRICS], maps: true, backend: 'auto', mapSize: 'original', mapScale: 'fixed', maxPixels: DEFAULT_MAX_PIXELS, overwrite: false, queueTimeoutS: 3600, executor: 'auto' };
 
 export async function runEval(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(EVAL_SCHEMA, DEFAULTS, flags, ['data', 'checkpoint', 'out']);
@@ -80,7 +85,9 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
     backboneWeights: o.backboneWeights,
     log: (l) => ctx.info(l),
   });
+  let executor: ReturnType<typeof useExecutor> | undefined;
   try {
+    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
     ctx.info(`model: ${info.config.name} (${info.path}); evaluating ${samples.length} images of ${categories.join(', ')}`);
     const result = await evaluate({
       model,
@@ -98,11 +105,12 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
     });
     const files = { markdown: join(outDir, 'metrics.md'), csv: join(outDir, 'metrics.csv'), json: join(outDir, 'metrics.json'), scores: join(outDir, 'scores.csv'), maps: o.maps ? join(outDir, 'maps') : null };
     ctx.result(
-      { command: 'eval', backend: backend.chosen, checkpoint: info.path, out: outDir, files, metrics: result.metrics, categories: result.categories, mean: result.mean, ...(o.maps ? { mapScale: result.mapScale } : {}) },
+      { command: 'eval', backend: backend.chosen, executor: executor.executor, ...(executor.reason ? { executorReason: executor.reason } : {}), checkpoint: info.path, out: outDir, files, metrics: result.metrics, categories: result.categories, mean: result.mean, ...(o.maps ? { mapScale: result.mapScale } : {}) },
       `${evaluationMarkdown(result)}\nwritten: ${files.markdown}, ${files.csv}, ${files.json}, ${files.scores}${files.maps ? `, ${files.maps}/ (${describeScale(result.mapScale)}: ${join(files.maps, 'colorbar.png')})` : ''}`,
     );
     return EXIT.ok;
   } finally {
+    executor?.dispose();
     model.dispose();
   }
 }
@@ -126,6 +134,7 @@ async function runQueuedEval(o: EvalOptions, ctx: CommandContext): Promise<numbe
   // the workers load the model and encode the images with their own options
   const workerSide = [o.clipWeights && '--clip-weights', o.backboneWeights && '--backbone-weights', o.cacheDir && '--cache-dir', o.backend !== 'auto' && '--backend'].filter((f): f is string => typeof f === 'string');
   if (workerSide.length > 0) ctx.warn(`${workerSide.join(', ')} ${workerSide.length === 1 ? 'has' : 'have'} no effect with --queue: each worker loads the model and encodes the images with its own (hgm worker ${workerSide.join(', ')})`);
+  if (o.executor !== 'auto' || o.threads !== undefined) ctx.warn('--executor and --threads have no effect with --queue: the workers run the encoder on tfjs');
   if (o.overwrite) ctx.warn('--overwrite has no effect with --queue: the shards write their maps into --out as they finish, and the tables replace the earlier ones');
   if (parseMapScale(o.mapScale) === 'run') {
     throw new CliError('--map-scale run is not available with --queue: each worker draws its shard\'s maps as it finishes, before the run\'s range is known', EXIT.usage, 'use --map-scale fixed (the default) with --queue');
@@ -201,6 +210,8 @@ export function registerEval(program: Command, action: ActionFactory): void {
     .option('--backbone-weights <name|path>', 'DINO weights: catalogue name or file (.safetensors, .pth, .bin; default: the ones recorded in the checkpoint)')
     .option('--cache-dir <dir>', 'feature cache (default $HGM_CACHE/features or ~/.cache/hgm/features)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--executor <name>', EXECUTOR_OPTION_HELP)
+    .option('--threads <n>', THREADS_OPTION_HELP)
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--json', 'print the result as JSON on stdout (nothing else there)')
     .option('--verbose', 'more detail')

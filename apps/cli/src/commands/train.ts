@@ -9,6 +9,7 @@ import { nodeFileSystem } from '@hgm/data/node';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 import { ensureWritableDir } from '../output-dir';
 import { createModel, DEFAULT_WEIGHTS, FROZEN_WEIGHT_FIELDS, MODEL_PRESETS, presetConfig, type ModelPreset } from '../models';
 import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples } from '../dataset';
@@ -28,6 +29,8 @@ export const TRAIN_SCHEMA: Schema = {
   ...FROZEN_WEIGHT_FIELDS,
   cacheDir: { type: 'string', description: 'feature cache folder' },
   backend: BACKEND_FIELD,
+  executor: EXECUTOR_FIELD,
+  threads: THREADS_FIELD,
 };
 
 export interface TrainOptionsCli extends Record<string, unknown> {
@@ -48,9 +51,11 @@ export interface TrainOptionsCli extends Record<string, unknown> {
   backboneWeights?: string;
   cacheDir?: string;
   backend: string;
+  executor: string;
+  threads?: number;
 }
 
-export const TRAIN_DEFAULTS: TrainOptionsCli = { split: 'test', epochs: 15, batchSize: 8, lr: 1e-3, seed: 111, resume: true, model: 'tiny', backend: 'auto' };
+export const TRAIN_DEFAULTS: TrainOptionsCli = { split: 'test', epochs: 15, batchSize: 8, lr: 1e-3, seed: 111, resume: true, model: 'tiny', backend: 'auto', executor: 'auto' };
 
 /** Which frozen weights a preset gets from --weights / --clip-weights / --backbone-weights and the defaults. */
 export function frozenWeightChoice(o: { model: string; weights?: string | undefined; clipWeights?: string | undefined; backboneWeights?: string | undefined }): { clipWeights?: string; backboneWeights?: string } {
@@ -95,9 +100,12 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
     ...frozenWeightChoice(o),
     log: (l) => ctx.info(l),
   });
+  let executor: ReturnType<typeof useExecutor> | undefined;
   try {
     const checkpoint = join(outDir, 'checkpoint.safetensors');
     if (o.resume) await checkResumable(checkpoint, model.model.config);
+    // The frozen encoder only makes the features of the feature cache; training runs on tfjs.
+    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
     const result = await trainWithInterrupt(ctx, (signal) =>
       train({
         model,
@@ -118,6 +126,8 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
     const summary = {
       command: 'train',
       backend: backend.chosen,
+      executor: executor.executor,
+      ...(executor.reason ? { executorReason: executor.reason } : {}),
       out: outDir,
       model: result.modelPath,
       checkpoint: result.checkpointPath,
@@ -139,6 +149,7 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
     ctx.result(summary, `trained ${o.epochs} epochs (${result.history.length} steps, final loss ${last ? last.loss.toFixed(4) : '?'})\nmodel: ${result.modelPath}\nnext: hgm eval --data <dataset> --checkpoint ${result.modelPath} --out <folder>`);
     return EXIT.ok;
   } finally {
+    executor?.dispose();
     model.dispose();
   }
 }
@@ -189,6 +200,8 @@ export function registerTrain(program: Command, action: ActionFactory): void {
     .option('--backbone-weights <name|path>', 'DINO weights: catalogue name or file (.safetensors, .pth, .bin; default for paper: dinov3-vitl16)')
     .option('--cache-dir <dir>', 'feature cache (default $HGM_CACHE/features or ~/.cache/hgm/features)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--executor <name>', EXECUTOR_OPTION_HELP)
+    .option('--threads <n>', THREADS_OPTION_HELP)
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--json', 'print the result as JSON on stdout (nothing else there)')
     .option('--verbose', 'more detail (e.g. why backends were passed over)')
