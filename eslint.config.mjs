@@ -1,13 +1,7 @@
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
-const backendPackages = [
-  '@tensorflow/tfjs',
-  '@tensorflow/tfjs-backend-*',
-  '@tensorflow/tfjs-node',
-  '@tensorflow/tfjs-node-gpu',
-  'webgpu',
-];
+const backendPackages = ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-*', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'webgpu'];
 
 // Heads know features, not encoders: the heads (group merging, refiner, prompts) and the core packages (tensor,
 // nn) use only the core packages, so a head never pulls in an encoder, its weights manager or its tokenizer.

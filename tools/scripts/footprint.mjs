@@ -135,11 +135,18 @@ if (asJson) {
 } else {
   const kb = (bytes) => `${(bytes / 1024).toFixed(1)} kB`;
   const short = (list) => (list.length === 0 ? '-' : list.map((n) => n.replace('@hgm/', '')).join(', '));
-  const externalCell = (r) => (r.externalDeps.length === 0 ? '-' : `${r.externalDeps.length} (${r.externalDeps.slice(0, 3).join(', ')}${r.externalDeps.length > 3 ? ', ...' : ''}), ${kb(r.externalBytes)}`);
-  console.log('| package | packed | unpacked | files | workspace deps (closure) | external deps (closure, on disk) | peer deps | optional deps (not counted) | install total |');
+  const externalCell = (r) =>
+    r.externalDeps.length === 0
+      ? '-'
+      : `${r.externalDeps.length} (${r.externalDeps.slice(0, 3).join(', ')}${r.externalDeps.length > 3 ? ', ...' : ''}), ${kb(r.externalBytes)}`;
+  console.log(
+    '| package | packed | unpacked | files | workspace deps (closure) | external deps (closure, on disk) | peer deps | optional deps (not counted) | install total |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| \`${r.name}\` | ${kb(r.packedBytes)} | ${kb(r.unpackedBytes)} | ${r.files} | ${short(r.workspaceDeps)} | ${externalCell(r)} | ${r.peerDeps.join(', ') || '-'} | ${r.optionalDeps.length} | ${kb(r.installBytes)} |`);
+    console.log(
+      `| \`${r.name}\` | ${kb(r.packedBytes)} | ${kb(r.unpackedBytes)} | ${r.files} | ${short(r.workspaceDeps)} | ${externalCell(r)} | ${r.peerDeps.join(', ') || '-'} | ${r.optionalDeps.length} | ${kb(r.installBytes)} |`,
+    );
   }
 }
 process.exit(problems.length > 0 ? 1 : 0);

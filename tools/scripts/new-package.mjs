@@ -56,10 +56,7 @@ writeFileSync(
   join(dir, 'tsup.config.ts'),
   `import { defineConfig } from 'tsup';\nimport { libraryPreset } from '../../tools/scripts/tsup-preset';\n\nexport default defineConfig(libraryPreset(${JSON.stringify(entries)}));\n`,
 );
-writeFileSync(
-  join(dir, 'vitest.config.ts'),
-  `import { projectConfig } from '../../vitest.shared';\n\nexport default projectConfig('${name}');\n`,
-);
+writeFileSync(join(dir, 'vitest.config.ts'), `import { projectConfig } from '../../vitest.shared';\n\nexport default projectConfig('${name}');\n`);
 writeFileSync(join(dir, 'README.md'), `# @hgm/${name}\n\n${description}\n`);
 writeFileSync(join(dir, 'src', 'index.ts'), `// @hgm/${name}: ${description}\n`);
 for (const sub of subpaths) writeFileSync(join(dir, 'src', `${sub}.ts`), `// @hgm/${name}/${sub}\n`);

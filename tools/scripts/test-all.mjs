@@ -1,15 +1,22 @@
 #!/usr/bin/env node
-// `npm test`: build every package, type-check, lint, publint, run every vitest suite and the golden-fixture
+// `npm test`: build every package, type-check, lint, check formatting (Prettier), publint, run every vitest suite and the golden-fixture
 // parity runner, then print one line "N passed, M failed" (tests from vitest's JSON report; each failed check
 // step counts as one failure). Exit code 1 when anything failed.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, existsSync } from 'node:fs';
 
-const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_SKIP_NX_CACHE: process.env.CI ? 'true' : process.env.NX_SKIP_NX_CACHE, FORCE_COLOR: '0' };
+const env = {
+  ...process.env,
+  NX_DAEMON: 'false',
+  NX_NO_CLOUD: 'true',
+  NX_SKIP_NX_CACHE: process.env.CI ? 'true' : process.env.NX_SKIP_NX_CACHE,
+  FORCE_COLOR: '0',
+};
 const steps = [
   ['build', 'npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static']],
   ['typecheck', 'npx', ['nx', 'run-many', '-t', 'typecheck', '--outputStyle=static']],
   ['lint', 'npx', ['nx', 'run-many', '-t', 'lint', '--outputStyle=static']],
+  ['format', 'npx', ['prettier', '--check', '--log-level=warn', '.']],
   ['publint', 'node', ['tools/scripts/publint-all.mjs']],
   ['parity', 'node', ['--conditions=@hgm/source', '--import', 'tsx', 'tools/parity/src/main.ts', 'fixtures']],
 ];

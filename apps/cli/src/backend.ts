@@ -41,7 +41,11 @@ export async function startBackend(request: string, options: { verbose: boolean;
   } catch (e) {
     if (!(e instanceof BackendStartError)) throw e;
     const passedOver = reasons(e.passedOver);
-    throw new CliError(`backend ${request} could not be started:\n${describePassedOver(passedOver).join('\n')}`, EXIT.unavailable, request === 'auto' ? undefined : 'try --backend auto (or cpu, which always works)');
+    throw new CliError(
+      `backend ${request} could not be started:\n${describePassedOver(passedOver).join('\n')}`,
+      EXIT.unavailable,
+      request === 'auto' ? undefined : 'try --backend auto (or cpu, which always works)',
+    );
   }
   if (!options.quiet) {
     options.log(`backend: ${report.chosen} (${report.providedBy})${request === 'auto' ? ', chosen automatically' : ''}`);

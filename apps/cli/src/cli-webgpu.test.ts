@@ -37,13 +37,31 @@ describe('hgm with --backend webgpu', () => {
   it('trains, evaluates and detects, with finite metrics and the scores of wasm', async (ctx) => {
     if (unavailable !== null) return ctx.skip(`webgpu unavailable: ${unavailable}`);
     const trained = join(root, 'trained');
-    const t = await hgm(['train', '--data', data, '--out', trained, '--epochs', '1', '--model', 'tiny', '--image-size', '32', '--batch-size', '4', '--backend', 'webgpu']);
+    const t = await hgm([
+      'train',
+      '--data',
+      data,
+      '--out',
+      trained,
+      '--epochs',
+      '1',
+      '--model',
+      'tiny',
+      '--image-size',
+      '32',
+      '--batch-size',
+      '4',
+      '--backend',
+      'webgpu',
+    ]);
     expect(t.code, t.stderr).toBe(EXIT.ok);
     expect(t.stderr).toContain('backend: webgpu (@tensorflow/tfjs-backend-webgpu)');
 
     const e = await hgm(['eval', '--data', data, '--checkpoint', trained, '--out', join(root, 'eval'), '--backend', 'webgpu', '--json']);
     expect(e.code, e.stderr).toBe(EXIT.ok);
-    const metrics = JSON.parse(await readFile(join(root, 'eval', 'metrics.json'), 'utf8')) as { categories: { category: string; metrics: Record<string, { value?: number }> }[] };
+    const metrics = JSON.parse(await readFile(join(root, 'eval', 'metrics.json'), 'utf8')) as {
+      categories: { category: string; metrics: Record<string, { value?: number }> }[];
+    };
     for (const c of metrics.categories) {
       for (const k of ['image_auroc', 'pixel_auroc']) {
         const v = c.metrics[k]!.value!;
@@ -53,7 +71,17 @@ describe('hgm with --backend webgpu', () => {
 
     const images = join(data, 'cap', 'test');
     const scores = async (backend: string) => {
-      const r = await hgm(['detect', images, '--checkpoint', join(trained, 'model.safetensors'), '--out', join(root, `detect-${backend}`), '--backend', backend, '--json']);
+      const r = await hgm([
+        'detect',
+        images,
+        '--checkpoint',
+        join(trained, 'model.safetensors'),
+        '--out',
+        join(root, `detect-${backend}`),
+        '--backend',
+        backend,
+        '--json',
+      ]);
       expect(r.code, r.stderr).toBe(EXIT.ok);
       return (JSON.parse(r.stdout) as { detections: { image: string; score: number; max_map?: number }[] }).detections;
     };
@@ -74,7 +102,13 @@ describe('hgm doctor', () => {
     const r = await runHgm(['doctor', '--json']);
     expect(r.code, r.stderr).toBe(EXIT.ok);
     const report = JSON.parse(r.stdout) as {
-      backends: { backend: string; available: boolean; detail: string; webgpu?: { adapter: string; software: boolean; shaderF16: boolean; precision: string; limits: Record<string, number> }; wasm?: { simd: boolean } }[];
+      backends: {
+        backend: string;
+        available: boolean;
+        detail: string;
+        webgpu?: { adapter: string; software: boolean; shaderF16: boolean; precision: string; limits: Record<string, number> };
+        wasm?: { simd: boolean };
+      }[];
       packages: { name: string; installed: boolean }[];
       auto: { chosen: string | null; passedOver: string[] };
     };

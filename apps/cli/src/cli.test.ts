@@ -69,7 +69,12 @@ async function hugeGrayPng(width: number, height: number): Promise<Buffer> {
   for (let y = 0; y < height; y++) if (!deflate.write(row)) await new Promise((resolve) => deflate.once('drain', resolve));
   deflate.end();
   await done;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', Buffer.concat(parts)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', Buffer.concat(parts)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 afterAll(async () => {
@@ -143,7 +148,23 @@ describe('train, eval, detect on the tiny configuration', () => {
   });
 
   it('--image-size WIDTHxHEIGHT: trains at [height, width], a second run reads the feature cache, eval writes maps at the image size or the model size', async () => {
-    const base = ['--data', data, '--categories', 'wood', '--model', 'tiny', '--image-size', '40x24', '--batch-size', '4', '--epochs', '1', '--backend', 'cpu', '--json'];
+    const base = [
+      '--data',
+      data,
+      '--categories',
+      'wood',
+      '--model',
+      'tiny',
+      '--image-size',
+      '40x24',
+      '--batch-size',
+      '4',
+      '--epochs',
+      '1',
+      '--backend',
+      'cpu',
+      '--json',
+    ];
     const out = join(root, 'wide');
     const first = await hgm(['train', ...base, '--out', out]);
     expect(first.code, first.stderr).toBe(EXIT.ok);
@@ -161,10 +182,40 @@ describe('train, eval, detect on the tiny configuration', () => {
     const e = await hgm(['eval', '--data', data, '--categories', 'wood', '--checkpoint', out, '--out', join(root, 'wide-eval'), '--backend', 'cpu', '--json']);
     expect(e.code, e.stderr).toBe(EXIT.ok);
     expect(await size(join(root, 'wide-eval', 'maps', 'wood', 'scratch', '000_overlay.png'))).toEqual([32, 32]);
-    const m = await hgm(['eval', '--data', data, '--categories', 'wood', '--checkpoint', out, '--out', join(root, 'wide-eval-model'), '--map-size', 'model', '--image-size', '40x24', '--backend', 'cpu']);
+    const m = await hgm([
+      'eval',
+      '--data',
+      data,
+      '--categories',
+      'wood',
+      '--checkpoint',
+      out,
+      '--out',
+      join(root, 'wide-eval-model'),
+      '--map-size',
+      'model',
+      '--image-size',
+      '40x24',
+      '--backend',
+      'cpu',
+    ]);
     expect(m.code, m.stderr).toBe(EXIT.ok);
     expect(await size(join(root, 'wide-eval-model', 'maps', 'wood', 'scratch', '000_heatmap.png'))).toEqual([40, 24]);
-    const swapped = await hgm(['eval', '--data', data, '--categories', 'wood', '--checkpoint', out, '--out', join(root, 'wide-eval-swapped'), '--image-size', '24x40', '--backend', 'cpu']);
+    const swapped = await hgm([
+      'eval',
+      '--data',
+      data,
+      '--categories',
+      'wood',
+      '--checkpoint',
+      out,
+      '--out',
+      join(root, 'wide-eval-swapped'),
+      '--image-size',
+      '24x40',
+      '--backend',
+      'cpu',
+    ]);
     expect(swapped.code).toBe(EXIT.dataError);
     expect(swapped.stderr).toMatch(/imageSize: model \[40,24\], checkpoint \[24,40\]/);
     const odd = await hgm(['train', ...base, '--image-size', '40x20', '--out', join(root, 'wide-odd')]);
@@ -177,7 +228,9 @@ describe('train, eval, detect on the tiny configuration', () => {
     const r = await hgm(['eval', '--data', data, '--checkpoint', trained, '--out', out, '--backend', 'cpu', '--json']);
     expect(r.code, r.stderr).toBe(EXIT.ok);
     const result = json(r);
-    const onDisk = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as { categories: { category: string; images: number; metrics: Record<string, { value?: number }> }[] };
+    const onDisk = JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')) as {
+      categories: { category: string; images: number; metrics: Record<string, { value?: number }> }[];
+    };
     expect(onDisk.categories.map((c) => [c.category, c.images])).toEqual([
       ['cap', 7],
       ['wood', 7],
@@ -187,14 +240,29 @@ describe('train, eval, detect on the tiny configuration', () => {
     expect(auroc).toBeGreaterThanOrEqual(0);
     expect(auroc).toBeLessThanOrEqual(1);
     expect(await readFile(join(out, 'metrics.md'), 'utf8')).toMatch(/\| category \| images \| anomalous \| image_auroc/);
-    expect((await readFile(join(out, 'metrics.csv'), 'utf8')).split('\n')[0]).toBe('category,images,anomalous,image_auroc,image_f1_max,image_ap,pixel_auroc,pixel_ap,aupro_mvtec@0.3');
+    expect((await readFile(join(out, 'metrics.csv'), 'utf8')).split('\n')[0]).toBe(
+      'category,images,anomalous,image_auroc,image_f1_max,image_ap,pixel_auroc,pixel_ap,aupro_mvtec@0.3',
+    );
     expect((await readFile(join(out, 'scores.csv'), 'utf8')).trim().split('\n').length).toBe(15);
     expect((await readdir(join(out, 'maps', 'wood', 'scratch'))).sort()).toEqual(['000_heatmap.png', '000_overlay.png', '001_heatmap.png', '001_overlay.png']);
   });
 
   it('detect scores files, folders and globs, writes maps and decisions, and exits 1 with --fail-on-anomaly', async () => {
     const out = join(root, 'detect');
-    const r = await hgm(['detect', join(data, 'wood', 'test', 'good'), `${data}/cap/test/scratch/*.png`, '--checkpoint', join(trained, 'model.safetensors'), '--out', out, '--threshold', '0', '--backend', 'cpu', '--json']);
+    const r = await hgm([
+      'detect',
+      join(data, 'wood', 'test', 'good'),
+      `${data}/cap/test/scratch/*.png`,
+      '--checkpoint',
+      join(trained, 'model.safetensors'),
+      '--out',
+      out,
+      '--threshold',
+      '0',
+      '--backend',
+      'cpu',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(EXIT.ok);
     const result = json(r) as { detections: { image: string; score: number; anomalous: boolean; heatmap: string }[]; anomalous: number };
     expect(result.detections.length).toBe(5);
@@ -208,7 +276,21 @@ describe('train, eval, detect on the tiny configuration', () => {
     expect(again.code).toBe(EXIT.usage);
     expect(again.stderr).toMatch(/output folder .*detect is not empty \(maps, scores\.csv, scores\.json\)/);
     expect(again.stderr).toContain('--overwrite');
-    const strict = await hgm(['detect', join(data, 'wood', 'test', 'good', '000.png'), '--checkpoint', trained, '--out', out, '--threshold', '0', '--fail-on-anomaly', '--overwrite', '--backend', 'cpu', '--verbose']);
+    const strict = await hgm([
+      'detect',
+      join(data, 'wood', 'test', 'good', '000.png'),
+      '--checkpoint',
+      trained,
+      '--out',
+      out,
+      '--threshold',
+      '0',
+      '--fail-on-anomaly',
+      '--overwrite',
+      '--backend',
+      'cpu',
+      '--verbose',
+    ]);
     expect(strict.code).toBe(EXIT.failed);
     expect(strict.stderr).toMatch(/--overwrite: removed the earlier maps, scores\.json, scores\.csv in /);
     expect(strict.stderr).toMatch(/image decoder: (sharp \(sharp \d+\.\d+\.\d+, libvips|pure-js \()/);
@@ -259,8 +341,38 @@ describe('train, eval, detect on the tiny configuration', () => {
     };
     // Each executor gets its own feature cache, so each computes its features.
     const cache = (name: string) => ({ HGM_CACHE: join(root, `cache-${name}`) });
-    const trainArgs = (out: string, executor: string) => ['train', '--data', data, '--out', join(root, out), '--epochs', '1', ...TRAIN_ARGS, '--executor', executor, '--threads', '1', '--json'];
-    const evalArgs = (out: string, executor: string) => ['eval', '--data', data, '--checkpoint', trained, '--out', join(root, out), '--no-maps', '--backend', 'cpu', '--executor', executor, '--threads', '1', '--json'];
+    const trainArgs = (out: string, executor: string) => [
+      'train',
+      '--data',
+      data,
+      '--out',
+      join(root, out),
+      '--epochs',
+      '1',
+      ...TRAIN_ARGS,
+      '--executor',
+      executor,
+      '--threads',
+      '1',
+      '--json',
+    ];
+    const evalArgs = (out: string, executor: string) => [
+      'eval',
+      '--data',
+      data,
+      '--checkpoint',
+      trained,
+      '--out',
+      join(root, out),
+      '--no-maps',
+      '--backend',
+      'cpu',
+      '--executor',
+      executor,
+      '--threads',
+      '1',
+      '--json',
+    ];
 
     const trainTfjs = await hgm(trainArgs('train-tfjs', 'tfjs'), { env: cache('tfjs') });
     expect(trainTfjs.code, trainTfjs.stderr).toBe(EXIT.ok);
@@ -285,7 +397,9 @@ describe('train, eval, detect on the tiny configuration', () => {
         near(await evalScores(join(root, 'eval-webgpu')), await evalScores(join(root, 'eval-tfjs')));
       } else {
         expect(evalWebgpu.code, evalWebgpu.stderr).toBe(EXIT.unavailable);
-        expect(evalWebgpu.stderr).toMatch(/--executor onnx-webgpu: (ONNX Runtime could not load the encoder: onnx session on webgpu: |onnxruntime-node \S+ on this platform has no WebGPU execution provider)/);
+        expect(evalWebgpu.stderr).toMatch(
+          /--executor onnx-webgpu: (ONNX Runtime could not load the encoder: onnx session on webgpu: |onnxruntime-node \S+ on this platform has no WebGPU execution provider)/,
+        );
       }
     }
     const missing = { ...cache('tfjs'), HGM_ONNXRUNTIME_PACKAGE: 'does-not-exist' };
@@ -321,7 +435,23 @@ describe('export onnx', () => {
     await outputs.close();
     for (const external of ['never', 'always']) {
       const out = join(root, `export-${external}`, 'dinov3.onnx');
-      const r = await hgm(['export', 'onnx', '--backbone', 'dinov3', '--config', join(fixture, 'config.json'), '--weights', join(fixture, 'weights.safetensors'), '--image-size', '24', '--external-data', external, '--out', out, '--json']);
+      const r = await hgm([
+        'export',
+        'onnx',
+        '--backbone',
+        'dinov3',
+        '--config',
+        join(fixture, 'config.json'),
+        '--weights',
+        join(fixture, 'weights.safetensors'),
+        '--image-size',
+        '24',
+        '--external-data',
+        external,
+        '--out',
+        out,
+        '--json',
+      ]);
       expect(r.code, r.stderr).toBe(EXIT.ok);
       expect(Boolean(json(r)['dataPath'])).toBe(external === 'always');
       const session = await ort.InferenceSession.create(out);
@@ -332,7 +462,20 @@ describe('export onnx', () => {
       expect(got['prenorm']!.data.length).toBe(e.length);
       expect(worst).toBeLessThan(1e-4);
     }
-    const bad = await hgm(['export', 'onnx', '--backbone', 'dinov3', '--config', join(fixture, 'config.json'), '--weights', join(fixture, 'weights.safetensors'), '--image-size', '18', '--out', join(root, 'bad.onnx')]);
+    const bad = await hgm([
+      'export',
+      'onnx',
+      '--backbone',
+      'dinov3',
+      '--config',
+      join(fixture, 'config.json'),
+      '--weights',
+      join(fixture, 'weights.safetensors'),
+      '--image-size',
+      '18',
+      '--out',
+      join(root, 'bad.onnx'),
+    ]);
     expect(bad.code).not.toBe(EXIT.ok);
     expect(bad.stderr).toContain('image size: expected a multiple of the patch size 4, found 18 (the nearest multiples are 16 and 20)');
   });
@@ -365,7 +508,9 @@ describe('data and weights', () => {
     expect(v.stdout).toContain(`FAILED   ${bad}`);
     const pull = await hgm(['weights', 'pull', 'clip-vit-b-16']);
     expect(pull.code).toBe(EXIT.unavailable);
-    expect(pull.stderr).toMatch(/weights clip-vit-b-16: .*model\.safetensors is not in the cache and offline mode is on; download https:\/\/huggingface\.co\/openai\/clip-vit-base-patch16\/resolve\/main\/model\.safetensors/);
+    expect(pull.stderr).toMatch(
+      /weights clip-vit-b-16: .*model\.safetensors is not in the cache and offline mode is on; download https:\/\/huggingface\.co\/openai\/clip-vit-base-patch16\/resolve\/main\/model\.safetensors/,
+    );
   });
 });
 
@@ -374,17 +519,40 @@ describe('PyTorch checkpoints as frozen weights', () => {
 
   it('detect with --clip-weights model.pt (TorchScript) and --backbone-weights model.pth gives the outputs of their safetensors twins; verify accepts them', async () => {
     const run = async (clip: string, backbone: string, out: string) => {
-      const r = await hgm(['detect', join(data, 'wood', 'test', 'good'), '--checkpoint', trained, '--out', join(root, out), '--clip-weights', torchFixture(clip), '--backbone-weights', torchFixture(backbone), '--backend', 'cpu', '--json']);
+      const r = await hgm([
+        'detect',
+        join(data, 'wood', 'test', 'good'),
+        '--checkpoint',
+        trained,
+        '--out',
+        join(root, out),
+        '--clip-weights',
+        torchFixture(clip),
+        '--backbone-weights',
+        torchFixture(backbone),
+        '--backend',
+        'cpu',
+        '--json',
+      ]);
       expect(r.code, r.stderr).toBe(EXIT.ok);
-      return (json(r) as { detections: { image: string; score: number; maxMap?: number }[] }).detections.map((d) => ({ image: d.image, score: d.score, maxMap: d.maxMap }));
+      return (json(r) as { detections: { image: string; score: number; maxMap?: number }[] }).detections.map((d) => ({
+        image: d.image,
+        score: d.score,
+        maxMap: d.maxMap,
+      }));
     };
     const twins = await run('tiny-clip.safetensors', 'tiny-dinov3.safetensors', 'detect-safetensors');
     const torch = await run('tiny-clip.pt', 'tiny-dinov3.pth', 'detect-torch');
     expect(twins.length).toBe(3);
     expect(torch).toEqual(twins);
-    const random = json(await hgm(['detect', join(data, 'wood', 'test', 'good'), '--checkpoint', trained, '--out', join(root, 'detect-random'), '--backend', 'cpu', '--json'])) as { detections: { score: number }[] };
+    const random = json(
+      await hgm(['detect', join(data, 'wood', 'test', 'good'), '--checkpoint', trained, '--out', join(root, 'detect-random'), '--backend', 'cpu', '--json']),
+    ) as { detections: { score: number }[] };
     expect(random.detections.map((d) => d.score)).not.toEqual(twins.map((d) => d.score));
-    for (const [file, keyFormat] of [['tiny-clip.pt', 'openai'], ['tiny-dinov3.pth', 'dinov3']] as const) {
+    for (const [file, keyFormat] of [
+      ['tiny-clip.pt', 'openai'],
+      ['tiny-dinov3.pth', 'dinov3'],
+    ] as const) {
       const v = await hgm(['weights', 'verify', torchFixture(file), '--json']);
       expect(v.code, v.stderr).toBe(EXIT.ok);
       expect(json(v)).toMatchObject({ ok: true, files: [{ keyFormat }] });
@@ -394,7 +562,23 @@ describe('PyTorch checkpoints as frozen weights', () => {
   it('a pickle reaching for os.system: exit 65 naming the global, and the payload never runs', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'hgm-hostile-'));
     try {
-      const r = await hgm(['detect', join(data, 'wood', 'test', 'good'), '--checkpoint', trained, '--out', join(root, 'hostile-out'), '--clip-weights', torchFixture('tiny-clip.safetensors'), '--backbone-weights', torchFixture('hostile-os-system.pth'), '--backend', 'cpu'], { cwd });
+      const r = await hgm(
+        [
+          'detect',
+          join(data, 'wood', 'test', 'good'),
+          '--checkpoint',
+          trained,
+          '--out',
+          join(root, 'hostile-out'),
+          '--clip-weights',
+          torchFixture('tiny-clip.safetensors'),
+          '--backbone-weights',
+          torchFixture('hostile-os-system.pth'),
+          '--backend',
+          'cpu',
+        ],
+        { cwd },
+      );
       expect(r.code, r.stderr).toBe(EXIT.dataError);
       expect(r.stderr).toContain(`PyTorch checkpoint ${torchFixture('hostile-os-system.pth')}: pickle global posix.system is not allowed`);
       // The payload would have created hgm-pickle-payload-ran in the working folder.
@@ -439,7 +623,17 @@ describe('bad input: a clear error naming the file, nothing already written lost
     expect(r.code).toBe(EXIT.dataError);
     expect(r.stderr).toContain(`hgm train: ${bad}:`);
     expect(Buffer.compare(await readFile(join(out, 'model.safetensors')), before)).toBe(0);
-    const skipped = await hgm(['detect', join(broken, 'wood', 'test', 'stain'), '--checkpoint', trained, '--out', join(root, 'corrupt-detect'), '--skip-corrupt', '--backend', 'cpu']);
+    const skipped = await hgm([
+      'detect',
+      join(broken, 'wood', 'test', 'stain'),
+      '--checkpoint',
+      trained,
+      '--out',
+      join(root, 'corrupt-detect'),
+      '--skip-corrupt',
+      '--backend',
+      'cpu',
+    ]);
     expect(skipped.code, skipped.stderr).toBe(EXIT.ok);
     expect(skipped.stderr).toContain(`warning: skipped ${bad}`);
   });
@@ -486,7 +680,23 @@ describe('bad input: a clear error naming the file, nothing already written lost
     expect(e.stderr).toMatch(/saved for another configuration: .*imageSize: model 64, checkpoint 32/);
     const out = join(root, 'resume-other');
     await cp(trained, out, { recursive: true });
-    const t = await hgm(['train', '--data', data, '--out', out, '--epochs', '3', '--model', 'tiny', '--image-size', '40', '--batch-size', '4', '--backend', 'cpu']);
+    const t = await hgm([
+      'train',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--epochs',
+      '3',
+      '--model',
+      'tiny',
+      '--image-size',
+      '40',
+      '--batch-size',
+      '4',
+      '--backend',
+      'cpu',
+    ]);
     expect(t.code).toBe(EXIT.dataError);
     expect(t.stderr).toMatch(/checkpoint\.safetensors: written for another model configuration: .*imageSize: checkpoint 32, this run 40/);
     expect(t.stderr).toContain('hint: use another --out, or --no-resume');
@@ -494,7 +704,18 @@ describe('bad input: a clear error naming the file, nothing already written lost
 
   it('weights that do not match the backbone: exit 65 listing the mismatched tensors', async () => {
     const { clipPath, wrongBackbonePath } = await tinyWeightFiles();
-    const r = await hgm(['train', '--data', data, '--out', join(root, 'weights-out'), ...TRAIN_ARGS, '--clip-weights', clipPath, '--backbone-weights', wrongBackbonePath]);
+    const r = await hgm([
+      'train',
+      '--data',
+      data,
+      '--out',
+      join(root, 'weights-out'),
+      ...TRAIN_ARGS,
+      '--clip-weights',
+      clipPath,
+      '--backbone-weights',
+      wrongBackbonePath,
+    ]);
     expect(r.code).toBe(EXIT.dataError);
     expect(r.stderr).toContain(`weights ${clipPath}: ${clipPath} (local)`);
     expect(r.stderr).toMatch(/state dict does not match the model .*\n\s+missing key blocks\.3\./);
@@ -512,7 +733,21 @@ describe('bad input: a clear error naming the file, nothing already written lost
 
   it('failures raised as typed errors by the libraries get the exit code of their class', async () => {
     // 64: the model library refuses the configuration (ConfigError), after the CLI accepted the flag.
-    const size = await hgm(['train', '--data', data, '--out', join(root, 'size-out'), '--model', 'tiny', '--image-size', '36', '--batch-size', '4', '--backend', 'cpu']);
+    const size = await hgm([
+      'train',
+      '--data',
+      data,
+      '--out',
+      join(root, 'size-out'),
+      '--model',
+      'tiny',
+      '--image-size',
+      '36',
+      '--batch-size',
+      '4',
+      '--backend',
+      'cpu',
+    ]);
     expect(size.code, size.stderr).toBe(EXIT.usage);
     expect(size.stderr).toContain('imageSize: expected a multiple of the patch size 8, found 36');
     // 66: an input folder without images (InputNotFoundError).
@@ -562,10 +797,36 @@ describe('bad input: a clear error naming the file, nothing already written lost
 describe('demo', () => {
   it('runs end to end in its fast mode and writes the report, the tables and the checkpoint', async () => {
     const out = join(root, 'demo');
-    const r = await hgm(['demo', '--out', out, '--epochs', '1', '--size', '32', '--train-good', '2', '--train-per-kind', '1', '--eval-good', '2', '--eval-per-kind', '1', '--require-auroc', '0', '--json']);
+    const r = await hgm([
+      'demo',
+      '--out',
+      out,
+      '--epochs',
+      '1',
+      '--size',
+      '32',
+      '--train-good',
+      '2',
+      '--train-per-kind',
+      '1',
+      '--eval-good',
+      '2',
+      '--eval-per-kind',
+      '1',
+      '--require-auroc',
+      '0',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(EXIT.ok);
     expect(r.stderr).toBe('');
-    const j = json(r) as { backend: string; report: string; trainImages: number; evalImages: number; trainingDomainImageAuroc: number; categories: { category: string }[] };
+    const j = json(r) as {
+      backend: string;
+      report: string;
+      trainImages: number;
+      evalImages: number;
+      trainingDomainImageAuroc: number;
+      categories: { category: string }[];
+    };
     expect(j.backend).toBe('wasm');
     expect(j.report).toBe(join(out, 'report.html'));
     expect(j.trainImages).toBe(4 * 8);
@@ -577,7 +838,15 @@ describe('demo', () => {
     expect((html.match(/src="data:image\/png;base64,/g) ?? []).length).toBeGreaterThanOrEqual(5 * 4);
     expect(html).toMatch(/<pre><code>[^<\n]*hgm(?:\.js)? weights pull clip-vit-l-14-336\n/);
     expect(html).toContain('colour scale of the anomaly maps: fixed scale 0 .. 1');
-    for (const f of [join('maps', 'colorbar.png'), 'metrics.md', 'metrics.csv', 'metrics.json', 'scores.csv', join('checkpoint', 'model.safetensors'), join('maps', 'cap', 'scratch', '000_overlay.png')]) {
+    for (const f of [
+      join('maps', 'colorbar.png'),
+      'metrics.md',
+      'metrics.csv',
+      'metrics.json',
+      'scores.csv',
+      join('checkpoint', 'model.safetensors'),
+      join('maps', 'cap', 'scratch', '000_overlay.png'),
+    ]) {
       expect((await stat(join(out, f))).size).toBeGreaterThan(0);
     }
   });

@@ -75,13 +75,22 @@ export const BACKEND_FIELD = { type: 'string', choices: BACKEND_CHOICES, descrip
  * Merges defaults < config file (--config) < flags and checks the required fields.
  * @param flags commander's parsed options (undefined = not given)
  */
-export async function resolveCommandOptions<T extends Record<string, unknown>>(schema: Schema, defaults: T, flags: Record<string, unknown>, required: readonly (keyof T & string)[] = []): Promise<T> {
+export async function resolveCommandOptions<T extends Record<string, unknown>>(
+  schema: Schema,
+  defaults: T,
+  flags: Record<string, unknown>,
+  required: readonly (keyof T & string)[] = [],
+): Promise<T> {
   const configPath = typeof flags['config'] === 'string' ? flags['config'] : undefined;
   const file = configPath ? await readConfigFile(configPath) : undefined;
   const merged = resolveOptions(schema, defaults, file, configPath, flags);
   const missing = required.filter((k) => merged[k] === undefined || merged[k] === '' || (Array.isArray(merged[k]) && (merged[k] as unknown[]).length === 0));
   if (missing.length > 0) {
-    throw new CliError(`missing ${missing.map((k) => `${flagName(k)}${configPath ? ` (or "${k}" in ${configPath})` : ''}`).join(', ')}`, EXIT.usage, 'see --help');
+    throw new CliError(
+      `missing ${missing.map((k) => `${flagName(k)}${configPath ? ` (or "${k}" in ${configPath})` : ''}`).join(', ')}`,
+      EXIT.usage,
+      'see --help',
+    );
   }
   return merged;
 }

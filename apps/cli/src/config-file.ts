@@ -34,10 +34,14 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   try {
     value = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new CliError(`config file ${path}: not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`, EXIT.usage);
+    throw new CliError(
+      `config file ${path}: not valid ${extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`,
+      EXIT.usage,
+    );
   }
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new CliError(`config file ${path}: must hold a mapping of fields, found ${Array.isArray(value) ? 'a list' : typeof value}`, EXIT.usage);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new CliError(`config file ${path}: must hold a mapping of fields, found ${Array.isArray(value) ? 'a list' : typeof value}`, EXIT.usage);
   return value as Record<string, unknown>;
 }
 
@@ -70,7 +74,13 @@ function checkValue(where: string, key: string, spec: FieldSpec, v: unknown): un
       if (v === 'true' || v === 'false') return v === 'true';
       throw bad('true or false');
     case 'string[]': {
-      const arr = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+      const arr =
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : v;
       if (!Array.isArray(arr) || !arr.every((x) => typeof x === 'string')) throw bad('a list of strings');
       const wrong = spec.choices ? arr.filter((x) => !spec.choices!.includes(x as string)) : [];
       if (wrong.length > 0) throw bad(`a list of ${spec.choices!.join(', ')} (unknown: ${wrong.join(', ')})`);

@@ -28,11 +28,19 @@ export async function selectSamples(sel: DatasetSelection): Promise<{ samples: D
   const available = [...new Set(index.samples.map((s) => s.category))].sort();
   if (sel.categories && sel.categories.length > 0) {
     const unknown = sel.categories.filter((c) => !available.includes(c));
-    if (unknown.length > 0) throw new CliError(`dataset ${sel.data}: no categor${unknown.length === 1 ? 'y' : 'ies'} ${unknown.join(', ')} (found: ${available.join(', ')})`, EXIT.usage);
+    if (unknown.length > 0)
+      throw new CliError(
+        `dataset ${sel.data}: no categor${unknown.length === 1 ? 'y' : 'ies'} ${unknown.join(', ')} (found: ${available.join(', ')})`,
+        EXIT.usage,
+      );
     samples = samples.filter((s) => sel.categories!.includes(s.category));
   }
   if (samples.length === 0) {
-    throw new CliError(`dataset ${sel.data} (${index.format} layout): no images in split "${sel.split}"${sel.categories?.length ? ` of ${sel.categories.join(', ')}` : ''}`, EXIT.dataError, 'choose another --split or --categories');
+    throw new CliError(
+      `dataset ${sel.data} (${index.format} layout): no images in split "${sel.split}"${sel.categories?.length ? ` of ${sel.categories.join(', ')}` : ''}`,
+      EXIT.dataError,
+      'choose another --split or --categories',
+    );
   }
   return { samples, format: index.format, categories: [...new Set(samples.map((s) => s.category))].sort() };
 }

@@ -55,7 +55,9 @@ describe('toCliError maps library error classes to exit codes', () => {
   });
 
   it('65: a tensor of the wrong shape (ShapeError)', () => {
-    expect(toCliError(new ShapeError('x: expected [B, 3, H, W], found [2, 4]', { input: 'x', expected: '[B, 3, H, W]', found: '[2, 4]' })).exitCode).toBe(EXIT.dataError);
+    expect(toCliError(new ShapeError('x: expected [B, 3, H, W], found [2, 4]', { input: 'x', expected: '[B, 3, H, W]', found: '[2, 4]' })).exitCode).toBe(
+      EXIT.dataError,
+    );
   });
 
   it('66: a missing input file (InputNotFoundError)', async () => {
@@ -74,7 +76,14 @@ describe('toCliError maps library error classes to exit codes', () => {
   });
 
   it('69: a tensor over a limit of the device (DeviceLimitError)', () => {
-    const e = toCliError(new DeviceLimitError('webgpu: MatMul output [8232, 4096] takes 134873088 bytes, more than one storage binding holds', 'maxStorageBufferBindingSize', 134217728, 134873088));
+    const e = toCliError(
+      new DeviceLimitError(
+        'webgpu: MatMul output [8232, 4096] takes 134873088 bytes, more than one storage binding holds',
+        'maxStorageBufferBindingSize',
+        134217728,
+        134873088,
+      ),
+    );
     expect(e.exitCode).toBe(EXIT.unavailable);
     expect(e.hint).toContain('--batch-size');
   });
@@ -91,7 +100,12 @@ describe('toCliError maps library error classes to exit codes', () => {
     expect(toCliError(new DivergedError('training diverged at epoch 1, step 1: loss is NaN')).exitCode).toBe(EXIT.failed);
     expect(toCliError(new InvalidStateError('CLIP tiny: this model was built without the vision tower')).exitCode).toBe(EXIT.software);
     // Words that once selected an exit code by regular expression no longer do: only the class counts.
-    for (const text of ['checkpoint x: saved for another configuration: a', 'y: no such file or folder', 'download of z failed: HTTP 404', 'Dual-Anchor config: bad']) {
+    for (const text of [
+      'checkpoint x: saved for another configuration: a',
+      'y: no such file or folder',
+      'download of z failed: HTTP 404',
+      'Dual-Anchor config: bad',
+    ]) {
       expect(toCliError(new Error(text)).exitCode).toBe(EXIT.software);
     }
     expect(toCliError(new ConfigError('Dual-Anchor config: bad')).exitCode).toBe(EXIT.usage);

@@ -53,7 +53,11 @@ export const ERROR_EXIT_CODES: readonly ErrorMapping[] = [
         ? 'run `hgm data inspect <root>` to see what was found, or pass --format'
         : 'run `hgm data inspect <root>` for the full list',
   },
-  { type: DataError, exitCode: EXIT.dataError, hint: (e) => ((e as DataError).kind === 'corrupt' ? 'replace or remove the file (detect: --skip-corrupt skips unreadable images)' : undefined) },
+  {
+    type: DataError,
+    exitCode: EXIT.dataError,
+    hint: (e) => ((e as DataError).kind === 'corrupt' ? 'replace or remove the file (detect: --skip-corrupt skips unreadable images)' : undefined),
+  },
   { type: StateDictError, exitCode: EXIT.dataError, hint: () => 'the weights do not fit this model: check --model / --image-size and the weights files' },
   { type: SafetensorsError, exitCode: EXIT.dataError },
   {

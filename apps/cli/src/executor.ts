@@ -60,12 +60,22 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
   // cannot do in Node; there the encoder stays on tfjs (and on the GPU).
   const onnxRequest = request === 'onnx' || request === 'onnx-webgpu';
   if (tf.getBackend() === 'webgpu') {
-    if (onnxRequest) throw new CliError(`--executor ${request}: not available with --backend webgpu (the ONNX encoder reads tfjs tensors synchronously)`, EXIT.usage, 'use --backend wasm or cpu with --executor onnx');
+    if (onnxRequest)
+      throw new CliError(
+        `--executor ${request}: not available with --backend webgpu (the ONNX encoder reads tfjs tensors synchronously)`,
+        EXIT.usage,
+        'use --backend wasm or cpu with --executor onnx',
+      );
     return tfjs('ONNX Runtime not used: the backend is webgpu, which keeps the encoder on the GPU');
   }
   const load = loadOnnxRuntime(runtimePackage());
   if (!load.ok) {
-    if (onnxRequest) throw new CliError(`--executor ${request}: ${load.reason}`, EXIT.unavailable, 'install it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node, or use --executor tfjs');
+    if (onnxRequest)
+      throw new CliError(
+        `--executor ${request}: ${load.reason}`,
+        EXIT.unavailable,
+        'install it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node, or use --executor tfjs',
+      );
     return tfjs(`ONNX Runtime not used: ${load.reason}`);
   }
   const source = model.frozen.visionSource;
@@ -75,7 +85,11 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
   }
   const webgpu = request === 'onnx-webgpu';
   if (webgpu && !load.runtime.providers.includes('webgpu')) {
-    throw new CliError(`--executor onnx-webgpu: onnxruntime-node ${load.runtime.version} on this platform has no WebGPU execution provider (it has ${load.runtime.providers.join(', ')})`, EXIT.unavailable, 'use --executor onnx');
+    throw new CliError(
+      `--executor onnx-webgpu: onnxruntime-node ${load.runtime.version} on this platform has no WebGPU execution provider (it has ${load.runtime.providers.join(', ')})`,
+      EXIT.unavailable,
+      'use --executor onnx',
+    );
   }
   const threads = options.threads ?? 0;
   const layers = model.config.layers;
@@ -88,7 +102,10 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
   let encoder: OnnxImageEncoder;
   let backbone: VisionBackbone;
   try {
-    encoder = source.kind === 'clip' ? OnnxImageEncoder.fromClip(source.clip, sessionOptions) : OnnxImageEncoder.fromDino(source.encoder as Parameters<typeof OnnxImageEncoder.fromDino>[0], sessionOptions);
+    encoder =
+      source.kind === 'clip'
+        ? OnnxImageEncoder.fromClip(source.clip, sessionOptions)
+        : OnnxImageEncoder.fromDino(source.encoder as Parameters<typeof OnnxImageEncoder.fromDino>[0], sessionOptions);
   } catch (e) {
     // Under auto, session creation fails before the tfjs weights are released, so the model still runs on tfjs.
     const reason = (e as Error).message.split('\n')[0]!;
@@ -98,7 +115,13 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
   if (source.kind === 'clip') {
     const e = encoder;
     const g = source.globalToken;
-    backbone = { kind: 'clip', patchSize: e.info.patchSize, depth: e.info.numLayers, tokenWidth: e.info.outputDim, encode: (pixels, ls) => e.encodeClipTokens(pixels, ls, g) };
+    backbone = {
+      kind: 'clip',
+      patchSize: e.info.patchSize,
+      depth: e.info.numLayers,
+      tokenWidth: e.info.outputDim,
+      encode: (pixels, ls) => e.encodeClipTokens(pixels, ls, g),
+    };
   } else backbone = imageEncoderBackbone(encoder, source.kind);
   const name = webgpu ? 'onnx-webgpu' : 'onnx';
   engineModel.useVisionExecutor(backbone, { name, exact: true });

@@ -17,7 +17,11 @@ describe('--image-size', () => {
     expect(resolveOptions(schema, {}, undefined, undefined, { imageSize: '48x24' })).toEqual({ imageSize: [24, 48] });
     expect(resolveOptions(schema, {}, { imageSize: '48x24' }, 'run.yaml', {})).toEqual({ imageSize: [24, 48] });
     expect(resolveOptions(schema, {}, { imageSize: 32 }, 'run.yaml', {})).toEqual({ imageSize: 32 });
-    expect(() => resolveOptions(schema, {}, undefined, undefined, { imageSize: '48by24' })).toThrow('command line: option --image-size must be a side in pixels (512) or WIDTHxHEIGHT (320x240), found "48by24"');
-    expect(() => resolveOptions(schema, {}, { imageSize: '48x4' }, 'run.yaml', {})).toThrow('config file run.yaml: field "imageSize" must be a side in pixels (512) or WIDTHxHEIGHT (320x240) with each side at least 8, found "48x4"');
+    expect(() => resolveOptions(schema, {}, undefined, undefined, { imageSize: '48by24' })).toThrow(
+      'command line: option --image-size must be a side in pixels (512) or WIDTHxHEIGHT (320x240), found "48by24"',
+    );
+    expect(() => resolveOptions(schema, {}, { imageSize: '48x4' }, 'run.yaml', {})).toThrow(
+      'config file run.yaml: field "imageSize" must be a side in pixels (512) or WIDTHxHEIGHT (320x240) with each side at least 8, found "48x4"',
+    );
   });
 });

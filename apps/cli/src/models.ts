@@ -80,15 +80,27 @@ export interface CreateModelOptions {
 }
 
 function featureIdentity(c: DualAnchorConfig, frozen: FrozenWeights): { backbone: string; weights: string } {
-  const arch = createHash('sha256').update(JSON.stringify({ backbone: c.backbone, clip: c.clip })).digest('hex').slice(0, 16);
+  const arch = createHash('sha256')
+    .update(JSON.stringify({ backbone: c.backbone, clip: c.clip }))
+    .digest('hex')
+    .slice(0, 16);
   const weights =
     frozen.kind === 'random'
       ? `random:${frozen.seed}`
-      : [frozen.clip, frozen.backbone].filter((w): w is WeightsRef => !!w).map((w) => `${w.path}:${w.sizeBytes}`).join('|');
+      : [frozen.clip, frozen.backbone]
+          .filter((w): w is WeightsRef => !!w)
+          .map((w) => `${w.path}:${w.sizeBytes}`)
+          .join('|');
   return { backbone: `${c.backbone.kind}:${arch}`, weights };
 }
 
-async function loadWeightsFile(manager: WeightsManager, name: string, family: 'clip' | 'dino', c: DualAnchorConfig, log?: (l: string) => void): Promise<{ ref: WeightsRef; tensors: Map<string, HostTensor> }> {
+async function loadWeightsFile(
+  manager: WeightsManager,
+  name: string,
+  family: 'clip' | 'dino',
+  c: DualAnchorConfig,
+  log?: (l: string) => void,
+): Promise<{ ref: WeightsRef; tensors: Map<string, HostTensor> }> {
   const resolved = await manager.resolve(name, {
     onProgress: (p) => {
       if (p.phase !== 'data') log?.(`weights ${name}: ${p.phase} ${p.path}`);
@@ -116,9 +128,12 @@ export async function createModel(options: CreateModelOptions): Promise<CliEngin
     const model = buildRandomModel(c, tokenizer, { backboneSeed: frozen.seed });
     return new CliEngineModel(model, featureIdentity(c, frozen), frozen);
   }
-  if (!options.clipWeights) throw new CliError(`the model needs CLIP weights (--clip-weights) for its text tower${c.backbone.kind === 'clip' ? ' and backbone' : ''}`, EXIT.usage);
-  if (c.backbone.kind !== 'clip' && !options.backboneWeights) throw new CliError(`a ${c.backbone.kind} backbone needs its weights (--backbone-weights)`, EXIT.usage);
-  if (c.backbone.kind === 'clip' && options.backboneWeights) throw new CliError('this model uses the CLIP vision tower as its backbone; --backbone-weights does not apply (use --clip-weights)', EXIT.usage);
+  if (!options.clipWeights)
+    throw new CliError(`the model needs CLIP weights (--clip-weights) for its text tower${c.backbone.kind === 'clip' ? ' and backbone' : ''}`, EXIT.usage);
+  if (c.backbone.kind !== 'clip' && !options.backboneWeights)
+    throw new CliError(`a ${c.backbone.kind} backbone needs its weights (--backbone-weights)`, EXIT.usage);
+  if (c.backbone.kind === 'clip' && options.backboneWeights)
+    throw new CliError('this model uses the CLIP vision tower as its backbone; --backbone-weights does not apply (use --clip-weights)', EXIT.usage);
   const manager = options.weights ?? new WeightsManager();
   const clip = await loadWeightsFile(manager, options.clipWeights, 'clip', c, options.log);
   const backbone = options.backboneWeights ? await loadWeightsFile(manager, options.backboneWeights, 'dino', c, options.log) : undefined;
@@ -137,10 +152,16 @@ export interface SavedModelInfo {
 /** Resolves `--checkpoint` (a file, or a training output folder holding model.safetensors). */
 export async function checkpointPath(given: string): Promise<string> {
   const s = await stat(given).catch(() => null);
-  if (!s) throw new CliError(`checkpoint ${given}: no such file or folder`, EXIT.noInput, 'pass the model.safetensors written by `hgm train` (or its output folder)');
+  if (!s)
+    throw new CliError(`checkpoint ${given}: no such file or folder`, EXIT.noInput, 'pass the model.safetensors written by `hgm train` (or its output folder)');
   if (s.isDirectory()) {
     const inside = join(given, 'model.safetensors');
-    if (!(await stat(inside).catch(() => null))) throw new CliError(`checkpoint ${given}: the folder holds no model.safetensors`, EXIT.noInput, 'pass the output folder of `hgm train` or the model file itself');
+    if (!(await stat(inside).catch(() => null)))
+      throw new CliError(
+        `checkpoint ${given}: the folder holds no model.safetensors`,
+        EXIT.noInput,
+        'pass the output folder of `hgm train` or the model file itself',
+      );
     return inside;
   }
   return given;
@@ -157,10 +178,17 @@ export async function readSavedModel(path: string): Promise<SavedModelInfo> {
   try {
     const meta = reader.metadata;
     if (meta['format'] === 'hgm-train-checkpoint') {
-      throw new CliError(`checkpoint ${path}: this is a training state for resuming, not a model`, EXIT.dataError, `pass ${join(dirname(path), 'model.safetensors')} instead`);
+      throw new CliError(
+        `checkpoint ${path}: this is a training state for resuming, not a model`,
+        EXIT.dataError,
+        `pass ${join(dirname(path), 'model.safetensors')} instead`,
+      );
     }
     if (meta['kind'] !== 'dual-anchor' || typeof meta['config'] !== 'string') {
-      throw new CliError(`checkpoint ${path}: not a model saved by hgm (metadata kind ${JSON.stringify(meta['kind'])}, config ${meta['config'] === undefined ? 'absent' : 'present'})`, EXIT.dataError);
+      throw new CliError(
+        `checkpoint ${path}: not a model saved by hgm (metadata kind ${JSON.stringify(meta['kind'])}, config ${meta['config'] === undefined ? 'absent' : 'present'})`,
+        EXIT.dataError,
+      );
     }
     let config: DualAnchorConfig;
     try {
@@ -201,7 +229,11 @@ export async function modelFromCheckpoint(given: string, options: CheckpointMode
     backboneWeights = frozen.backbone?.name;
   }
   if (!frozen && !clipWeights) {
-    throw new CliError(`checkpoint ${path}: it does not say which frozen weights it was trained with`, EXIT.usage, 'pass --clip-weights (and --backbone-weights for DINO backbones)');
+    throw new CliError(
+      `checkpoint ${path}: it does not say which frozen weights it was trained with`,
+      EXIT.usage,
+      'pass --clip-weights (and --backbone-weights for DINO backbones)',
+    );
   }
   const model = await createModel({
     config,
@@ -216,7 +248,11 @@ export async function modelFromCheckpoint(given: string, options: CheckpointMode
     await model.loadTrainable(reader);
   } catch (e) {
     model.dispose();
-    throw new CliError((e as Error).message, EXIT.dataError, 'the checkpoint was trained with another configuration; drop the overriding options or use a matching checkpoint');
+    throw new CliError(
+      (e as Error).message,
+      EXIT.dataError,
+      'the checkpoint was trained with another configuration; drop the overriding options or use a matching checkpoint',
+    );
   } finally {
     await reader.close();
   }

@@ -41,7 +41,11 @@ export async function claimOutputDir(dir: string, owned: readonly string[], over
   if (entries.length === 0) return [];
   if (!overwrite) {
     const shown = entries.slice(0, 6).join(', ') + (entries.length > 6 ? `, ... (${entries.length} entries)` : '');
-    throw new CliError(`output folder ${dir} is not empty (${shown}); an earlier run's maps would be mixed with this run's`, EXIT.usage, 'pass --overwrite to replace what this command writes there, or choose an empty --out');
+    throw new CliError(
+      `output folder ${dir} is not empty (${shown}); an earlier run's maps would be mixed with this run's`,
+      EXIT.usage,
+      'pass --overwrite to replace what this command writes there, or choose an empty --out',
+    );
   }
   const removed: string[] = [];
   for (const name of owned) {

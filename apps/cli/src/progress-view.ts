@@ -64,8 +64,12 @@ export function progressView(options: ProgressViewOptions): (e: ProgressEvent) =
       }
       case 'epoch': {
         endLine();
-        const terms = Object.entries(e.terms).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
-        out.write(`epoch ${e.epoch}/${e.epochs} done in ${formatDuration(e.seconds)}: mean loss ${e.meanLoss.toFixed(4)} (${terms})${e.checkpoint ? `; checkpoint ${e.checkpoint}` : ''}\n`);
+        const terms = Object.entries(e.terms)
+          .map(([k, v]) => `${k} ${v.toFixed(4)}`)
+          .join(', ');
+        out.write(
+          `epoch ${e.epoch}/${e.epochs} done in ${formatDuration(e.seconds)}: mean loss ${e.meanLoss.toFixed(4)} (${terms})${e.checkpoint ? `; checkpoint ${e.checkpoint}` : ''}\n`,
+        );
         break;
       }
       case 'items': {

@@ -21,7 +21,9 @@ function newestSource(dir: string): number {
 
 /** Builds `dist/main.js` with tsup when it is missing or older than any source it bundles. */
 export function ensureBuilt(): void {
-  const sources = [join(cliRoot, 'src'), ...readdirSync(join(repoRoot, 'packages')).map((p) => join(repoRoot, 'packages', p, 'src'))].filter((d) => existsSync(d));
+  const sources = [join(cliRoot, 'src'), ...readdirSync(join(repoRoot, 'packages')).map((p) => join(repoRoot, 'packages', p, 'src'))].filter((d) =>
+    existsSync(d),
+  );
   const newest = Math.max(...sources.map(newestSource), statSync(join(cliRoot, 'tsup.config.ts')).mtimeMs);
   if (existsSync(bundlePath) && statSync(bundlePath).mtimeMs >= newest) return;
   execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'tsup', 'dist', 'cli-default.js')], { cwd: cliRoot, stdio: 'pipe' });

@@ -15,7 +15,8 @@ export function checkHubUrl(url: string): URL {
   } catch {
     throw new Error(`hub weights: ${JSON.stringify(url)} is not a URL (expected https://huggingface.co/<repo>/resolve/<revision>/<file>.safetensors)`);
   }
-  if (u.protocol !== 'https:' || u.hostname !== 'huggingface.co') throw new Error(`hub weights: ${url} is not on https://huggingface.co (the page downloads weights from the hub only)`);
+  if (u.protocol !== 'https:' || u.hostname !== 'huggingface.co')
+    throw new Error(`hub weights: ${url} is not on https://huggingface.co (the page downloads weights from the hub only)`);
   if (!u.pathname.endsWith('.safetensors')) throw new Error(`hub weights: ${url} does not name a .safetensors file`);
   return u;
 }
@@ -32,7 +33,10 @@ export async function downloadWithCache(url: string, options: DownloadOptions = 
   const hit = await cache?.match(u.href);
   if (hit) return { bytes: new Uint8Array(await hit.arrayBuffer()), fromCache: true };
   const res = await fetch(u.href, options.signal ? { signal: options.signal } : {});
-  if (!res.ok) throw new Error(`hub weights ${u.href}: HTTP ${res.status}${res.status === 401 || res.status === 403 ? ' (gated: accept the licence on the hub; this page sends no token)' : ''}`);
+  if (!res.ok)
+    throw new Error(
+      `hub weights ${u.href}: HTTP ${res.status}${res.status === 401 || res.status === 403 ? ' (gated: accept the licence on the hub; this page sends no token)' : ''}`,
+    );
   const totalText = res.headers.get('content-length');
   const total = totalText ? Number(totalText) : undefined;
   const chunks: Uint8Array[] = [];

@@ -1,7 +1,19 @@
 /** The page: files in, the worker's results out, the gallery, the result view, metrics and exports. */
 import { colorOf, heatmapPng, heatmapRgb, overlayPng } from '@hgm/engine';
 import { formatImageSize, imageHW, type ImageSize } from '@hgm/tensor';
-import { isAnomalous, outputStems, pageMetrics, pairingKey, scoresCsv, sortEntries, splitDropped, thresholdContour, type DroppedFile, type ImageEntry, type SortOrder } from './state';
+import {
+  isAnomalous,
+  outputStems,
+  pageMetrics,
+  pairingKey,
+  scoresCsv,
+  sortEntries,
+  splitDropped,
+  thresholdContour,
+  type DroppedFile,
+  type ImageEntry,
+  type SortOrder,
+} from './state';
 import { downloadWithCache } from './hub';
 import type { BackendChoice, FromWorker, ModelInfo, ToWorker } from './messages';
 
@@ -33,15 +45,25 @@ function showError(message: string): void {
 }
 
 function describeModel(m: ModelInfo): string {
-  const frozen = m.frozen.kind === 'random' ? `random frozen weights (seed ${m.frozen.seed})` : `frozen weights ${[m.frozen.clip.name, m.frozen.backbone?.name].filter(Boolean).join(' + ')}`;
-  const demo = m.source.startsWith('demo-model') ? ' - the tiny demo model: random frozen backbone, trained by `hgm demo` on synthetic textures; it shows how the page works, it is not a real detector' : '';
+  const frozen =
+    m.frozen.kind === 'random'
+      ? `random frozen weights (seed ${m.frozen.seed})`
+      : `frozen weights ${[m.frozen.clip.name, m.frozen.backbone?.name].filter(Boolean).join(' + ')}`;
+  const demo = m.source.startsWith('demo-model')
+    ? ' - the tiny demo model: random frozen backbone, trained by `hgm demo` on synthetic textures; it shows how the page works, it is not a real detector'
+    : '';
   return `model: ${m.name}, ${formatImageSize(m.imageSize)} px, ${frozen}, from ${m.source}${demo}`;
 }
 
 /** (Re)starts the worker on a backend; resolves when the demo model is loaded. */
 function startWorker(backend: BackendChoice): Promise<void> {
   worker?.terminate();
-  for (const [id, resolve] of pending) resolve({ type: 'image-error', id, message: `${entries.find((e) => e.id === id)?.path ?? 'image'}: cancelled before it was processed (the model restarted)` });
+  for (const [id, resolve] of pending)
+    resolve({
+      type: 'image-error',
+      id,
+      message: `${entries.find((e) => e.id === id)?.path ?? 'image'}: cancelled before it was processed (the model restarted)`,
+    });
   pending.clear();
   setState('loading');
   $('backend-status').textContent = `starting ${backend}…`;
@@ -143,7 +165,15 @@ async function runImages(ids: readonly number[]): Promise<void> {
       send({ type: 'detect', id, path: image!.path, bytes: image!.bytes, ...(mask ? { mask } : {}) }, [image!.bytes.buffer]);
     });
     if (reply.type === 'result') {
-      Object.assign(entry, { status: 'done', score: reply.score, map: reply.map, rgb: reply.rgb, size: reply.size, error: undefined, ...(reply.mask ? { mask: reply.mask } : {}) });
+      Object.assign(entry, {
+        status: 'done',
+        score: reply.score,
+        map: reply.map,
+        rgb: reply.rgb,
+        size: reply.size,
+        error: undefined,
+        ...(reply.mask ? { mask: reply.mask } : {}),
+      });
       if (reply.maskError) showError(`mask of ${entry.path}: ${reply.maskError}`);
       if (selected === undefined) selected = id;
     } else {
@@ -209,7 +239,12 @@ function renderGallery(): void {
       item.append(c);
     }
     const label = document.createElement('span');
-    label.textContent = e.status === 'done' ? `${e.score!.toFixed(4)} ${isAnomalous(e.score!, threshold()) ? 'ANOMALOUS' : 'normal'}` : e.status === 'queued' ? 'waiting' : 'unreadable';
+    label.textContent =
+      e.status === 'done'
+        ? `${e.score!.toFixed(4)} ${isAnomalous(e.score!, threshold()) ? 'ANOMALOUS' : 'normal'}`
+        : e.status === 'queued'
+          ? 'waiting'
+          : 'unreadable';
     const name = document.createElement('small');
     name.textContent = e.path;
     if (e.error) name.title = e.error;
@@ -256,7 +291,8 @@ function renderMetrics(): void {
   }
   $('metrics-pane').hidden = !result;
   if (!result) return;
-  $('metrics-caption').textContent = `${result.images} images with a result, ${result.anomalous} with a defect in their mask (images without a mask count as normal).`;
+  $('metrics-caption').textContent =
+    `${result.images} images with a result, ${result.anomalous} with a defect in their mask (images without a mask count as normal).`;
   const body = $('metrics').querySelector('tbody')!;
   body.replaceChildren(
     ...result.rows.map((r) => {
@@ -421,9 +457,16 @@ function wire(): void {
     $('cancel').addEventListener('click', () => controller.abort(), { once: true });
     $<HTMLButtonElement>('cancel').disabled = false;
     try {
-      const got = await downloadWithCache(url, { signal: controller.signal, onProgress: (done, total) => progress(done, total ?? done, `${url}: ${(done / 1e6).toFixed(1)} MB${total ? ` of ${(total / 1e6).toFixed(1)} MB` : ''}`) });
+      const got = await downloadWithCache(url, {
+        signal: controller.signal,
+        onProgress: (done, total) => progress(done, total ?? done, `${url}: ${(done / 1e6).toFixed(1)} MB${total ? ` of ${(total / 1e6).toFixed(1)} MB` : ''}`),
+      });
       frozenFiles[role] = { name: url.split('/').pop() ?? url, bytes: got.bytes };
-      progress(1, 1, `${url}: ${(got.bytes.length / 1e6).toFixed(1)} MB ${got.fromCache ? 'from the browser cache (offline)' : 'downloaded and kept in the browser cache'}; now choose the checkpoint`);
+      progress(
+        1,
+        1,
+        `${url}: ${(got.bytes.length / 1e6).toFixed(1)} MB ${got.fromCache ? 'from the browser cache (offline)' : 'downloaded and kept in the browser cache'}; now choose the checkpoint`,
+      );
     } catch (e) {
       showError((e as Error).message);
     } finally {

@@ -44,7 +44,9 @@ describe('the demo model', () => {
 
 describe('checkpoints that do not fit', () => {
   it('names the file and what is wrong', async () => {
-    await expect(loadSavedModel(new Uint8Array([1, 2, 3]), 'junk.safetensors', tokenizer)).rejects.toThrow(/checkpoint junk.safetensors: cannot read it as safetensors/);
+    await expect(loadSavedModel(new Uint8Array([1, 2, 3]), 'junk.safetensors', tokenizer)).rejects.toThrow(
+      /checkpoint junk.safetensors: cannot read it as safetensors/,
+    );
     const { encodeSafetensors } = await import('@hgm/tensor');
     const other = encodeSafetensors({ w: { dtype: 'F32', shape: [1], data: new Float32Array([1]) } }, { kind: 'something-else' });
     await expect(loadSavedModel(other, 'other.safetensors', tokenizer)).rejects.toThrow(/other.safetensors: not a model saved by hgm/);

@@ -71,13 +71,23 @@ export async function loadSavedModel(bytes: Uint8Array, name: string, tokenizer:
       frozen = record.frozen;
       model = buildRandomModel(config, tokenizer, { backboneSeed: record.frozen.seed });
     } else {
-      const wanted = record.frozen?.kind === 'files' ? ` (it was trained with ${[record.frozen.clip.name, record.frozen.backbone?.name].filter(Boolean).join(' and ')})` : '';
+      const wanted =
+        record.frozen?.kind === 'files'
+          ? ` (it was trained with ${[record.frozen.clip.name, record.frozen.backbone?.name].filter(Boolean).join(' and ')})`
+          : '';
       if (!weights.clip) throw new Error(`checkpoint ${name}: needs the CLIP weights file${wanted}; add it with "frozen weights"`);
-      if (config.backbone.kind !== 'clip' && !weights.backbone) throw new Error(`checkpoint ${name}: its ${config.backbone.kind} backbone needs its weights file${wanted}`);
+      if (config.backbone.kind !== 'clip' && !weights.backbone)
+        throw new Error(`checkpoint ${name}: its ${config.backbone.kind} backbone needs its weights file${wanted}`);
       const clip = await readWeights(weights.clip, 'clip', config);
       const backbone = weights.backbone && config.backbone.kind !== 'clip' ? await readWeights(weights.backbone, 'dino', config) : undefined;
       model = await buildModel(config, { clip, ...(backbone ? { backbone } : {}), tokenizer });
-      frozen = { kind: 'files', clip: { name: weights.clip.name, path: weights.clip.name, sizeBytes: weights.clip.bytes.length }, ...(backbone && weights.backbone ? { backbone: { name: weights.backbone.name, path: weights.backbone.name, sizeBytes: weights.backbone.bytes.length } } : {}) };
+      frozen = {
+        kind: 'files',
+        clip: { name: weights.clip.name, path: weights.clip.name, sizeBytes: weights.clip.bytes.length },
+        ...(backbone && weights.backbone
+          ? { backbone: { name: weights.backbone.name, path: weights.backbone.name, sizeBytes: weights.backbone.bytes.length } }
+          : {}),
+      };
     }
     const engine = new DualAnchorEngineModel(model, { backbone: config.backbone.kind, weights: frozen.kind });
     try {

@@ -11,7 +11,9 @@ const entry = (id: number, path: string, score?: number, extra: Partial<ImageEnt
 
 describe('dropped files', () => {
   it('pairs masks with images in the MVTec layout and side by side, and ignores other files', () => {
-    const files = ['bottle/test/broken/000.png', 'bottle/ground_truth/broken/000_mask.png', 'a.png', 'a_mask.png', 'notes.txt', 'b.jpg'].map((path) => ({ path }));
+    const files = ['bottle/test/broken/000.png', 'bottle/ground_truth/broken/000_mask.png', 'a.png', 'a_mask.png', 'notes.txt', 'b.jpg'].map((path) => ({
+      path,
+    }));
     const { images, masks, ignored } = splitDropped(files);
     expect(images.map((f) => f.path)).toEqual(['bottle/test/broken/000.png', 'a.png', 'b.jpg']);
     expect(ignored.map((f) => f.path)).toEqual(['notes.txt']);

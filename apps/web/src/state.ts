@@ -49,7 +49,12 @@ export function stemOf(path: string): string {
 
 /** True for a ground-truth mask: `*_mask.<ext>`, or any image under a `ground_truth` folder (MVTec layout). */
 export function isMaskPath(path: string): boolean {
-  return /_mask$/i.test(stemOf(path)) || parts(path).slice(0, -1).some((p) => p.toLowerCase() === 'ground_truth');
+  return (
+    /_mask$/i.test(stemOf(path)) ||
+    parts(path)
+      .slice(0, -1)
+      .some((p) => p.toLowerCase() === 'ground_truth')
+  );
 }
 
 /**
@@ -119,7 +124,16 @@ export function maxOf(map: ArrayLike<number>): number {
 export function outputStems(paths: readonly string[]): Map<string, string> {
   const counts = new Map<string, number>();
   for (const p of paths) counts.set(stemOf(p), (counts.get(stemOf(p)) ?? 0) + 1);
-  return new Map(paths.map((p) => [p, counts.get(stemOf(p))! > 1 ? parts(p).join('__').replace(/\.[^.]+$/, '') : stemOf(p)]));
+  return new Map(
+    paths.map((p) => [
+      p,
+      counts.get(stemOf(p))! > 1
+        ? parts(p)
+            .join('__')
+            .replace(/\.[^.]+$/, '')
+        : stemOf(p),
+    ]),
+  );
 }
 
 function csvCell(s: string): string {
@@ -161,7 +175,10 @@ export function pageMetrics(entries: readonly ImageEntry[]): { rows: MetricRow[]
   if (!done.some((e) => e.mask)) return undefined;
   const size = done[0]!.size!;
   const mixed = done.find((e) => !sameImageSize(e.size!, size));
-  if (mixed) throw new Error(`metrics: every map must have the same size; ${mixed.path} is ${formatImageSize(mixed.size!)} px, the first is ${formatImageSize(size)} px`);
+  if (mixed)
+    throw new Error(
+      `metrics: every map must have the same size; ${mixed.path} is ${formatImageSize(mixed.size!)} px, the first is ${formatImageSize(size)} px`,
+    );
   const [height, width] = imageHW(size);
   const n = height * width;
   const maps = new Float32Array(done.length * n);

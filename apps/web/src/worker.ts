@@ -73,7 +73,10 @@ async function handle(msg: ToWorker): Promise<void> {
     }
     case 'load-model': {
       if (!tokenizer) throw new Error('the worker was asked for a model before it started');
-      const next = await loadSavedModel(msg.bytes, msg.name, tokenizer, { ...(msg.clip ? { clip: msg.clip } : {}), ...(msg.backbone ? { backbone: msg.backbone } : {}) });
+      const next = await loadSavedModel(msg.bytes, msg.name, tokenizer, {
+        ...(msg.clip ? { clip: msg.clip } : {}),
+        ...(msg.backbone ? { backbone: msg.backbone } : {}),
+      });
       current?.engine.dispose();
       current = next;
       post({ type: 'model', model: info(next) });
@@ -93,7 +96,10 @@ async function handle(msg: ToWorker): Promise<void> {
             maskError = (e as Error).message;
           }
         }
-        post({ type: 'result', id: msg.id, score: r.score, map: r.map, rgb: r.rgb, size: r.size, ...(mask ? { mask } : {}), ...(maskError ? { maskError } : {}) }, [r.map.buffer, r.rgb.buffer]);
+        post(
+          { type: 'result', id: msg.id, score: r.score, map: r.map, rgb: r.rgb, size: r.size, ...(mask ? { mask } : {}), ...(maskError ? { maskError } : {}) },
+          [r.map.buffer, r.rgb.buffer],
+        );
       } catch (e) {
         post({ type: 'image-error', id: msg.id, message: (e as Error).message });
       }

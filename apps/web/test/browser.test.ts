@@ -36,7 +36,10 @@ let nodeScores = new Map<string, number>();
 function chromiumPath(): string {
   const candidates = [process.env['HGM_CHROMIUM'], '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter((p): p is string => !!p);
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`Chromium not found (looked at ${candidates.join(', ')}): install Debian's chromium package (.ci/run does) or set HGM_CHROMIUM to a Chromium binary`);
+  if (!found)
+    throw new Error(
+      `Chromium not found (looked at ${candidates.join(', ')}): install Debian's chromium package (.ci/run does) or set HGM_CHROMIUM to a Chromium binary`,
+    );
   return found;
 }
 
@@ -73,7 +76,22 @@ function writeImages(): void {
 function detectInNode(): Map<string, number> {
   const r = spawnSync(
     process.execPath,
-    ['--conditions=@hgm/source', '--import', 'tsx', 'apps/cli/src/main.ts', 'detect', join(images, 'normal.png'), join(images, 'defect.png'), '--checkpoint', checkpoint, '--out', join(work, 'detect'), '--backend', 'cpu', '--json'],
+    [
+      '--conditions=@hgm/source',
+      '--import',
+      'tsx',
+      'apps/cli/src/main.ts',
+      'detect',
+      join(images, 'normal.png'),
+      join(images, 'defect.png'),
+      '--checkpoint',
+      checkpoint,
+      '--out',
+      join(work, 'detect'),
+      '--backend',
+      'cpu',
+      '--json',
+    ],
     { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } },
   );
   if (r.status !== 0) throw new Error(`hgm detect failed (exit ${r.status}): ${r.stderr}`);
@@ -82,7 +100,10 @@ function detectInNode(): Map<string, number> {
 }
 
 beforeAll(async () => {
-  const built = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--outDir', dist, '--logLevel', 'warn'], { cwd: appRoot, encoding: 'utf8' });
+  const built = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--outDir', dist, '--logLevel', 'warn'], {
+    cwd: appRoot,
+    encoding: 'utf8',
+  });
   if (built.status !== 0) throw new Error(`vite build failed (exit ${built.status}): ${built.stderr}`);
   writeImages();
   nodeScores = detectInNode();
@@ -91,7 +112,10 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const executablePath = chromiumPath();
   try {
-    browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader'] });
+    browser = await chromium.launch({
+      executablePath,
+      args: ['--no-sandbox', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader', '--use-webgpu-adapter=swiftshader'],
+    });
   } catch (e) {
     throw new Error(`Chromium (${executablePath}) could not start: ${(e as Error).message}`);
   }
@@ -107,7 +131,8 @@ afterAll(async () => {
 async function waitReady(page: Page): Promise<void> {
   await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset['state'] ?? ''), undefined, { timeout: 120_000 });
   const state = await page.evaluate(() => document.body.dataset['state']);
-  if (state === 'error') throw new Error(`the page could not start its model: ${await page.textContent('#backend-status')} ${await page.textContent('#errors')}`);
+  if (state === 'error')
+    throw new Error(`the page could not start its model: ${await page.textContent('#backend-status')} ${await page.textContent('#errors')}`);
 }
 
 async function setSlider(page: Page, id: string, value: number): Promise<void> {
@@ -133,8 +158,18 @@ describe.each(['wasm', 'webgpu'] as const)('web app in Chromium on %s', (backend
       await waitReady(page);
       expect(await page.getAttribute('#backend-status', 'data-backend')).toBe(backend);
 
-      await page.setInputFiles('#file-input', ['normal.png', 'normal_mask.png', 'defect.png', 'defect_mask.png', 'corrupt.png'].map((f) => join(images, f)));
-      await page.waitForFunction(() => document.querySelectorAll('.thumb').length === 3 && document.querySelectorAll('.thumb[data-status=queued]').length === 0 && document.body.dataset['state'] === 'ready', undefined, { timeout: 180_000 });
+      await page.setInputFiles(
+        '#file-input',
+        ['normal.png', 'normal_mask.png', 'defect.png', 'defect_mask.png', 'corrupt.png'].map((f) => join(images, f)),
+      );
+      await page.waitForFunction(
+        () =>
+          document.querySelectorAll('.thumb').length === 3 &&
+          document.querySelectorAll('.thumb[data-status=queued]').length === 0 &&
+          document.body.dataset['state'] === 'ready',
+        undefined,
+        { timeout: 180_000 },
+      );
 
       for (const name of ['normal.png', 'defect.png']) {
         const status = await page.getAttribute(`.thumb[data-path="${name}"]`, 'data-status');

@@ -62,13 +62,21 @@ describe('createBatchStream', () => {
       b.images.dispose();
       b.masks.dispose();
     }
-    expect(shapes).toEqual([[4, 3, 8, 8], [4, 8, 8], [4, 3, 8, 8], [4, 8, 8], [2, 3, 8, 8], [2, 8, 8]]);
+    expect(shapes).toEqual([
+      [4, 3, 8, 8],
+      [4, 8, 8],
+      [4, 3, 8, 8],
+      [4, 8, 8],
+      [2, 3, 8, 8],
+      [2, 8, 8],
+    ]);
     expect(anomalousMaskSum).toBeGreaterThan(0);
     expect(stream.stats).toEqual({ batches: 3, samples: 10, skipped: [] });
   });
 
   it('shuffles reproducibly per (seed, epoch) and can drop the last batch', async () => {
-    const order = (seed: number, epoch: number) => createBatchStream(samples, { fs: nodeFileSystem, preprocess, batchSize: 3, shuffle: true, seed, epoch, dropLast: true });
+    const order = (seed: number, epoch: number) =>
+      createBatchStream(samples, { fs: nodeFileSystem, preprocess, batchSize: 3, shuffle: true, seed, epoch, dropLast: true });
     const a = await collect(order(5, 0));
     const b = await collect(order(5, 0));
     const c = await collect(order(5, 1));
@@ -82,7 +90,10 @@ describe('createBatchStream', () => {
   it('decodes at most `prefetch` batches ahead of the consumer', async () => {
     let reads = 0;
     const counting: DatasetFileSystem = { ...nodeFileSystem, readFile: (p) => (reads++, nodeFileSystem.readFile(p)) };
-    const stream = createBatchStream(samples.filter((s) => s.label === 0), { fs: counting, preprocess, batchSize: 1, prefetch: 2 });
+    const stream = createBatchStream(
+      samples.filter((s) => s.label === 0),
+      { fs: counting, preprocess, batchSize: 1, prefetch: 2 },
+    );
     const it = stream[Symbol.asyncIterator]();
     const first = await it.next();
     first.value.images.dispose();
@@ -106,7 +117,10 @@ describe('createBatchStream', () => {
 
   it('fails naming a corrupt file, or skips it with a counted warning when asked', async () => {
     const broken = new Set([samples[2]!.imagePath]);
-    const fs: DatasetFileSystem = { ...nodeFileSystem, readFile: async (p) => (broken.has(p) ? new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0, 1]) : nodeFileSystem.readFile(p)) };
+    const fs: DatasetFileSystem = {
+      ...nodeFileSystem,
+      readFile: async (p) => (broken.has(p) ? new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0, 1]) : nodeFileSystem.readFile(p)),
+    };
     await expect(collect(createBatchStream(samples, { fs, preprocess, batchSize: 4 }))).rejects.toThrow(samples[2]!.imagePath);
     const seen: DatasetIssue[] = [];
     const stream = createBatchStream(samples, { fs, preprocess, batchSize: 4, skipCorrupt: true, onSkip: (i) => seen.push(i) });

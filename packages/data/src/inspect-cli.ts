@@ -33,7 +33,8 @@ export function parseInspectArgs(argv: string[]): InspectArgs {
     };
     if (a === '--format') {
       const f = value();
-      if (!DATASET_FORMATS.includes(f as DatasetFormat)) throw new ConfigError(`unknown format '${f}' (expected one of ${DATASET_FORMATS.join(', ')})\n${INSPECT_USAGE}`);
+      if (!DATASET_FORMATS.includes(f as DatasetFormat))
+        throw new ConfigError(`unknown format '${f}' (expected one of ${DATASET_FORMATS.join(', ')})\n${INSPECT_USAGE}`);
       args.format = f as DatasetFormat;
     } else if (a === '--skip-corrupt') args.skipCorrupt = true;
     else if (a === '--json') args.json = true;

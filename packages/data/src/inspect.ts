@@ -93,7 +93,11 @@ export async function inspectDataset(root: string, options: InspectOptions): Pro
       // the root's skipped folders are listed once, for the whole root
       const own: InspectReport = { ...report, skippedFolders: [], warnings: report.warnings.filter((w) => w.kind !== 'skipped-folder') };
       const paths = new Set(nested.map((f) => f.path));
-      return combine(root, [own, ...(await inspectEach(nested, options))], report.skippedFolders.filter((f) => !paths.has(f.path)));
+      return combine(
+        root,
+        [own, ...(await inspectEach(nested, options))],
+        report.skippedFolders.filter((f) => !paths.has(f.path)),
+      );
     }
   }
   return inspectOne(root, options);
@@ -112,10 +116,23 @@ async function inspectEach(found: readonly { path: string }[], options: InspectO
 function combine(root: string, datasets: InspectReport[], skipped: InspectReport['skippedFolders']): InspectReport {
   const warnings = [...skipped.map((f) => ({ path: f.path, kind: 'skipped-folder' as const, message: f.reason })), ...datasets.flatMap((d) => d.warnings)];
   const errors = datasets.flatMap((d) => d.errors);
-  const categories = datasets.flatMap((d) => (d.root === root ? d.categories : d.categories.map((c) => ({ ...c, category: `${lastSegment(d.root)}/${c.category}` }))));
+  const categories = datasets.flatMap((d) =>
+    d.root === root ? d.categories : d.categories.map((c) => ({ ...c, category: `${lastSegment(d.root)}/${c.category}` })),
+  );
   const totals = { images: 0, normal: 0, anomalous: 0, masks: 0, skipped: 0 };
   for (const d of datasets) for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += d.totals[k];
-  return { root, format: null, detected: true, categories, totals, errors: errors.sort(byPath), warnings: warnings.sort(byPath), skippedFolders: skipped, datasets, ok: errors.length === 0 };
+  return {
+    root,
+    format: null,
+    detected: true,
+    categories,
+    totals,
+    errors: errors.sort(byPath),
+    warnings: warnings.sort(byPath),
+    skippedFolders: skipped,
+    datasets,
+    ok: errors.length === 0,
+  };
 }
 
 async function inspectOne(root: string, options: InspectOptions): Promise<InspectReport> {
@@ -261,10 +278,11 @@ async function unreadFolders(index: DatasetIndex, options: InspectOptions): Prom
     const slash = rest.indexOf('/');
     return slash < 0 ? null : rest.slice(0, slash);
   };
-  for (const s of index.samples) for (const p of [s.imagePath, ...s.maskPaths]) {
-    const t = top(p);
-    if (t !== null) used.add(t);
-  }
+  for (const s of index.samples)
+    for (const p of [s.imagePath, ...s.maskPaths]) {
+      const t = top(p);
+      if (t !== null) used.add(t);
+    }
   if (index.format === 'visa') {
     const t = top(joinPath(root, options.visaSplitFile ?? VISA_DEFAULT_SPLIT_FILE));
     if (t !== null) used.add(t);
@@ -284,7 +302,12 @@ async function unreadFolders(index: DatasetIndex, options: InspectOptions): Prom
     if (used.has(name)) continue;
     const path = joinPath(root, name);
     const own = await detectFormat(path, options.fs);
-    if (own.format !== null) out.push({ path, reason: `not read as part of this ${index.format} dataset: it holds a ${own.format} dataset of its own (inspect it on its own)`, format: own.format });
+    if (own.format !== null)
+      out.push({
+        path,
+        reason: `not read as part of this ${index.format} dataset: it holds a ${own.format} dataset of its own (inspect it on its own)`,
+        format: own.format,
+      });
     else out.push({ path, reason: `not read as part of this ${index.format} dataset: ${needs[index.format] ?? 'it holds no file this layout reads'}` });
   }
   return out;
@@ -310,7 +333,10 @@ export function formatInspectReport(report: InspectReport): string {
     const t = report.totals;
     const lines = [`${report.root}: ${report.datasets.length} dataset${report.datasets.length === 1 ? '' : 's'} in its sub-folders, each inspected on its own`];
     for (const d of report.datasets) lines.push('', formatInspectReport(d));
-    lines.push('', `all datasets: ${t.images} images (${t.normal} normal, ${t.anomalous} anomalous), ${t.masks} with masks, ${t.skipped} skipped; ${report.errors.length} error${report.errors.length === 1 ? '' : 's'}`);
+    lines.push(
+      '',
+      `all datasets: ${t.images} images (${t.normal} normal, ${t.anomalous} anomalous), ${t.masks} with masks, ${t.skipped} skipped; ${report.errors.length} error${report.errors.length === 1 ? '' : 's'}`,
+    );
     if (report.skippedFolders.length > 0) {
       lines.push(`${report.skippedFolders.length} folder${report.skippedFolders.length === 1 ? '' : 's'} of ${report.root} not inspected:`);
       for (const f of report.skippedFolders) lines.push(`  warning [skipped-folder] ${f.path}: ${f.reason}`);
@@ -335,7 +361,11 @@ export function formatInspectReport(report: InspectReport): string {
   const t = report.totals;
   rows.push(['total', String(t.normal), String(t.anomalous), String(t.masks), '', String(t.skipped), '', '']);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (r: string[]) => r.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   lines.push(fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map(fmt));
   lines.push('(splits: normal/anomalous)');
   if (report.warnings.length > 0) {

@@ -10,7 +10,12 @@ export type FileContent = Uint8Array | { arrayBuffer(): Promise<ArrayBuffer> };
 export function memoryFileSystem(files: Map<string, FileContent> | Record<string, FileContent>): DatasetFileSystem {
   const map = new Map<string, FileContent>();
   const dirs = new Map<string, Map<string, 'file' | 'directory'>>();
-  const norm = (p: string) => p.replace(/\\/g, '/').replace(/\/{2,}/g, '/').replace(/^\.\//, '').replace(/\/$/, '');
+  const norm = (p: string) =>
+    p
+      .replace(/\\/g, '/')
+      .replace(/\/{2,}/g, '/')
+      .replace(/^\.\//, '')
+      .replace(/\/$/, '');
   const entries = files instanceof Map ? [...files.entries()] : Object.entries(files);
   for (const [raw, content] of entries) {
     const path = norm(raw);

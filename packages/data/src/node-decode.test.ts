@@ -105,7 +105,12 @@ function hugeGrayPng(width: number, height: number): Uint8Array {
   ihdr[9] = 0; // gray
   // A few rows stand for the whole raster: the size check must come before any decoding.
   const idat = deflateSync(Buffer.alloc((width + 1) * 4));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 describe('pixel limit', () => {
@@ -124,7 +129,9 @@ describe('pixel limit', () => {
   it('refuses a 60000 x 60000 header and a JPEG header over a lowered limit', async () => {
     await expect(decodeImageNode(hugeGrayPng(60000, 60000), 'bomb.png')).rejects.toThrow(/bomb\.png: image is 60000x60000/);
     const jpeg = readFileSync(join(DIR, 'rgb-420.jpg'));
-    await expect(decodeImageNode(jpeg, 'small.jpg', { maxPixels: 1000 })).rejects.toThrow(/small\.jpg: image is 61x48 = 2,928 pixels, over the limit of 2,000 pixels/);
+    await expect(decodeImageNode(jpeg, 'small.jpg', { maxPixels: 1000 })).rejects.toThrow(
+      /small\.jpg: image is 61x48 = 2,928 pixels, over the limit of 2,000 pixels/,
+    );
     expect(() => decodeImage(jpeg, 'small.jpg', { maxPixels: 1000 })).toThrow(ImageTooLargeError);
   });
 

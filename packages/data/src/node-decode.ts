@@ -12,7 +12,9 @@ import type { ImageDecoder } from './load-sample';
 /** The subset of sharp's API used here. */
 type SharpPipeline = {
   toColourspace(space: string): SharpPipeline;
-  raw(options?: { depth?: string }): { toBuffer(options: { resolveWithObject: true }): Promise<{ data: Buffer; info: { width: number; height: number; channels: number } }> };
+  raw(options?: { depth?: string }): {
+    toBuffer(options: { resolveWithObject: true }): Promise<{ data: Buffer; info: { width: number; height: number; channels: number } }>;
+  };
   metadata(): Promise<{ width?: number; height?: number; depth?: string; channels?: number; format?: string; space?: string }>;
 };
 type SharpFactory = (input: Uint8Array, options: Record<string, unknown>) => SharpPipeline;
@@ -92,7 +94,8 @@ export async function decodeImageNode(bytes: Uint8Array, name: string, options: 
     } else {
       samples = new Uint8Array(data.buffer, data.byteOffset, n);
     }
-    if (data.length !== n * (sixteen ? 2 : 1)) throw new ImageDecodeError(name, `${format.toUpperCase()} decoded to ${data.length} bytes, expected ${n * (sixteen ? 2 : 1)}`);
+    if (data.length !== n * (sixteen ? 2 : 1))
+      throw new ImageDecodeError(name, `${format.toUpperCase()} decoded to ${data.length} bytes, expected ${n * (sixteen ? 2 : 1)}`);
     return {
       width: info.width,
       height: info.height,

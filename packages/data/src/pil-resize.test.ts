@@ -55,7 +55,8 @@ function cropPlanar(src: Float32Array, channels: number, height: number, width: 
   const [left, top, side] = crop;
   const out = new Float32Array(channels * side * side);
   for (let c = 0; c < channels; c++) {
-    for (let y = 0; y < side; y++) out.set(src.subarray(c * height * width + (top + y) * width + left, c * height * width + (top + y) * width + left + side), (c * side + y) * side);
+    for (let y = 0; y < side; y++)
+      out.set(src.subarray(c * height * width + (top + y) * width + left, c * height * width + (top + y) * width + left + side), (c * side + y) * side);
   }
   return out;
 }
@@ -77,7 +78,15 @@ describe(`resizing and centre-cropping equal PIL ${index.pillow} (fixtures/resiz
       const [rw, rh] = c.resize;
       const [ow, oh] = c.output;
       // the geometry: torchvision's Resize(r) + CenterCrop(s) sizes and offsets (Python's half-to-even round)
-      if (c.pipeline) expect(planResize(w, h, c.pipeline)).toEqual({ resizeWidth: rw, resizeHeight: rh, cropX: c.crop![0], cropY: c.crop![1], height: c.pipeline.size, width: c.pipeline.size });
+      if (c.pipeline)
+        expect(planResize(w, h, c.pipeline)).toEqual({
+          resizeWidth: rw,
+          resizeHeight: rh,
+          cropX: c.crop![0],
+          cropY: c.crop![1],
+          height: c.pipeline.size,
+          width: c.pipeline.size,
+        });
 
       // the float path against PIL's 'F' mode, channel by channel
       const pilFloat = new Float32Array(readFileSync(join(DIR, `${c.name}.f32.bin`)).buffer.slice(0));
@@ -95,7 +104,14 @@ describe(`resizing and centre-cropping equal PIL ${index.pillow} (fixtures/resiz
       const pil8 = new Uint8Array(readFileSync(join(DIR, `${c.name}.u8.bin`)));
       expect(pil8.length).toBe(c.channels * ow * oh);
       const config: PreprocessConfig | null = c.pipeline
-        ? { size: c.pipeline.size, resize: 'shortest-side-then-center-crop', resizeSize: c.pipeline.resizeSize, interpolation: c.filter, mean: [0, 0, 0], std: [1, 1, 1] }
+        ? {
+            size: c.pipeline.size,
+            resize: 'shortest-side-then-center-crop',
+            resizeSize: c.pipeline.resizeSize,
+            interpolation: c.filter,
+            mean: [0, 0, 0],
+            std: [1, 1, 1],
+          }
         : rw === rh
           ? { size: rw, resize: 'squash', interpolation: c.filter, mean: [0, 0, 0], std: [1, 1, 1] }
           : null;
@@ -112,7 +128,8 @@ describe(`resizing and centre-cropping equal PIL ${index.pillow} (fixtures/resiz
           if (d === 0) exact++;
         }
       }
-      if (process.env.HGM_VERBOSE) console.log(`${c.name}: float max |diff| ${worstFloat.toExponential(2)}, 8-bit max |diff| ${worst8}, equal ${((100 * exact) / (3 * n)).toFixed(1)}%`);
+      if (process.env.HGM_VERBOSE)
+        console.log(`${c.name}: float max |diff| ${worstFloat.toExponential(2)}, 8-bit max |diff| ${worst8}, equal ${((100 * exact) / (3 * n)).toFixed(1)}%`);
       expect(worst8, 'max |round(255 ours) - PIL 8-bit|').toBeLessThanOrEqual(1);
       // PIL's rounding between the passes (uniform in +-0.5 level, spread by the second pass's weights) puts
       // about one value in five on the neighbouring level (78-87% equal on the noisy 61 x 48 image, 91-94% on

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { planResize, preprocessImage, preprocessMask, resolvePreprocessConfig, DEFAULT_PREPROCESS_CONFIG, CLIP_MEAN, CLIP_STD, type PreprocessConfig } from './preprocess';
+import {
+  planResize,
+  preprocessImage,
+  preprocessMask,
+  resolvePreprocessConfig,
+  DEFAULT_PREPROCESS_CONFIG,
+  CLIP_MEAN,
+  CLIP_STD,
+  type PreprocessConfig,
+} from './preprocess';
 import type { DecodedImage } from './codecs/image';
 
 describe('planResize (torchvision Resize(size) + CenterCrop(size))', () => {
@@ -24,9 +33,23 @@ describe('planResize (torchvision Resize(size) + CenterCrop(size))', () => {
 
 describe('non-square sizes [height, width]', () => {
   it('squash resizes to width x height; the centre crop takes a height x width window', () => {
-    expect(planResize(640, 480, { size: [24, 40], resize: 'squash' })).toEqual({ resizeWidth: 40, resizeHeight: 24, cropX: 0, cropY: 0, height: 24, width: 40 });
+    expect(planResize(640, 480, { size: [24, 40], resize: 'squash' })).toEqual({
+      resizeWidth: 40,
+      resizeHeight: 24,
+      cropX: 0,
+      cropY: 0,
+      height: 24,
+      width: 40,
+    });
     // shorter side to the larger side of the size (40): 640x480 -> 53x40, then a 40 x 24 window at the centre.
-    expect(planResize(640, 480, { size: [24, 40], resize: 'shortest-side-then-center-crop' })).toEqual({ resizeWidth: 53, resizeHeight: 40, cropX: 6, cropY: 8, height: 24, width: 40 });
+    expect(planResize(640, 480, { size: [24, 40], resize: 'shortest-side-then-center-crop' })).toEqual({
+      resizeWidth: 53,
+      resizeHeight: 40,
+      cropX: 6,
+      cropY: 8,
+      height: 24,
+      width: 40,
+    });
   });
 
   it('lays out images [3, H, W] and masks [H, W] row-major, the same geometry for both', () => {
@@ -34,10 +57,11 @@ describe('non-square sizes [height, width]', () => {
     // 16 x 8 image: the left half white, the right half black; the mask marks the left half too.
     const image: DecodedImage = { width: 16, height: 8, channels: 3, bitDepth: 8, data: new Uint8Array(16 * 8 * 3), format: 'png' };
     const mask = { width: 16, height: 8, data: new Uint8Array(16 * 8) };
-    for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) {
-      image.data.set([255, 255, 255], 3 * (y * 16 + x));
-      mask.data[y * 16 + x] = 1;
-    }
+    for (let y = 0; y < 8; y++)
+      for (let x = 0; x < 8; x++) {
+        image.data.set([255, 255, 255], 3 * (y * 16 + x));
+        mask.data[y * 16 + x] = 1;
+      }
     const px = preprocessImage(image, cfg);
     const m = preprocessMask(mask, cfg);
     expect(px.length).toBe(3 * 4 * 8);
@@ -52,7 +76,9 @@ describe('non-square sizes [height, width]', () => {
   it('validates both sides and a resizeSize below the larger side', () => {
     expect(resolvePreprocessConfig({ size: [240, 320] }).size).toEqual([240, 320]);
     expect(() => resolvePreprocessConfig({ size: [240, 0] })).toThrow(/preprocess\.size must be a positive integer or \[height, width\].*\[240,0\]/);
-    expect(() => resolvePreprocessConfig({ size: [240, 320], resizeSize: 300 })).toThrow('preprocess.resizeSize must be an integer of at least the larger side of size (320), got 300');
+    expect(() => resolvePreprocessConfig({ size: [240, 320], resizeSize: 300 })).toThrow(
+      'preprocess.resizeSize must be an integer of at least the larger side of size (320), got 300',
+    );
   });
 });
 
@@ -89,7 +115,13 @@ describe('preprocessImage / preprocessMask', () => {
           mask.data[y * W + x] = 1;
         }
       }
-      const cfg = { ...config, resize, mean: [0, 0, 0] as [number, number, number], std: [1, 1, 1] as [number, number, number], interpolation: 'bilinear' as const };
+      const cfg = {
+        ...config,
+        resize,
+        mean: [0, 0, 0] as [number, number, number],
+        std: [1, 1, 1] as [number, number, number],
+        interpolation: 'bilinear' as const,
+      };
       const px = preprocessImage(image, cfg);
       const m = preprocessMask(mask, cfg);
       let agree = 0;
@@ -110,13 +142,29 @@ describe('preprocessImage / preprocessMask', () => {
 
 describe('resize size different from the crop (DINOv2: Resize(256) + CenterCrop(224))', () => {
   it('resizes the shorter side to resizeSize, then crops size at the centre', () => {
-    expect(planResize(640, 480, { size: 224, resize: 'shortest-side-then-center-crop', resizeSize: 256 })).toEqual({ resizeWidth: 341, resizeHeight: 256, cropX: 58, cropY: 16, height: 224, width: 224 });
-    expect(planResize(256, 256, { size: 224, resize: 'shortest-side-then-center-crop', resizeSize: 256 })).toEqual({ resizeWidth: 256, resizeHeight: 256, cropX: 16, cropY: 16, height: 224, width: 224 });
+    expect(planResize(640, 480, { size: 224, resize: 'shortest-side-then-center-crop', resizeSize: 256 })).toEqual({
+      resizeWidth: 341,
+      resizeHeight: 256,
+      cropX: 58,
+      cropY: 16,
+      height: 224,
+      width: 224,
+    });
+    expect(planResize(256, 256, { size: 224, resize: 'shortest-side-then-center-crop', resizeSize: 256 })).toEqual({
+      resizeWidth: 256,
+      resizeHeight: 256,
+      cropX: 16,
+      cropY: 16,
+      height: 224,
+      width: 224,
+    });
   });
 
   it('refuses a resizeSize below the crop or with squash, naming the field', () => {
     expect(() => resolvePreprocessConfig({ size: 224, resizeSize: 200 })).toThrow('preprocess.resizeSize must be an integer of at least size (224), got 200');
-    expect(() => resolvePreprocessConfig({ size: 224, resizeSize: 256, resize: 'squash' })).toThrow(/resizeSize applies only to resize 'shortest-side-then-center-crop', found resize "squash"/);
+    expect(() => resolvePreprocessConfig({ size: 224, resizeSize: 256, resize: 'squash' })).toThrow(
+      /resizeSize applies only to resize 'shortest-side-then-center-crop', found resize "squash"/,
+    );
     expect(resolvePreprocessConfig({ size: 224, resizeSize: 256 }).resizeSize).toBe(256);
   });
 });

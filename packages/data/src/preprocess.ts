@@ -63,9 +63,13 @@ export function resolvePreprocessConfig(config: Partial<PreprocessConfig> = {}):
     throw new RangeError(`preprocess.resize must be 'shortest-side-then-center-crop' or 'squash', got ${JSON.stringify(c.resize)}`);
   }
   if (c.resizeSize !== undefined) {
-    if (c.resize !== 'shortest-side-then-center-crop') throw new RangeError(`preprocess.resizeSize applies only to resize 'shortest-side-then-center-crop', found resize ${JSON.stringify(c.resize)}`);
+    if (c.resize !== 'shortest-side-then-center-crop')
+      throw new RangeError(`preprocess.resizeSize applies only to resize 'shortest-side-then-center-crop', found resize ${JSON.stringify(c.resize)}`);
     const side = Math.max(height, width);
-    if (!Number.isInteger(c.resizeSize) || c.resizeSize < side) throw new RangeError(`preprocess.resizeSize must be an integer of at least ${height === width ? 'size' : 'the larger side of size'} (${side}), got ${c.resizeSize}`);
+    if (!Number.isInteger(c.resizeSize) || c.resizeSize < side)
+      throw new RangeError(
+        `preprocess.resizeSize must be an integer of at least ${height === width ? 'size' : 'the larger side of size'} (${side}), got ${c.resizeSize}`,
+      );
   }
   return c;
 }

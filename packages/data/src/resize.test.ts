@@ -10,10 +10,17 @@ describe('resizePlanar (PIL-style separable resampling)', () => {
 
   it('keeps a constant image constant, up and down', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 20 }), fc.constantFrom('bicubic' as const, 'bilinear' as const), (h, w, oh, ow, interp) => {
-        const out = resizePlanar(new Float32Array(h * w).fill(0.37), 1, h, w, oh, ow, interp);
-        for (const v of out) expect(Math.abs(v - 0.37)).toBeLessThan(1e-6);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.constantFrom('bicubic' as const, 'bilinear' as const),
+        (h, w, oh, ow, interp) => {
+          const out = resizePlanar(new Float32Array(h * w).fill(0.37), 1, h, w, oh, ow, interp);
+          for (const v of out) expect(Math.abs(v - 0.37)).toBeLessThan(1e-6);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -65,7 +72,7 @@ describe('resizeMaskNearest', () => {
   });
 
   it('keeps values binary', () => {
-    const data = Uint8Array.from({ length: 49 }, (_, i) => (i * 31) % 3 === 0 ? 1 : 0);
+    const data = Uint8Array.from({ length: 49 }, (_, i) => ((i * 31) % 3 === 0 ? 1 : 0));
     const out = resizeMaskNearest({ width: 7, height: 7, data }, 13, 5);
     for (const v of out.data) expect(v === 0 || v === 1).toBe(true);
   });

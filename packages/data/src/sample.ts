@@ -4,18 +4,7 @@ import type { DatasetIssue } from './errors';
 export type Split = 'train' | 'validation' | 'test';
 
 /** Layouts the readers understand. */
-export type DatasetFormat =
-  | 'mvtec'
-  | 'mpdd'
-  | 'btad'
-  | 'dtd-synthetic'
-  | 'mvtec-3d'
-  | 'mvtec-loco'
-  | 'visa'
-  | 'ksdd2'
-  | 'dagm'
-  | 'meta-json'
-  | 'folder';
+export type DatasetFormat = 'mvtec' | 'mpdd' | 'btad' | 'dtd-synthetic' | 'mvtec-3d' | 'mvtec-loco' | 'visa' | 'ksdd2' | 'dagm' | 'meta-json' | 'folder';
 
 export const DATASET_FORMATS: readonly DatasetFormat[] = [
   'mvtec',

@@ -25,7 +25,10 @@ export function mergeConfigInput(base: DualAnchorConfigInput, over: DualAnchorCo
 }
 
 /** Builds the frozen parts with zero weights for a resolved config (CLIP shares one model for both towers). */
-function frozenParts(c: DualAnchorConfig, tokenizer: ClipTokenizer): { parts: FrozenParts; stores: { name: string; load: (w: WeightSource) => Promise<unknown>; randomize: (rng: Rng) => void }[] } {
+function frozenParts(
+  c: DualAnchorConfig,
+  tokenizer: ClipTokenizer,
+): { parts: FrozenParts; stores: { name: string; load: (w: WeightSource) => Promise<unknown>; randomize: (rng: Rng) => void }[] } {
   if (c.backbone.kind === 'clip') {
     const clip = ClipModel.create(c.clip, { towers: 'both', vvAttentionBlocks: c.backbone.vvAttentionBlocks });
     return {
@@ -93,7 +96,10 @@ export function buildTinyModel(options: { tokenizer: ClipTokenizer; overrides?: 
  * when CLIP is the backbone, at least the text tower otherwise; `prompt_learner.*` keys are skipped), and
  * `backbone` the DINO checkpoint (official names) for DINO backbones.
  */
-export async function buildModel(config: DualAnchorConfigInput, weights: { clip: WeightSource; backbone?: WeightSource; tokenizer: ClipTokenizer }): Promise<DualAnchorModel> {
+export async function buildModel(
+  config: DualAnchorConfigInput,
+  weights: { clip: WeightSource; backbone?: WeightSource; tokenizer: ClipTokenizer },
+): Promise<DualAnchorModel> {
   const c = resolveConfig(config);
   const { parts, stores } = frozenParts(c, weights.tokenizer);
   try {

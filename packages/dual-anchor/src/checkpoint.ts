@@ -17,11 +17,19 @@ export async function saveTrainable(params: ParameterStore, config: DualAnchorCo
  * must match this model's (architecture fields; name, seed, loss weights, blur and score fusion may
  * differ) and every key must be present with its shape. Nothing changes when anything is wrong.
  */
-export async function loadTrainable(params: ParameterStore, config: DualAnchorConfig, source: Uint8Array | SafetensorsReader, name = 'checkpoint'): Promise<LoadReport> {
+export async function loadTrainable(
+  params: ParameterStore,
+  config: DualAnchorConfig,
+  source: Uint8Array | SafetensorsReader,
+  name = 'checkpoint',
+): Promise<LoadReport> {
   const reader = source instanceof SafetensorsReader ? source : await SafetensorsReader.fromBytes(source, name);
   const meta = reader.metadata ?? {};
   if (meta.kind !== 'dual-anchor' || typeof meta.config !== 'string') {
-    throw new CheckpointMismatchError(reader.name, `${reader.name}: not a Dual-Anchor checkpoint (metadata kind ${JSON.stringify(meta.kind)}, config ${meta.config === undefined ? 'absent' : 'present'})`);
+    throw new CheckpointMismatchError(
+      reader.name,
+      `${reader.name}: not a Dual-Anchor checkpoint (metadata kind ${JSON.stringify(meta.kind)}, config ${meta.config === undefined ? 'absent' : 'present'})`,
+    );
   }
   let saved: DualAnchorConfig;
   try {
@@ -40,7 +48,11 @@ export async function loadTrainable(params: ParameterStore, config: DualAnchorCo
  * another prompt length or depth fail naming them.
  * @param keyPrefix the prefix the keys carry ('' for AnomalyCLIP's own `{"prompt_learner": state_dict}`)
  */
-export async function loadAnomalyClipPrompts(params: ParameterStore, entries: Map<string, HostTensor> | SafetensorsReader, keyPrefix = 'prompt_learner.'): Promise<LoadReport> {
+export async function loadAnomalyClipPrompts(
+  params: ParameterStore,
+  entries: Map<string, HostTensor> | SafetensorsReader,
+  keyPrefix = 'prompt_learner.',
+): Promise<LoadReport> {
   const esc = keyPrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return params.loadStateDict(entries, {
     strict: true,

@@ -50,7 +50,9 @@ describe('Dual-Anchor configuration', () => {
     expect(resolveConfig(legacy)).toEqual(today);
     expect(today.modules.refiner).toBe(false);
     expect(() => resolveConfig({ ...TINY_CONFIG, refiner: {}, ggtr: {} } as unknown as DualAnchorConfigInput)).toThrow(/give refiner .* or ggtr .*, not both/);
-    expect(() => resolveConfig({ ...TINY_CONFIG, modules: { refiner: true, ggtr: true } } as unknown as DualAnchorConfigInput)).toThrow(/modules\.refiner or modules\.ggtr/);
+    expect(() => resolveConfig({ ...TINY_CONFIG, modules: { refiner: true, ggtr: true } } as unknown as DualAnchorConfigInput)).toThrow(
+      /modules\.refiner or modules\.ggtr/,
+    );
   });
 
   it('explains every invalid field at once', () => {
@@ -72,8 +74,12 @@ describe('Dual-Anchor configuration', () => {
     expect(() => resolveConfig({ ...PAPER_CONFIG, imageSize: [384, 518] })).toThrow(
       'imageSize[1] (width): expected a multiple of the patch size 16, found 518 (the nearest multiples are 512 and 528)',
     );
-    expect(() => resolveConfig({ ...PAPER_CONFIG, imageSize: [500, 518] })).toThrow(/imageSize\[0\] \(height\).*found 500.*imageSize\[1\] \(width\).*found 518/);
-    expect(() => resolveConfig({ ...PAPER_CONFIG, imageSize: [512] as never })).toThrow('imageSize: expected a number (square side) or [height, width], found [512]');
+    expect(() => resolveConfig({ ...PAPER_CONFIG, imageSize: [500, 518] })).toThrow(
+      /imageSize\[0\] \(height\).*found 500.*imageSize\[1\] \(width\).*found 518/,
+    );
+    expect(() => resolveConfig({ ...PAPER_CONFIG, imageSize: [512] as never })).toThrow(
+      'imageSize: expected a number (square side) or [height, width], found [512]',
+    );
   });
 
   it('merges partial configs and lists differences by path', () => {

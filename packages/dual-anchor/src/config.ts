@@ -10,12 +10,7 @@ import {
 } from '@hgm/backbone';
 import { resolveHierarchicalGroupMergingConfig, type HierarchicalGroupMergingConfig } from '@hgm/group-merging';
 import { resolveGroupGatedTokenRefinerConfig, type GroupGatedTokenRefinerConfig } from '@hgm/refiner';
-import {
-  resolveAnomalyClipPromptConfig,
-  resolveDynamicStatePromptConfig,
-  type AnomalyClipPromptConfig,
-  type DynamicStatePromptConfig,
-} from '@hgm/prompts';
+import { resolveAnomalyClipPromptConfig, resolveDynamicStatePromptConfig, type AnomalyClipPromptConfig, type DynamicStatePromptConfig } from '@hgm/prompts';
 import { MASK_DOWNSAMPLINGS, type MaskDownsampling } from '@hgm/losses';
 import { ConfigError, canonicalImageSize, imageSizeProblems, type ImageSize } from '@hgm/tensor';
 
@@ -141,7 +136,14 @@ export interface DualAnchorConfigInput {
   seed?: number;
 }
 
-export const DEFAULT_LOSS_CONFIG: Readonly<LossConfig> = Object.freeze({ image: 1, maps: 1, orthogonality: 1, alignment: 1, maskDownsampling: 'area', focalGamma: 2 });
+export const DEFAULT_LOSS_CONFIG: Readonly<LossConfig> = Object.freeze({
+  image: 1,
+  maps: 1,
+  orthogonality: 1,
+  alignment: 1,
+  maskDownsampling: 'area',
+  focalGamma: 2,
+});
 
 /**
  * The paper's configuration: DINOv3 ViT-L/16 (frozen) + CLIP ViT-L/14@336px text tower (frozen), tapped
@@ -169,7 +171,13 @@ export const TINY_CONFIG: DualAnchorConfigInput = Object.freeze({
     config: { imgSize: 32, patchSize: 8, embedDim: 32, depth: 4, numHeads: 2, numStorageTokens: 1, preprocess: { size: 32 } as never },
   },
   clip: resolveClipConfig(
-    { name: 'tiny', embedDim: 16, vision: { imageSize: 32, patchSize: 8, width: 32, layers: 2, heads: 2 }, text: { width: 32, heads: 2, layers: 3 }, preprocess: { size: 32 } },
+    {
+      name: 'tiny',
+      embedDim: 16,
+      vision: { imageSize: 32, patchSize: 8, width: 32, layers: 2, heads: 2 },
+      text: { width: 32, heads: 2, layers: 3 },
+      preprocess: { size: 32 },
+    },
     'ViT-B/16',
   ),
   layers: [1, 2, 3],
@@ -218,8 +226,10 @@ export function backboneDepth(c: Pick<DualAnchorConfig, 'backbone' | 'clip'>): n
 export function migrateConfigInput<T extends DualAnchorConfigInput | DualAnchorConfig>(input: T): T {
   const legacy = input as T & { ggtr?: unknown; modules?: { ggtr?: unknown } };
   if (legacy.ggtr === undefined && legacy.modules?.ggtr === undefined) return input;
-  if (legacy.ggtr !== undefined && input.refiner !== undefined) throw new ConfigError('Dual-Anchor config: give refiner (today\'s name) or ggtr (its earlier name), not both');
-  if (legacy.modules?.ggtr !== undefined && input.modules?.refiner !== undefined) throw new ConfigError('Dual-Anchor config: give modules.refiner or modules.ggtr (its earlier name), not both');
+  if (legacy.ggtr !== undefined && input.refiner !== undefined)
+    throw new ConfigError("Dual-Anchor config: give refiner (today's name) or ggtr (its earlier name), not both");
+  if (legacy.modules?.ggtr !== undefined && input.modules?.refiner !== undefined)
+    throw new ConfigError('Dual-Anchor config: give modules.refiner or modules.ggtr (its earlier name), not both');
   const { ggtr, modules, ...rest } = legacy;
   const out: Record<string, unknown> = { ...rest };
   if (ggtr !== undefined) out['refiner'] = ggtr;
@@ -254,7 +264,8 @@ export function resolveConfig(given: DualAnchorConfigInput = {}): DualAnchorConf
     if (!Number.isInteger(backbone.vvAttentionBlocks) || backbone.vvAttentionBlocks < 0 || backbone.vvAttentionBlocks > clip.vision.layers) {
       problems.push(`backbone.vvAttentionBlocks: expected an integer in [0, ${clip.vision.layers}], found ${b.vvAttentionBlocks}`);
     }
-    if (backbone.globalToken !== 'ln-post' && backbone.globalToken !== 'no-ln-post') problems.push(`backbone.globalToken: expected 'ln-post' or 'no-ln-post', found ${JSON.stringify(backbone.globalToken)}`);
+    if (backbone.globalToken !== 'ln-post' && backbone.globalToken !== 'no-ln-post')
+      problems.push(`backbone.globalToken: expected 'ln-post' or 'no-ln-post', found ${JSON.stringify(backbone.globalToken)}`);
   } else if (b.kind === 'dinov3') {
     backbone = { kind: 'dinov3', config: attempt('backbone.config', () => resolveDinov3Config(b.config ?? {}), resolveDinov3Config()) };
   } else if (b.kind === 'dinov2') {
@@ -279,34 +290,46 @@ export function resolveConfig(given: DualAnchorConfigInput = {}): DualAnchorConf
   const modules: ModuleSwitches = { hgm: true, refiner: true, dsp: true, ...input.modules };
   const hgmFull = attempt('hgm', () => resolveHierarchicalGroupMergingConfig({ ...input.hgm, dim: d }), null);
   if (hgmFull && modules.hgm && hgmFull.groupsPerLevel.length !== layers.length) {
-    problems.push(`hgm.groupsPerLevel: expected one level per tapped layer (${layers.length}: ${JSON.stringify(layers)}), found ${JSON.stringify(hgmFull.groupsPerLevel)}`);
+    problems.push(
+      `hgm.groupsPerLevel: expected one level per tapped layer (${layers.length}: ${JSON.stringify(layers)}), found ${JSON.stringify(hgmFull.groupsPerLevel)}`,
+    );
   }
   const { dim: _hd, ...hgm } = hgmFull ?? { ...resolveHierarchicalGroupMergingConfig({ dim: 8, numHeads: 1 }) };
-  const refinerFull = attempt('refiner', () => resolveGroupGatedTokenRefinerConfig({ ...input.refiner, dim: d }), resolveGroupGatedTokenRefinerConfig({ dim: d > 0 ? d : 1 }));
+  const refinerFull = attempt(
+    'refiner',
+    () => resolveGroupGatedTokenRefinerConfig({ ...input.refiner, dim: d }),
+    resolveGroupGatedTokenRefinerConfig({ dim: d > 0 ? d : 1 }),
+  );
   const { dim: _gd, ...refiner } = refinerFull;
   const dsp = attempt('dsp', () => resolveDynamicStatePromptConfig(input.dsp), resolveDynamicStatePromptConfig());
   const staticPrompts = attempt('staticPrompts', () => resolveAnomalyClipPromptConfig(input.staticPrompts), resolveAnomalyClipPromptConfig());
   const textLayers = clip.text.layers;
-  if (modules.dsp && dsp.deepPromptDepth - 1 > textLayers - 1) problems.push(`dsp.deepPromptDepth: at most ${textLayers} for a ${textLayers}-block text tower, found ${dsp.deepPromptDepth}`);
-  if (!modules.dsp && staticPrompts.deepPromptDepth - 1 > textLayers - 1) problems.push(`staticPrompts.deepPromptDepth: at most ${textLayers} for a ${textLayers}-block text tower, found ${staticPrompts.deepPromptDepth}`);
+  if (modules.dsp && dsp.deepPromptDepth - 1 > textLayers - 1)
+    problems.push(`dsp.deepPromptDepth: at most ${textLayers} for a ${textLayers}-block text tower, found ${dsp.deepPromptDepth}`);
+  if (!modules.dsp && staticPrompts.deepPromptDepth - 1 > textLayers - 1)
+    problems.push(`staticPrompts.deepPromptDepth: at most ${textLayers} for a ${textLayers}-block text tower, found ${staticPrompts.deepPromptDepth}`);
   const temperature = input.temperature ?? 0.07;
   if (!(temperature > 0)) problems.push(`temperature: expected > 0, found ${temperature}`);
   const mapUpsampling = input.mapUpsampling ?? 'logits';
-  if (mapUpsampling !== 'logits' && mapUpsampling !== 'probabilities') problems.push(`mapUpsampling: expected 'logits' or 'probabilities', found ${JSON.stringify(mapUpsampling)}`);
+  if (mapUpsampling !== 'logits' && mapUpsampling !== 'probabilities')
+    problems.push(`mapUpsampling: expected 'logits' or 'probabilities', found ${JSON.stringify(mapUpsampling)}`);
   const mapReduction = input.mapReduction ?? 'mean';
   if (mapReduction !== 'mean' && mapReduction !== 'sum') problems.push(`mapReduction: expected 'mean' or 'sum', found ${JSON.stringify(mapReduction)}`);
   const blur = { sigma: 4, truncate: 4, ...input.blur };
   if (!(blur.sigma >= 0)) problems.push(`blur.sigma: expected >= 0 (0 = off), found ${blur.sigma}`);
   if (!(blur.truncate > 0)) problems.push(`blur.truncate: expected > 0, found ${blur.truncate}`);
   const scoreFusion: ScoreFusionConfig = { mode: 'none', topKFraction: 0.01, weight: 0.5, ...input.scoreFusion };
-  if (!['none', 'max', 'top-k-mean'].includes(scoreFusion.mode)) problems.push(`scoreFusion.mode: expected 'none', 'max' or 'top-k-mean', found ${JSON.stringify(scoreFusion.mode)}`);
-  if (!(scoreFusion.topKFraction > 0 && scoreFusion.topKFraction <= 1)) problems.push(`scoreFusion.topKFraction: expected in (0, 1], found ${scoreFusion.topKFraction}`);
+  if (!['none', 'max', 'top-k-mean'].includes(scoreFusion.mode))
+    problems.push(`scoreFusion.mode: expected 'none', 'max' or 'top-k-mean', found ${JSON.stringify(scoreFusion.mode)}`);
+  if (!(scoreFusion.topKFraction > 0 && scoreFusion.topKFraction <= 1))
+    problems.push(`scoreFusion.topKFraction: expected in (0, 1], found ${scoreFusion.topKFraction}`);
   if (!(scoreFusion.weight >= 0 && scoreFusion.weight <= 1)) problems.push(`scoreFusion.weight: expected in [0, 1], found ${scoreFusion.weight}`);
   const loss: LossConfig = { ...DEFAULT_LOSS_CONFIG, ...input.loss };
   for (const k of ['image', 'maps', 'orthogonality', 'alignment', 'focalGamma'] as const) {
     if (!(loss[k] >= 0)) problems.push(`loss.${k}: expected a number >= 0, found ${loss[k]}`);
   }
-  if (!MASK_DOWNSAMPLINGS.includes(loss.maskDownsampling)) problems.push(`loss.maskDownsampling: expected one of ${MASK_DOWNSAMPLINGS.join(', ')}, found ${JSON.stringify(loss.maskDownsampling)}`);
+  if (!MASK_DOWNSAMPLINGS.includes(loss.maskDownsampling))
+    problems.push(`loss.maskDownsampling: expected one of ${MASK_DOWNSAMPLINGS.join(', ')}, found ${JSON.stringify(loss.maskDownsampling)}`);
   const seed = input.seed ?? 111;
   if (!Number.isInteger(seed)) problems.push(`seed: expected an integer, found ${seed}`);
   if (problems.length > 0) throw new ConfigError(`Dual-Anchor config${input.name ? ` ${JSON.stringify(input.name)}` : ''}: ${problems.join('; ')}`);

@@ -16,7 +16,16 @@ import { loadAnomalyClipPrompts, loadTrainable, moduleOf, saveTrainable } from '
 
 // The model's output and loss types, and its checkpoint helpers, live in their own modules; they are
 // re-exported here, where the model's users have always found them.
-export { disposeDualAnchorOutput, disposeLossResult, lossValues, type DualAnchorOutput, type ForwardOptions, type LossResult, type LossValues, type TrainingBatch } from './model-types';
+export {
+  disposeDualAnchorOutput,
+  disposeLossResult,
+  lossValues,
+  type DualAnchorOutput,
+  type ForwardOptions,
+  type LossResult,
+  type LossValues,
+  type TrainingBatch,
+} from './model-types';
 export { architectureOf, moduleOf } from './checkpoint';
 
 /** The frozen parts a model is built from (it takes ownership: {@link DualAnchorModel.dispose} calls `dispose`). */
@@ -34,8 +43,7 @@ export interface FrozenParts {
 
 /** The model object a backbone reads its frozen vision weights from. */
 export type VisionSource =
-  | { kind: 'clip'; clip: ClipModel; globalToken: 'ln-post' | 'no-ln-post' }
-  | { kind: 'dinov2' | 'dinov3'; encoder: DinoVisionTransformer };
+  { kind: 'clip'; clip: ClipModel; globalToken: 'ln-post' | 'no-ln-post' } | { kind: 'dinov2' | 'dinov3'; encoder: DinoVisionTransformer };
 
 /**
  * The Dual-Anchor model (method steps 1-6) and, with every module off, the AnomalyCLIP baseline.
@@ -71,16 +79,23 @@ export class DualAnchorModel {
     this.config = c;
     const d = c.clip.embedDim;
     const { backbone, text } = frozen;
-    if (backbone.kind !== c.backbone.kind) throw new ConfigError(`Dual-Anchor model: config backbone is ${c.backbone.kind}, the given backbone is ${backbone.kind}`);
+    if (backbone.kind !== c.backbone.kind)
+      throw new ConfigError(`Dual-Anchor model: config backbone is ${c.backbone.kind}, the given backbone is ${backbone.kind}`);
     if (text.config.text.width !== c.clip.text.width || text.config.embedDim !== d) {
-      throw new ConfigError(`Dual-Anchor model: text tower has width ${text.config.text.width} and embedding ${text.config.embedDim}, config expects ${c.clip.text.width} and ${d}`);
+      throw new ConfigError(
+        `Dual-Anchor model: text tower has width ${text.config.text.width} and embedding ${text.config.embedDim}, config expects ${c.clip.text.width} and ${d}`,
+      );
     }
     // One fork per module, always in the same order, so that switching a module off leaves the others' initial values unchanged.
     const root = new Rng(c.seed);
     const rngs = { adapters: root.fork(), anchors: root.fork(), hgm: root.fork(), refiner: root.fork(), dsp: root.fork(), prompts: root.fork() };
     this.adapters = backbone.kind === 'clip' ? null : new FeatureAdapters(this.params, rngs.adapters, backbone.tokenWidth, d, c.layers.length);
-    if (backbone.kind === 'clip' && backbone.tokenWidth !== d) throw new ConfigError(`Dual-Anchor model: CLIP backbone tokens have width ${backbone.tokenWidth}, expected D = ${d}`);
-    this.staticAnchors = !c.modules.hgm && usesAnchors(c) ? this.params.add('anchors.tokens', rngs.anchors.tensorTruncatedNormal([2, d], 0, c.hgm.groupTokenInitStd), { trainable: true }) : null;
+    if (backbone.kind === 'clip' && backbone.tokenWidth !== d)
+      throw new ConfigError(`Dual-Anchor model: CLIP backbone tokens have width ${backbone.tokenWidth}, expected D = ${d}`);
+    this.staticAnchors =
+      !c.modules.hgm && usesAnchors(c)
+        ? this.params.add('anchors.tokens', rngs.anchors.tensorTruncatedNormal([2, d], 0, c.hgm.groupTokenInitStd), { trainable: true })
+        : null;
     this.hgm = c.modules.hgm ? new HierarchicalGroupMerging(this.params, { ...c.hgm, dim: d }, { prefix: 'hgm', rng: rngs.hgm }) : null;
     this.refiner = c.modules.refiner ? new GroupGatedTokenRefiner(this.params, { ...c.refiner, dim: d }, { prefix: 'refiner', rng: rngs.refiner }) : null;
     const spec = clipPromptTextSpec(text, frozen.tokenizer);
@@ -196,7 +211,9 @@ export class DualAnchorModel {
     const c = this.config;
     const training = options.training ?? false;
     if (features.patchTokens.length !== c.layers.length) {
-      throw new ShapeError(`Dual-Anchor forward: features hold ${features.patchTokens.length} tapped layers, the config taps ${c.layers.length} (${JSON.stringify(c.layers)})`);
+      throw new ShapeError(
+        `Dual-Anchor forward: features hold ${features.patchTokens.length} tapped layers, the config taps ${c.layers.length} (${JSON.stringify(c.layers)})`,
+      );
     }
     if (training && this.hgm && c.hgm.gumbel && !options.rng) throw new ConfigError('Dual-Anchor forward: training mode with Gumbel noise needs options.rng');
     const [gh, gw] = features.grid;
@@ -223,7 +240,9 @@ export class DualAnchorModel {
       const sources = assignedFeatures ? [...patchFeatures, assignedFeatures] : patchFeatures;
       const mapProbabilities = sources.map((f) => {
         const logits = tf.reshape(stateLogits(f, textFeatures, c.temperature), [b, gh, gw, 2]) as tf.Tensor4D;
-        return c.mapUpsampling === 'logits' ? (tf.softmax(upsampleBilinear(logits, size)) as tf.Tensor4D) : upsampleBilinear(tf.softmax(logits) as tf.Tensor4D, size);
+        return c.mapUpsampling === 'logits'
+          ? (tf.softmax(upsampleBilinear(logits, size)) as tf.Tensor4D)
+          : upsampleBilinear(tf.softmax(logits) as tf.Tensor4D, size);
       });
       const layerAnomalyMaps = mapProbabilities.map(anomalyFromProbabilities);
       const summed = layerAnomalyMaps.length === 1 ? tf.clone(layerAnomalyMaps[0]!) : tf.addN(layerAnomalyMaps);
@@ -290,7 +309,10 @@ export class DualAnchorModel {
       lossFn: () => {
         if (kept) disposeLossResult(kept);
         const r = this.trainingLoss(batch, options);
-        kept = { total: tf.keep(tf.clone(r.total)), terms: Object.fromEntries(Object.entries(r.terms).map(([k, v]) => [k, tf.keep(v)])) as LossResult['terms'] };
+        kept = {
+          total: tf.keep(tf.clone(r.total)),
+          terms: Object.fromEntries(Object.entries(r.terms).map(([k, v]) => [k, tf.keep(v)])) as LossResult['terms'],
+        };
         return r.total;
       },
       read: async () => {

@@ -30,7 +30,12 @@ export function dualAnchorLoss(c: DualAnchorConfig, out: DualAnchorOutput, masks
       const [gn, ga] = tf.unstack(out.imageAnchors, 1) as [tf.Tensor2D, tf.Tensor2D];
       orthogonality = orthogonalityLoss(gn, ga);
       const last = out.patchFeatures[out.patchFeatures.length - 1]!;
-      alignment = groupAlignmentLoss({ normalAnchor: gn, anomalyAnchor: ga, patchFeatures: last, patchMask: maskToPatchGrid(masks, out.grid, c.loss.maskDownsampling) });
+      alignment = groupAlignmentLoss({
+        normalAnchor: gn,
+        anomalyAnchor: ga,
+        patchFeatures: last,
+        patchMask: maskToPatchGrid(masks, out.grid, c.loss.maskDownsampling),
+      });
     }
     const total = tf.addN([
       tf.mul(image, c.loss.image),

@@ -14,7 +14,9 @@ import { ConfigError, ShapeError } from '@hgm/tensor';
 export function separableLinear(x: tf.Tensor3D, rows: tf.Tensor2D, cols: tf.Tensor2D): tf.Tensor3D {
   const [n, h, w] = x.shape;
   if (rows.shape[1] !== h || cols.shape[1] !== w) {
-    throw new ShapeError(`separableLinear: x is [${x.shape.join(', ')}], row matrix [${rows.shape.join(', ')}], column matrix [${cols.shape.join(', ')}]; expected [H, ${h}] and [W, ${w}]`);
+    throw new ShapeError(
+      `separableLinear: x is [${x.shape.join(', ')}], row matrix [${rows.shape.join(', ')}], column matrix [${cols.shape.join(', ')}]; expected [H, ${h}] and [W, ${w}]`,
+    );
   }
   const outH = rows.shape[0];
   const outW = cols.shape[0];
@@ -89,7 +91,16 @@ export function gaussianBlur(maps: tf.Tensor3D, sigma: number, truncate = 4): tf
     // scipy's 'reflect' is tf's 'symmetric' padding (d c b a | a b c d); then one 1-D pass per axis, each
     // output a (2r + 1)-tap sum instead of a dense n-term product
     const kernel = Float32Array.from(k);
-    const padded = tf.mirrorPad(tf.reshape(maps, [b, h, w, 1]), [[0, 0], [radius, radius], [radius, radius], [0, 0]], 'symmetric') as tf.Tensor4D;
+    const padded = tf.mirrorPad(
+      tf.reshape(maps, [b, h, w, 1]),
+      [
+        [0, 0],
+        [radius, radius],
+        [radius, radius],
+        [0, 0],
+      ],
+      'symmetric',
+    ) as tf.Tensor4D;
     const alongH = tf.conv2d(padded, tf.tensor4d(kernel, [k.length, 1, 1, 1]), 1, 'valid');
     const alongW = tf.conv2d(alongH, tf.tensor4d(kernel, [1, k.length, 1, 1]), 1, 'valid');
     return tf.reshape(alongW, [b, h, w]) as tf.Tensor3D;

@@ -46,7 +46,8 @@ export function countParameters(input: DualAnchorConfig | DualAnchorConfigInput)
     const h = c.hgm;
     const lin = (i: number, o: number) => i * o + o;
     const hidden = Math.trunc(h.mlpRatio * d);
-    const perLevel = (h.initCrossAttention ? 4 * d + 4 * lin(d, d) : 0) + (h.assignPreNorm ? 4 * d : 0) + 4 * lin(d, d) + 2 * d + lin(d, hidden) + lin(hidden, d);
+    const perLevel =
+      (h.initCrossAttention ? 4 * d + 4 * lin(d, d) : 0) + (h.assignPreNorm ? 4 * d : 0) + 4 * lin(d, d) + 2 * d + lin(d, hidden) + lin(hidden, d);
     hgm = h.groupsPerLevel[0]! * d + h.groupsPerLevel.length * perLevel;
   }
   const refiner = c.modules.refiner ? 4 + 2 * d + d : 0;

@@ -43,6 +43,12 @@ describeBackends(
   },
   {
     backends: ['cpu', 'wasm'],
-    knownGaps: [{ backend: 'cpu', test: 'Adam (lr 1e-3, betas 0.5/0.999) drives the loss well down on synthetic images with masks', reason: '50 steps take minutes on the pure-JS cpu backend; the one-step update and the gradient checks run on cpu' }],
+    knownGaps: [
+      {
+        backend: 'cpu',
+        test: 'Adam (lr 1e-3, betas 0.5/0.999) drives the loss well down on synthetic images with masks',
+        reason: '50 steps take minutes on the pure-JS cpu backend; the one-step update and the gradient checks run on cpu',
+      },
+    ],
   },
 );

@@ -42,7 +42,10 @@ async function run(buildLimit: number | null, stepLimit: number | null): Promise
     });
     slices += profile.kernels.filter((k) => k.name === 'Slice').length;
     const features = model.encodeVision(pixels);
-    const featureValues = [Array.from(await features.globalToken.data()), ...(await Promise.all(features.patchTokens.map(async (t) => Array.from(await t.data()))))];
+    const featureValues = [
+      Array.from(await features.globalToken.data()),
+      ...(await Promise.all(features.patchTokens.map(async (t) => Array.from(await t.data())))),
+    ];
     const lf = model.lossFunction({ features, masks, labels }, { rng: new Rng(111) });
     const vars = model.trainableVariables();
     const names = new Map(model.params.entries().map((p) => [p.variable.name, p.name]));

@@ -64,7 +64,9 @@ describe('NamedAdam', () => {
     const w = tf.variable(tf.zeros([3]));
     const adam = new NamedAdam(new Map([['w', w]]));
     const bad = new Map([['adam.m.w', { dtype: 'float32' as const, shape: [2], data: new Float32Array(2) }]]);
-    expect(() => adam.restore(bad, 3, 'ckpt')).toThrow(/ckpt: optimiser state does not match the model:\n {2}adam.m.w has shape \[2\], expected \[3\]\n {2}missing adam.v.w/);
+    expect(() => adam.restore(bad, 3, 'ckpt')).toThrow(
+      /ckpt: optimiser state does not match the model:\n {2}adam.m.w has shape \[2\], expected \[3\]\n {2}missing adam.v.w/,
+    );
     adam.dispose();
     w.dispose();
   });

@@ -96,13 +96,17 @@ export class NamedAdam {
       for (const kind of ['m', 'v'] as const) {
         const t = tensors.get(`adam.${kind}.${name}`);
         if (!t) problems.push(`missing adam.${kind}.${name}`);
-        else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) problems.push(`adam.${kind}.${name} has shape [${t.shape}], expected [${p.shape}]`);
+        else if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i]))
+          problems.push(`adam.${kind}.${name} has shape [${t.shape}], expected [${p.shape}]`);
       }
     }
     if (problems.length > 0) throw new CheckpointMismatchError(source, `${source}: optimiser state does not match the model:\n  ${problems.join('\n  ')}`);
     tf.tidy(() => {
       for (const [name] of this.params) {
-        for (const [kind, store] of [['m', this.m], ['v', this.v]] as const) {
+        for (const [kind, store] of [
+          ['m', this.m],
+          ['v', this.v],
+        ] as const) {
           const t = tensors.get(`adam.${kind}.${name}`)!;
           store.get(name)!.assign(tf.tensor(t.data as Float32Array, t.shape, 'float32'));
         }

@@ -80,7 +80,13 @@ export function overlayRgb(image: Uint8Array, heat: Uint8Array, alpha = 0.5): Ui
 }
 
 /** Draws a binary mask's outline (1-pixel border of the foreground) onto an RGB image in place. */
-export function drawMaskOutline(image: Uint8Array, mask: ArrayLike<number>, width: number, height: number, color: [number, number, number] = [255, 255, 255]): void {
+export function drawMaskOutline(
+  image: Uint8Array,
+  mask: ArrayLike<number>,
+  width: number,
+  height: number,
+  color: [number, number, number] = [255, 255, 255],
+): void {
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = y * width + x;

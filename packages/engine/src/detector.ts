@@ -115,7 +115,10 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
         }
       }
       if (ok.length > 0) {
-        const { maps, scores } = await predictImages(model, ok.map((o) => o.pixels));
+        const { maps, scores } = await predictImages(
+          model,
+          ok.map((o) => o.pixels),
+        );
         for (let j = 0; j < ok.length; j++) {
           const o = ok[j]!;
           const map = maps.slice(j * height * width, (j + 1) * height * width);
@@ -140,7 +143,14 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
       }
       done += paths.length;
       meter.tick(paths.length);
-      emit({ type: 'items', stage: 'detect', done, total: options.images.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(options.images.length - done) });
+      emit({
+        type: 'items',
+        stage: 'detect',
+        done,
+        total: options.images.length,
+        imagesPerSecond: meter.rate(),
+        etaSeconds: meter.eta(options.images.length - done),
+      });
     }
     const scale = scratch ? range.scale() : fixedScale();
     if (scratch) {
@@ -163,12 +173,20 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
  * Writes `scores.json` and `scores.csv` (atomically) in the layout of a local `detect` run; the queue's
  * collector writes its results through it too.
  */
-export async function writeDetectionTables(outDir: string, detections: readonly Detection[], skipped: DetectResult['skipped'], threshold: number | undefined, scale?: MapScaleInfo): Promise<{ scoresJson: string; scoresCsv: string }> {
+export async function writeDetectionTables(
+  outDir: string,
+  detections: readonly Detection[],
+  skipped: DetectResult['skipped'],
+  threshold: number | undefined,
+  scale?: MapScaleInfo,
+): Promise<{ scoresJson: string; scoresCsv: string }> {
   const scoresJson = join(outDir, 'scores.json');
   const scoresCsv = join(outDir, 'scores.csv');
   await atomicWriteFile(scoresJson, JSON.stringify({ threshold: threshold ?? null, ...(scale ? { mapScale: scale } : {}), detections, skipped }, null, 2));
   const header = threshold !== undefined ? 'image,score,anomalous,max_map,heatmap,overlay' : 'image,score,max_map,heatmap,overlay';
-  const rows = detections.map((d) => [csv(d.image), d.score, ...(threshold !== undefined ? [d.anomalous ? 1 : 0] : []), d.maxMap, csv(d.heatmap), csv(d.overlay)].join(','));
+  const rows = detections.map((d) =>
+    [csv(d.image), d.score, ...(threshold !== undefined ? [d.anomalous ? 1 : 0] : []), d.maxMap, csv(d.heatmap), csv(d.overlay)].join(','),
+  );
   await atomicWriteFile(scoresCsv, [header, ...rows].join('\n') + '\n');
   return { scoresJson, scoresCsv };
 }

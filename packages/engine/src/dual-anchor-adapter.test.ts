@@ -40,7 +40,10 @@ describe('DualAnchorEngineModel features', () => {
     const size = engineModel.preprocess.size;
     const patchCount = features.get('patch.0')!.shape[1]!;
     expect(await features.get('grid')!.array()).toEqual([Array(2).fill(Math.sqrt(patchCount)), Array(2).fill(Math.sqrt(patchCount))]);
-    expect(await features.get('imageSize')!.array()).toEqual([[size, size], [size, size]]);
+    expect(await features.get('imageSize')!.array()).toEqual([
+      [size, size],
+      [size, size],
+    ]);
 
     const cache = new FeatureCache(join(root, 'cache'));
     const perImage = await splitFeatures(features, 2);
@@ -71,7 +74,9 @@ describe('DualAnchorEngineModel features', () => {
     wrongGrid.get('grid')!.dispose();
 
     const wrongSize = withLayout('imageSize', [[8, 16]]);
-    expect(() => engineModel.toVisionFeatures(wrongSize)).toThrow(/features of a \[8, 16\] \(height, width\) input, expected the model's image size \[32, 32\]/);
+    expect(() => engineModel.toVisionFeatures(wrongSize)).toThrow(
+      /features of a \[8, 16\] \(height, width\) input, expected the model's image size \[32, 32\]/,
+    );
     wrongSize.get('imageSize')!.dispose();
 
     const missing: FeatureBatch = new Map([...features].filter(([name]) => name !== 'grid'));
@@ -80,7 +85,10 @@ describe('DualAnchorEngineModel features', () => {
   });
 
   it('a non-square model stores and checks its [rows, columns] grid and [height, width] size', async () => {
-    const wide = new DualAnchorEngineModel(buildTinyModel({ tokenizer: await loadClipTokenizer(), overrides: { imageSize: [16, 40] } }), { backbone: 'tiny', weights: 'seed-0' });
+    const wide = new DualAnchorEngineModel(buildTinyModel({ tokenizer: await loadClipTokenizer(), overrides: { imageSize: [16, 40] } }), {
+      backbone: 'tiny',
+      weights: 'seed-0',
+    });
     try {
       expect(wide.preprocess.size).toEqual([16, 40]);
       expect(wide.featureKey.resolution).toEqual([16, 40]);
@@ -99,7 +107,9 @@ describe('DualAnchorEngineModel features', () => {
       expect(() => wide.toVisionFeatures(transposed)).toThrow('grid [5, 2] (rows, columns), expected [2, 5] for a 16 x 40 input with patch 8');
       transposed.get('grid')!.dispose();
       const swapped: FeatureBatch = new Map([...features, ['imageSize', tf.tensor2d([[40, 16]])]]);
-      expect(() => wide.toVisionFeatures(swapped)).toThrow(/features of a \[40, 16\] \(height, width\) input, expected the model's image size \[16, 40\] \(height 16 x width 40\)/);
+      expect(() => wide.toVisionFeatures(swapped)).toThrow(
+        /features of a \[40, 16\] \(height, width\) input, expected the model's image size \[16, 40\] \(height 16 x width 40\)/,
+      );
       swapped.get('imageSize')!.dispose();
       disposeAll(features);
     } finally {

@@ -51,7 +51,13 @@ export class DualAnchorEngineModel implements EngineModel {
     // transforms.Resize((S, S), BICUBIC)), whatever the backbone's own reference preprocessing; only its
     // normalisation statistics are taken.
     this.preprocess = { size: c.imageSize, mean: [...pre.mean], std: [...pre.std], interpolation: 'bicubic', resize: 'squash' };
-    this.featureKey = { backbone: identity.backbone, weights: identity.weights, resolution: canonicalImageSize(c.imageSize), layers: [...c.layers], preprocess: JSON.stringify(this.preprocess) };
+    this.featureKey = {
+      backbone: identity.backbone,
+      weights: identity.weights,
+      resolution: canonicalImageSize(c.imageSize),
+      layers: [...c.layers],
+      preprocess: JSON.stringify(this.preprocess),
+    };
   }
 
   /**
@@ -82,8 +88,20 @@ export class DualAnchorEngineModel implements EngineModel {
     const batch = pixels.shape[0];
     const out: FeatureBatch = new Map([['global', f.globalToken as tf.Tensor]]);
     f.patchTokens.forEach((t, i) => out.set(`patch.${i}`, t));
-    out.set('grid', tf.tensor2d(Array.from({ length: batch }, () => [...f.grid]), [batch, 2]));
-    out.set('imageSize', tf.tensor2d(Array.from({ length: batch }, () => [...f.imageSize]), [batch, 2]));
+    out.set(
+      'grid',
+      tf.tensor2d(
+        Array.from({ length: batch }, () => [...f.grid]),
+        [batch, 2],
+      ),
+    );
+    out.set(
+      'imageSize',
+      tf.tensor2d(
+        Array.from({ length: batch }, () => [...f.imageSize]),
+        [batch, 2],
+      ),
+    );
     return out;
   }
 
@@ -103,18 +121,25 @@ export class DualAnchorEngineModel implements EngineModel {
     if (grid[0] * grid[1] !== m) throw new ShapeError(`feature batch: grid [${grid.join(', ')}] does not match the ${m} patch tokens of "patch.0"`);
     const [height, width] = imageHW(c.imageSize);
     if (imageSize[0] !== height || imageSize[1] !== width) {
-      throw new ShapeError(`feature batch: features of a [${imageSize.join(', ')}] (height, width) input, expected the model's image size [${height}, ${width}] (${formatImageSize(c.imageSize)})`);
+      throw new ShapeError(
+        `feature batch: features of a [${imageSize.join(', ')}] (height, width) input, expected the model's image size [${height}, ${width}] (${formatImageSize(c.imageSize)})`,
+      );
     }
     const p = this.model.frozen.backbone.patchSize;
     if (grid[0] !== height / p || grid[1] !== width / p) {
-      throw new ShapeError(`feature batch: grid [${grid.join(', ')}] (rows, columns), expected [${height / p}, ${width / p}] for a ${height} x ${width} input with patch ${p}`);
+      throw new ShapeError(
+        `feature batch: grid [${grid.join(', ')}] (rows, columns), expected [${height / p}, ${width / p}] for a ${height} x ${width} input with patch ${p}`,
+      );
     }
     return { globalToken: globalToken as tf.Tensor2D, patchTokens, grid, imageSize };
   }
 
   loss(features: FeatureBatch, masks: tf.Tensor3D, labels: tf.Tensor1D, rng: Rng): BatchLoss {
     const r = this.model.trainingLoss({ features: this.toVisionFeatures(features), masks, labels }, { rng, training: true });
-    return { total: r.total, terms: { image: r.terms.image, focal: r.terms.focal, dice: r.terms.dice, orthogonality: r.terms.orthogonality, alignment: r.terms.alignment } };
+    return {
+      total: r.total,
+      terms: { image: r.terms.image, focal: r.terms.focal, dice: r.terms.dice, orthogonality: r.terms.orthogonality, alignment: r.terms.alignment },
+    };
   }
 
   predict(features: FeatureBatch): BatchPrediction {
@@ -138,4 +163,3 @@ export class DualAnchorEngineModel implements EngineModel {
     this.model.dispose();
   }
 }
-

@@ -7,7 +7,17 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useBackend } from '@hgm/tensor/testing';
 import { openSafetensors } from '@hgm/tensor/node';
-import { writeSyntheticDataset, readDatasetFromDisk, nodeFileSystem, decodeImage, encodeJpeg, encodePng, nodeImageDecoder, preprocessImage, type DatasetSample } from '@hgm/data/node';
+import {
+  writeSyntheticDataset,
+  readDatasetFromDisk,
+  nodeFileSystem,
+  decodeImage,
+  encodeJpeg,
+  encodePng,
+  nodeImageDecoder,
+  preprocessImage,
+  type DatasetSample,
+} from '@hgm/data/node';
 import { mkdir } from 'node:fs/promises';
 import { train } from './trainer';
 import { evaluate, type CategoryResult } from './evaluator';
@@ -49,7 +59,17 @@ describe('training', () => {
     const counters = { encoderCalls: 0, encodedImages: 0 };
     const m1 = new ToyModel(toyConfig);
     const events: ProgressEvent[] = [];
-    const r1 = await train({ model: m1, samples, fs: nodeFileSystem, outDir: join(root, 'run-a1'), featureCacheDir: cacheDir, epochs: 3, batchSize: 4, counters, onProgress: (e) => events.push(e) });
+    const r1 = await train({
+      model: m1,
+      samples,
+      fs: nodeFileSystem,
+      outDir: join(root, 'run-a1'),
+      featureCacheDir: cacheDir,
+      epochs: 3,
+      batchSize: 4,
+      counters,
+      onProgress: (e) => events.push(e),
+    });
     expect(counters.encodedImages).toBe(samples.length);
     expect(m1.encodeCalls).toBe(counters.encoderCalls);
     expect(r1.featureCache.writes).toBe(samples.length);
@@ -60,7 +80,16 @@ describe('training', () => {
     // A second run over the same images: the encoder never runs, and every step's loss is identical.
     const counters2 = { encoderCalls: 0, encodedImages: 0 };
     const m2 = new ToyModel(toyConfig);
-    const r2 = await train({ model: m2, samples, fs: nodeFileSystem, outDir: join(root, 'run-a2'), featureCacheDir: cacheDir, epochs: 3, batchSize: 4, counters: counters2 });
+    const r2 = await train({
+      model: m2,
+      samples,
+      fs: nodeFileSystem,
+      outDir: join(root, 'run-a2'),
+      featureCacheDir: cacheDir,
+      epochs: 3,
+      batchSize: 4,
+      counters: counters2,
+    });
     expect(counters2.encoderCalls).toBe(0);
     expect(m2.encodeCalls).toBe(0);
     expect(r2.history.map((h) => h.loss)).toEqual(r1.history.map((h) => h.loss));
@@ -80,32 +109,62 @@ describe('training', () => {
     const reader = await openSafetensors(join(outDir, 'checkpoint.safetensors'));
     expect(reader.metadata['format']).toBe('hgm-train-checkpoint');
     expect(reader.metadata['epoch']).toBe('1');
-    expect(reader.tensorNames().sort()).toEqual(['adam.m.head.bias', 'adam.m.head.weight', 'adam.v.head.bias', 'adam.v.head.weight', 'param.head.bias', 'param.head.weight']);
+    expect(reader.tensorNames().sort()).toEqual([
+      'adam.m.head.bias',
+      'adam.m.head.weight',
+      'adam.v.head.bias',
+      'adam.v.head.weight',
+      'param.head.bias',
+      'param.head.weight',
+    ]);
     await reader.close();
     expect((await readdir(outDir)).sort()).toEqual(['checkpoint.safetensors', 'history.json', 'model.safetensors']);
     const other = new ToyModel({ ...toyConfig, width: 4 });
-    await expect(train({ model: other, samples, fs: nodeFileSystem, outDir, featureCacheDir: join(root, 'cache-b2'), epochs: 2, batchSize: 4 })).rejects.toThrow(
-      /checkpoint .*checkpoint\.safetensors: the model configuration is .*"width":8.*, but this run has .*"width":4/,
-    );
+    await expect(
+      train({ model: other, samples, fs: nodeFileSystem, outDir, featureCacheDir: join(root, 'cache-b2'), epochs: 2, batchSize: 4 }),
+    ).rejects.toThrow(/checkpoint .*checkpoint\.safetensors: the model configuration is .*"width":8.*, but this run has .*"width":4/);
     m.dispose();
     other.dispose();
   });
 
   it('stops at a step boundary when aborted, keeps a checkpoint, and the resumed run ends where an uninterrupted one does', async () => {
     const straight = new ToyModel(toyConfig);
-    await train({ model: straight, samples, fs: nodeFileSystem, outDir: join(root, 'run-c1'), featureCacheDir: join(root, 'cache-c'), epochs: 2, batchSize: 4 });
+    await train({
+      model: straight,
+      samples,
+      fs: nodeFileSystem,
+      outDir: join(root, 'run-c1'),
+      featureCacheDir: join(root, 'cache-c'),
+      epochs: 2,
+      batchSize: 4,
+    });
     const ctrl = new AbortController();
     const m = new ToyModel(toyConfig);
     let steps = 0;
     const r = await train({
-      model: m, samples, fs: nodeFileSystem, outDir: join(root, 'run-c2'), featureCacheDir: join(root, 'cache-c'), epochs: 2, batchSize: 4, signal: ctrl.signal,
+      model: m,
+      samples,
+      fs: nodeFileSystem,
+      outDir: join(root, 'run-c2'),
+      featureCacheDir: join(root, 'cache-c'),
+      epochs: 2,
+      batchSize: 4,
+      signal: ctrl.signal,
       onProgress: (e) => {
         if (e.type === 'step' && ++steps === 3) ctrl.abort();
       },
     });
     expect(r.interrupted).toBe(true);
     const resumed = new ToyModel(toyConfig);
-    const r2 = await train({ model: resumed, samples, fs: nodeFileSystem, outDir: join(root, 'run-c2'), featureCacheDir: join(root, 'cache-c'), epochs: 2, batchSize: 4 });
+    const r2 = await train({
+      model: resumed,
+      samples,
+      fs: nodeFileSystem,
+      outDir: join(root, 'run-c2'),
+      featureCacheDir: join(root, 'cache-c'),
+      epochs: 2,
+      batchSize: 4,
+    });
     expect(r2.resumedFrom).toEqual({ epoch: 1, step: 3 });
     expect(await trainable(resumed)).toEqual(await trainable(straight));
     for (const x of [straight, m, resumed]) x.dispose();
@@ -115,7 +174,9 @@ describe('training', () => {
     const script = join(here, 'testing', 'train-child.ts');
     const run = (outDir: string, killAfterEpoch?: number) =>
       new Promise<{ code: number | null; signal: string | null; stdout: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--conditions=@hgm/source', '--import', 'tsx', script, data, outDir, join(root, 'cache-d'), '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, ['--conditions=@hgm/source', '--import', 'tsx', script, data, outDir, join(root, 'cache-d'), '4'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => {
@@ -124,7 +185,9 @@ describe('training', () => {
         });
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         child.on('error', reject);
-        child.on('close', (code, signal) => (code !== 0 && signal === null ? reject(new Error(`child failed (${code}): ${stderr}`)) : resolve({ code, signal, stdout })));
+        child.on('close', (code, signal) =>
+          code !== 0 && signal === null ? reject(new Error(`child failed (${code}): ${stderr}`)) : resolve({ code, signal, stdout }),
+        );
       });
     const full = await run(join(root, 'run-d1'));
     const killed = await run(join(root, 'run-d2'), 2);
@@ -156,7 +219,9 @@ describe('evaluation and detection', () => {
     expect(md).toContain('| **mean** | 14 | 8 |');
     const json = JSON.parse(await readFile(join(outDir, 'metrics.json'), 'utf8'));
     expect(json.categories.length).toBe(2);
-    expect((await readFile(join(outDir, 'metrics.csv'), 'utf8')).split('\n')[0]).toBe('category,images,anomalous,image_auroc,image_f1_max,image_ap,pixel_auroc,pixel_ap,aupro_mvtec@0.3');
+    expect((await readFile(join(outDir, 'metrics.csv'), 'utf8')).split('\n')[0]).toBe(
+      'category,images,anomalous,image_auroc,image_f1_max,image_ap,pixel_auroc,pixel_ap,aupro_mvtec@0.3',
+    );
     expect(r.files.filter((f) => f.endsWith('_overlay.png')).length).toBe(samples.length);
     expect(r.examples.length).toBe(4);
     expect(Array.from(r.examples[0]!.heatmap.slice(1, 4))).toEqual([0x50, 0x4e, 0x47]);
@@ -166,7 +231,14 @@ describe('evaluation and detection', () => {
   it('marks the degenerate image metrics of a category whose test images are of one class', async () => {
     const m = new ToyModel(toyConfig);
     const oneClass = samples.filter((s) => s.category === 'wood' || s.label === 1);
-    const r = await evaluate({ model: m, samples: oneClass, fs: nodeFileSystem, featureCacheDir: join(root, 'cache-one-class'), outDir: join(root, 'eval-one-class'), metrics: ['image_auroc', 'image_f1_max', 'image_ap'] });
+    const r = await evaluate({
+      model: m,
+      samples: oneClass,
+      fs: nodeFileSystem,
+      featureCacheDir: join(root, 'cache-one-class'),
+      outDir: join(root, 'eval-one-class'),
+      metrics: ['image_auroc', 'image_f1_max', 'image_ap'],
+    });
     const [cap, wood] = r.categories as [CategoryResult, CategoryResult];
     expect(cap.imageNote).toBe('no normal image: image AUROC n/a; image F1-max and AP count the 4 anomalous images only (1 whatever the scores)');
     expect(wood.imageNote).toBeUndefined();
@@ -184,14 +256,31 @@ describe('evaluation and detection', () => {
     const m = new ToyModel(toyConfig);
     const counting = () => {
       const names: string[] = [];
-      return { names, decode: (bytes: Uint8Array, name: string) => { names.push(name); return decodeImage(bytes, name); } };
+      return {
+        names,
+        decode: (bytes: Uint8Array, name: string) => {
+          names.push(name);
+          return decodeImage(bytes, name);
+        },
+      };
     };
     const masks = samples.flatMap((s) => s.maskPaths);
     const once = (names: string[], expected: readonly string[]) => expect([...names].sort()).toEqual([...expected].sort());
     // evaluation with maps and examples: every image and mask decoded once, on either scale
     for (const mapSize of ['original', 'model'] as const) {
       const c = counting();
-      const r = await evaluate({ model: m, samples, fs: nodeFileSystem, featureCacheDir: join(root, `cache-once-run-${mapSize}`), outDir: join(root, `eval-once-run-${mapSize}`), saveMaps: true, keepExamples: 2, mapSize, mapScale: 'run', decode: c.decode });
+      const r = await evaluate({
+        model: m,
+        samples,
+        fs: nodeFileSystem,
+        featureCacheDir: join(root, `cache-once-run-${mapSize}`),
+        outDir: join(root, `eval-once-run-${mapSize}`),
+        saveMaps: true,
+        keepExamples: 2,
+        mapSize,
+        mapScale: 'run',
+        decode: c.decode,
+      });
       once(c.names, [...samples.map((s) => s.imagePath), ...masks]);
       expect(r.mapScale.mode).toBe('run');
       expect(r.files.filter((f) => f.endsWith('_overlay.png')).length).toBe(samples.length);
@@ -199,22 +288,52 @@ describe('evaluation and detection', () => {
     }
     for (const mapSize of ['original', 'model'] as const) {
       const c = counting();
-      const r = await evaluate({ model: m, samples, fs: nodeFileSystem, featureCacheDir: join(root, `cache-once-${mapSize}`), outDir: join(root, `eval-once-${mapSize}`), saveMaps: true, keepExamples: 2, mapSize, decode: c.decode });
+      const r = await evaluate({
+        model: m,
+        samples,
+        fs: nodeFileSystem,
+        featureCacheDir: join(root, `cache-once-${mapSize}`),
+        outDir: join(root, `eval-once-${mapSize}`),
+        saveMaps: true,
+        keepExamples: 2,
+        mapSize,
+        decode: c.decode,
+      });
       once(c.names, [...samples.map((s) => s.imagePath), ...masks]);
       expect(r.files.filter((f) => f.endsWith('_overlay.png')).length).toBe(samples.length);
       // a second run reads the features from the cache and still decodes each image once, for its maps
       const again = counting();
-      const r2 = await evaluate({ model: m, samples, fs: nodeFileSystem, featureCacheDir: join(root, `cache-once-${mapSize}`), outDir: join(root, `eval-once2-${mapSize}`), saveMaps: true, keepExamples: 2, mapSize, decode: again.decode });
+      const r2 = await evaluate({
+        model: m,
+        samples,
+        fs: nodeFileSystem,
+        featureCacheDir: join(root, `cache-once-${mapSize}`),
+        outDir: join(root, `eval-once2-${mapSize}`),
+        saveMaps: true,
+        keepExamples: 2,
+        mapSize,
+        decode: again.decode,
+      });
       once(again.names, [...samples.map((s) => s.imagePath), ...masks]);
       expect(r2.scores).toEqual(r.scores);
-      for (const f of r.files.filter((x) => x.endsWith('.png'))) expect(Buffer.compare(await readFile(f), await readFile(f.replace(`eval-once-${mapSize}`, `eval-once2-${mapSize}`)))).toBe(0);
+      for (const f of r.files.filter((x) => x.endsWith('.png')))
+        expect(Buffer.compare(await readFile(f), await readFile(f.replace(`eval-once-${mapSize}`, `eval-once2-${mapSize}`)))).toBe(0);
     }
     // detection, on the fixed scale and on the run's scale (maps drawn after the whole run), both map sizes
     const images = (await expandInputs([join(data, 'wood', 'test')])).slice(0, 5);
     for (const mapSize of ['original', 'model'] as const) {
       for (const mapScale of ['fixed', 'run'] as const) {
         const c = counting();
-        const r = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, `detect-once-${mapSize}-${mapScale}`), mapSize, mapScale, batchSize: 2, decode: c.decode });
+        const r = await detect({
+          model: m,
+          images,
+          fs: nodeFileSystem,
+          outDir: join(root, `detect-once-${mapSize}-${mapScale}`),
+          mapSize,
+          mapScale,
+          batchSize: 2,
+          decode: c.decode,
+        });
         once(c.names, images);
         for (const [j, d] of r.detections.entries()) {
           const overlay = decodeImage(await readFile(d.overlay), d.overlay);
@@ -267,7 +386,7 @@ describe('evaluation and detection', () => {
     m.dispose();
   });
 
-  it('writes maps at each image\'s own size, one file per input when stems collide across extensions, and pixel metrics n/a without masks', async () => {
+  it("writes maps at each image's own size, one file per input when stems collide across extensions, and pixel metrics n/a without masks", async () => {
     const m = new ToyModel(toyConfig);
     const folder = join(root, 'brain');
     await mkdir(join(folder, 'good'), { recursive: true });
@@ -307,7 +426,7 @@ describe('evaluation and detection', () => {
     m.dispose();
   });
 
-  it('colours maps over the run\'s own range with --map-scale run and writes that range into the legend and the tables', async () => {
+  it("colours maps over the run's own range with --map-scale run and writes that range into the legend and the tables", async () => {
     const m = new ToyModel(toyConfig);
     const images = (await expandInputs([join(data, 'wood', 'test')])).slice(0, 5);
     const fixed = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-fixed'), mapSize: 'model' });
@@ -332,7 +451,16 @@ describe('evaluation and detection', () => {
     expect(await readdir(join(root, 'detect-run', 'maps'))).toHaveLength(2 * 5 + 1);
 
     const outDir = join(root, 'eval-run');
-    const e = await evaluate({ model: m, samples, fs: nodeFileSystem, featureCacheDir: join(root, 'cache-run'), outDir, saveMaps: true, mapScale: 'run', keepExamples: 1 });
+    const e = await evaluate({
+      model: m,
+      samples,
+      fs: nodeFileSystem,
+      featureCacheDir: join(root, 'cache-run'),
+      outDir,
+      saveMaps: true,
+      mapScale: 'run',
+      keepExamples: 1,
+    });
     expect(e.mapScale.mode).toBe('run');
     expect(e.mapScale.min).toBeGreaterThanOrEqual(0);
     expect(e.mapScale.max).toBeLessThanOrEqual(1);
@@ -346,9 +474,25 @@ describe('evaluation and detection', () => {
 
   it('does not leak tensors over repeated training steps and predictions', async () => {
     const m = new ToyModel(toyConfig);
-    await train({ model: m, samples: samples.slice(0, 4), fs: nodeFileSystem, outDir: join(root, 'run-f0'), featureCacheDir: join(root, 'cache-f'), epochs: 1, batchSize: 2 });
+    await train({
+      model: m,
+      samples: samples.slice(0, 4),
+      fs: nodeFileSystem,
+      outDir: join(root, 'run-f0'),
+      featureCacheDir: join(root, 'cache-f'),
+      epochs: 1,
+      batchSize: 2,
+    });
     const before = tf.memory().numTensors;
-    await train({ model: m, samples: samples.slice(0, 4), fs: nodeFileSystem, outDir: join(root, 'run-f1'), featureCacheDir: join(root, 'cache-f'), epochs: 2, batchSize: 2 });
+    await train({
+      model: m,
+      samples: samples.slice(0, 4),
+      fs: nodeFileSystem,
+      outDir: join(root, 'run-f1'),
+      featureCacheDir: join(root, 'cache-f'),
+      epochs: 2,
+      batchSize: 2,
+    });
     expect(tf.memory().numTensors).toBe(before);
     m.dispose();
   });

@@ -38,7 +38,16 @@ describe('sharded evaluation', () => {
     const model = new ToyModel({ size: 32, patch: 8, width: 8, seed: 9 });
     const metrics = ['image_auroc', 'image_f1_max', 'image_ap', 'pixel_auroc', 'pixel_ap', 'pixel_f1_max', 'aupro_mvtec@0.3'];
     const local = join(root, 'local');
-    const whole = await evaluate({ model, samples, fs: nodeFileSystem, featureCacheDir: join(root, 'cache-local'), outDir: local, metrics, batchSize: 4, saveMaps: true });
+    const whole = await evaluate({
+      model,
+      samples,
+      fs: nodeFileSystem,
+      featureCacheDir: join(root, 'cache-local'),
+      outDir: local,
+      metrics,
+      batchSize: 4,
+      saveMaps: true,
+    });
     const sharded = join(root, 'sharded');
     const names = evaluationMapNames(samples);
     await writeColorBar(sharded);
@@ -46,12 +55,24 @@ describe('sharded evaluation', () => {
     for (const [, list] of samplesByCategory(samples)) {
       for (let i = 0; i < list.length; i += 3) {
         const shard = list.slice(i, i + 3);
-        const state = await evaluateShard({ model, samples: shard, mapNames: shard.map((s) => names.get(s.imagePath)!), fs: nodeFileSystem, featureCacheDir: join(root, 'cache-shards'), outDir: sharded, batchSize: 2, saveMaps: true });
+        const state = await evaluateShard({
+          model,
+          samples: shard,
+          mapNames: shard.map((s) => names.get(s.imagePath)!),
+          fs: nodeFileSystem,
+          featureCacheDir: join(root, 'cache-shards'),
+          outDir: sharded,
+          batchSize: 2,
+          saveMaps: true,
+        });
         states.push(encodeShardState(state));
       }
     }
     expect(states.length).toBe(6);
-    const merged = mergeEvaluationShards(metrics, states.map((b, i) => decodeShardState(b, `shard ${i}`)));
+    const merged = mergeEvaluationShards(
+      metrics,
+      states.map((b, i) => decodeShardState(b, `shard ${i}`)),
+    );
     await writeEvaluationTables(merged, sharded);
     expect(merged.categories).toEqual(whole.categories);
     expect(merged.mean).toEqual(whole.mean);
@@ -65,7 +86,25 @@ describe('sharded evaluation', () => {
   });
 
   it('names the input when shard state bytes are damaged', () => {
-    const state = { category: 'wood', scores: [{ imagePath: 'a.png', label: 1, score: 0.25 }], pixels: { images: 1, negativeKeys: Uint32Array.of(5), positiveKeys: Uint32Array.of(7, 9), positiveRegions: Uint32Array.of(0, 0), regionSizes: Uint32Array.of(2), regionMinKey: Uint32Array.of(7), regionMaxKey: Uint32Array.of(9), minKey: 5, maxKey: 9, negativeMinKey: 5, negativeMaxKey: 5 }, anomalousWithMask: 1, anomalousWithoutMask: 0 };
+    const state = {
+      category: 'wood',
+      scores: [{ imagePath: 'a.png', label: 1, score: 0.25 }],
+      pixels: {
+        images: 1,
+        negativeKeys: Uint32Array.of(5),
+        positiveKeys: Uint32Array.of(7, 9),
+        positiveRegions: Uint32Array.of(0, 0),
+        regionSizes: Uint32Array.of(2),
+        regionMinKey: Uint32Array.of(7),
+        regionMaxKey: Uint32Array.of(9),
+        minKey: 5,
+        maxKey: 9,
+        negativeMinKey: 5,
+        negativeMaxKey: 5,
+      },
+      anomalousWithMask: 1,
+      anomalousWithoutMask: 0,
+    };
     const bytes = encodeShardState(state);
     expect(decodeShardState(bytes, 'x')).toEqual(state);
     // a view into a larger buffer, as Node's readFile and Buffer.from give
@@ -74,6 +113,8 @@ describe('sharded evaluation', () => {
     expect(decodeShardState(pooled.subarray(5, 5 + bytes.length), 'x')).toEqual(state);
     expect(decodeShardState(Buffer.from(bytes), 'x')).toEqual(state);
     expect(() => decodeShardState(bytes.subarray(0, bytes.length - 4), 'shards/3.state')).toThrow(/^shards\/3\.state: \d+ bytes, expected \d+ from its header/);
-    expect(() => decodeShardState(new TextEncoder().encode('{"not":"a shard"}'), 'f.state')).toThrow(/f\.state: not an evaluation shard state \(expected the bytes to start with HGMSHRD1\)/);
+    expect(() => decodeShardState(new TextEncoder().encode('{"not":"a shard"}'), 'f.state')).toThrow(
+      /f\.state: not an evaluation shard state \(expected the bytes to start with HGMSHRD1\)/,
+    );
   });
 });

@@ -156,7 +156,13 @@ class MapDrawer {
     const stash = this.o.stash;
     if (!stash) return this.draw(d, decoded, map, inputMask);
     const needsPixels = d.example || this.o.mapSize === 'model';
-    await stash.put(this.deferred.length, { map, image: decoded.image, mask: decoded.mask, inputMask, ...(needsPixels && decoded.pixels ? { pixels: decoded.pixels } : {}) });
+    await stash.put(this.deferred.length, {
+      map,
+      image: decoded.image,
+      mask: decoded.mask,
+      inputMask,
+      ...(needsPixels && decoded.pixels ? { pixels: decoded.pixels } : {}),
+    });
     this.deferred.push(d);
   }
 
@@ -186,12 +192,24 @@ class MapDrawer {
       const name = this.o.mapNames.get(d.sample.imagePath);
       if (name === undefined) throw new InvalidStateError(`evaluation: no map name for ${d.sample.imagePath}`);
       const base = join(this.o.outDir, 'maps', safe(d.category), safe(d.sample.defectType), name);
-      const pngs = mapSize === 'original' ? originalMapPngs(decoded.image, map, model.preprocess, { norm, mask: decoded.mask }) : { heatmap: modelView!.heat, overlay: modelView!.over };
+      const pngs =
+        mapSize === 'original'
+          ? originalMapPngs(decoded.image, map, model.preprocess, { norm, mask: decoded.mask })
+          : { heatmap: modelView!.heat, overlay: modelView!.over };
       await atomicWriteFile(`${base}_heatmap.png`, pngs.heatmap);
       await atomicWriteFile(`${base}_overlay.png`, pngs.overlay);
       this.o.files.push(`${base}_heatmap.png`, `${base}_overlay.png`);
     }
-    if (d.example) this.o.examples.push({ category: d.category, sample: d.sample, score: d.score, input: rgbPng(modelView!.rgb, size), groundTruth: maskPng(inputMask, size), heatmap: modelView!.heat, overlay: modelView!.over });
+    if (d.example)
+      this.o.examples.push({
+        category: d.category,
+        sample: d.sample,
+        score: d.score,
+        input: rgbPng(modelView!.rgb, size),
+        groundTruth: maskPng(inputMask, size),
+        heatmap: modelView!.heat,
+        overlay: modelView!.over,
+      });
   }
 }
 
@@ -267,7 +285,8 @@ async function scoreSamples(ctx: ScoringContext, list: readonly DatasetSample[],
       const example = kept < ctx.keepExamples && (s.label === 1 || kept === 0);
       if (example) kept++;
       // drawing happens only when drawsMaps, and then every prepared sample keeps its decoding
-      if (ctx.savesMaps || example) await ctx.drawer.add({ category: acc.category, sample: s.sample, hasMask: s.hasMask, score, example }, s.decoded!, map, s.mask);
+      if (ctx.savesMaps || example)
+        await ctx.drawer.add({ category: acc.category, sample: s.sample, hasMask: s.hasMask, score, example }, s.decoded!, map, s.mask);
     }
     ctx.onBatch(batch.length);
   }
@@ -278,11 +297,15 @@ function categoryResult(metrics: readonly string[], acc: CategoryAccumulator): C
   const { category, pixels, anomalousWithMask, anomalousWithoutMask } = acc;
   const labels = Uint8Array.from(acc.scores, (s) => s.label);
   const noMasks = anomalousWithoutMask > 0 && anomalousWithMask === 0;
-  const values = evaluateMetrics(metrics, { image: { labels, scores: Float32Array.from(acc.scores, (s) => s.score) }, ...(pixels.imageCount > 0 && !noMasks ? { pixels } : {}) });
+  const values = evaluateMetrics(metrics, {
+    image: { labels, scores: Float32Array.from(acc.scores, (s) => s.score) },
+    ...(pixels.imageCount > 0 && !noMasks ? { pixels } : {}),
+  });
   const cells: Record<string, MetricCell> = {};
   for (const m of metrics) {
     const v = values.get(m)!;
-    if (noMasks && isPixelMetric(m)) cells[m] = { error: `no masks: none of the ${anomalousWithoutMask} anomalous images has a ground-truth mask, so pixel labels are unknown` };
+    if (noMasks && isPixelMetric(m))
+      cells[m] = { error: `no masks: none of the ${anomalousWithoutMask} anomalous images has a ground-truth mask, so pixel labels are unknown` };
     // the table names the metric already: drop the metric's own prefix from the reason
     else cells[m] = 'value' in v ? { value: v.value } : { error: v.error.message.startsWith(`${m}: `) ? v.error.message.slice(m.length + 2) : v.error.message };
   }
@@ -299,16 +322,37 @@ function categoryResult(metrics: readonly string[], acc: CategoryAccumulator): C
       : anomalousCount === 0
         ? `no anomalous image: image AUROC n/a; image F1-max and AP are 0 whatever the scores`
         : undefined;
-  return { category, images: labels.length, anomalous: anomalousCount, metrics: cells, ...(pixelNote ? { pixelNote } : {}), ...(imageNote ? { imageNote } : {}) };
+  return {
+    category,
+    images: labels.length,
+    anomalous: anomalousCount,
+    metrics: cells,
+    ...(pixelNote ? { pixelNote } : {}),
+    ...(imageNote ? { imageNote } : {}),
+  };
 }
 
 /** The tables of every category (in table order) and their mean over the categories where each metric is defined. */
-function finishEvaluation(metrics: string[], accumulators: readonly CategoryAccumulator[], examples: EvaluationExample[], files: string[], mapScale: MapScaleInfo): EvaluationResult {
+function finishEvaluation(
+  metrics: string[],
+  accumulators: readonly CategoryAccumulator[],
+  examples: EvaluationExample[],
+  files: string[],
+  mapScale: MapScaleInfo,
+): EvaluationResult {
   const categories = accumulators.map((acc) => categoryResult(metrics, acc));
   const mean: EvaluationResult['mean'] = {};
   for (const m of metrics) {
-    const vals = categories.map((c) => c.metrics[m]!).filter((c): c is { value: number } => 'value' in c).map((c) => c.value);
-    const noMasksEverywhere = categories.length > 0 && categories.every((c) => { const cell = c.metrics[m]!; return 'error' in cell && cell.error.startsWith('no masks'); });
+    const vals = categories
+      .map((c) => c.metrics[m]!)
+      .filter((c): c is { value: number } => 'value' in c)
+      .map((c) => c.value);
+    const noMasksEverywhere =
+      categories.length > 0 &&
+      categories.every((c) => {
+        const cell = c.metrics[m]!;
+        return 'error' in cell && cell.error.startsWith('no masks');
+      });
     mean[m] =
       vals.length > 0
         ? { value: vals.reduce((a, b) => a + b, 0) / vals.length, categories: vals.length }
@@ -356,7 +400,14 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     onBatch: (n) => {
       done += n;
       meter.tick(n);
-      emit({ type: 'items', stage: 'evaluate', done, total: options.samples.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(options.samples.length - done) });
+      emit({
+        type: 'items',
+        stage: 'evaluate',
+        done,
+        total: options.samples.length,
+        imagesPerSecond: meter.rate(),
+        etaSeconds: meter.eta(options.samples.length - done),
+      });
     },
   };
   const accumulators: CategoryAccumulator[] = [];
@@ -422,7 +473,8 @@ export async function evaluateShard(options: EvaluateShardOptions): Promise<Eval
   const category = samples[0]!.category;
   const other = samples.find((s) => s.category !== category);
   if (other) throw new ConfigError(`evaluation shard: ${other.imagePath} is of category ${other.category}, expected every image of ${category}`);
-  if (options.mapNames.length !== samples.length) throw new ConfigError(`evaluation shard: ${options.mapNames.length} map names for ${samples.length} images, expected one per image`);
+  if (options.mapNames.length !== samples.length)
+    throw new ConfigError(`evaluation shard: ${options.mapNames.length} map names for ${samples.length} images, expected one per image`);
   const cache = new FeatureCache(options.featureCacheDir);
   const emit = options.onProgress ?? (() => undefined);
   const decode = options.decode;
@@ -459,7 +511,13 @@ export async function evaluateShard(options: EvaluateShardOptions): Promise<Eval
     samples,
     acc,
   );
-  return { category, scores: acc.scores, pixels: acc.pixels.toState(), anomalousWithMask: acc.anomalousWithMask, anomalousWithoutMask: acc.anomalousWithoutMask };
+  return {
+    category,
+    scores: acc.scores,
+    pixels: acc.pixels.toState(),
+    anomalousWithMask: acc.anomalousWithMask,
+    anomalousWithoutMask: acc.anomalousWithoutMask,
+  };
 }
 
 /**
@@ -525,9 +583,14 @@ export function evaluationMarkdown(r: EvaluationResult): string {
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   // one-class categories: their image F1-max and AP are degenerate, marked *
   const degenerate = (c: CategoryResult, m: string) => c.imageNote !== undefined && isDegenerateImageMetric(m) && 'value' in c.metrics[m]!;
-  for (const c of r.categories) lines.push(`| ${[c.category, c.images, c.anomalous, ...r.metrics.map((m) => `${fmtCell(c.metrics[m])}${degenerate(c, m) ? '*' : ''}`)].join(' | ')} |`);
-  lines.push(`| ${['**mean**', r.categories.reduce((a, c) => a + c.images, 0), r.categories.reduce((a, c) => a + c.anomalous, 0), ...r.metrics.map((m) => fmtCell(r.mean[m]))].join(' | ')} |`);
-  const notes = r.categories.flatMap((c) => r.metrics.filter((m) => 'error' in c.metrics[m]!).map((m) => `- ${c.category} ${m}: ${(c.metrics[m] as { error: string }).error}`));
+  for (const c of r.categories)
+    lines.push(`| ${[c.category, c.images, c.anomalous, ...r.metrics.map((m) => `${fmtCell(c.metrics[m])}${degenerate(c, m) ? '*' : ''}`)].join(' | ')} |`);
+  lines.push(
+    `| ${['**mean**', r.categories.reduce((a, c) => a + c.images, 0), r.categories.reduce((a, c) => a + c.anomalous, 0), ...r.metrics.map((m) => fmtCell(r.mean[m]))].join(' | ')} |`,
+  );
+  const notes = r.categories.flatMap((c) =>
+    r.metrics.filter((m) => 'error' in c.metrics[m]!).map((m) => `- ${c.category} ${m}: ${(c.metrics[m] as { error: string }).error}`),
+  );
   const pixelNotes = r.categories.filter((c) => c.pixelNote).map((c) => `- ${c.category}: ${c.pixelNote}`);
   const imageNotes = r.categories.filter((c) => c.imageNote).map((c) => `- ${c.category}: ${c.imageNote}`);
   return `${lines.join('\n')}\n${imageNotes.length ? `\nImage labels (* degenerate values, in the means too):\n${imageNotes.join('\n')}\n` : ''}${pixelNotes.length ? `\nPixel labels:\n${pixelNotes.join('\n')}\n` : ''}${notes.length ? `\nUndefined values (n/a):\n${notes.join('\n')}\n` : ''}`;
@@ -536,7 +599,15 @@ export function evaluationMarkdown(r: EvaluationResult): string {
 /** The results table as CSV (values as fractions, full precision; empty where undefined). */
 export function evaluationCsv(r: EvaluationResult): string {
   const rows = [['category', 'images', 'anomalous', ...r.metrics].join(',')];
-  for (const c of r.categories) rows.push([csvField(c.category), c.images, c.anomalous, ...r.metrics.map((m) => ('value' in c.metrics[m]! ? String((c.metrics[m] as { value: number }).value) : ''))].join(','));
+  for (const c of r.categories)
+    rows.push(
+      [
+        csvField(c.category),
+        c.images,
+        c.anomalous,
+        ...r.metrics.map((m) => ('value' in c.metrics[m]! ? String((c.metrics[m] as { value: number }).value) : '')),
+      ].join(','),
+    );
   rows.push(['mean', '', '', ...r.metrics.map((m) => ('value' in r.mean[m]! ? String((r.mean[m] as { value: number }).value) : ''))].join(','));
   return rows.join('\n') + '\n';
 }
@@ -554,7 +625,9 @@ export async function writeEvaluationTables(r: EvaluationResult, outDir: string)
   await atomicWriteFile(md, evaluationMarkdown(r));
   await atomicWriteFile(csv, evaluationCsv(r));
   await atomicWriteFile(json, JSON.stringify({ metrics: r.metrics, categories: r.categories, mean: r.mean, mapScale: r.mapScale }, null, 2));
-  await atomicWriteFile(sc, ['image,category,label,score', ...r.scores.map((s) => `${csvField(s.imagePath)},${csvField(s.category)},${s.label},${s.score}`)].join('\n') + '\n');
+  await atomicWriteFile(
+    sc,
+    ['image,category,label,score', ...r.scores.map((s) => `${csvField(s.imagePath)},${csvField(s.category)},${s.label},${s.score}`)].join('\n') + '\n',
+  );
   return [md, csv, json, sc];
 }
-

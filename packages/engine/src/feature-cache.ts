@@ -43,7 +43,17 @@ export function featureKey(imageBytes: Uint8Array, parts: FeatureKeyParts): stri
   const h = createHash('sha256');
   h.update(imageBytes);
   h.update('\0');
-  h.update(JSON.stringify({ f: FEATURE_CACHE_FORMAT, b: parts.backbone, w: parts.weights, r: parts.resolution, l: parts.layers, p: parts.preprocess, ...(parts.executor !== undefined ? { e: parts.executor } : {}) }));
+  h.update(
+    JSON.stringify({
+      f: FEATURE_CACHE_FORMAT,
+      b: parts.backbone,
+      w: parts.weights,
+      r: parts.resolution,
+      l: parts.layers,
+      p: parts.preprocess,
+      ...(parts.executor !== undefined ? { e: parts.executor } : {}),
+    }),
+  );
   return h.digest('hex');
 }
 

@@ -4,7 +4,16 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { HostTensor, WritableTensor } from '@hgm/tensor';
-import { loadSample, preprocessImage, preprocessMask, readBytes, type DatasetFileSystem, type DatasetSample, type ImageDecoder, type LoadedSample } from '@hgm/data';
+import {
+  loadSample,
+  preprocessImage,
+  preprocessMask,
+  readBytes,
+  type DatasetFileSystem,
+  type DatasetSample,
+  type ImageDecoder,
+  type LoadedSample,
+} from '@hgm/data';
 import { FeatureCache, featureKey } from './feature-cache';
 import type { EngineModel, FeatureBatch } from './engine-model';
 import { RateMeter, type ProgressListener } from './progress';
@@ -100,7 +109,14 @@ export async function prepareSamples(model: EngineModel, samples: readonly Datas
       if (pending.length >= batchSize) await flush();
     }
     meter.tick(1);
-    options.onProgress?.({ type: 'items', stage, done: i + 1, total: samples.length, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(samples.length - i - 1) });
+    options.onProgress?.({
+      type: 'items',
+      stage,
+      done: i + 1,
+      total: samples.length,
+      imagesPerSecond: meter.rate(),
+      etaSeconds: meter.eta(samples.length - i - 1),
+    });
   }
   await flush();
   return prepared;
@@ -131,7 +147,11 @@ export async function loadFeatureBatch(cache: FeatureCache, samples: readonly Pr
   const maps: Map<string, HostTensor>[] = [];
   for (const s of samples) {
     const m = await cache.get(s.key);
-    if (!m) throw new InvalidFileError(cache.dir, `feature cache ${cache.dir}: no features for ${s.sample.imagePath} (key ${s.key}); the cache was changed during the run`);
+    if (!m)
+      throw new InvalidFileError(
+        cache.dir,
+        `feature cache ${cache.dir}: no features for ${s.sample.imagePath} (key ${s.key}); the cache was changed during the run`,
+      );
     maps.push(m);
   }
   const out: FeatureBatch = new Map();
@@ -141,7 +161,8 @@ export async function loadFeatureBatch(cache: FeatureCache, samples: readonly Pr
     const data = new Float32Array(per * maps.length);
     maps.forEach((m, i) => {
       const t = m.get(name);
-      if (!t || t.data.length !== per) throw new InvalidFileError(cache.dir, `feature cache ${cache.dir}: entry ${samples[i]!.key} lacks ${name} or has another shape`);
+      if (!t || t.data.length !== per)
+        throw new InvalidFileError(cache.dir, `feature cache ${cache.dir}: entry ${samples[i]!.key} lacks ${name} or has another shape`);
       data.set(t.data as Float32Array, i * per);
     });
     out.set(name, tf.tensor(data, [maps.length, ...first.shape], 'float32'));

@@ -72,7 +72,9 @@ export function lossCurveSvg(curve: LossCurve, width = 720, height = 320): strin
   const x = (i: number) => pad.l + (n <= 1 ? 0 : (i / (n - 1)) * w);
   const y = (v: number) => pad.t + h - (Math.max(0, v) / max) * h;
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="loss curve">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="loss curve">`,
+  );
   parts.push(`<rect x="${pad.l}" y="${pad.t}" width="${w}" height="${h}" fill="#fafafa" stroke="#ccc"/>`);
   for (let k = 0; k <= 4; k++) {
     const v = (max * k) / 4;
@@ -89,7 +91,9 @@ export function lossCurveSvg(curve: LossCurve, width = 720, height = 320): strin
     parts.push(`<text x="${x(t)}" y="${pad.t + h + 16}" font-size="11" text-anchor="middle">${t + 1}</text>`);
   }
   const epochs = curve.stepsPerEpoch && curve.stepsPerEpoch > 0 ? Math.ceil(n / curve.stepsPerEpoch) : 0;
-  parts.push(`<text x="${pad.l + w / 2}" y="${height - 4}" font-size="12" text-anchor="middle">training step${epochs > 1 ? ` (dashed lines: epoch boundaries, ${curve.stepsPerEpoch} steps per epoch, ${epochs} epochs)` : ''}</text>`);
+  parts.push(
+    `<text x="${pad.l + w / 2}" y="${height - 4}" font-size="12" text-anchor="middle">training step${epochs > 1 ? ` (dashed lines: epoch boundaries, ${curve.stepsPerEpoch} steps per epoch, ${epochs} epochs)` : ''}</text>`,
+  );
   curve.series.forEach((s, si) => {
     const color = PALETTE[si % PALETTE.length]!;
     const pts = s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');

@@ -17,7 +17,11 @@ const SIZE = [24, 40] as const;
 describe('a non-square input size through training, the feature cache and evaluation', () => {
   let root: string;
   let samples: DatasetSample[];
-  const build = async () => new DualAnchorEngineModel(buildTinyModel({ tokenizer: await loadClipTokenizer(), overrides: { imageSize: [...SIZE] } }), { backbone: 'tiny', weights: 'seed-0' });
+  const build = async () =>
+    new DualAnchorEngineModel(buildTinyModel({ tokenizer: await loadClipTokenizer(), overrides: { imageSize: [...SIZE] } }), {
+      backbone: 'tiny',
+      weights: 'seed-0',
+    });
 
   beforeAll(async () => {
     expect((await useBackend('cpu')).ok).toBe(true);
@@ -37,7 +41,16 @@ describe('a non-square input size through training, the feature cache and evalua
     const trainCounters = { encoderCalls: 0, encodedImages: 0 };
     try {
       expect(model.preprocess.size).toEqual([...SIZE]);
-      const r = await train({ model, samples, fs: nodeFileSystem, outDir: join(root, 'run'), featureCacheDir: cacheDir, epochs: 2, batchSize: 2, counters: trainCounters });
+      const r = await train({
+        model,
+        samples,
+        fs: nodeFileSystem,
+        outDir: join(root, 'run'),
+        featureCacheDir: cacheDir,
+        epochs: 2,
+        batchSize: 2,
+        counters: trainCounters,
+      });
       expect(trainCounters.encodedImages).toBe(samples.length);
       expect(r.featureCache.writes).toBe(samples.length);
       expect(r.history.length).toBe(2 * Math.ceil(samples.length / 2));
@@ -46,7 +59,16 @@ describe('a non-square input size through training, the feature cache and evalua
       // Evaluation reads every feature from the cache: the encoder does not run again.
       const evalCounters = { encoderCalls: 0, encodedImages: 0 };
       const outDir = join(root, 'eval');
-      const e = await evaluate({ model, samples, fs: nodeFileSystem, featureCacheDir: cacheDir, outDir, saveMaps: true, keepExamples: 1, counters: evalCounters });
+      const e = await evaluate({
+        model,
+        samples,
+        fs: nodeFileSystem,
+        featureCacheDir: cacheDir,
+        outDir,
+        saveMaps: true,
+        keepExamples: 1,
+        counters: evalCounters,
+      });
       expect(evalCounters.encoderCalls).toBe(0);
       expect(e.categories.map((c) => c.category)).toEqual(['wood']);
       for (const k of ['image_auroc', 'pixel_auroc']) expect('value' in e.categories[0]!.metrics[k]!).toBe(true);
@@ -59,7 +81,16 @@ describe('a non-square input size through training, the feature cache and evalua
       const example = decodeImage(e.examples[0]!.heatmap, 'example.png');
       expect([example.width, example.height]).toEqual([SIZE[1], SIZE[0]]);
 
-      const atModel = await evaluate({ model, samples, fs: nodeFileSystem, featureCacheDir: cacheDir, outDir: join(root, 'eval-model'), saveMaps: true, mapSize: 'model', counters: evalCounters });
+      const atModel = await evaluate({
+        model,
+        samples,
+        fs: nodeFileSystem,
+        featureCacheDir: cacheDir,
+        outDir: join(root, 'eval-model'),
+        saveMaps: true,
+        mapSize: 'model',
+        counters: evalCounters,
+      });
       expect(evalCounters.encoderCalls).toBe(0);
       const small = atModel.files.find((f) => f.endsWith('_heatmap.png'))!;
       const png = decodeImage(await readFile(small), small);
@@ -72,7 +103,16 @@ describe('a non-square input size through training, the feature cache and evalua
     const again = await build();
     try {
       const counters = { encoderCalls: 0, encodedImages: 0 };
-      const r2 = await train({ model: again, samples, fs: nodeFileSystem, outDir: join(root, 'run-2'), featureCacheDir: cacheDir, epochs: 1, batchSize: 2, counters });
+      const r2 = await train({
+        model: again,
+        samples,
+        fs: nodeFileSystem,
+        outDir: join(root, 'run-2'),
+        featureCacheDir: cacheDir,
+        epochs: 1,
+        batchSize: 2,
+        counters,
+      });
       expect(counters.encoderCalls).toBe(0);
       expect(r2.featureCache.hits).toBe(samples.length);
       expect(r2.featureCache.writes).toBe(0);

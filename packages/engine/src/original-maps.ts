@@ -85,7 +85,12 @@ export interface OriginalMapOptions {
 }
 
 /** The heat map and the overlay PNGs at the image's size (see {@link mapToOriginal}). */
-export function originalMapPngs(image: DecodedImage, map: Float32Array, pre: Pick<EnginePreprocess, 'size' | 'resize'>, options: OriginalMapOptions): { heatmap: Uint8Array; overlay: Uint8Array } {
+export function originalMapPngs(
+  image: DecodedImage,
+  map: Float32Array,
+  pre: Pick<EnginePreprocess, 'size' | 'resize'>,
+  options: OriginalMapOptions,
+): { heatmap: Uint8Array; overlay: Uint8Array } {
   const m = mapToOriginal(map, image.width, image.height, pre);
   const { width, height } = m;
   const heat = heatmapRgb(m.values, options.norm);

@@ -32,7 +32,16 @@ describe('html report', () => {
     const html = renderReport({
       title: 'Demo <report>',
       summary: ['trained on a & b'],
-      tables: [{ title: 'Metrics', columns: ['category', 'image AUROC'], rows: [['wood', 0.91234], ['mean', 0.9]] }],
+      tables: [
+        {
+          title: 'Metrics',
+          columns: ['category', 'image AUROC'],
+          rows: [
+            ['wood', 0.91234],
+            ['mean', 0.9],
+          ],
+        },
+      ],
       lossCurve: { series: [{ name: 'total', values: [3, 2, 1.5, 1] }], stepsPerEpoch: 2 },
       exampleColumns: ['input', 'ground truth', 'prediction'],
       examples: [{ caption: 'wood/crack/000', images: ['a.png', 'b.png', 'c.png'] }],

@@ -30,9 +30,12 @@ export interface SavedModelRecord {
  * @throws Error naming the file when it is a training state, not a model saved by hgm, or its record is unreadable
  */
 export function savedModelRecord(metadata: Record<string, string>, name: string): SavedModelRecord {
-  if (metadata['format'] === 'hgm-train-checkpoint') throw new Error(`checkpoint ${name}: this is a training state for resuming, not a model (use the model.safetensors beside it)`);
+  if (metadata['format'] === 'hgm-train-checkpoint')
+    throw new Error(`checkpoint ${name}: this is a training state for resuming, not a model (use the model.safetensors beside it)`);
   if (metadata['kind'] !== 'dual-anchor' || typeof metadata['config'] !== 'string') {
-    throw new Error(`checkpoint ${name}: not a model saved by hgm (metadata kind ${JSON.stringify(metadata['kind'])}, config ${metadata['config'] === undefined ? 'absent' : 'present'})`);
+    throw new Error(
+      `checkpoint ${name}: not a model saved by hgm (metadata kind ${JSON.stringify(metadata['kind'])}, config ${metadata['config'] === undefined ? 'absent' : 'present'})`,
+    );
   }
   const frozenText = metadata[FROZEN_METADATA_KEY];
   let frozen: FrozenWeights | undefined;
@@ -42,7 +45,8 @@ export function savedModelRecord(metadata: Record<string, string>, name: string)
     } catch (e) {
       throw new Error(`checkpoint ${name}: its ${FROZEN_METADATA_KEY} record is not JSON (${(e as Error).message})`);
     }
-    if (frozen.kind !== 'random' && frozen.kind !== 'files') throw new Error(`checkpoint ${name}: ${FROZEN_METADATA_KEY} kind ${JSON.stringify((frozen as { kind: unknown }).kind)}, expected "random" or "files"`);
+    if (frozen.kind !== 'random' && frozen.kind !== 'files')
+      throw new Error(`checkpoint ${name}: ${FROZEN_METADATA_KEY} kind ${JSON.stringify((frozen as { kind: unknown }).kind)}, expected "random" or "files"`);
   }
   return { configText: metadata['config'], frozen };
 }

@@ -63,7 +63,8 @@ export function decodeShardState(bytes: Uint8Array, what: string): EvaluationSha
   const fail = (why: string): never => {
     throw new Error(`${what}: ${why}`);
   };
-  if (bytes.length < MAGIC.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC) fail(`not an evaluation shard state (expected the bytes to start with ${MAGIC})`);
+  if (bytes.length < MAGIC.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC)
+    fail(`not an evaluation shard state (expected the bytes to start with ${MAGIC})`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const jsonLength = view.getUint32(MAGIC.length, true);
   if (MAGIC.length + 4 + jsonLength > bytes.length) fail(`header of ${jsonLength} bytes, but the file has ${bytes.length} bytes in all (truncated?)`);
@@ -75,7 +76,9 @@ export function decodeShardState(bytes: Uint8Array, what: string): EvaluationSha
   }
   if (header.version !== 1) fail(`format version ${String(header.version)}, expected 1`);
   if (typeof header.category !== 'string' || !Array.isArray(header.scores) || !header.pixels?.lengths) fail('header lacks the category, scores or pixel set');
-  for (const s of header.scores) if (typeof s.imagePath !== 'string' || (s.label !== 0 && s.label !== 1) || typeof s.score !== 'number') fail(`score entry ${JSON.stringify(s)}, expected { imagePath, label 0 or 1, score }`);
+  for (const s of header.scores)
+    if (typeof s.imagePath !== 'string' || (s.label !== 0 && s.label !== 1) || typeof s.score !== 'number')
+      fail(`score entry ${JSON.stringify(s)}, expected { imagePath, label 0 or 1, score }`);
   const start = align4(MAGIC.length + 4 + jsonLength);
   const lengths = header.pixels.lengths;
   for (const a of ARRAYS) if (!(Number.isInteger(lengths[a]) && lengths[a] >= 0)) fail(`length of ${a} is ${String(lengths[a])}, expected a count`);
@@ -92,8 +95,21 @@ export function decodeShardState(bytes: Uint8Array, what: string): EvaluationSha
     offset += 4 * values.length;
   }
   const px = header.pixels;
-  const pixels: PixelSetState = { images: px.images, minKey: px.minKey, maxKey: px.maxKey, negativeMinKey: px.negativeMinKey, negativeMaxKey: px.negativeMaxKey, ...arrays };
-  return { category: header.category, scores: header.scores, pixels, anomalousWithMask: header.anomalousWithMask, anomalousWithoutMask: header.anomalousWithoutMask };
+  const pixels: PixelSetState = {
+    images: px.images,
+    minKey: px.minKey,
+    maxKey: px.maxKey,
+    negativeMinKey: px.negativeMinKey,
+    negativeMaxKey: px.negativeMaxKey,
+    ...arrays,
+  };
+  return {
+    category: header.category,
+    scores: header.scores,
+    pixels,
+    anomalousWithMask: header.anomalousWithMask,
+    anomalousWithoutMask: header.anomalousWithoutMask,
+  };
 }
 
 function align4(n: number): number {

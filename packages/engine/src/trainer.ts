@@ -116,8 +116,12 @@ async function resumeFrom(checkpointPath: string, model: EngineModel, adam: Name
   try {
     const meta = reader.metadata as unknown as CheckpointMeta;
     const mismatch = (what: string, found: unknown, expected: unknown) =>
-      new CheckpointMismatchError(checkpointPath, `checkpoint ${checkpointPath}: ${what} is ${found}, but this run has ${expected}; use another output folder or start over without resuming`);
-    if (meta.format !== CHECKPOINT_FORMAT) throw new CheckpointMismatchError(checkpointPath, `checkpoint ${checkpointPath}: not a training checkpoint (format ${JSON.stringify(meta.format)})`);
+      new CheckpointMismatchError(
+        checkpointPath,
+        `checkpoint ${checkpointPath}: ${what} is ${found}, but this run has ${expected}; use another output folder or start over without resuming`,
+      );
+    if (meta.format !== CHECKPOINT_FORMAT)
+      throw new CheckpointMismatchError(checkpointPath, `checkpoint ${checkpointPath}: not a training checkpoint (format ${JSON.stringify(meta.format)})`);
     if (meta.config !== run.configJson) throw mismatch('the model configuration', meta.config, run.configJson);
     if (meta.samples !== run.fingerprint) throw mismatch('the training set fingerprint', meta.samples.slice(0, 12), run.fingerprint.slice(0, 12));
     if (Number(meta.seed) !== run.seed) throw mismatch('the seed', meta.seed, run.seed);
@@ -188,7 +192,10 @@ async function trainStep(
 ): Promise<{ loss: number; terms: Record<string, number> }> {
   const features = await loadFeatureBatch(cache, batch);
   const masks = maskBatch(batch, size);
-  const labels = tf.tensor1d(batch.map((b) => b.label), 'float32');
+  const labels = tf.tensor1d(
+    batch.map((b) => b.label),
+    'float32',
+  );
   const rng = new Rng(noiseSeed);
   let termTensors: Record<string, tf.Scalar> = {};
   try {
@@ -222,9 +229,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const emit = options.onProgress ?? (() => undefined);
   const paths = { checkpointPath: join(outDir, 'checkpoint.safetensors'), modelPath: join(outDir, 'model.safetensors'), outDir };
   const { checkpointPath, modelPath } = paths;
-  const run: RunIdentity = { modelName: model.name, configJson: JSON.stringify(model.config), fingerprint: samplesFingerprint(options.samples), seed, batchSize, epochs };
+  const run: RunIdentity = {
+    modelName: model.name,
+    configJson: JSON.stringify(model.config),
+    fingerprint: samplesFingerprint(options.samples),
+    seed,
+    batchSize,
+    epochs,
+  };
 
-  const trainable = new Map(model.parameters.entries().filter((p) => p.trainable).map((p) => [p.name, p.variable] as const));
+  const trainable = new Map(
+    model.parameters
+      .entries()
+      .filter((p) => p.trainable)
+      .map((p) => [p.name, p.variable] as const),
+  );
   if (trainable.size === 0) throw new ConfigError(`model ${model.name} has no trainable parameters`);
   const adam = new NamedAdam(trainable, adamConfig);
 
@@ -242,14 +261,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
     const cache = new FeatureCache(options.featureCacheDir);
     emit({ type: 'stage', stage: 'features', message: `preparing ${options.samples.length} training images (features cached in ${cache.dir})` });
-    const prepared = await prepareSamples(model, options.samples, { fs, cache, onProgress: emit, stage: 'features', ...(options.counters ? { counters: options.counters } : {}) });
+    const prepared = await prepareSamples(model, options.samples, {
+      fs,
+      cache,
+      onProgress: emit,
+      stage: 'features',
+      ...(options.counters ? { counters: options.counters } : {}),
+    });
     const size = model.preprocess.size;
     const stepsPerEpoch = Math.ceil(prepared.length / batchSize);
     const meter = new RateMeter();
     let interrupted = false;
     let epoch = startEpoch;
     let nextStep = startStep;
-    const saveCheckpoint = (completedEpochs: number, stepInEpoch: number) => writeCheckpoint(paths, model, trainable, adam, run, { completedEpochs, stepInEpoch, history });
+    const saveCheckpoint = (completedEpochs: number, stepInEpoch: number) =>
+      writeCheckpoint(paths, model, trainable, adam, run, { completedEpochs, stepInEpoch, history });
 
     meter.tick(0);
     for (; epoch <= epochs && !interrupted; epoch++) {
@@ -260,7 +286,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         if (options.signal?.aborted) {
           interrupted = true;
           await saveCheckpoint(epoch - 1, step);
-          emit({ type: 'stage', stage: 'interrupted', message: `interrupted: checkpoint saved at epoch ${epoch}, step ${step + 1} (${checkpointPath}); run the same command again to resume` });
+          emit({
+            type: 'stage',
+            stage: 'interrupted',
+            message: `interrupted: checkpoint saved at epoch ${epoch}, step ${step + 1} (${checkpointPath}); run the same command again to resume`,
+          });
           break;
         }
         const batch: PreparedSample[] = [];
@@ -271,7 +301,18 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         epochRecords.push(record);
         meter.tick(batch.length);
         const remaining = (epochs - epoch) * prepared.length + (prepared.length - Math.min(prepared.length, (step + 1) * batchSize));
-        emit({ type: 'step', stage: 'train', epoch, epochs, step: step + 1, stepsPerEpoch, loss, terms, imagesPerSecond: meter.rate(), etaSeconds: meter.eta(remaining) });
+        emit({
+          type: 'step',
+          stage: 'train',
+          epoch,
+          epochs,
+          step: step + 1,
+          stepsPerEpoch,
+          loss,
+          terms,
+          imagesPerSecond: meter.rate(),
+          etaSeconds: meter.eta(remaining),
+        });
       }
       if (interrupted) break;
       nextStep = 0;

@@ -117,7 +117,15 @@ export class GroupViTGroupingBlock {
     mlpInter: MlpParameters;
     normPostTokens: LayerNormParameters;
     normX: LayerNormParameters;
-    pre: { normPost: LayerNormParameters; q: LinearParameters; k: LinearParameters; v: LinearParameters; proj: LinearParameters; norm2: LayerNormParameters; mlp: MlpParameters };
+    pre: {
+      normPost: LayerNormParameters;
+      q: LinearParameters;
+      k: LinearParameters;
+      v: LinearParameters;
+      proj: LinearParameters;
+      norm2: LayerNormParameters;
+      mlp: MlpParameters;
+    };
     assign: { q: LinearParameters; k: LinearParameters; v: LinearParameters; proj: LinearParameters };
     normNewX: LayerNormParameters;
     mlpChannels: MlpParameters;
@@ -161,9 +169,10 @@ export class GroupViTGroupingBlock {
     };
     const normNewX = addLayerNorm(store, n('norm_new_x'), d);
     const mlpChannels = mlp('mlp_channels', d, channelsDim, c.outDim);
-    const reduction = c.outDim !== d
-      ? { norm: addLayerNorm(store, n('reduction.0'), d), linear: addLinear(store, n('reduction.1'), d, c.outDim, rng, { bias: false }) }
-      : undefined;
+    const reduction =
+      c.outDim !== d
+        ? { norm: addLayerNorm(store, n('reduction.0'), d), linear: addLinear(store, n('reduction.1'), d, c.outDim, rng, { bias: false }) }
+        : undefined;
     this.p = { normTokens, mlpInter, normPostTokens, normX, pre, assign, normNewX, mlpChannels, ...(reduction ? { reduction } : {}) };
   }
 

@@ -81,13 +81,16 @@ export class HierarchicalGroupMerging {
   forward(patchFeatures: readonly tf.Tensor[], options: GroupingForwardOptions): HierarchicalGroupMergingOutput {
     const c = this.config;
     if (patchFeatures.length !== this.numLevels) {
-      throw new ShapeError(`hierarchical group merging patchFeatures: expected ${this.numLevels} tensors (one per level, groupsPerLevel ${JSON.stringify(c.groupsPerLevel)}), found ${patchFeatures.length}`);
+      throw new ShapeError(
+        `hierarchical group merging patchFeatures: expected ${this.numLevels} tensors (one per level, groupsPerLevel ${JSON.stringify(c.groupsPerLevel)}), found ${patchFeatures.length}`,
+      );
     }
     const first = patchFeatures[0]!;
     checkShape('hierarchical group merging patchFeatures[0]', first, [undefined, undefined, c.dim]);
     const [b, m] = first.shape as [number, number, number];
     patchFeatures.forEach((f, i) => checkShape(`hierarchical group merging patchFeatures[${i}]`, f, [b, m, c.dim]));
-    if (options.mode !== 'train' && options.mode !== 'eval') throw new ConfigError(`hierarchical group merging mode: expected 'train' or 'eval', found ${JSON.stringify(options.mode)}`);
+    if (options.mode !== 'train' && options.mode !== 'eval')
+      throw new ConfigError(`hierarchical group merging mode: expected 'train' or 'eval', found ${JSON.stringify(options.mode)}`);
 
     return tidyObject(() => {
       const levels: GroupMergingLevel[] = [];

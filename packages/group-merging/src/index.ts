@@ -1,9 +1,5 @@
 // @hgm/group-merging: Hierarchical Group Merging: GroupViT-style assignment and ToMe bipartite merging of group tokens.
-export {
-  DEFAULT_HIERARCHICAL_GROUP_MERGING_CONFIG,
-  resolveHierarchicalGroupMergingConfig,
-  type HierarchicalGroupMergingConfig,
-} from './config';
+export { DEFAULT_HIERARCHICAL_GROUP_MERGING_CONFIG, resolveHierarchicalGroupMergingConfig, type HierarchicalGroupMergingConfig } from './config';
 export {
   HierarchicalGroupMerging,
   disposeHierarchicalGroupMergingOutput,

@@ -6,7 +6,13 @@ import { GroupMergeBlock } from './merge-block';
 import { resolveHierarchicalGroupMergingConfig } from './config';
 
 /** The block's equations written directly (O(M D^2) projections), from the stored parameters. */
-function direct(store: ParameterStore, prefix: string, heads: number, patches: tf.Tensor, groups: tf.Tensor): { init: tf.Tensor; logits: tf.Tensor; updated: tf.Tensor } {
+function direct(
+  store: ParameterStore,
+  prefix: string,
+  heads: number,
+  patches: tf.Tensor,
+  groups: tf.Tensor,
+): { init: tf.Tensor; logits: tf.Tensor; updated: tf.Tensor } {
   const P = (n: string): tf.Tensor => store.get(`${prefix}.${n}`);
   const ln = (x: tf.Tensor, n: string): tf.Tensor => layerNorm(x, P(`${n}.weight`), P(`${n}.bias`), 1e-5);
   const lin = (x: tf.Tensor, n: string): tf.Tensor => linear(x, P(`${n}.weight`), P(`${n}.bias`));
@@ -28,25 +34,40 @@ function direct(store: ParameterStore, prefix: string, heads: number, patches: t
   return { init, logits, updated };
 }
 
-describeBackends('GroupMergeBlock', ({ it }) => {
-  it('equals the direct formulas (cross-attention init, assignment logits, group update)', async () => {
-    const store = new ParameterStore();
-    const cfg = resolveHierarchicalGroupMergingConfig({ dim: 12, numHeads: 3, hard: false, weightInitStd: 0.4 });
-    const rng = new Rng(3);
-    const block = new GroupMergeBlock(store, 'blk', cfg, rng);
-    for (const p of store.entries()) {
-      const t = tf.add(p.variable, rng.tensorNormal(p.variable.shape, 0, 0.2));
-      p.variable.assign(t);
-      t.dispose();
-    }
-    const patches = rng.tensorNormal([2, 7, 12]);
-    const groups = rng.tensorNormal([2, 5, 12]);
-    const out = block.forward(patches, groups, { mode: 'eval' });
-    const ref = tf.tidy(() => direct(store, 'blk', 3, patches, groups) as unknown as tf.TensorContainer) as unknown as ReturnType<typeof direct>;
-    await expectClose(out.initializedPatches, ref.init, { atol: 1e-5, rtol: 1e-5, name: "F'" });
-    await expectClose(out.logits, ref.logits, { atol: 1e-5, rtol: 1e-5, name: 'logits' });
-    await expectClose(out.updatedGroupTokens, ref.updated, { atol: 1e-5, rtol: 1e-5, name: "G'" });
-    tf.dispose([patches, groups, ref.init, ref.logits, ref.updated, out.initializedPatches, out.logits, out.assignment, out.softAssignment, out.updatedGroupTokens]);
-    store.dispose();
-  });
-}, { backends: ['cpu', 'wasm'] });
+describeBackends(
+  'GroupMergeBlock',
+  ({ it }) => {
+    it('equals the direct formulas (cross-attention init, assignment logits, group update)', async () => {
+      const store = new ParameterStore();
+      const cfg = resolveHierarchicalGroupMergingConfig({ dim: 12, numHeads: 3, hard: false, weightInitStd: 0.4 });
+      const rng = new Rng(3);
+      const block = new GroupMergeBlock(store, 'blk', cfg, rng);
+      for (const p of store.entries()) {
+        const t = tf.add(p.variable, rng.tensorNormal(p.variable.shape, 0, 0.2));
+        p.variable.assign(t);
+        t.dispose();
+      }
+      const patches = rng.tensorNormal([2, 7, 12]);
+      const groups = rng.tensorNormal([2, 5, 12]);
+      const out = block.forward(patches, groups, { mode: 'eval' });
+      const ref = tf.tidy(() => direct(store, 'blk', 3, patches, groups) as unknown as tf.TensorContainer) as unknown as ReturnType<typeof direct>;
+      await expectClose(out.initializedPatches, ref.init, { atol: 1e-5, rtol: 1e-5, name: "F'" });
+      await expectClose(out.logits, ref.logits, { atol: 1e-5, rtol: 1e-5, name: 'logits' });
+      await expectClose(out.updatedGroupTokens, ref.updated, { atol: 1e-5, rtol: 1e-5, name: "G'" });
+      tf.dispose([
+        patches,
+        groups,
+        ref.init,
+        ref.logits,
+        ref.updated,
+        out.initializedPatches,
+        out.logits,
+        out.assignment,
+        out.softAssignment,
+        out.updatedGroupTokens,
+      ]);
+      store.dispose();
+    });
+  },
+  { backends: ['cpu', 'wasm'] },
+);

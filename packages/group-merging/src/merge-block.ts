@@ -40,8 +40,22 @@ export interface GroupMergeBlockOutput {
 export class GroupMergeBlock {
   readonly config: GroupMergeBlockConfig;
   private readonly p: {
-    init?: { normPatches: LayerNormParameters; normGroups: LayerNormParameters; q: LinearParameters; k: LinearParameters; v: LinearParameters; proj: LinearParameters };
-    assign: { normPatches?: LayerNormParameters; normGroups?: LayerNormParameters; q: LinearParameters; k: LinearParameters; v: LinearParameters; proj: LinearParameters };
+    init?: {
+      normPatches: LayerNormParameters;
+      normGroups: LayerNormParameters;
+      q: LinearParameters;
+      k: LinearParameters;
+      v: LinearParameters;
+      proj: LinearParameters;
+    };
+    assign: {
+      normPatches?: LayerNormParameters;
+      normGroups?: LayerNormParameters;
+      q: LinearParameters;
+      k: LinearParameters;
+      v: LinearParameters;
+      proj: LinearParameters;
+    };
     mlp: { norm: LayerNormParameters; fc1: LinearParameters; fc2: LinearParameters };
   };
 

@@ -28,7 +28,7 @@ export interface InitOptions {
 export function addLinear(store: ParameterStore, name: string, inDim: number, outDim: number, rng: Rng, options: InitOptions = {}): LinearParameters {
   const std = options.std ?? 0.02;
   const weight = store.add(`${name}.weight`, rng.tensorTruncatedNormal([outDim, inDim], 0, std), { trainable: true });
-  const bias = options.bias ?? true ? store.add(`${name}.bias`, tf.zeros([outDim]), { trainable: true }) : undefined;
+  const bias = (options.bias ?? true) ? store.add(`${name}.bias`, tf.zeros([outDim]), { trainable: true }) : undefined;
   return { weight, bias };
 }
 

@@ -24,15 +24,20 @@ describeBackends(
       await fc.assert(
         fc.asyncProperty(logitsAndTargets, async ({ logits, targets }) => {
           const n = logits.length;
-          const expected = logits.reduce((a, x, i) => {
-            const t = targets[i]!;
-            return a + (Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x))));
-          }, 0) / n;
+          const expected =
+            logits.reduce((a, x, i) => {
+              const t = targets[i]!;
+              return a + (Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x))));
+            }, 0) / n;
           const x = tf.tensor1d(logits);
           const t = tf.tensor1d(targets);
           expect(await scalarValue(bceWithLogits(x, t))).toBeCloseTo(expected, 4);
           const g = tf.grad((v: tf.Tensor) => bceWithLogits(v, t))(x);
-          await expectClose(g, logits.map((v, i) => (sigmoid(v) - targets[i]!) / n), { atol: 1e-6, rtol: 1e-4 });
+          await expectClose(
+            g,
+            logits.map((v, i) => (sigmoid(v) - targets[i]!) / n),
+            { atol: 1e-6, rtol: 1e-4 },
+          );
           tf.dispose([x, t, g]);
         }),
         { numRuns: 25 },

@@ -24,16 +24,14 @@ function referenceDice(x: number[], t: number[], batch: number, smooth: number):
 }
 
 /** B images of P pixels: soft predictions and a 0/1 mask. */
-const predictionsAndMasks = fc
-  .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 20 }))
-  .chain(([batch, pixels]) =>
-    fc.record({
-      batch: fc.constant(batch),
-      pixels: fc.constant(pixels),
-      x: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: batch * pixels, maxLength: batch * pixels }),
-      t: fc.array(fc.constantFrom(0, 1), { minLength: batch * pixels, maxLength: batch * pixels }),
-    }),
-  );
+const predictionsAndMasks = fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 20 })).chain(([batch, pixels]) =>
+  fc.record({
+    batch: fc.constant(batch),
+    pixels: fc.constant(pixels),
+    x: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: batch * pixels, maxLength: batch * pixels }),
+    t: fc.array(fc.constantFrom(0, 1), { minLength: batch * pixels, maxLength: batch * pixels }),
+  }),
+);
 
 describeBackends(
   'binaryDiceLoss',
@@ -76,7 +74,9 @@ describeBackends(
     });
 
     it('rejects bad inputs and configs', () => {
-      expect(() => binaryDiceLoss(tf.zeros([2, 3]), tf.zeros([2, 4]))).toThrow(/binaryDiceLoss: target has shape \[2, 4\], expected the shape of input \[2, 3\]/);
+      expect(() => binaryDiceLoss(tf.zeros([2, 3]), tf.zeros([2, 4]))).toThrow(
+        /binaryDiceLoss: target has shape \[2, 4\], expected the shape of input \[2, 3\]/,
+      );
       expect(() => resolveBinaryDiceLossConfig({ smooth: -1 })).toThrow(/smooth must be >= 0, found -1/);
       const shapeError = (() => {
         try {

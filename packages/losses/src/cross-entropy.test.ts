@@ -7,16 +7,14 @@ import { ensureGradients, scalarValue } from './test-support';
 
 ensureGradients();
 
-const logitsAndLabels = fc
-  .tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 2, max: 5 }))
-  .chain(([n, c]) =>
-    fc.record({
-      n: fc.constant(n),
-      c: fc.constant(c),
-      logits: fc.array(fc.double({ min: -20, max: 20, noNaN: true }), { minLength: n * c, maxLength: n * c }),
-      labels: fc.array(fc.integer({ min: 0, max: c - 1 }), { minLength: n, maxLength: n }),
-    }),
-  );
+const logitsAndLabels = fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 2, max: 5 })).chain(([n, c]) =>
+  fc.record({
+    n: fc.constant(n),
+    c: fc.constant(c),
+    logits: fc.array(fc.double({ min: -20, max: 20, noNaN: true }), { minLength: n * c, maxLength: n * c }),
+    labels: fc.array(fc.integer({ min: 0, max: c - 1 }), { minLength: n, maxLength: n }),
+  }),
+);
 
 function softmaxRow(row: number[]): number[] {
   const m = Math.max(...row);
@@ -38,7 +36,11 @@ describeBackends(
           const y = tf.tensor1d(labels, 'int32');
           expect(await scalarValue(crossEntropy(x, y))).toBeCloseTo(expected, 4);
           const g = tf.grad((v: tf.Tensor) => crossEntropy(v, y))(x);
-          await expectClose(g, probs.flatMap((p, i) => p.map((v, j) => (v - (j === labels[i] ? 1 : 0)) / n)), { atol: 1e-6, rtol: 1e-4 });
+          await expectClose(
+            g,
+            probs.flatMap((p, i) => p.map((v, j) => (v - (j === labels[i] ? 1 : 0)) / n)),
+            { atol: 1e-6, rtol: 1e-4 },
+          );
           tf.dispose([x, y, g]);
         }),
         { numRuns: 25 },
@@ -60,7 +62,10 @@ describeBackends(
     });
 
     it('is near zero for confident correct logits and reduces by sum or none', async () => {
-      const x = tf.tensor2d([[30, -30], [-30, 30]]);
+      const x = tf.tensor2d([
+        [30, -30],
+        [-30, 30],
+      ]);
       const y = tf.tensor1d([0, 1], 'int32');
       expect(await scalarValue(crossEntropy(x, y))).toBeLessThan(1e-6);
       const none = crossEntropy(x, y, { reduction: 'none' });

@@ -44,8 +44,7 @@ function lossFunctions(c: Case): Record<string, { logits: string; fn: (x: tf.Ten
   const gt = t('gt');
   const labels = t('img_labels');
   const targets = t('bce_targets');
-  const term = (k: keyof MapLossTerms) => (x: tf.Tensor) =>
-    tf.tidy(() => mapLoss(tf.softmax(tf.transpose(x, [0, 2, 3, 1])), gt, ANOMALYCLIP_MAP)[k]);
+  const term = (k: keyof MapLossTerms) => (x: tf.Tensor) => tf.tidy(() => mapLoss(tf.softmax(tf.transpose(x, [0, 2, 3, 1])), gt, ANOMALYCLIP_MAP)[k]);
   return {
     focal: { logits: 'seg_logits', fn: term('focal') },
     dice_pos: { logits: 'seg_logits', fn: term('anomalyDice') },
@@ -58,42 +57,46 @@ function lossFunctions(c: Case): Record<string, { logits: string; fn: (x: tf.Ten
   };
 }
 
-describeBackends('losses golden fixtures', ({ it }) => {
-  it('has the three cases', async () => {
-    const cases = await casesPromise;
-    expect(cases.map((c) => c.fixture.folder.split('/').pop())).toEqual(['case-0', 'case-1', 'case-2']);
-  });
+describeBackends(
+  'losses golden fixtures',
+  ({ it }) => {
+    it('has the three cases', async () => {
+      const cases = await casesPromise;
+      expect(cases.map((c) => c.fixture.folder.split('/').pop())).toEqual(['case-0', 'case-1', 'case-2']);
+    });
 
-  it('every value matches the float32 and float64 references', async () => {
-    for (const c of await casesPromise) {
-      const fns = lossFunctions(c);
-      const keys = Object.keys(c.expected);
-      expect(keys.filter((k) => !(k.replace(/_f64$/, '') in fns))).toEqual([]);
-      for (const key of keys) {
-        const { logits, fn } = fns[key.replace(/_f64$/, '')]!;
-        const x = hostToTensor(c.inputs.get(logits)!);
-        const value = fn(x);
-        await expectClose(value, [c.expected[key]!], { ...TOL, name: `${c.fixture.folder} ${key}` });
-        tf.dispose([x, value]);
+    it('every value matches the float32 and float64 references', async () => {
+      for (const c of await casesPromise) {
+        const fns = lossFunctions(c);
+        const keys = Object.keys(c.expected);
+        expect(keys.filter((k) => !(k.replace(/_f64$/, '') in fns))).toEqual([]);
+        for (const key of keys) {
+          const { logits, fn } = fns[key.replace(/_f64$/, '')]!;
+          const x = hostToTensor(c.inputs.get(logits)!);
+          const value = fn(x);
+          await expectClose(value, [c.expected[key]!], { ...TOL, name: `${c.fixture.folder} ${key}` });
+          tf.dispose([x, value]);
+        }
       }
-    }
-  });
+    });
 
-  it('every gradient matches autograd (float32 and float64)', async () => {
-    for (const c of await casesPromise) {
-      const fns = lossFunctions(c);
-      let compared = 0;
-      for (const [name, expected] of c.grads) {
-        const base = name.replace(/_f64$/, '');
-        if (base === 'probs') continue;
-        const { logits, fn } = fns[base.replace(/^grad_/, '')]!;
-        const x = hostToTensor(c.inputs.get(logits)!);
-        const g = tf.grad(fn)(x);
-        await expectClose(g, expected, { ...TOL, name: `${c.fixture.folder} ${name}` });
-        tf.dispose([x, g]);
-        compared++;
+    it('every gradient matches autograd (float32 and float64)', async () => {
+      for (const c of await casesPromise) {
+        const fns = lossFunctions(c);
+        let compared = 0;
+        for (const [name, expected] of c.grads) {
+          const base = name.replace(/_f64$/, '');
+          if (base === 'probs') continue;
+          const { logits, fn } = fns[base.replace(/^grad_/, '')]!;
+          const x = hostToTensor(c.inputs.get(logits)!);
+          const g = tf.grad(fn)(x);
+          await expectClose(g, expected, { ...TOL, name: `${c.fixture.folder} ${name}` });
+          tf.dispose([x, g]);
+          compared++;
+        }
+        expect(compared).toBe(16);
       }
-      expect(compared).toBe(16);
-    }
-  });
-}, { backends: ['cpu', 'wasm'] });
+    });
+  },
+  { backends: ['cpu', 'wasm'] },
+);

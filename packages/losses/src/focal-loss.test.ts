@@ -22,16 +22,18 @@ function referenceFocal(probs: number[], targets: number[], numClasses: number, 
 /** n rows of C probabilities (each row sums to 1) and n class indices. */
 const probsAndTargets = (numClasses: number) =>
   fc.integer({ min: 1, max: 12 }).chain((n) =>
-    fc.record({
-      raw: fc.array(fc.double({ min: 0.01, max: 1, noNaN: true }), { minLength: n * numClasses, maxLength: n * numClasses }),
-      targets: fc.array(fc.integer({ min: 0, max: numClasses - 1 }), { minLength: n, maxLength: n }),
-    }).map(({ raw, targets }) => {
-      const probs = raw.map((v, i) => {
-        const row = Math.floor(i / numClasses) * numClasses;
-        return v / raw.slice(row, row + numClasses).reduce((a, b) => a + b, 0);
-      });
-      return { n, probs, targets };
-    }),
+    fc
+      .record({
+        raw: fc.array(fc.double({ min: 0.01, max: 1, noNaN: true }), { minLength: n * numClasses, maxLength: n * numClasses }),
+        targets: fc.array(fc.integer({ min: 0, max: numClasses - 1 }), { minLength: n, maxLength: n }),
+      })
+      .map(({ raw, targets }) => {
+        const probs = raw.map((v, i) => {
+          const row = Math.floor(i / numClasses) * numClasses;
+          return v / raw.slice(row, row + numClasses).reduce((a, b) => a + b, 0);
+        });
+        return { n, probs, targets };
+      }),
   );
 
 describeBackends(

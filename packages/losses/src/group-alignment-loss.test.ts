@@ -31,14 +31,31 @@ const batches = fc
   .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 2, max: 8 }))
   .chain(([batch, patches, dim]) => fc.array(image(patches, dim), { minLength: batch, maxLength: batch }).map((images) => ({ batch, patches, dim, images })));
 
-type Batch = { batch: number; patches: number; dim: number; images: { features: number[][]; mask: number[]; normalAnchor: number[]; anomalyAnchor: number[] }[] };
+type Batch = {
+  batch: number;
+  patches: number;
+  dim: number;
+  images: { features: number[][]; mask: number[]; normalAnchor: number[]; anomalyAnchor: number[] }[];
+};
 
 function toInputs(b: Batch) {
   return {
-    normalAnchor: tf.tensor2d(b.images.map((i) => i.normalAnchor), [b.batch, b.dim]),
-    anomalyAnchor: tf.tensor2d(b.images.map((i) => i.anomalyAnchor), [b.batch, b.dim]),
-    patchFeatures: tf.tensor3d(b.images.map((i) => i.features), [b.batch, b.patches, b.dim]),
-    patchMask: tf.tensor2d(b.images.map((i) => i.mask), [b.batch, b.patches]),
+    normalAnchor: tf.tensor2d(
+      b.images.map((i) => i.normalAnchor),
+      [b.batch, b.dim],
+    ),
+    anomalyAnchor: tf.tensor2d(
+      b.images.map((i) => i.anomalyAnchor),
+      [b.batch, b.dim],
+    ),
+    patchFeatures: tf.tensor3d(
+      b.images.map((i) => i.features),
+      [b.batch, b.patches, b.dim],
+    ),
+    patchMask: tf.tensor2d(
+      b.images.map((i) => i.mask),
+      [b.batch, b.patches],
+    ),
   };
 }
 
@@ -109,7 +126,12 @@ describeBackends(
       const inputs = {
         normalAnchor: tf.tensor2d([[1, 0]]),
         anomalyAnchor: tf.tensor2d([[0.3, -2]]),
-        patchFeatures: tf.tensor3d([[[1, 1], [1, 3]]]),
+        patchFeatures: tf.tensor3d([
+          [
+            [1, 1],
+            [1, 3],
+          ],
+        ]),
         patchMask: tf.zeros([1, 2]),
       };
       expect(await scalarValue(groupAlignmentLoss(inputs))).toBeCloseTo(1 - 1 / Math.sqrt(5), 6);
@@ -129,7 +151,12 @@ describeBackends(
       const inputs = {
         normalAnchor: tf.tensor2d([[1, 0]]),
         anomalyAnchor: tf.tensor2d([[0, 1]]),
-        patchFeatures: tf.tensor3d([[[1, 0], [0, 1]]]),
+        patchFeatures: tf.tensor3d([
+          [
+            [1, 0],
+            [0, 1],
+          ],
+        ]),
         patchMask: tf.tensor2d([[0.25, 0.5]]),
       };
       // Z_N = (0.75, 0.5) / 1.25, Z_A = (0.25, 0.5) / 0.75
@@ -140,7 +167,9 @@ describeBackends(
 
     it('rejects mismatched shapes', () => {
       const ok = { normalAnchor: tf.zeros([2, 4]), anomalyAnchor: tf.zeros([2, 4]), patchFeatures: tf.zeros([2, 9, 4]), patchMask: tf.zeros([2, 9]) };
-      expect(() => groupAlignmentLoss({ ...ok, patchMask: tf.zeros([2, 8]) })).toThrow(/patchMask has shape \[2, 8\], expected the shape of patchFeatures\[:, :, 0\] \[2, 9\]/);
+      expect(() => groupAlignmentLoss({ ...ok, patchMask: tf.zeros([2, 8]) })).toThrow(
+        /patchMask has shape \[2, 8\], expected the shape of patchFeatures\[:, :, 0\] \[2, 9\]/,
+      );
       expect(() => groupAlignmentLoss({ ...ok, patchFeatures: tf.zeros([2, 9, 5]) })).toThrow(/expected the shape of normalAnchor \[2, 4\]/);
       tf.dispose(Object.values(ok));
     });

@@ -8,15 +8,13 @@ import { binaryDiceLoss } from './binary-dice-loss';
 import { scalarValue } from './test-support';
 
 /** B maps of H x W: logits for the two channels and a 0/1 mask. */
-const mapsAndMasks = fc
-  .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }))
-  .chain(([b, h, w]) =>
-    fc.record({
-      shape: fc.constant([b, h, w] as [number, number, number]),
-      logits: fc.array(fc.double({ min: -6, max: 6, noNaN: true }), { minLength: b * h * w * 2, maxLength: b * h * w * 2 }),
-      mask: fc.array(fc.constantFrom(0, 1), { minLength: b * h * w, maxLength: b * h * w }),
-    }),
-  );
+const mapsAndMasks = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 })).chain(([b, h, w]) =>
+  fc.record({
+    shape: fc.constant([b, h, w] as [number, number, number]),
+    logits: fc.array(fc.double({ min: -6, max: 6, noNaN: true }), { minLength: b * h * w * 2, maxLength: b * h * w * 2 }),
+    mask: fc.array(fc.constantFrom(0, 1), { minLength: b * h * w, maxLength: b * h * w }),
+  }),
+);
 
 async function termValues(t: MapLossTerms): Promise<Record<keyof MapLossTerms, number>> {
   return {
@@ -80,7 +78,12 @@ describeBackends(
     });
 
     it('mapsLoss sums the maps and reports each', async () => {
-      const s = tf.tensor3d([[[0, 1], [1, 0]]]);
+      const s = tf.tensor3d([
+        [
+          [0, 1],
+          [1, 0],
+        ],
+      ]);
       const maps = [tf.softmax(tf.tensor4d([1, 2, 0, 0, -1, 3, 2, 2], [1, 2, 2, 2])), tf.softmax(tf.tensor4d([0, 1, 1, 0, 2, -2, 0, 3], [1, 2, 2, 2]))];
       const result = mapsLoss(maps, s);
       expect(result.perMap).toHaveLength(2);

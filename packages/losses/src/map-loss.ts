@@ -65,7 +65,8 @@ export function mapLoss(probs: tf.Tensor, mask: tf.Tensor, config: MapLossConfig
   const name = 'mapLoss';
   checkFloat(name, 'probs', probs);
   checkRank(name, 'probs', probs, 4, '[B, H, W, 2]');
-  if (probs.shape[3] !== 2) throw new ShapeError(`${name}: probs must have 2 channels (normal, anomalous) on its last axis, found shape [${probs.shape.join(', ')}]`);
+  if (probs.shape[3] !== 2)
+    throw new ShapeError(`${name}: probs must have 2 channels (normal, anomalous) on its last axis, found shape [${probs.shape.join(', ')}]`);
   checkSameShape(name, 'probs[..., 0]', probs.shape.slice(0, 3), 'mask', mask.shape);
   return tf.tidy(() => {
     const target = tf.cast(mask, 'float32');

@@ -31,7 +31,12 @@ describeBackends(
     });
 
     it('passes a mask at grid size through, binarised', async () => {
-      const m = tf.tensor3d([[[0.2, 0.9], [1, 0]]]);
+      const m = tf.tensor3d([
+        [
+          [0.2, 0.9],
+          [1, 0],
+        ],
+      ]);
       const grid = maskToPatchGrid(m, [2, 2]);
       await expectClose(grid, [0, 1, 1, 0]);
       tf.dispose([m, grid]);

@@ -37,7 +37,9 @@ export function maskToPatchGrid(mask: tf.Tensor, grid: readonly [number, number]
     throw new ConfigError(`${name}: grid must be two positive integers [h, w], found ${JSON.stringify(grid)}`);
   }
   if (height % gh !== 0 || width % gw !== 0) {
-    throw new ShapeError(`${name}: mask size ${height}x${width} is not a whole multiple of the patch grid ${gh}x${gw}; resize or pad the mask to grid x patch size first`);
+    throw new ShapeError(
+      `${name}: mask size ${height}x${width} is not a whole multiple of the patch grid ${gh}x${gw}; resize or pad the mask to grid x patch size first`,
+    );
   }
   return tf.tidy(() => {
     const binary = tf.cast(tf.greater(mask, threshold), 'float32');

@@ -41,10 +41,13 @@ describeBackends(
         ['groupAlignmentLoss', () => groupAlignmentLoss({ normalAnchor, anomalyAnchor, patchFeatures, patchMask })],
         ['maskToPatchGrid', () => maskToPatchGrid(mask, [2, 2], 'max')],
         ['grad mapLoss', () => tf.grad((x: tf.Tensor) => mapLoss(probsOf(x), mask, { weight: 4 }).total)(logits)],
-        ['grads alignment + orthogonality', () =>
-          tf.grads((n: tf.Tensor, a: tf.Tensor, f: tf.Tensor) =>
-            tf.add(groupAlignmentLoss({ normalAnchor: n, anomalyAnchor: a, patchFeatures: f, patchMask }), orthogonalityLoss(n, a)),
-          )([normalAnchor, anomalyAnchor, patchFeatures])],
+        [
+          'grads alignment + orthogonality',
+          () =>
+            tf.grads((n: tf.Tensor, a: tf.Tensor, f: tf.Tensor) =>
+              tf.add(groupAlignmentLoss({ normalAnchor: n, anomalyAnchor: a, patchFeatures: f, patchMask }), orthogonalityLoss(n, a)),
+            )([normalAnchor, anomalyAnchor, patchFeatures]),
+        ],
         ['grad sigmoid focal', () => tf.grad((x: tf.Tensor) => sigmoidFocalLoss(x, targets))(bce)],
         ['grad crossEntropy', () => tf.grad((x: tf.Tensor) => crossEntropy(x, labels))(img)],
       ];
@@ -56,10 +59,13 @@ describeBackends(
       const probs = tf.softmax(tf.randomNormal([1, 3, 3, 2], 0, 1, 'float32', 7));
       const mask = tf.cast(tf.greater(tf.randomUniform([1, 3, 3], 0, 1, 'float32', 8), 0.5), 'float32');
       await expectNoLeak(() => tf.dispose(Object.values(mapLoss(probs, mask))), { name: 'mapLoss' });
-      await expectNoLeak(() => {
-        const r = mapsLoss([probs, probs], mask);
-        tf.dispose([r.total, ...r.perMap.flatMap((t) => Object.values(t))]);
-      }, { name: 'mapsLoss' });
+      await expectNoLeak(
+        () => {
+          const r = mapsLoss([probs, probs], mask);
+          tf.dispose([r.total, ...r.perMap.flatMap((t) => Object.values(t))]);
+        },
+        { name: 'mapsLoss' },
+      );
       tf.dispose([probs, mask]);
     });
   },

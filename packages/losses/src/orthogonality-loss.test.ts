@@ -10,17 +10,21 @@ ensureGradients();
 const dot = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i]!, 0);
 
 /** B pairs of D-dimensional vectors with a clear norm. */
-const anchorPairs = fc
-  .tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 2, max: 16 }))
-  .chain(([batch, dim]) =>
-    fc
-      .array(fc.tuple(fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: dim, maxLength: dim }), fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: dim, maxLength: dim })), {
+const anchorPairs = fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 2, max: 16 })).chain(([batch, dim]) =>
+  fc
+    .array(
+      fc.tuple(
+        fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: dim, maxLength: dim }),
+        fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: dim, maxLength: dim }),
+      ),
+      {
         minLength: batch,
         maxLength: batch,
-      })
-      .filter((pairs) => pairs.every(([a, b]) => dot(a, a) > 0.1 && dot(b, b) > 0.1))
-      .map((pairs) => ({ batch, dim, pairs })),
-  );
+      },
+    )
+    .filter((pairs) => pairs.every(([a, b]) => dot(a, a) > 0.1 && dot(b, b) > 0.1))
+    .map((pairs) => ({ batch, dim, pairs })),
+);
 
 describeBackends(
   'orthogonalityLoss',
@@ -34,7 +38,10 @@ describeBackends(
             return b.map((v, i) => v - k * a[i]!);
           });
           if (ortho.some((b) => dot(b, b) < 1e-3)) return;
-          const normal = tf.tensor2d(pairs.map(([a]) => a), [batch, dim]);
+          const normal = tf.tensor2d(
+            pairs.map(([a]) => a),
+            [batch, dim],
+          );
           const orthogonal = tf.tensor2d(ortho, [batch, dim]);
           const parallel = tf.mul(normal, negate ? -scale : scale);
           expect(await scalarValue(orthogonalityLoss(normal, orthogonal))).toBeLessThan(1e-5);
@@ -49,8 +56,14 @@ describeBackends(
       await fc.assert(
         fc.asyncProperty(anchorPairs, fc.double({ min: 0.01, max: 100, noNaN: true }), async ({ batch, dim, pairs }, scale) => {
           const expected = pairs.reduce((s, [a, b]) => s + dot(a, b) ** 2 / (dot(a, a) * dot(b, b)), 0) / batch;
-          const a = tf.tensor2d(pairs.map((p) => p[0]), [batch, dim]);
-          const b = tf.tensor2d(pairs.map((p) => p[1]), [batch, dim]);
+          const a = tf.tensor2d(
+            pairs.map((p) => p[0]),
+            [batch, dim],
+          );
+          const b = tf.tensor2d(
+            pairs.map((p) => p[1]),
+            [batch, dim],
+          );
           const scaled = tf.mul(b, scale);
           const value = await scalarValue(orthogonalityLoss(a, b));
           expect(value).toBeCloseTo(expected, 5);
@@ -65,8 +78,14 @@ describeBackends(
     });
 
     it('has a finite gradient, zero for a zero anchor', async () => {
-      const a = tf.tensor2d([[0, 0, 0], [1, 2, 3]]);
-      const b = tf.tensor2d([[1, 0, 0], [3, 2, 1]]);
+      const a = tf.tensor2d([
+        [0, 0, 0],
+        [1, 2, 3],
+      ]);
+      const b = tf.tensor2d([
+        [1, 0, 0],
+        [3, 2, 1],
+      ]);
       const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => orthogonalityLoss(x, y))([a, b]);
       const da = Array.from(await ga!.data());
       expect(da.every(Number.isFinite)).toBe(true);
@@ -76,7 +95,9 @@ describeBackends(
     });
 
     it('rejects bad shapes and configs', () => {
-      expect(() => orthogonalityLoss(tf.zeros([2, 4]), tf.zeros([2, 5]))).toThrow(/anomalyAnchor has shape \[2, 5\], expected the shape of normalAnchor \[2, 4\]/);
+      expect(() => orthogonalityLoss(tf.zeros([2, 4]), tf.zeros([2, 5]))).toThrow(
+        /anomalyAnchor has shape \[2, 5\], expected the shape of normalAnchor \[2, 4\]/,
+      );
       expect(() => orthogonalityLoss(tf.zeros([4]), tf.zeros([4]))).toThrow(/normalAnchor must have rank 2 \(\[B, D\]\)/);
       expect(() => resolveOrthogonalityLossConfig({ eps: 0 })).toThrow(/eps must be > 0/);
     });

@@ -24,7 +24,8 @@ export function auproAnomalib(d: PixelData, sortedNegatives: Uint32Array, fprLim
   if (R === 0) throw new MetricError('no-regions', `${what}: AUPRO needs at least one anomalous region, found none (anomalib's reference returns NaN)`);
   if (d.negatives === 0) throw new MetricError('no-negatives', `${what}: AUPRO needs normal pixels, found none`);
   const limit = f(fprLimit); // registered as a float32 buffer
-  const key0 = floatKey(0), key1 = floatKey(1);
+  const key0 = floatKey(0),
+    key1 = floatKey(1);
   let negSigmoid: Uint32Array | undefined;
   const negatives = (sigmoid: boolean): Uint32Array => (sigmoid ? (negSigmoid ??= sigmoidKeys(sortedNegatives)) : sortedNegatives);
 
@@ -65,7 +66,8 @@ export function auproAnomalib(d: PixelData, sortedNegatives: Uint32Array, fprLim
   if (!isSorted) order.set(Array.from(order).sort((a, b) => fpr[a]! - fpr[b]! || a - b));
   let area = 0;
   for (let i = 1; i < outputSize; i++) {
-    const a = order[i - 1]!, b = order[i]!;
+    const a = order[i - 1]!,
+      b = order[i]!;
     area += f(f(tpr[a]! + tpr[b]!) * f(fpr[b]! - fpr[a]!));
   }
   const result = f(f(f(area) / 2) / fpr[outputSize - 1]!);
@@ -77,18 +79,11 @@ export function auproAnomalib(d: PixelData, sortedNegatives: Uint32Array, fprLim
  * One region of anomalib's `compute_pro` loop: cut the region's ROC (F, T) at `limit` (float32), interpolate
  * a point at the limit, resample by index onto the grid 0..outputSize-1, and add into the sums.
  */
-function accumulateRegion(
-  F: Float64Array,
-  T: Float64Array,
-  limit: number,
-  outputSize: number,
-  tprSum: Float64Array,
-  fprSum: Float64Array,
-  what: string,
-): void {
+function accumulateRegion(F: Float64Array, T: Float64Array, limit: number, outputSize: number, tprSum: Float64Array, fprSum: Float64Array, what: string): void {
   const gridMax = outputSize - 1;
   // catch edge-case where ROC only has fpr vals > limit
-  let maxBelow = -Infinity, minAbove = Infinity;
+  let maxBelow = -Infinity,
+    minAbove = Infinity;
   for (let k = 0; k < F.length; k++) {
     if (F[k]! <= limit) maxBelow = Math.max(maxBelow, F[k]!);
     else minAbove = Math.min(minAbove, F[k]!);
@@ -129,7 +124,8 @@ function accumulateRegion(
 
 /** First index i in [0, n) with a[i] >= v (torch.searchsorted, left), on any array as torch's binary search does. */
 function lowerBound(a: ArrayLike<number>, n: number, v: number): number {
-  let lo = 0, hi = n;
+  let lo = 0,
+    hi = n;
   while (lo < hi) {
     const mid = lo + ((hi - lo) >> 1);
     if (!(a[mid]! >= v)) lo = mid + 1;
@@ -166,14 +162,18 @@ function interpolateInto(oldX: Float64Array, oldY: Float64Array, n: number, last
  * Keeps the points up to the first FPR above `limit` and the run of points with that same FPR, then stops.
  */
 function rocPrefix(neg: Uint32Array, pos: Uint32Array, limit: number): { fpr: Float64Array; tpr: Float64Array } {
-  const nN = neg.length, nP = pos.length;
+  const nN = neg.length,
+    nP = pos.length;
   const fpsLast = f(f(nN + nP) - f(nP));
   const tpsLast = f(nP);
   let cap = 1024;
-  let fpr = new Float64Array(cap), tpr = new Float64Array(cap);
+  let fpr = new Float64Array(cap),
+    tpr = new Float64Array(cap);
   let n = 1; // point 0 = (0, 0)
-  let i = nN - 1, j = nP - 1;
-  let cn = 0, cp = 0;
+  let i = nN - 1,
+    j = nP - 1;
+  let cn = 0,
+    cp = 0;
   let first = -1;
   while (i >= 0 || j >= 0) {
     const kn = i >= 0 ? neg[i]! : -1;
@@ -193,7 +193,8 @@ function rocPrefix(neg: Uint32Array, pos: Uint32Array, limit: number): { fpr: Fl
     if (first >= 0 && x > first) break;
     if (n === cap) {
       cap *= 2;
-      const a = new Float64Array(cap), b = new Float64Array(cap);
+      const a = new Float64Array(cap),
+        b = new Float64Array(cap);
       a.set(fpr);
       b.set(tpr);
       fpr = a;

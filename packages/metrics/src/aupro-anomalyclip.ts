@@ -38,7 +38,8 @@ export function auproAnomalyclip(d: PixelData, fprLimit: number, maxSteps: numbe
   }
   // above(k) = number of thresholds a pixel with key k exceeds
   const above = (k: number): number => {
-    let a = 0, b = T;
+    let a = 0,
+      b = T;
     while (a < b) {
       const mid = (a + b) >>> 1;
       if (thresholdKeys[mid]! <= k) a = mid + 1;
@@ -49,7 +50,8 @@ export function auproAnomalyclip(d: PixelData, fprLimit: number, maxSteps: numbe
   const negHist = new Float64Array(T + 1);
   for (const chunk of d.negativeChunks) for (let i = 0; i < chunk.length; i++) negHist[above(chunk[i]!)]!++;
   const regionHist = new Float64Array(R * (T + 1));
-  const pk = d.positiveKeys, pr = d.positiveRegions;
+  const pk = d.positiveKeys,
+    pr = d.positiveRegions;
   for (let i = 0; i < pk.length; i++) regionHist[pr[i]! * (T + 1) + above(pk[i]!)]!++;
   // counts at threshold i: pixels exceeding more than i thresholds
   const negatives = Math.fround(d.negatives);
@@ -75,17 +77,22 @@ export function auproAnomalyclip(d: PixelData, fprLimit: number, maxSteps: numbe
     }
   }
   if (keptX.length === 0) throw new MetricError('degenerate-curve', `${what}: no threshold of AnomalyCLIP's AUPRO has FPR < ${fprLimit}`);
-  let mn = Infinity, mx = -Infinity;
+  let mn = Infinity,
+    mx = -Infinity;
   for (const v of keptX) {
     if (v < mn) mn = v;
     if (v > mx) mx = v;
   }
   if (!(mx > mn)) {
-    throw new MetricError('degenerate-curve', `${what}: AnomalyCLIP's AUPRO has a single FPR value (${mn}) below ${fprLimit}; its min-max rescaling divides 0/0`);
+    throw new MetricError(
+      'degenerate-curve',
+      `${what}: AnomalyCLIP's AUPRO has a single FPR value (${mn}) below ${fprLimit}; its min-max rescaling divides 0/0`,
+    );
   }
   const x = keptX.map((v) => (v - mn) / (mx - mn));
   // sklearn.metrics.auc: direction from the sign of dx, then np.trapz
-  let anyNeg = false, allNonPos = true;
+  let anyNeg = false,
+    allNonPos = true;
   for (let i = 1; i < x.length; i++) {
     const dx = x[i]! - x[i - 1]!;
     if (dx < 0) anyNeg = true;

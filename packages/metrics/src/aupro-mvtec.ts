@@ -60,7 +60,8 @@ export function trapezoidTo(x: Float64Array, y: Float64Array, xMax: number): num
   for (let i = 0; i < x.length && x[i]! <= xMax; i++) if (x[i] === xMax) present = true;
   if (!present) {
     // bisect_left: first index with x >= xMax
-    let lo = 0, hi = x.length;
+    let lo = 0,
+      hi = x.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (x[mid]! < xMax) lo = mid + 1;

@@ -5,8 +5,7 @@ import { parseMetricName, formatMetricName } from './metric-names';
 import { imageAuroc } from './image-metrics';
 
 describe('per-category results', () => {
-  const pixels = (flip: boolean) =>
-    new PixelSet().add(Float32Array.of(0.1, 0.9, 0.2, flip ? 0.95 : 0.05), Uint8Array.of(0, 1, 0, 0), { height: 2, width: 2 });
+  const pixels = (flip: boolean) => new PixelSet().add(Float32Array.of(0.1, 0.9, 0.2, flip ? 0.95 : 0.05), Uint8Array.of(0, 1, 0, 0), { height: 2, width: 2 });
   const table = evaluateCategories(
     [
       { name: 'bottle', image: { labels: [0, 1, 1, 0], scores: [0.1, 0.8, 0.7, 0.2] }, pixels: pixels(false) },

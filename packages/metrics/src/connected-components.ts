@@ -30,7 +30,8 @@ export function labelRegions(mask: ArrayLike<number>, height: number, width: num
     return r;
   };
   const union = (a: number, b: number): number => {
-    const ra = find(a), rb = find(b);
+    const ra = find(a),
+      rb = find(b);
     if (ra === rb) return ra;
     if (ra < rb) {
       parent[rb] = ra;

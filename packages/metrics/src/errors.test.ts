@@ -46,7 +46,11 @@ describe('degenerate input gives a typed error or a documented value, never NaN'
     expect(code(() => aupro(allAnomalous))).toBe('no-negatives');
   });
   it('AnomalyCLIP variant on constant maps is a degenerate curve', () => {
-    const s = new PixelSet().add(new Float32Array(16).fill(0.5), Uint8Array.from({ length: 16 }, (_, i) => (i === 5 ? 1 : 0)), { height: 4, width: 4 });
+    const s = new PixelSet().add(
+      new Float32Array(16).fill(0.5),
+      Uint8Array.from({ length: 16 }, (_, i) => (i === 5 ? 1 : 0)),
+      { height: 4, width: 4 },
+    );
     expect(code(() => aupro(s, { variant: 'anomalyclip' }))).toBe('degenerate-curve');
   });
   it('configs are validated', () => {

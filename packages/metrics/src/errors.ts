@@ -12,15 +12,7 @@
  * - `invalid-config`: an option is out of range (e.g. an FPR limit outside (0, 1]).
  */
 export type MetricErrorCode =
-  | 'empty'
-  | 'length-mismatch'
-  | 'invalid-label'
-  | 'non-finite'
-  | 'single-class'
-  | 'no-regions'
-  | 'no-negatives'
-  | 'degenerate-curve'
-  | 'invalid-config';
+  'empty' | 'length-mismatch' | 'invalid-label' | 'non-finite' | 'single-class' | 'no-regions' | 'no-negatives' | 'degenerate-curve' | 'invalid-config';
 
 /** A typed error for degenerate or invalid metric input. `code` says why; the message names the input. */
 export class MetricError extends Error {

@@ -9,7 +9,9 @@ import { checkReferenceCase, type ReferenceCase } from './reference-case';
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/metrics', import.meta.url));
 
 const cases = existsSync(FIXTURES)
-  ? readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES, d, 'fixture.json'))).sort()
+  ? readdirSync(FIXTURES)
+      .filter((d) => existsSync(join(FIXTURES, d, 'fixture.json')))
+      .sort()
   : [];
 
 describe('golden fixtures (sklearn, MVTec AD, anomalib, AnomalyCLIP)', () => {
@@ -23,9 +25,7 @@ describe('golden fixtures (sklearn, MVTec AD, anomalib, AnomalyCLIP)', () => {
       const inputs = await reader.readAllHost().finally(() => reader.close());
       const checks = checkReferenceCase(c, inputs, exp);
       expect(checks.length).toBeGreaterThan(0);
-      const failures = checks
-        .filter(({ check: r }) => !r.ok)
-        .map(({ name, check: r }) => `${name}: ${r.note ?? ''} (abs ${r.absError}, rel ${r.relError})`);
+      const failures = checks.filter(({ check: r }) => !r.ok).map(({ name, check: r }) => `${name}: ${r.note ?? ''} (abs ${r.absError}, rel ${r.relError})`);
       expect(failures).toEqual([]);
     });
   }

@@ -11,15 +11,27 @@ export function pairwiseSum(values: ArrayLike<number>, start = 0, end = values.l
     return n === 0 ? 0 : s;
   }
   if (n <= 128) {
-    let r0 = values[start]!, r1 = values[start + 1]!, r2 = values[start + 2]!, r3 = values[start + 3]!;
-    let r4 = values[start + 4]!, r5 = values[start + 5]!, r6 = values[start + 6]!, r7 = values[start + 7]!;
+    let r0 = values[start]!,
+      r1 = values[start + 1]!,
+      r2 = values[start + 2]!,
+      r3 = values[start + 3]!;
+    let r4 = values[start + 4]!,
+      r5 = values[start + 5]!,
+      r6 = values[start + 6]!,
+      r7 = values[start + 7]!;
     let i = start + 8;
     const stop = end - (n % 8);
     for (; i < stop; i += 8) {
-      r0 += values[i]!; r1 += values[i + 1]!; r2 += values[i + 2]!; r3 += values[i + 3]!;
-      r4 += values[i + 4]!; r5 += values[i + 5]!; r6 += values[i + 6]!; r7 += values[i + 7]!;
+      r0 += values[i]!;
+      r1 += values[i + 1]!;
+      r2 += values[i + 2]!;
+      r3 += values[i + 3]!;
+      r4 += values[i + 4]!;
+      r5 += values[i + 5]!;
+      r6 += values[i + 6]!;
+      r7 += values[i + 7]!;
     }
-    let s = (r0 + r1 + (r2 + r3)) + (r4 + r5 + (r6 + r7));
+    let s = r0 + r1 + (r2 + r3) + (r4 + r5 + (r6 + r7));
     for (; i < end; i++) s += values[i]!;
     return s;
   }

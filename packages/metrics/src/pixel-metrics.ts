@@ -18,4 +18,3 @@ export function pixelAveragePrecision(set: PixelSet): number {
 export function pixelF1Max(set: PixelSet): F1Max {
   return f1MaxFromCounts(set.ranked());
 }
-

@@ -12,7 +12,10 @@ const W = 7;
 
 const arbMaps = fc.array(
   fc.record({
-    map: fc.array(fc.float({ min: 0, max: 1, noNaN: true, noDefaultInfinity: true }).map((x) => Math.round(x * 16) / 16), { minLength: H * W, maxLength: H * W }),
+    map: fc.array(
+      fc.float({ min: 0, max: 1, noNaN: true, noDefaultInfinity: true }).map((x) => Math.round(x * 16) / 16),
+      { minLength: H * W, maxLength: H * W },
+    ),
     mask: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: H * W, maxLength: H * W }),
   }),
   { minLength: 2, maxLength: 7 },
@@ -27,7 +30,12 @@ function metricsOf(set: PixelSet): unknown[] {
       return `error: ${(e as Error).message}`;
     }
   };
-  return [attempt(() => pixelAuroc(set)), attempt(() => pixelAveragePrecision(set)), attempt(() => pixelF1Max(set)), ...AUPRO_VARIANTS.map((variant) => attempt(() => aupro(set, { variant })))];
+  return [
+    attempt(() => pixelAuroc(set)),
+    attempt(() => pixelAveragePrecision(set)),
+    attempt(() => pixelF1Max(set)),
+    ...AUPRO_VARIANTS.map((variant) => attempt(() => aupro(set, { variant }))),
+  ];
 }
 
 function build(items: { map: number[]; mask: number[] }[], name?: string): PixelSet {
@@ -77,6 +85,8 @@ describe('PixelSet.merge', () => {
     const s = build([{ map: Array.from({ length: H * W }, () => 0.5), mask: Array.from({ length: H * W }, (_, i) => (i === 0 ? 1 : 0)) }]);
     const state = s.toState();
     expect(() => new PixelSet('shard 2').mergeState({ ...state, positiveRegions: new Uint32Array(0) })).toThrow(MetricError);
-    expect(() => new PixelSet('shard 2').mergeState({ ...state, positiveRegions: Uint32Array.of(5) })).toThrow('shard 2: merged state: anomalous pixel 0 is in region 5, but the state has 1 regions');
+    expect(() => new PixelSet('shard 2').mergeState({ ...state, positiveRegions: Uint32Array.of(5) })).toThrow(
+      'shard 2: merged state: anomalous pixel 0 is in region 5, but the state has 1 regions',
+    );
   });
 });

@@ -129,8 +129,12 @@ export class PixelSet {
     const neg = new Uint32Array(n - nPos);
     const posKeys = new Uint32Array(nPos);
     const posRegions = new Uint32Array(nPos);
-    let a = 0, b = 0;
-    let mn = this.minKey, mx = this.maxKey, nmn = this.negMin, nmx = this.negMax;
+    let a = 0,
+      b = 0;
+    let mn = this.minKey,
+      mx = this.maxKey,
+      nmn = this.negMin,
+      nmx = this.negMax;
     for (let i = 0; i < n; i++) {
       const x = bits[i]!;
       if ((x & 0x7f800000) === 0x7f800000) {
@@ -238,7 +242,8 @@ export class PixelSet {
         `${what}: ${state.positiveKeys.length} anomalous keys with ${state.positiveRegions.length} region ids, ${R} region sizes with ${state.regionMinKey.length} minima and ${state.regionMaxKey.length} maxima, expected equal pairs`,
       );
     }
-    if (!(Number.isInteger(state.images) && state.images >= 0)) throw new MetricError('length-mismatch', `${what}: images is ${state.images}, expected a count`);
+    if (!(Number.isInteger(state.images) && state.images >= 0))
+      throw new MetricError('length-mismatch', `${what}: images is ${state.images}, expected a count`);
     if (state.images === 0) return this;
     const base = this.regionSizes.length;
     const regions = new Uint32Array(state.positiveRegions.length);

@@ -18,7 +18,8 @@ const labelledScores = fc
 
 /** Brute-force AUROC: P(s+ > s-) + P(s+ = s-) / 2 over all pairs. */
 function pairAuroc(labels: number[], scores: number[]): number {
-  let num = 0, pairs = 0;
+  let num = 0,
+    pairs = 0;
   for (let i = 0; i < labels.length; i++) {
     if (!labels[i]) continue;
     for (let j = 0; j < labels.length; j++) {
@@ -34,10 +35,16 @@ function pairAuroc(labels: number[], scores: number[]): number {
 function bruteAp(labels: number[], scores: number[]): number {
   const ts = [...new Set(scores)].sort((a, b) => b - a);
   const P = labels.filter((l) => l).length;
-  let ap = 0, prevR = 0;
+  let ap = 0,
+    prevR = 0;
   for (const t of ts) {
-    let tp = 0, fp = 0;
-    for (let i = 0; i < labels.length; i++) if (scores[i]! >= t) { if (labels[i]) tp++; else fp++; }
+    let tp = 0,
+      fp = 0;
+    for (let i = 0; i < labels.length; i++)
+      if (scores[i]! >= t) {
+        if (labels[i]) tp++;
+        else fp++;
+      }
     ap += (tp / P - prevR) * (tp / (tp + fp));
     prevR = tp / P;
   }
@@ -58,7 +65,8 @@ describe('image-level properties', () => {
         const t = s.map(transforms[k]!);
         expect(imageAuroc(l, t)).toBeCloseTo(imageAuroc(l, s), 12);
         expect(imageAveragePrecision(l, t)).toBeCloseTo(imageAveragePrecision(l, s), 12);
-        const a = imageF1Max(l, s), b = imageF1Max(l, t);
+        const a = imageF1Max(l, s),
+          b = imageF1Max(l, t);
         expect(b.f1).toBeCloseTo(a.f1, 12);
         expect(b.threshold).toBe(transforms[k]!(a.threshold));
         expect(b.index).toBe(a.index);
@@ -69,8 +77,18 @@ describe('image-level properties', () => {
     fc.assert(
       fc.property(labelledScores, ([l, s]) => {
         const a = imageAuroc(l, s);
-        expect(imageAuroc(l.map((x) => 1 - x), s)).toBeCloseTo(1 - a, 12);
-        expect(imageAuroc(l, s.map((x) => -x))).toBeCloseTo(1 - a, 12);
+        expect(
+          imageAuroc(
+            l.map((x) => 1 - x),
+            s,
+          ),
+        ).toBeCloseTo(1 - a, 12);
+        expect(
+          imageAuroc(
+            l,
+            s.map((x) => -x),
+          ),
+        ).toBeCloseTo(1 - a, 12);
       }),
     );
   });
@@ -80,8 +98,13 @@ describe('image-level properties', () => {
         const P = l.filter((x) => x).length;
         let best = 0;
         for (const t of new Set(s)) {
-          let tp = 0, fp = 0;
-          for (let i = 0; i < l.length; i++) if (s[i]! >= t) { if (l[i]) tp++; else fp++; }
+          let tp = 0,
+            fp = 0;
+          for (let i = 0; i < l.length; i++)
+            if (s[i]! >= t) {
+              if (l[i]) tp++;
+              else fp++;
+            }
           best = Math.max(best, (2 * tp) / (tp + fp + P));
         }
         expect(imageF1Max(l, s).f1).toBeCloseTo(best, 12);
@@ -96,7 +119,10 @@ const pixelSets = fc
   .chain(({ n, h, w }) =>
     fc.record({
       shape: fc.constant([n, h, w] as [number, number, number]),
-      masks: fc.array(fc.integer({ min: 0, max: 3 }).map((v) => (v === 0 ? 1 : 0)), { minLength: n * h * w, maxLength: n * h * w }),
+      masks: fc.array(
+        fc.integer({ min: 0, max: 3 }).map((v) => (v === 0 ? 1 : 0)),
+        { minLength: n * h * w, maxLength: n * h * w },
+      ),
       maps: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: n * h * w, maxLength: n * h * w }),
     }),
   )
@@ -118,30 +144,39 @@ function bruteAupro(maps: number[], masks: number[], shape: [number, number, num
     const seen = new Uint8Array(per);
     for (let p = 0; p < per; p++) {
       if (!masks[i * per + p] || seen[p]) continue;
-      const stack = [p], reg: number[] = [];
+      const stack = [p],
+        reg: number[] = [];
       seen[p] = 1;
       while (stack.length) {
         const q = stack.pop()!;
         reg.push(i * per + q);
-        const y = Math.floor(q / w), x = q % w;
-        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
-          const yy = y + dy, xx = x + dx;
-          if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-          const r = yy * w + xx;
-          if (masks[i * per + r] && !seen[r]) { seen[r] = 1; stack.push(r); }
-        }
+        const y = Math.floor(q / w),
+          x = q % w;
+        for (let dy = -1; dy <= 1; dy++)
+          for (let dx = -1; dx <= 1; dx++) {
+            const yy = y + dy,
+              xx = x + dx;
+            if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+            const r = yy * w + xx;
+            if (masks[i * per + r] && !seen[r]) {
+              seen[r] = 1;
+              stack.push(r);
+            }
+          }
       }
       regions.push(reg);
     }
   }
   const neg = masks.map((m, i) => (m ? NaN : scores[i]!)).filter((x) => !Number.isNaN(x));
   const ts = [...new Set(scores)].sort((a, b) => b - a);
-  const xs = [0], ys = [0];
+  const xs = [0],
+    ys = [0];
   for (const t of ts) {
     xs.push(Math.fround(neg.filter((v) => v >= t).length / neg.length));
     ys.push(regions.reduce((s, r) => s + r.filter((i) => scores[i]! >= t).length / r.length, 0) / regions.length);
   }
-  xs.push(1); ys.push(1);
+  xs.push(1);
+  ys.push(1);
   let area = 0;
   for (let i = 1; i < xs.length; i++) {
     if (xs[i]! <= L) area += ((ys[i]! + ys[i - 1]!) / 2) * (xs[i]! - xs[i - 1]!);
@@ -194,8 +229,10 @@ describe('pixel-level properties', () => {
       fc.property(pixelSets, ({ maps, masks, shape }) => {
         const [n, h, w] = shape;
         const per = h * w;
-        const fwd = new PixelSet(), bwd = new PixelSet();
-        const f = Float32Array.from(maps, (x) => x / 40), m = Uint8Array.from(masks);
+        const fwd = new PixelSet(),
+          bwd = new PixelSet();
+        const f = Float32Array.from(maps, (x) => x / 40),
+          m = Uint8Array.from(masks);
         for (let i = 0; i < n; i++) fwd.add(f.subarray(i * per, (i + 1) * per), m.subarray(i * per, (i + 1) * per), { height: h, width: w });
         for (let i = n - 1; i >= 0; i--) bwd.add(f.subarray(i * per, (i + 1) * per), m.subarray(i * per, (i + 1) * per), { height: h, width: w });
         expect(pixelAuroc(bwd)).toBe(pixelAuroc(fwd));

@@ -12,16 +12,24 @@ export function radixSortKeys(keys: Uint32Array, payload?: Uint32Array): void {
     insertionSort(keys, payload);
     return;
   }
-  const h0 = new Uint32Array(2048), h1 = new Uint32Array(2048), h2 = new Uint32Array(1024);
+  const h0 = new Uint32Array(2048),
+    h1 = new Uint32Array(2048),
+    h2 = new Uint32Array(1024);
   for (let i = 0; i < n; i++) {
     const k = keys[i]!;
     h0[k & 2047]!++;
     h1[(k >>> 11) & 2047]!++;
     h2[k >>> 22]!++;
   }
-  let src: Uint32Array = keys, dst: Uint32Array = new Uint32Array(n);
-  let psrc: Uint32Array | undefined = payload, pdst: Uint32Array | undefined = payload ? new Uint32Array(n) : undefined;
-  const passes: [Uint32Array, number, number][] = [[h0, 0, 2047], [h1, 11, 2047], [h2, 22, 1023]];
+  let src: Uint32Array = keys,
+    dst: Uint32Array = new Uint32Array(n);
+  let psrc: Uint32Array | undefined = payload,
+    pdst: Uint32Array | undefined = payload ? new Uint32Array(n) : undefined;
+  const passes: [Uint32Array, number, number][] = [
+    [h0, 0, 2047],
+    [h1, 11, 2047],
+    [h2, 22, 1023],
+  ];
   for (const [h, shift, mask] of passes) {
     if (h[(src[0]! >>> shift) & mask] === n) continue; // every key has the same digit
     let sum = 0;

@@ -45,11 +45,15 @@ export function rankFullSort(labels: ArrayLike<number>, scores: ArrayLike<number
   const fps: number[] = [];
   const fpsAbove: number[] = [];
   const distinctRank: number[] = [];
-  let tp = 0, fp = 0, positives = 0, distinct = 0;
+  let tp = 0,
+    fp = 0,
+    positives = 0,
+    distinct = 0;
   let i = 0;
   while (i < n) {
     const v = s[order[i]!]!;
-    let p = 0, q = 0;
+    let p = 0,
+      q = 0;
     while (i < n && s[order[i]!]! === v) {
       if (labels[order[i]!]) p++;
       else q++;

@@ -60,7 +60,12 @@ export function checkAgainstReference(
     const v = ours.value;
     if (reference === 0) {
       const ok = Object.is(v, reference);
-      return { ok, absError: Math.abs(v), relError: ok ? 0 : Infinity, ...(ok ? {} : { note: `got ${Object.is(v, -0) ? '-0' : v}, expected ${Object.is(reference, -0) ? '-0' : '0'}` }) };
+      return {
+        ok,
+        absError: Math.abs(v),
+        relError: ok ? 0 : Infinity,
+        ...(ok ? {} : { note: `got ${Object.is(v, -0) ? '-0' : v}, expected ${Object.is(reference, -0) ? '-0' : '0'}` }),
+      };
     }
     const abs = Math.abs(v - reference);
     const rel = abs / Math.abs(reference);

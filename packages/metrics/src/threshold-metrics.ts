@@ -32,9 +32,12 @@ export function aurocFromCounts(c: RankedCounts, what: string): number {
     );
   }
   const m = c.thresholds.length;
-  const P = c.positives, N = c.negatives;
+  const P = c.positives,
+    N = c.negatives;
   const terms = new Float64Array(2 * m + 1);
-  let x0 = 0, y0 = 0, t = 0;
+  let x0 = 0,
+    y0 = 0,
+    t = 0;
   for (let j = 0; j < m; j++) {
     // horizontal step to (fp above, previous tp), then to (fp at or above, tp)
     const xa = c.falsePositivesAbove[j]! / N;
@@ -79,7 +82,10 @@ export function f1MaxFromCounts(c: RankedCounts): F1Max {
   if (c.positives === 0) {
     return { f1: 0, threshold: c.minScore, precision: 0, recall: 1, ...(c.ascendingIndex ? { index: 0 } : {}) };
   }
-  let best = -1, bestJ = -1, bestP = 0, bestR = 0;
+  let best = -1,
+    bestJ = -1,
+    bestP = 0,
+    bestR = 0;
   for (let j = m - 1; j >= 0; j--) {
     const tp = c.truePositives[j]!;
     const precision = tp / (tp + c.falsePositives[j]!);

@@ -6,7 +6,8 @@ import { ShapeError } from '@hgm/tensor';
  */
 export function splitHeads(x: tf.Tensor, heads: number): tf.Tensor4D {
   const [b, n, c] = x.shape as [number, number, number];
-  if (c % heads !== 0) throw new ShapeError(`splitHeads: width ${c} is not divisible by ${heads} heads`, { input: 'x', expected: `a width divisible by ${heads}`, found: `${c}` });
+  if (c % heads !== 0)
+    throw new ShapeError(`splitHeads: width ${c} is not divisible by ${heads} heads`, { input: 'x', expected: `a width divisible by ${heads}`, found: `${c}` });
   return tf.transpose(tf.reshape(x, [b, n, heads, c / heads]), [0, 2, 1, 3]) as tf.Tensor4D;
 }
 

@@ -25,7 +25,13 @@ describe('bicubic weights', () => {
   });
 
   vitestIt('every row sums to 1 (up and down, both kernels, size and scale-factor paths)', () => {
-    const cases: [number, number, number | undefined][] = [[4, 3, undefined], [4, 6, undefined], [37, 16, undefined], [37, 36, 37 / 36.1], [3, 11, undefined]];
+    const cases: [number, number, number | undefined][] = [
+      [4, 3, undefined],
+      [4, 6, undefined],
+      [37, 16, undefined],
+      [37, 36, 37 / 36.1],
+      [3, 11, undefined],
+    ];
     for (const [a, b, scale] of cases) {
       for (const antialias of [true, false]) {
         const m = bicubicWeights(a, b, { antialias, ...(scale ? { scale } : {}) });
@@ -56,8 +62,8 @@ describe('bicubic weights', () => {
     for (let j = 0; j < 8; j++) expect(r0[j]).toBeCloseTo(r1[7 - j]!, 14);
     // Upsampling 4 -> 6: taps inside the image only, no negative index clamping.
     const up = row(bicubicWeights(4, 6, { antialias: true }), 4, 0);
-    const k0 = cubicKernel(0.5 - 2 / 3 * 0.5, -0.5);
-    const k1 = cubicKernel(1.5 - 2 / 3 * 0.5, -0.5);
+    const k0 = cubicKernel(0.5 - (2 / 3) * 0.5, -0.5);
+    const k1 = cubicKernel(1.5 - (2 / 3) * 0.5, -0.5);
     expect(up[0]).toBeCloseTo(k0 / (k0 + k1), 12);
     expect(up[1]).toBeCloseTo(k1 / (k0 + k1), 12);
     expect(up[2]).toBe(0);
@@ -69,35 +75,44 @@ describe('bicubic weights', () => {
   });
 });
 
-describeBackends('resizeBicubic', ({ it }) => {
-  it('equals the separable product of the 1-D weights, per channel', async () => {
-    const [h, w, c, oh, ow] = [4, 5, 3, 3, 7];
-    const data = Float32Array.from({ length: h * w * c }, (_, i) => Math.sin(i * 0.7) + (i % 5) * 0.1);
-    const x = tf.tensor3d(data, [h, w, c]);
-    const y = resizeBicubic(x, oh, ow, { antialias: true });
-    const wh = bicubicWeights(h, oh, { antialias: true });
-    const ww = bicubicWeights(w, ow, { antialias: true });
-    const expected = new Float64Array(oh * ow * c);
-    for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let k = 0; k < c; k++) {
-      let s = 0;
-      for (let a = 0; a < h; a++) for (let b = 0; b < w; b++) s += wh[i * h + a]! * ww[j * w + b]! * data[(a * w + b) * c + k]!;
-      expected[(i * ow + j) * c + k] = s;
-    }
-    expect(y.shape).toEqual([oh, ow, c]);
-    await expectClose(y, expected, { atol: 1e-6, rtol: 1e-6 });
-    tf.dispose([x, y]);
-  });
+describeBackends(
+  'resizeBicubic',
+  ({ it }) => {
+    it('equals the separable product of the 1-D weights, per channel', async () => {
+      const [h, w, c, oh, ow] = [4, 5, 3, 3, 7];
+      const data = Float32Array.from({ length: h * w * c }, (_, i) => Math.sin(i * 0.7) + (i % 5) * 0.1);
+      const x = tf.tensor3d(data, [h, w, c]);
+      const y = resizeBicubic(x, oh, ow, { antialias: true });
+      const wh = bicubicWeights(h, oh, { antialias: true });
+      const ww = bicubicWeights(w, ow, { antialias: true });
+      const expected = new Float64Array(oh * ow * c);
+      for (let i = 0; i < oh; i++)
+        for (let j = 0; j < ow; j++)
+          for (let k = 0; k < c; k++) {
+            let s = 0;
+            for (let a = 0; a < h; a++) for (let b = 0; b < w; b++) s += wh[i * h + a]! * ww[j * w + b]! * data[(a * w + b) * c + k]!;
+            expected[(i * ow + j) * c + k] = s;
+          }
+      expect(y.shape).toEqual([oh, ow, c]);
+      await expectClose(y, expected, { atol: 1e-6, rtol: 1e-6 });
+      tf.dispose([x, y]);
+    });
 
-  it('keeps a constant image constant and an unchanged axis unchanged', async () => {
-    const x = tf.fill([6, 6, 2], 0.25) as tf.Tensor3D;
-    const y = resizeBicubic(x, 4, 9, { antialias: true });
-    await expectClose(y, new Float32Array(4 * 9 * 2).fill(0.25), { atol: 1e-7 });
-    const z = tf.tensor3d(Float32Array.from({ length: 24 }, (_, i) => i), [4, 3, 2]);
-    // Scale-factor path with an unchanged height: the reference copies that axis whatever the factor.
-    const zr = resizeBicubic(z, 4, 5, { antialias: true, scales: [4 / 4.1, 3 / 5.1] });
-    const rows = tf.slice(zr, [0, 0, 0], [4, 1, 2]);
-    const ref = resizeBicubic(z, 4, 5, { antialias: true, scales: [1, 3 / 5.1] });
-    await expectClose(zr, ref, { atol: 1e-6 });
-    tf.dispose([x, y, z, zr, rows, ref]);
-  });
-}, { backends: ['cpu', 'wasm'] });
+    it('keeps a constant image constant and an unchanged axis unchanged', async () => {
+      const x = tf.fill([6, 6, 2], 0.25) as tf.Tensor3D;
+      const y = resizeBicubic(x, 4, 9, { antialias: true });
+      await expectClose(y, new Float32Array(4 * 9 * 2).fill(0.25), { atol: 1e-7 });
+      const z = tf.tensor3d(
+        Float32Array.from({ length: 24 }, (_, i) => i),
+        [4, 3, 2],
+      );
+      // Scale-factor path with an unchanged height: the reference copies that axis whatever the factor.
+      const zr = resizeBicubic(z, 4, 5, { antialias: true, scales: [4 / 4.1, 3 / 5.1] });
+      const rows = tf.slice(zr, [0, 0, 0], [4, 1, 2]);
+      const ref = resizeBicubic(z, 4, 5, { antialias: true, scales: [1, 3 / 5.1] });
+      await expectClose(zr, ref, { atol: 1e-6 });
+      tf.dispose([x, y, z, zr, rows, ref]);
+    });
+  },
+  { backends: ['cpu', 'wasm'] },
+);

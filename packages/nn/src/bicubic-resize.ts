@@ -84,12 +84,7 @@ export function bicubicWeights(inSize: number, outSize: number, options: Bicubic
  * @param options kernel choice; `scales` = [scaleH, scaleW] overrides the coordinate scales (`in / out` by default)
  * @returns [outH, outW, C]
  */
-export function resizeBicubic(
-  x: tf.Tensor3D,
-  outH: number,
-  outW: number,
-  options: { antialias: boolean; scales?: [number, number] },
-): tf.Tensor3D {
+export function resizeBicubic(x: tf.Tensor3D, outH: number, outW: number, options: { antialias: boolean; scales?: [number, number] }): tf.Tensor3D {
   if (x.rank !== 3) throw new ShapeError(`resizeBicubic: x must be [H, W, C], found shape [${x.shape.join(', ')}]`);
   const [h, w, c] = x.shape;
   // The reference copies an axis whose size does not change, whatever the scale factor: the antialiased

@@ -4,7 +4,13 @@ import { bilinearResizeMatrix } from './bilinear-resize-matrix';
 
 describe('bilinearResizeMatrix (align_corners=False)', () => {
   it('resize matrices have rows summing to 1 and are the identity at the same size', () => {
-    for (const [a, b] of [[24, 37], [4, 6], [6, 4], [16, 16], [1, 3]] as const) {
+    for (const [a, b] of [
+      [24, 37],
+      [4, 6],
+      [6, 4],
+      [16, 16],
+      [1, 3],
+    ] as const) {
       const r = bilinearResizeMatrix(a, b);
       for (let o = 0; o < b; o++) {
         let s = 0;

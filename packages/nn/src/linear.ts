@@ -18,7 +18,12 @@ import { transposeMatrix } from './transpose-matrix';
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [outDim, inDim] = weight.shape as [number, number];
-    if (x.shape[x.rank - 1] !== inDim) throw new ShapeError(`linear: x has width ${x.shape[x.rank - 1]}, the weight [${outDim}, ${inDim}] expects ${inDim}`, { input: 'x', expected: `[..., ${inDim}]`, found: `[${x.shape.join(', ')}]` });
+    if (x.shape[x.rank - 1] !== inDim)
+      throw new ShapeError(`linear: x has width ${x.shape[x.rank - 1]}, the weight [${outDim}, ${inDim}] expects ${inDim}`, {
+        input: 'x',
+        expected: `[..., ${inDim}]`,
+        found: `[${x.shape.join(', ')}]`,
+      });
     const lead = x.shape.slice(0, -1);
     const x2 = tf.reshape(x, [-1, inDim]);
     let y: tf.Tensor = tf.getBackend() === 'wasm' ? transposeMatrix(tf.matMul(weight, tf.transpose(x2))) : tf.matMul(x2, weight, false, true);

@@ -22,7 +22,10 @@ import { ShapeError } from '@hgm/tensor';
 export function multiHeadAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: tf.Tensor, scale?: number): tf.Tensor4D {
   if (tf.getBackend() !== 'wasm') return splitAttention(q, k, v, mask, scale);
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
-    throw new ShapeError(`multiHeadAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`, { input: 'q, k, v', expected: '[B, heads, N, d]', found: `[${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]` });
+    throw new ShapeError(
+      `multiHeadAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`,
+      { input: 'q, k, v', expected: '[B, heads, N, d]', found: `[${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]` },
+    );
   }
   const [b, h, nq, d] = q.shape as [number, number, number, number];
   const nk = k.shape[2]!;
@@ -52,7 +55,12 @@ export function multiHeadAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mas
  * @returns [B, heads, N, d]
  */
 export function multiHeadAttentionStacked(qkv: tf.Tensor, mask?: tf.Tensor, scale?: number): tf.Tensor4D {
-  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new ShapeError(`multiHeadAttentionStacked: qkv must be [3, B, heads, N, d], found [${qkv.shape.join(', ')}]`, { input: 'qkv', expected: '[3, B, heads, N, d]', found: `[${qkv.shape.join(', ')}]` });
+  if (qkv.rank !== 5 || qkv.shape[0] !== 3)
+    throw new ShapeError(`multiHeadAttentionStacked: qkv must be [3, B, heads, N, d], found [${qkv.shape.join(', ')}]`, {
+      input: 'qkv',
+      expected: '[3, B, heads, N, d]',
+      found: `[${qkv.shape.join(', ')}]`,
+    });
   const [, b, h, n, d] = qkv.shape as [number, number, number, number, number];
   if (tf.getBackend() !== 'wasm') {
     return tf.tidy(() => {

@@ -22,16 +22,23 @@ describeBackends('qkvProjection', ({ it }) => {
       const out = qkvProjection(x, w, bias, heads);
       const noBias = qkvProjection(x, w, undefined, heads);
       expect(tf.memory().numTensors - before).toBe(6);
-      for (const [name, part] of [['q', 0], ['k', 1], ['v', 2]] as const) {
+      for (const [name, part] of [
+        ['q', 0],
+        ['k', 1],
+        ['v', 2],
+      ] as const) {
         const want = new Float32Array(b * heads * n * d);
         const wantNoBias = new Float32Array(b * heads * n * d);
-        for (let i = 0; i < b; i++) for (let h = 0; h < heads; h++) for (let t = 0; t < n; t++) for (let j = 0; j < d; j++) {
-          const o = part * c + h * d + j;
-          let s = 0;
-          for (let e = 0; e < c; e++) s += xs[(i * n + t) * c + e]! * ws[o * c + e]!;
-          want[((i * heads + h) * n + t) * d + j] = s + bs[o]!;
-          wantNoBias[((i * heads + h) * n + t) * d + j] = s;
-        }
+        for (let i = 0; i < b; i++)
+          for (let h = 0; h < heads; h++)
+            for (let t = 0; t < n; t++)
+              for (let j = 0; j < d; j++) {
+                const o = part * c + h * d + j;
+                let s = 0;
+                for (let e = 0; e < c; e++) s += xs[(i * n + t) * c + e]! * ws[o * c + e]!;
+                want[((i * heads + h) * n + t) * d + j] = s + bs[o]!;
+                wantNoBias[((i * heads + h) * n + t) * d + j] = s;
+              }
         expect(out[name].shape).toEqual([b, heads, n, d]);
         await expectClose(out[name], want, { atol: 1e-5, rtol: 1e-5, name: `${name} (B=${b})` });
         await expectClose(noBias[name], wantNoBias, { atol: 1e-5, rtol: 1e-5, name: `${name} without bias (B=${b})` });

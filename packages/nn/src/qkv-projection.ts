@@ -76,11 +76,17 @@ export function qkvProjectionStacked(x: tf.Tensor, weight: tf.Tensor, bias: tf.T
 }
 
 function checkQkv(x: tf.Tensor, weight: tf.Tensor, heads: number, who: string): [number, number, number] {
-  if (x.rank !== 3) throw new ShapeError(`${who}: x must be [B, N, C], found [${x.shape.join(', ')}]`, { input: 'x', expected: '[B, N, C]', found: `[${x.shape.join(', ')}]` });
+  if (x.rank !== 3)
+    throw new ShapeError(`${who}: x must be [B, N, C], found [${x.shape.join(', ')}]`, { input: 'x', expected: '[B, N, C]', found: `[${x.shape.join(', ')}]` });
   const [b, n, c] = x.shape as [number, number, number];
   if (weight.rank !== 2 || weight.shape[0] !== 3 * c || weight.shape[1] !== c) {
-    throw new ShapeError(`${who}: weight must be [3C, C] = [${3 * c}, ${c}] for width ${c}, found [${weight.shape.join(', ')}]`, { input: 'weight', expected: `[${3 * c}, ${c}]`, found: `[${weight.shape.join(', ')}]` });
+    throw new ShapeError(`${who}: weight must be [3C, C] = [${3 * c}, ${c}] for width ${c}, found [${weight.shape.join(', ')}]`, {
+      input: 'weight',
+      expected: `[${3 * c}, ${c}]`,
+      found: `[${weight.shape.join(', ')}]`,
+    });
   }
-  if (c % heads !== 0) throw new ShapeError(`${who}: width ${c} is not divisible by ${heads} heads`, { input: 'x', expected: `a width divisible by ${heads}`, found: `${c}` });
+  if (c % heads !== 0)
+    throw new ShapeError(`${who}: width ${c} is not divisible by ${heads} heads`, { input: 'x', expected: `a width divisible by ${heads}`, found: `${c}` });
   return [b, n, c];
 }

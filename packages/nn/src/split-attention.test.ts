@@ -18,7 +18,10 @@ describeBackends('splitAttention', ({ it }) => {
     const q = tf.randomNormal([b, h, n, d], 0, 1, 'float32', 1);
     const k = tf.randomNormal([b, h, n, d], 0, 1, 'float32', 2);
     const v = tf.randomNormal([b, h, n, d], 0, 1, 'float32', 3);
-    const causal = tf.tensor2d(Array.from({ length: n * n }, (_, i) => (i % n > Math.floor(i / n) ? -1e9 : 0)), [n, n]);
+    const causal = tf.tensor2d(
+      Array.from({ length: n * n }, (_, i) => (i % n > Math.floor(i / n) ? -1e9 : 0)),
+      [n, n],
+    );
     const perHead = tf.randomNormal([b, h, n, n], 0, 1, 'float32', 4);
     const whole = n * n * 4;
     const before = tf.memory().numTensors;
@@ -38,7 +41,9 @@ describeBackends('splitAttention', ({ it }) => {
       ref.dispose();
     }
     expect(tf.memory().numTensors).toBe(before);
-    expect(() => splitAttention(q, k, v, undefined, undefined, 8)).toThrow(/one query row's 10 scores \(40 bytes\) exceed the storage binding limit of 8 bytes \(maxStorageBufferBindingSize\)/);
+    expect(() => splitAttention(q, k, v, undefined, undefined, 8)).toThrow(
+      /one query row's 10 scores \(40 bytes\) exceed the storage binding limit of 8 bytes \(maxStorageBufferBindingSize\)/,
+    );
     tf.dispose([q, k, v, causal, perHead]);
   });
 });

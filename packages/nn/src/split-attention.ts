@@ -28,9 +28,20 @@ export function attentionScoreLimit(): number {
  * @param maxScoreBytes default {@link attentionScoreLimit}
  * @returns [B, heads, Nq, dv]
  */
-export function splitAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: tf.Tensor, scale?: number, maxScoreBytes: number = attentionScoreLimit()): tf.Tensor4D {
+export function splitAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  mask?: tf.Tensor,
+  scale?: number,
+  maxScoreBytes: number = attentionScoreLimit(),
+): tf.Tensor4D {
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
-    throw new ShapeError(`splitAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`, { input: 'q, k, v', expected: '[B, heads, N, d]', found: `[${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]` });
+    throw new ShapeError(`splitAttention: q, k, v must be [B, heads, N, d], found [${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`, {
+      input: 'q, k, v',
+      expected: '[B, heads, N, d]',
+      found: `[${q.shape.join(', ')}], [${k.shape.join(', ')}], [${v.shape.join(', ')}]`,
+    });
   }
   const [b, h, nq, d] = q.shape as [number, number, number, number];
   const nk = k.shape[2]!;
@@ -62,7 +73,13 @@ export function splitAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: 
         pieces.push(
           tf.tidy(() => {
             const m = maskf ? tf.slice(maskf, [i, 0, 0], [n, nq, nk]) : shared;
-            return scaledDotProductAttention(tf.slice(qf, [i, 0, 0], [n, nq, d]), tf.slice(kf, [i, 0, 0], [n, nk, d]), tf.slice(vf, [i, 0, 0], [n, nk, dv]), m, s);
+            return scaledDotProductAttention(
+              tf.slice(qf, [i, 0, 0], [n, nq, d]),
+              tf.slice(kf, [i, 0, 0], [n, nk, d]),
+              tf.slice(vf, [i, 0, 0], [n, nk, dv]),
+              m,
+              s,
+            );
           }),
         );
       }
@@ -77,7 +94,11 @@ export function splitAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask?: 
         const n = Math.min(rows, nq - r);
         blocks.push(
           tf.tidy(() => {
-            const m = maskf ? tf.slice(maskf, [i, r, 0], [1, n, nk]) : shared && shared.rank === 2 && shared.shape[0] === nq ? tf.slice(shared, [r, 0], [n, nk]) : shared;
+            const m = maskf
+              ? tf.slice(maskf, [i, r, 0], [1, n, nk])
+              : shared && shared.rank === 2 && shared.shape[0] === nq
+                ? tf.slice(shared, [r, 0], [n, nk])
+                : shared;
             return scaledDotProductAttention(tf.slice(qf, [i, r, 0], [1, n, d]), ki, vi, m, s);
           }),
         );

@@ -6,7 +6,15 @@ import { transformerMlp } from './transformer-mlp';
 import { gelu } from './activations';
 
 /** fc2(gelu(fc1(x))) on the host, float64, exact-erf GELU through tfjs-independent series. */
-function hostMlp(x: Float32Array, rows: number, w1: Float32Array, b1: Float32Array, w2: Float32Array, b2: Float32Array, dims: [number, number, number]): Float32Array {
+function hostMlp(
+  x: Float32Array,
+  rows: number,
+  w1: Float32Array,
+  b1: Float32Array,
+  w2: Float32Array,
+  b2: Float32Array,
+  dims: [number, number, number],
+): Float32Array {
   const [inDim, hidden, outDim] = dims;
   const erf = (z: number): number => {
     // Abramowitz-Stegun 7.1.26 is too coarse; use the Taylor series (|z| is small here).
@@ -74,11 +82,19 @@ describeBackends('transformerMlp', ({ it }) => {
 
   it('has the gradients of the plain formulation', async () => {
     const rng = new Rng(33);
-    const [x, w1, b1, w2, b2] = [rng.tensorNormal([2, 3, 4]), rng.tensorNormal([16, 4]), rng.tensorNormal([16]), rng.tensorNormal([3, 16]), rng.tensorNormal([3])];
+    const [x, w1, b1, w2, b2] = [
+      rng.tensorNormal([2, 3, 4]),
+      rng.tensorNormal([16, 4]),
+      rng.tensorNormal([16]),
+      rng.tensorNormal([3, 16]),
+      rng.tensorNormal([3]),
+    ];
     const plain = (a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor) =>
       tf.add(tf.matMul(tf.reshape(gelu(tf.add(tf.matMul(tf.reshape(a, [6, 4]), c, false, true), d)), [6, 16]), e, false, true), f);
     const loss = (y: tf.Tensor) => tf.sum(tf.square(tf.reshape(y, [-1])));
-    const got = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor) => loss(transformerMlp(a, { weight: c, bias: d }, gelu, { weight: e, bias: f })))([x, w1, b1, w2, b2]);
+    const got = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor) =>
+      loss(transformerMlp(a, { weight: c, bias: d }, gelu, { weight: e, bias: f })),
+    )([x, w1, b1, w2, b2]);
     const want = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor, e: tf.Tensor, f: tf.Tensor) => loss(plain(a, c, d, e, f)))([x, w1, b1, w2, b2]);
     for (let i = 0; i < 5; i++) await expectClose(got[i]!, want[i]!, { atol: 1e-3, rtol: 1e-4, name: ['dx', 'dW1', 'db1', 'dW2', 'db2'][i]! });
     tf.dispose([x, w1, b1, w2, b2, ...got, ...want]);

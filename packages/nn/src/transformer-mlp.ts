@@ -25,11 +25,21 @@ export interface LinearWeights {
  * @param maxHiddenBytes default `storageBindingLimit()` of `@hgm/tensor` (Infinity off webgpu)
  * @returns [..., out]
  */
-export function transformerMlp(x: tf.Tensor, fc1: LinearWeights, activation: (h: tf.Tensor) => tf.Tensor, fc2: LinearWeights, maxHiddenBytes: number = storageBindingLimit()): tf.Tensor {
+export function transformerMlp(
+  x: tf.Tensor,
+  fc1: LinearWeights,
+  activation: (h: tf.Tensor) => tf.Tensor,
+  fc2: LinearWeights,
+  maxHiddenBytes: number = storageBindingLimit(),
+): tf.Tensor {
   const [hidden, inDim] = fc1.weight.shape as [number, number];
   const [outDim, hidden2] = fc2.weight.shape as [number, number];
   if (x.shape[x.rank - 1] !== inDim || hidden2 !== hidden) {
-    throw new ShapeError(`transformerMlp: x width ${x.shape[x.rank - 1]}, fc1 [${hidden}, ${inDim}], fc2 [${outDim}, ${hidden2}] do not chain`, { input: 'x, fc1, fc2', expected: `x [..., ${inDim}] and fc2 [out, ${hidden}]`, found: `x [${x.shape.join(', ')}], fc2 [${outDim}, ${hidden2}]` });
+    throw new ShapeError(`transformerMlp: x width ${x.shape[x.rank - 1]}, fc1 [${hidden}, ${inDim}], fc2 [${outDim}, ${hidden2}] do not chain`, {
+      input: 'x, fc1, fc2',
+      expected: `x [..., ${inDim}] and fc2 [out, ${hidden}]`,
+      found: `x [${x.shape.join(', ')}], fc2 [${outDim}, ${hidden2}]`,
+    });
   }
   if (tf.getBackend() !== 'wasm') {
     const mlp = (t: tf.Tensor) => linear(activation(linear(t, fc1.weight, fc1.bias)), fc2.weight, fc2.bias);

@@ -12,7 +12,12 @@ import { ShapeError } from '@hgm/tensor';
  * @returns [C, R]
  */
 export function transposeMatrix(m: tf.Tensor): tf.Tensor2D {
-  if (m.rank !== 2) throw new ShapeError(`transposeMatrix: expected a matrix [R, C], found shape [${m.shape.join(', ')}]`, { input: 'm', expected: '[R, C]', found: `[${m.shape.join(', ')}]` });
+  if (m.rank !== 2)
+    throw new ShapeError(`transposeMatrix: expected a matrix [R, C], found shape [${m.shape.join(', ')}]`, {
+      input: 'm',
+      expected: '[R, C]',
+      found: `[${m.shape.join(', ')}]`,
+    });
   const [r, c] = m.shape as [number, number];
   const g = 16;
   if (tf.getBackend() !== 'wasm' || r % g !== 0 || r === g) return tf.transpose(m) as tf.Tensor2D;

@@ -7,7 +7,10 @@ import { gatherRow, unstackRows } from './unstack-rows';
 describeBackends('unstackRows', ({ it }) => {
   it('equals tf.unstack for several counts, and keeps no tensor', async () => {
     for (const n of [1, 3, 4, 7, 48]) {
-      const x = tf.tensor3d(Float32Array.from({ length: n * 2 * 3 }, (_, i) => i), [n, 2, 3]);
+      const x = tf.tensor3d(
+        Float32Array.from({ length: n * 2 * 3 }, (_, i) => i),
+        [n, 2, 3],
+      );
       const before = tf.memory().numTensors;
       const parts = unstackRows(x);
       expect(tf.memory().numTensors - before).toBe(n);

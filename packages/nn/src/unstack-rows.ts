@@ -14,7 +14,12 @@ import { ConfigError, ShapeError } from '@hgm/tensor';
  * @returns [1, L]
  */
 export function gatherRow(x: tf.Tensor, i: number): tf.Tensor2D {
-  if (x.rank !== 2) throw new ShapeError(`gatherRow: x must be a matrix [n, L], found shape [${x.shape.join(', ')}]`, { input: 'x', expected: '[n, L]', found: `[${x.shape.join(', ')}]` });
+  if (x.rank !== 2)
+    throw new ShapeError(`gatherRow: x must be a matrix [n, L], found shape [${x.shape.join(', ')}]`, {
+      input: 'x',
+      expected: '[n, L]',
+      found: `[${x.shape.join(', ')}]`,
+    });
   const [n, l] = x.shape as [number, number];
   if (!Number.isInteger(i) || i < 0 || i >= n) throw new ConfigError(`gatherRow: row ${i} is outside [0, ${n - 1}]`);
   if (tf.getBackend() !== 'wasm') return tf.slice(x, [i, 0], [1, l]) as tf.Tensor2D;

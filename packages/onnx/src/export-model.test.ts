@@ -7,12 +7,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareClose, readFixture, repoFixturesDir } from '@hgm/tensor/testing';
-import { ClipModel, clipConfigFromConstructorArgs, Dinov2VisionTransformer, Dinov3VisionTransformer, parseDinoReferenceRun, type OpenaiClipConstructorArgs } from '@hgm/backbone';
+import {
+  ClipModel,
+  clipConfigFromConstructorArgs,
+  Dinov2VisionTransformer,
+  Dinov3VisionTransformer,
+  parseDinoReferenceRun,
+  type OpenaiClipConstructorArgs,
+} from '@hgm/backbone';
 import { loadOnnxRuntime } from './ort-node';
 import { exportVisionGraph, writeOnnxModel } from './export-model';
 
 interface PublicOrt {
-  InferenceSession: { create(path: string, options?: object): Promise<{ run(feeds: object): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>; release(): Promise<void> }> };
+  InferenceSession: {
+    create(
+      path: string,
+      options?: object,
+    ): Promise<{ run(feeds: object): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>; release(): Promise<void> }>;
+  };
   Tensor: new (type: string, data: Float32Array, dims: readonly number[]) => object;
 }
 
@@ -39,12 +51,18 @@ describe.skipIf(!ok)('exported ONNX models load in onnxruntime-node (public API)
     }
   }
 
-  for (const [folder, family, external] of [['vit/dinov3-tiny', 'dinov3', 'always'], ['vit/dinov2-tiny', 'dinov2', 'never']] as const) {
+  for (const [folder, family, external] of [
+    ['vit/dinov3-tiny', 'dinov3', 'always'],
+    ['vit/dinov2-tiny', 'dinov2', 'never'],
+  ] as const) {
     it(`${folder} at 24 px (${external === 'always' ? 'external data' : 'inline weights'})`, async () => {
       const fx = await readFixture(join(repoFixturesDir(), folder));
       const run = parseDinoReferenceRun(await fx.json('config.json'), family);
       const reader = await fx.safetensors('weights.safetensors');
-      const model = run.family === 'dinov2' ? await Dinov2VisionTransformer.fromStateDict(run.config, reader) : await Dinov3VisionTransformer.fromStateDict(run.config, reader);
+      const model =
+        run.family === 'dinov2'
+          ? await Dinov2VisionTransformer.fromStateDict(run.config, reader)
+          : await Dinov3VisionTransformer.fromStateDict(run.config, reader);
       await reader.close();
       const up = run.cases.find((c) => c.prefix === 'up.')!;
       const inputs = await fx.tensors('inputs.safetensors');
@@ -80,12 +98,18 @@ describe.skipIf(!ok)('exported ONNX models load in onnxruntime-node (public API)
     expect(compareClose(out['image_embeds']!.data, expected.get('image_embeds')!.data as Float32Array, { atol: 1e-4, rtol: 1e-4 }).ok).toBe(true);
   });
 
-  for (const [folder, family] of [['vit/dinov3-tiny', 'dinov3'], ['vit/dinov2-tiny', 'dinov2']] as const) {
+  for (const [folder, family] of [
+    ['vit/dinov3-tiny', 'dinov3'],
+    ['vit/dinov2-tiny', 'dinov2'],
+  ] as const) {
     it(`${folder} at height 16 x width 24: the graph agrees with the tfjs model on a non-square input`, async () => {
       const fx = await readFixture(join(repoFixturesDir(), folder));
       const run = parseDinoReferenceRun(await fx.json('config.json'), family);
       const reader = await fx.safetensors('weights.safetensors');
-      const model = run.family === 'dinov2' ? await Dinov2VisionTransformer.fromStateDict(run.config, reader) : await Dinov3VisionTransformer.fromStateDict(run.config, reader);
+      const model =
+        run.family === 'dinov2'
+          ? await Dinov2VisionTransformer.fromStateDict(run.config, reader)
+          : await Dinov3VisionTransformer.fromStateDict(run.config, reader);
       await reader.close();
       const pixels = tf.randomNormal([1, 3, 16, 24], 0, 1, 'float32', 5) as tf.Tensor4D;
       const reference = model.forwardFeatures(pixels);
@@ -104,7 +128,9 @@ describe.skipIf(!ok)('exported ONNX models load in onnxruntime-node (public API)
     const fx = await readFixture(join(repoFixturesDir(), 'vit/dinov3-tiny'));
     const run = parseDinoReferenceRun(await fx.json('config.json'), 'dinov3');
     const model = new Dinov3VisionTransformer(run.config as ConstructorParameters<typeof Dinov3VisionTransformer>[0]);
-    expect(() => exportVisionGraph(model, { imageSize: 18 })).toThrow('export: image size: expected a multiple of the patch size 4, found 18 (the nearest multiples are 16 and 20)');
+    expect(() => exportVisionGraph(model, { imageSize: 18 })).toThrow(
+      'export: image size: expected a multiple of the patch size 4, found 18 (the nearest multiples are 16 and 20)',
+    );
     model.dispose();
   });
 });

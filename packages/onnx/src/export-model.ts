@@ -25,7 +25,10 @@ export interface ExportGraphOptions {
  * `pixel_values` [batch, 3, height, width]. CLIP outputs `image_embeds`, `global_feature` and
  * `patch_features.{l}`; DINO outputs `prenorm`, `norm`, `block.{l}` and `block_norm.{l}`.
  */
-export function exportVisionGraph(model: ClipModel | (DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }), options: ExportGraphOptions): GraphBuilder {
+export function exportVisionGraph(
+  model: ClipModel | (DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }),
+  options: ExportGraphOptions,
+): GraphBuilder {
   const size = options.imageSize;
   const patch = model instanceof ClipModel ? model.config.vision.patchSize : model.config.patchSize;
   const problems = imageSizeProblems('image size', size, patch);
@@ -42,9 +45,16 @@ export function exportVisionGraph(model: ClipModel | (DinoVisionTransformer & { 
     positional.dispose();
   }
   if (model instanceof ClipModel) {
-    return clipVisionGraph(model.config, tfjsWeightReader(model.params), { layers: options.layers ?? [model.config.vision.layers - 1], vvAttentionBlocks: model.vision.vvAttentionBlocks, positional: source });
+    return clipVisionGraph(model.config, tfjsWeightReader(model.params), {
+      layers: options.layers ?? [model.config.vision.layers - 1],
+      vvAttentionBlocks: model.vision.vvAttentionBlocks,
+      positional: source,
+    });
   }
-  const spec = model.info.family === 'dinov2' ? ({ family: 'dinov2', config: model.config as Dinov2Config } as const) : ({ family: 'dinov3', config: model.config as Dinov3Config } as const);
+  const spec =
+    model.info.family === 'dinov2'
+      ? ({ family: 'dinov2', config: model.config as Dinov2Config } as const)
+      : ({ family: 'dinov3', config: model.config as Dinov3Config } as const);
   return dinoGraph(spec, tfjsWeightReader(model.params), { layers: options.layers ?? [model.config.depth - 1], positional: source });
 }
 
@@ -65,7 +75,8 @@ export function writeOnnxModel(graph: GraphBuilder, path: string, options: { ext
   const mode = options.externalData ?? 'auto';
   const weightBytes = graph.weightBytes();
   const external = mode === 'always' || (mode === 'auto' && weightBytes > INLINE_LIMIT_BYTES);
-  if (!external && weightBytes > INLINE_LIMIT_BYTES) throw new Error(`export ${path}: ${weightBytes} bytes of weights do not fit in one protobuf (limit 2 GiB); use external data`);
+  if (!external && weightBytes > INLINE_LIMIT_BYTES)
+    throw new Error(`export ${path}: ${weightBytes} bytes of weights do not fit in one protobuf (limit 2 GiB); use external data`);
   const tmpModel = `${path}.tmp-${process.pid}`;
   const dataPath = `${path}.data`;
   const tmpData = `${dataPath}.tmp-${process.pid}`;

@@ -47,7 +47,14 @@ describe('GraphBuilder lazy weights', () => {
   it('refuse values that do not fit the dims, naming the weight', () => {
     const g = new GraphBuilder('bad');
     g.input('x', ['batch', 4]);
-    g.output('y', g.add('x', g.weight('w.bias', [4], () => new Float32Array(3))), ['batch', 4]);
+    g.output(
+      'y',
+      g.add(
+        'x',
+        g.weight('w.bias', [4], () => new Float32Array(3)),
+      ),
+      ['batch', 4],
+    );
     expect(() => g.toModel()).toThrow('GraphBuilder bad: weight w.bias produced 3 values, dims [4] need 4');
     expect(() => new GraphBuilder('eager').weight('w', [2, 2], new Float32Array(3))).toThrow('GraphBuilder eager: weight w has 3 values, dims [2, 2] need 4');
   });

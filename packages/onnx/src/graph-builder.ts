@@ -33,7 +33,8 @@ function valuesOf(init: Initializer, who: string): Uint8Array {
   if (typeof init.data !== 'function') return bytesOf(init.data);
   const values = init.data();
   const n = init.dims.reduce((a, b) => a * b, 1);
-  if (values.length !== n) throw new Error(`GraphBuilder ${who}: weight ${init.name} produced ${values.length} values, dims [${init.dims.join(', ')}] need ${n}`);
+  if (values.length !== n)
+    throw new Error(`GraphBuilder ${who}: weight ${init.name} produced ${values.length} values, dims [${init.dims.join(', ')}] need ${n}`);
   return bytesOf(values);
 }
 
@@ -73,7 +74,8 @@ export class GraphBuilder {
    */
   weight(name: string, dims: readonly number[], data: WeightValues): string {
     const n = dims.reduce((a, b) => a * b, 1);
-    if (typeof data !== 'function' && data.length !== n) throw new Error(`GraphBuilder ${this.name}: weight ${name} has ${data.length} values, dims [${dims.join(', ')}] need ${n}`);
+    if (typeof data !== 'function' && data.length !== n)
+      throw new Error(`GraphBuilder ${this.name}: weight ${name} has ${data.length} values, dims [${dims.join(', ')}] need ${n}`);
     this.initializers.push({ name, dims: [...dims], data });
     return name;
   }
@@ -165,7 +167,9 @@ export class GraphBuilder {
       const type = init.data instanceof BigInt64Array ? DataType.INT64 : DataType.FLOAT;
       const byteLength = byteLengthOf(init);
       if (storage.kind === 'inline' || byteLength < 1024) {
-        inits.push(tensor(init.name, type, init.dims, typeof init.data === 'function' ? { byteLength, produce: () => valuesOf(init, this.name) } : bytesOf(init.data)));
+        inits.push(
+          tensor(init.name, type, init.dims, typeof init.data === 'function' ? { byteLength, produce: () => valuesOf(init, this.name) } : bytesOf(init.data)),
+        );
       } else {
         const bytes = valuesOf(init, this.name);
         const align = storage.alignment ?? 4096;

@@ -67,12 +67,18 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     await tf.setBackend('cpu');
   });
 
-  async function dino(folder: string, family: 'dinov2' | 'dinov3'): Promise<{ fx: Fixture; model: DinoVisionTransformer; run: ReturnType<typeof parseDinoReferenceRun> }> {
+  async function dino(
+    folder: string,
+    family: 'dinov2' | 'dinov3',
+  ): Promise<{ fx: Fixture; model: DinoVisionTransformer; run: ReturnType<typeof parseDinoReferenceRun> }> {
     const fx = await readFixture(join(repoFixturesDir(), folder));
     const run = parseDinoReferenceRun(await fx.json('config.json'), family);
     const reader = await fx.safetensors('weights.safetensors');
     try {
-      const model = run.family === 'dinov2' ? await Dinov2VisionTransformer.fromStateDict(run.config, reader) : await Dinov3VisionTransformer.fromStateDict(run.config, reader);
+      const model =
+        run.family === 'dinov2'
+          ? await Dinov2VisionTransformer.fromStateDict(run.config, reader)
+          : await Dinov3VisionTransformer.fromStateDict(run.config, reader);
       return { fx, model, run };
     } finally {
       await reader.close();
@@ -80,7 +86,12 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
   }
 
   /** Every case of a DINO fixture: CLS, last patch tokens, every tapped block (normed) within 1e-4; returns the worst check. */
-  async function dinoChecks(fx: Fixture, model: DinoVisionTransformer, run: ReturnType<typeof parseDinoReferenceRun>, options: OnnxEncoderOptions = {}): Promise<{ ok: boolean; worst: number; checks: number }> {
+  async function dinoChecks(
+    fx: Fixture,
+    model: DinoVisionTransformer,
+    run: ReturnType<typeof parseDinoReferenceRun>,
+    options: OnnxEncoderOptions = {},
+  ): Promise<{ ok: boolean; worst: number; checks: number }> {
     const taps = model.selectBlocks(run.intermediate!.n);
     const enc = OnnxImageEncoder.fromDino(model as DinoVisionTransformer & { config: typeof run.config }, { layers: taps, threads: 1, ...options });
     const inputs = await fx.tensors('inputs.safetensors');
@@ -107,7 +118,10 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     return { ok, worst, checks };
   }
 
-  for (const [folder, family] of [['vit/dinov2-tiny', 'dinov2'], ['vit/dinov3-tiny', 'dinov3']] as const) {
+  for (const [folder, family] of [
+    ['vit/dinov2-tiny', 'dinov2'],
+    ['vit/dinov3-tiny', 'dinov3'],
+  ] as const) {
     it(`${folder}: every case and tapped block within 1e-4`, async () => {
       const { fx, model, run } = await dino(folder, family);
       try {
@@ -135,7 +149,11 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
 
   async function clip(folder: string, configFile = 'config.json'): Promise<{ fx: Fixture; model: ClipModel; vv: number; image: number | undefined }> {
     const fx = await readFixture(join(repoFixturesDir(), folder));
-    const cfg = await fx.json<{ constructor: OpenaiClipConstructorArgs; derived?: { vision_heads: number; image_size: number }; hyperparameters?: { DPAM_layer: number | null } }>(configFile);
+    const cfg = await fx.json<{
+      constructor: OpenaiClipConstructorArgs;
+      derived?: { vision_heads: number; image_size: number };
+      hyperparameters?: { DPAM_layer: number | null };
+    }>(configFile);
     const config = clipConfigFromConstructorArgs(cfg.constructor, { name: folder, ...(cfg.derived ? { visionHeads: cfg.derived.vision_heads } : {}) });
     const vv = cfg.hyperparameters ? vvBlocksFromDpamLayer(cfg.hyperparameters.DPAM_layer) : 0;
     const reader = await fx.safetensors('weights.safetensors');
@@ -174,7 +192,10 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     });
   }
 
-  for (const variant of [{ config: 'config.json', inputs: 'inputs.safetensors', outputs: 'outputs.safetensors' }, { config: 'config_interp.json', inputs: 'inputs_interp.safetensors', outputs: 'outputs_interp.safetensors' }]) {
+  for (const variant of [
+    { config: 'config.json', inputs: 'inputs.safetensors', outputs: 'outputs.safetensors' },
+    { config: 'config_interp.json', inputs: 'inputs_interp.safetensors', outputs: 'outputs_interp.safetensors' },
+  ]) {
     it(`clip/anomalyclip-tiny ${variant.config}: V-V patch features (resized positional table) within 1e-4; a perturbed weight fails`, async () => {
       const { fx, model } = await clip('clip/anomalyclip-tiny', variant.config);
       const cfg = await fx.json<{ hyperparameters: { 'features_list (1-based block indices)': number[] } }>(variant.config);
@@ -224,9 +245,9 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
       const r = await dinoChecks(fx, model, run, { weightStaging: 'disk', stagingDir });
       expect(r.ok, `worst abs error ${r.worst}`).toBe(true);
       expect(readdirSync(stagingDir)).toEqual([]);
-      expect(() => OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { weightStaging: 'disk', stagingDir: join(stagingDir, 'missing') })).toThrow(
-        /ONNX executor: cannot make a staging folder for the weights in .*missing \(.*\); set stagingDir or use weightStaging 'memory'/,
-      );
+      expect(() =>
+        OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { weightStaging: 'disk', stagingDir: join(stagingDir, 'missing') }),
+      ).toThrow(/ONNX executor: cannot make a staging folder for the weights in .*missing \(.*\); set stagingDir or use weightStaging 'memory'/);
     } finally {
       model.dispose();
       rmSync(stagingDir, { recursive: true, force: true });
@@ -248,7 +269,12 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     }
     const { model } = await dino('vit/dinov2-tiny', 'dinov2');
     try {
-      expect(() => OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { release: 'before-session', executionProviders: ['no-such-provider'] })).toThrow(/has no no-such-provider execution provider/);
+      expect(() =>
+        OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], {
+          release: 'before-session',
+          executionProviders: ['no-such-provider'],
+        }),
+      ).toThrow(/has no no-such-provider execution provider/);
       expect(model.params.entries().every((p) => p.variable.isDisposed)).toBe(true);
     } finally {
       model.dispose();
@@ -258,16 +284,16 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
   it('a session that cannot be made releases nothing and names the provider', async () => {
     const { model } = await dino('vit/dinov2-tiny', 'dinov2');
     try {
-      expect(() => OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { release: true, executionProviders: ['no-such-provider'] })).toThrow(
-        /onnx session: onnxruntime-node [\d.]+ has no no-such-provider execution provider here \(it has cpu/,
-      );
+      expect(() =>
+        OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { release: true, executionProviders: ['no-such-provider'] }),
+      ).toThrow(/onnx session: onnxruntime-node [\d.]+ has no no-such-provider execution provider here \(it has cpu/);
       expect(model.params.entries().some((p) => p.variable.isDisposed)).toBe(false);
     } finally {
       model.dispose();
     }
   });
 
-  it('clip/clip-tiny with release: the vision tower\'s tfjs weights are disposed, the text tower\'s kept', async () => {
+  it("clip/clip-tiny with release: the vision tower's tfjs weights are disposed, the text tower's kept", async () => {
     const { fx, model } = await clip('clip/clip-tiny');
     const last = model.config.vision.layers - 1;
     const enc = OnnxImageEncoder.fromClip(model, { layers: [last], threads: 1, release: true });
@@ -326,10 +352,13 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     const enc = OnnxImageEncoder.fromClip(model, { layers: [0], threads: 1 });
     const pixels = tf.randomNormal([1, 3, model.config.vision.imageSize, model.config.vision.imageSize]) as tf.Tensor4D;
     try {
-      await expectNoLeak(() => {
-        const out = enc.encodeImage(pixels, { layers: [0] });
-        tf.dispose([out.cls, ...out.patchTokens]);
-      }, { name: 'OnnxImageEncoder.encodeImage' });
+      await expectNoLeak(
+        () => {
+          const out = enc.encodeImage(pixels, { layers: [0] });
+          tf.dispose([out.cls, ...out.patchTokens]);
+        },
+        { name: 'OnnxImageEncoder.encodeImage' },
+      );
       expect(() => enc.encodeImage(pixels, { layers: [1] })).toThrow(/layers \[1\] are not outputs of this graph \(built with \[0\]\)/);
       enc.dispose();
       expect(() => enc.encodeImage(pixels, { layers: [0] })).toThrow(/used after dispose/);

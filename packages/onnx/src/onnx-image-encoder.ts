@@ -161,7 +161,10 @@ export class OnnxImageEncoder implements ImageEncoder {
    * returns (normed CLS; normed, or raw with `normalizeTaps: false`, patch tokens of the tapped blocks).
    * With `release` the tfjs weights are disposed (the model cannot run on tfjs afterwards).
    */
-  static fromDino(model: DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }, options: OnnxEncoderOptions & { normalizeTaps?: boolean } = {}): OnnxImageEncoder {
+  static fromDino(
+    model: DinoVisionTransformer & { config: Dinov2Config | Dinov3Config },
+    options: OnnxEncoderOptions & { normalizeTaps?: boolean } = {},
+  ): OnnxImageEncoder {
     const family = model.info.family as 'dinov2' | 'dinov3';
     const config = model.config;
     const layers = [...(options.layers ?? [config.depth - 1])];
@@ -227,10 +230,15 @@ export class OnnxImageEncoder implements ImageEncoder {
    * `no-ln-post` = AnomalyCLIP's `CLS @ proj`; patch tokens `ln_post(tokens) @ proj` without CLS.
    * Only for graphs made by {@link fromClip}.
    */
-  encodeClipTokens(pixels: tf.Tensor4D, layers: readonly number[], globalToken: 'ln-post' | 'no-ln-post'): { globalToken: tf.Tensor2D; patchTokens: tf.Tensor3D[]; grid: [number, number] } {
+  encodeClipTokens(
+    pixels: tf.Tensor4D,
+    layers: readonly number[],
+    globalToken: 'ln-post' | 'no-ln-post',
+  ): { globalToken: tf.Tensor2D; patchTokens: tf.Tensor3D[]; grid: [number, number] } {
     if (this.info.family !== 'clip') throw new Error(`OnnxImageEncoder.encodeClipTokens: this is a ${this.info.family} graph, expected clip`);
     const missing = layers.filter((l) => !this.layers.includes(l));
-    if (missing.length > 0) throw new Error(`OnnxImageEncoder: layers [${missing.join(', ')}] are not outputs of this graph (built with [${this.layers.join(', ')}])`);
+    if (missing.length > 0)
+      throw new Error(`OnnxImageEncoder: layers [${missing.join(', ')}] are not outputs of this graph (built with [${this.layers.join(', ')}])`);
     const global = globalToken === 'ln-post' ? 'image_embeds' : 'global_feature';
     const out = this.run(pixels, [global, ...new Set(layers.map((l) => `patch_features.${l}`))]);
     const patchTokens = tf.tidy(() => layers.map((l) => tf.slice(out.get(`patch_features.${l}`)!, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D));
@@ -243,7 +251,8 @@ export class OnnxImageEncoder implements ImageEncoder {
   encodeImage(pixels: tf.Tensor4D, options: EncodeImageOptions = {}): ImageEncoding {
     const layers = options.layers ?? [this.info.numLayers - 1];
     const missing = layers.filter((l) => !this.layers.includes(l));
-    if (missing.length > 0) throw new Error(`OnnxImageEncoder: layers [${missing.join(', ')}] are not outputs of this graph (built with [${this.layers.join(', ')}])`);
+    if (missing.length > 0)
+      throw new Error(`OnnxImageEncoder: layers [${missing.join(', ')}] are not outputs of this graph (built with [${this.layers.join(', ')}])`);
     const names = this.outputNames([...new Set(layers)]);
     const out = this.run(pixels, names);
     try {
@@ -277,7 +286,9 @@ function sessionFromDisk(runtime: OnnxRuntime, graph: GraphBuilder, options: Onn
   try {
     dir = mkdtempSync(join(base, 'hgm-onnx-'));
   } catch (e) {
-    throw new Error(`ONNX executor: cannot make a staging folder for the weights in ${base} (${(e as Error).message}); set stagingDir or use weightStaging 'memory'`);
+    throw new Error(
+      `ONNX executor: cannot make a staging folder for the weights in ${base} (${(e as Error).message}); set stagingDir or use weightStaging 'memory'`,
+    );
   }
   try {
     const modelPath = join(dir, `${graph.name}.onnx`);

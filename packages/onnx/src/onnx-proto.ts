@@ -140,7 +140,13 @@ export function attribute(name: string, value: AttributeValue): Encoded[] {
 }
 
 /** NodeProto: input=1, output=2, name=3, op_type=4, attribute=5. */
-export function node(opType: string, name: string, inputs: readonly string[], outputs: readonly string[], attributes: Readonly<Record<string, AttributeValue>> = {}): Encoded[] {
+export function node(
+  opType: string,
+  name: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  attributes: Readonly<Record<string, AttributeValue>> = {},
+): Encoded[] {
   return [
     ...inputs.map((i) => stringField(1, i)),
     ...outputs.map((o) => stringField(2, o)),

@@ -95,10 +95,12 @@ function tryLoad(packageName: string): OnnxRuntimeLoad {
       tensor: (data, dims) => new common.Tensor('float32', data, dims),
       createSession(model, options) {
         const threads = options.threads ?? 0;
-        if (!Number.isInteger(threads) || threads < 0) throw new Error(`onnx session: threads must be a non-negative integer (0 = every core), found ${threads}`);
+        if (!Number.isInteger(threads) || threads < 0)
+          throw new Error(`onnx session: threads must be a non-negative integer (0 = every core), found ${threads}`);
         const eps = options.executionProviders ?? ['cpu'];
         const unknown = eps.filter((name) => !providers.includes(name));
-        if (unknown.length > 0) throw new Error(`onnx session: onnxruntime-node ${version} has no ${unknown.join(', ')} execution provider here (it has ${providers.join(', ')})`);
+        if (unknown.length > 0)
+          throw new Error(`onnx session: onnxruntime-node ${version} has no ${unknown.join(', ')} execution provider here (it has ${providers.join(', ')})`);
         const native = new binding.binding.InferenceSession();
         try {
           const sessionOptions = {

@@ -188,7 +188,8 @@ export function clipVisionGraph(config: ClipConfig, read: WeightReader, options:
   const who = `CLIP vision graph ${config.name}`;
   const layers = checkLayers(who, options.layers, v.layers);
   const vvBlocks = options.vvAttentionBlocks ?? 0;
-  if (!Number.isInteger(vvBlocks) || vvBlocks < 0 || vvBlocks > v.layers) throw new Error(`${who}: vvAttentionBlocks must be an integer in [0, ${v.layers}], found ${vvBlocks}`);
+  if (!Number.isInteger(vvBlocks) || vvBlocks < 0 || vvBlocks > v.layers)
+    throw new Error(`${who}: vvAttentionBlocks must be an integer in [0, ${v.layers}], found ${vvBlocks}`);
   const g = new GraphBuilder(who);
   const b = new VitGraph(g, read);
   const eps = config.layerNormEps;
@@ -273,7 +274,10 @@ export function dinoGraph(model: DinoGraphConfig, read: WeightReader, options: V
     if (cfg.numStorageTokens > 0) parts.push(b.expandTokens(b.w('storage_tokens'), patches, cfg.numStorageTokens, d));
     parts.push(patches);
     x = g.concat(parts, 1);
-    rope = { sin: b.positional(source, GRAPH_NAMES.ropeSin, ['tokens', d / c.numHeads]), cos: b.positional(source, GRAPH_NAMES.ropeCos, ['tokens', d / c.numHeads]) };
+    rope = {
+      sin: b.positional(source, GRAPH_NAMES.ropeSin, ['tokens', d / c.numHeads]),
+      cos: b.positional(source, GRAPH_NAMES.ropeCos, ['tokens', d / c.numHeads]),
+    };
     prefix = 1 + cfg.numStorageTokens;
   }
   const aff = (n: string): [string, string | undefined] => [b.w(`${n}.weight`), has(`${n}.bias`) ? b.w(`${n}.bias`) : undefined];
@@ -281,7 +285,10 @@ export function dinoGraph(model: DinoGraphConfig, read: WeightReader, options: V
   const normCls = model.family === 'dinov3' && (model.config as Dinov3Config).untieClsAndPatchNorms ? aff('cls_norm') : normPatch;
   const finalNorm = (t: string): string => {
     if (normCls === normPatch) return g.layerNorm(t, normPatch[0], normPatch[1], eps);
-    return g.concat([g.layerNorm(g.slice(t, 1, 0, prefix), normCls[0], normCls[1], eps), g.layerNorm(g.slice(t, 1, prefix, 2 ** 62), normPatch[0], normPatch[1], eps)], 1);
+    return g.concat(
+      [g.layerNorm(g.slice(t, 1, 0, prefix), normCls[0], normCls[1], eps), g.layerNorm(g.slice(t, 1, prefix, 2 ** 62), normPatch[0], normPatch[1], eps)],
+      1,
+    );
   };
   for (let i = 0; i < c.depth; i++) {
     const pre = `blocks.${i}.`;

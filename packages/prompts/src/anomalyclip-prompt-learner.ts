@@ -115,12 +115,20 @@ export class AnomalyClipPromptLearner {
    * Registers the learnable tokens in `store` (trainable) and computes the fixed embeddings.
    * @param rng initialises the learnable tokens (normal, std `initStd`)
    */
-  static create(store: ParameterStore, text: PromptTextSpec, rng: Rng, partial: Partial<AnomalyClipPromptConfig> = {}, prefix = 'prompt_learner.'): AnomalyClipPromptLearner {
+  static create(
+    store: ParameterStore,
+    text: PromptTextSpec,
+    rng: Rng,
+    partial: Partial<AnomalyClipPromptConfig> = {},
+    prefix = 'prompt_learner.',
+  ): AnomalyClipPromptLearner {
     const config = resolveAnomalyClipPromptConfig(partial);
     const e = config.contextTokens;
     const dt = text.width;
-    if (1 + e + 2 > text.contextLength) throw new ConfigError(`AnomalyCLIP prompt learner: ${e} context tokens do not fit a text sequence of ${text.contextLength}`);
-    if (1 + config.deepPromptLength > text.contextLength) throw new ConfigError(`AnomalyCLIP prompt learner: deepPromptLength ${config.deepPromptLength} does not fit a text sequence of ${text.contextLength}`);
+    if (1 + e + 2 > text.contextLength)
+      throw new ConfigError(`AnomalyCLIP prompt learner: ${e} context tokens do not fit a text sequence of ${text.contextLength}`);
+    if (1 + config.deepPromptLength > text.contextLength)
+      throw new ConfigError(`AnomalyCLIP prompt learner: deepPromptLength ${config.deepPromptLength} does not fit a text sequence of ${text.contextLength}`);
     const row = (phrase: string): FixedRow => {
       const ids = text.tokenize(learnablePromptText(e, phrase, config.className));
       if (ids.length !== text.contextLength) throw new InvalidStateError(`tokenizer returned ${ids.length} ids, expected ${text.contextLength}`);
@@ -155,14 +163,15 @@ export class AnomalyClipPromptLearner {
   forward(): PromptBatch {
     const [n, a] = this.rows;
     const e = this.config.contextTokens;
-    const embeddings = tf.tidy(() =>
-      tf.concat(
-        [
-          spliceSequence([n.prefix, tf.reshape(this.contextNormal, [e, this.width]), n.suffix], 1),
-          spliceSequence([a.prefix, tf.reshape(this.contextAnomaly, [e, this.width]), a.suffix], 1),
-        ],
-        0,
-      ) as tf.Tensor3D,
+    const embeddings = tf.tidy(
+      () =>
+        tf.concat(
+          [
+            spliceSequence([n.prefix, tf.reshape(this.contextNormal, [e, this.width]), n.suffix], 1),
+            spliceSequence([a.prefix, tf.reshape(this.contextAnomaly, [e, this.width]), a.suffix], 1),
+          ],
+          0,
+        ) as tf.Tensor3D,
     );
     return {
       embeddings,

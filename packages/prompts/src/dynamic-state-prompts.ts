@@ -45,14 +45,23 @@ export const DEFAULT_DYNAMIC_STATE_PROMPT_CONFIG: Readonly<DynamicStatePromptCon
 
 /** Fills defaults and validates. */
 export function resolveDynamicStatePromptConfig(partial: Partial<DynamicStatePromptConfig> = {}): DynamicStatePromptConfig {
-  const c: DynamicStatePromptConfig = { ...DEFAULT_DYNAMIC_STATE_PROMPT_CONFIG, ...partial, stateWords: { ...DEFAULT_DYNAMIC_STATE_PROMPT_CONFIG.stateWords, ...partial.stateWords } };
-  for (const [name, min] of [['contextTokens', 1], ['deepPromptDepth', 1], ['deepPromptLength', 1]] as const) {
+  const c: DynamicStatePromptConfig = {
+    ...DEFAULT_DYNAMIC_STATE_PROMPT_CONFIG,
+    ...partial,
+    stateWords: { ...DEFAULT_DYNAMIC_STATE_PROMPT_CONFIG.stateWords, ...partial.stateWords },
+  };
+  for (const [name, min] of [
+    ['contextTokens', 1],
+    ['deepPromptDepth', 1],
+    ['deepPromptLength', 1],
+  ] as const) {
     const v = c[name];
     if (!Number.isInteger(v) || v < min) throw new ConfigError(`dynamic state prompt config: ${name} must be an integer >= ${min}, got ${v}`);
   }
   if (!(c.initStd > 0)) throw new ConfigError(`dynamic state prompt config: initStd must be > 0, got ${c.initStd}`);
   if (!c.className) throw new ConfigError('dynamic state prompt config: className must be a non-empty word');
-  if (!c.stateWords.normal || !c.stateWords.anomaly) throw new ConfigError('dynamic state prompt config: stateWords.normal and stateWords.anomaly must be words');
+  if (!c.stateWords.normal || !c.stateWords.anomaly)
+    throw new ConfigError('dynamic state prompt config: stateWords.normal and stateWords.anomaly must be words');
   return c;
 }
 
@@ -87,12 +96,20 @@ export class DynamicStatePrompts {
    * @param groupDim D, the width of the group tokens
    * @param rng initialises every learnable tensor
    */
-  static create(store: ParameterStore, text: PromptTextSpec, groupDim: number, rng: Rng, partial: Partial<DynamicStatePromptConfig> = {}, prefix = 'dsp.'): DynamicStatePrompts {
+  static create(
+    store: ParameterStore,
+    text: PromptTextSpec,
+    groupDim: number,
+    rng: Rng,
+    partial: Partial<DynamicStatePromptConfig> = {},
+    prefix = 'dsp.',
+  ): DynamicStatePrompts {
     const c = resolveDynamicStatePromptConfig(partial);
     const e = c.contextTokens;
     const dt = text.width;
     if (!Number.isInteger(groupDim) || groupDim < 1) throw new ConfigError(`dynamic state prompts: groupDim must be a positive integer, got ${groupDim}`);
-    if (1 + e + 2 + 2 > text.contextLength) throw new ConfigError(`dynamic state prompts: ${e} context tokens do not fit a text sequence of ${text.contextLength}`);
+    if (1 + e + 2 + 2 > text.contextLength)
+      throw new ConfigError(`dynamic state prompts: ${e} context tokens do not fit a text sequence of ${text.contextLength}`);
     // "X" placeholders: E context tokens, the state word slot and the group token slot.
     const ids = text.tokenize(learnablePromptText(e + 2, '{}', c.className));
     const emb = text.embedTokens(ids);
@@ -119,7 +136,21 @@ export class DynamicStatePrompts {
     for (let k = 0; k < c.deepPromptDepth - 1; k++) {
       deep.push(store.add(`${prefix}compound_prompts_text.${k}`, rng.tensorNormal([c.deepPromptLength, dt], 0, c.initStd), { trainable: true }));
     }
-    return new DynamicStatePrompts(c, dt, groupDim, ids, prefixEmbedding, suffixEmbedding, contextNormal, contextAnomaly, stateNormal, stateAnomaly, projectionWeight, projectionBias, deep);
+    return new DynamicStatePrompts(
+      c,
+      dt,
+      groupDim,
+      ids,
+      prefixEmbedding,
+      suffixEmbedding,
+      contextNormal,
+      contextAnomaly,
+      stateNormal,
+      stateAnomaly,
+      projectionWeight,
+      projectionBias,
+      deep,
+    );
   }
 
   /** Learnable scalars: 2 E Dt + (2 Dt if the state words learn) + Dt D + Dt + (depth - 1) t Dt. */
@@ -146,7 +177,9 @@ export class DynamicStatePrompts {
   forward(anchorNormal: tf.Tensor2D, anchorAnomaly: tf.Tensor2D): PromptBatch {
     const [b, d] = anchorNormal.shape;
     if (d !== this.groupDim || anchorAnomaly.shape[0] !== b || anchorAnomaly.shape[1] !== d) {
-      throw new ShapeError(`dynamic state prompts: anchors must both be [B, ${this.groupDim}], got [${anchorNormal.shape.join(', ')}] and [${anchorAnomaly.shape.join(', ')}]`);
+      throw new ShapeError(
+        `dynamic state prompts: anchors must both be [B, ${this.groupDim}], got [${anchorNormal.shape.join(', ')}] and [${anchorAnomaly.shape.join(', ')}]`,
+      );
     }
     const embeddings = tf.tidy(() => {
       const gn = tf.expandDims(this.projectGroups(anchorNormal), 1);

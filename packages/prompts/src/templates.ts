@@ -105,7 +105,8 @@ export function promptEnsemble(
  * is `"X X X X damaged object."`.
  */
 export function learnablePromptText(placeholders: number, phrase: string, className: string): string {
-  if (!Number.isInteger(placeholders) || placeholders < 0) throw new ConfigError(`learnablePromptText: placeholders must be a non-negative integer, got ${placeholders}`);
+  if (!Number.isInteger(placeholders) || placeholders < 0)
+    throw new ConfigError(`learnablePromptText: placeholders must be a non-negative integer, got ${placeholders}`);
   const words = fillSlot(phrase, className) + '.';
   return placeholders === 0 ? words : `${Array.from({ length: placeholders }, () => 'X').join(' ')} ${words}`;
 }

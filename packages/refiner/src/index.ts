@@ -1,9 +1,5 @@
 // @hgm/refiner: Group-Gated Token Refiner: gates the global token with its similarity to the image anchors.
-export {
-  DEFAULT_GROUP_GATED_TOKEN_REFINER_CONFIG,
-  resolveGroupGatedTokenRefinerConfig,
-  type GroupGatedTokenRefinerConfig,
-} from './config';
+export { DEFAULT_GROUP_GATED_TOKEN_REFINER_CONFIG, resolveGroupGatedTokenRefinerConfig, type GroupGatedTokenRefinerConfig } from './config';
 export {
   GroupGatedTokenRefiner,
   disposeGroupGatedTokenRefinerOutput,

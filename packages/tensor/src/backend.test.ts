@@ -86,6 +86,8 @@ describe('auto order and start failures', () => {
       { backend: 'wasm', reason: 'not-installed', detail: '@tensorflow/tfjs-backend-wasm is not installed' },
       { backend: 'cpu', reason: 'not-installed', detail: '@tensorflow/tfjs-backend-cpu is not installed' },
     ]);
-    expect(err.message).toBe('no tfjs backend could be started for "auto":\n  wasm: not-installed (@tensorflow/tfjs-backend-wasm is not installed)\n  cpu: not-installed (@tensorflow/tfjs-backend-cpu is not installed)');
+    expect(err.message).toBe(
+      'no tfjs backend could be started for "auto":\n  wasm: not-installed (@tensorflow/tfjs-backend-wasm is not installed)\n  cpu: not-installed (@tensorflow/tfjs-backend-cpu is not installed)',
+    );
   });
 });

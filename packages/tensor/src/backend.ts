@@ -153,7 +153,10 @@ async function tryBackend(name: BackendName, loaders: BackendLoaders, auto: bool
         return (await activate('wasm')) ? { providedBy: '@tensorflow/tfjs-backend-wasm' } : fail('init-failed', 'tf.setBackend("wasm") returned false');
       }
       case 'webgl': {
-        if (typeof (globalThis as { document?: unknown }).document === 'undefined' && typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined') {
+        if (
+          typeof (globalThis as { document?: unknown }).document === 'undefined' &&
+          typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === 'undefined'
+        ) {
           return fail('no-adapter', 'no WebGL context is available (no document or OffscreenCanvas)');
         }
         const m = await loaders.importModule('@tensorflow/tfjs-backend-webgl');
@@ -162,7 +165,8 @@ async function tryBackend(name: BackendName, loaders: BackendLoaders, auto: bool
       }
       case 'webgpu': {
         const check = loaders.prepareWebgpu ? await loaders.prepareWebgpu() : false;
-        const adapter: WebgpuAdapterCheck = typeof check === 'boolean' ? { available: check, software: false, description: check ? 'adapter' : 'no adapter' } : check;
+        const adapter: WebgpuAdapterCheck =
+          typeof check === 'boolean' ? { available: check, software: false, description: check ? 'adapter' : 'no adapter' } : check;
         if (!adapter.available) return fail('no-adapter', 'no WebGPU adapter was found');
         if (auto && adapter.software) {
           return fail('no-adapter', `only a software WebGPU adapter (${adapter.description}), slower than wasm; ask for webgpu by name to use it`);

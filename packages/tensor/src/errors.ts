@@ -199,7 +199,9 @@ export class StateDictError extends HgmError {
     readonly source: string,
     readonly problems: StateDictProblem[],
   ) {
-    super(`${source}: state dict does not match the model (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map(formatProblem).join('\n')}`);
+    super(
+      `${source}: state dict does not match the model (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map(formatProblem).join('\n')}`,
+    );
   }
 }
 

@@ -18,7 +18,9 @@ describe('image sizes', () => {
   it('names the field, the side and the nearest multiples of the patch size', () => {
     expect(imageSizeProblems('imageSize', 512, 16)).toEqual([]);
     expect(imageSizeProblems('imageSize', [240, 320], 16)).toEqual([]);
-    expect(imageSizeProblems('imageSize', 518, 16)).toEqual(['imageSize: expected a multiple of the patch size 16, found 518 (the nearest multiples are 512 and 528)']);
+    expect(imageSizeProblems('imageSize', 518, 16)).toEqual([
+      'imageSize: expected a multiple of the patch size 16, found 518 (the nearest multiples are 512 and 528)',
+    ]);
     expect(imageSizeProblems('imageSize', [240, 330], 16)).toEqual([
       'imageSize[1] (width): expected a multiple of the patch size 16, found 330 (the nearest multiples are 320 and 336)',
     ]);

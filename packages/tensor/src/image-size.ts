@@ -45,7 +45,13 @@ export function formatImageSize(size: ImageSize): string {
 export function imageSizeProblems(field: string, size: unknown, multiple: number): string[] {
   const pair = typeof size === 'number' ? [size, size] : Array.isArray(size) && size.length === 2 ? size : null;
   if (!pair) return [`${field}: expected a number (square side) or [height, width], found ${JSON.stringify(size)}`];
-  const sides = typeof size === 'number' ? [['', size]] : [['[0] (height)', pair[0]], ['[1] (width)', pair[1]]];
+  const sides =
+    typeof size === 'number'
+      ? [['', size]]
+      : [
+          ['[0] (height)', pair[0]],
+          ['[1] (width)', pair[1]],
+        ];
   const problems: string[] = [];
   for (const [label, v] of sides as [string, unknown][]) {
     const name = `${field}${label}`;

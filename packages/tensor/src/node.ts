@@ -193,4 +193,3 @@ export function nodeBackendLoaders(options: { wasmThreads?: number } = {}): Back
 export async function initNodeBackend(request: BackendRequest, options: { wasmThreads?: number } & InitBackendOptions = {}): Promise<BackendReport> {
   return initBackend(request, nodeBackendLoaders(options), options);
 }
-

@@ -33,7 +33,11 @@ describe('ParameterStore', () => {
 
   it('loads by name and reports nothing missing when the dict matches', async () => {
     const s = makeStore();
-    const dict = new Map([['encoder.weight', host([4, 3], 1)], ['encoder.bias', host([4], 2)], ['head.weight', host([2, 4], 3)]]);
+    const dict = new Map([
+      ['encoder.weight', host([4, 3], 1)],
+      ['encoder.bias', host([4], 2)],
+      ['head.weight', host([2, 4], 3)],
+    ]);
     const report = await s.loadStateDict(dict);
     expect(report.loaded.sort()).toEqual(['encoder.bias', 'encoder.weight', 'head.weight']);
     expect(Array.from(await s.get('encoder.bias').data())).toEqual([2, 2, 2, 2]);
@@ -42,7 +46,11 @@ describe('ParameterStore', () => {
 
   it('strict load lists every missing, unexpected and mis-shaped key at once and changes nothing', async () => {
     const s = makeStore();
-    const dict = new Map([['encoder.weight', host([3, 4], 1)], ['head.weight', host([2, 4], 3)], ['extra.thing', host([5], 0)]]);
+    const dict = new Map([
+      ['encoder.weight', host([3, 4], 1)],
+      ['head.weight', host([2, 4], 3)],
+      ['extra.thing', host([5], 0)],
+    ]);
     const err = await s.loadStateDict(dict, { source: 'ckpt.safetensors' }).catch((e) => e);
     expect(err).toBeInstanceOf(StateDictError);
     expect(err.problems).toEqual([
@@ -64,11 +72,26 @@ describe('ParameterStore', () => {
 
   it('applies rename rules given as data before matching', async () => {
     const s = makeStore();
-    const rules: RenameRule[] = [{ pattern: '^model\\.enc\\.', replacement: 'encoder.' }, { pattern: '^model\\.', replacement: '' }];
-    const dict = new Map([['model.enc.weight', host([4, 3], 1)], ['model.enc.bias', host([4], 2)], ['model.head.weight', host([2, 4], 3)]]);
+    const rules: RenameRule[] = [
+      { pattern: '^model\\.enc\\.', replacement: 'encoder.' },
+      { pattern: '^model\\.', replacement: '' },
+    ];
+    const dict = new Map([
+      ['model.enc.weight', host([4, 3], 1)],
+      ['model.enc.bias', host([4], 2)],
+      ['model.head.weight', host([2, 4], 3)],
+    ]);
     const report = await s.loadStateDict(dict, { rename: rules });
     expect(report.loaded.length).toBe(3);
-    expect(() => renameKeys(new Map([['a.x', 1], ['b.x', 2]]), [{ pattern: '^[ab]\\.', replacement: '' }])).toThrow('keys a.x and b.x are both renamed to x');
+    expect(() =>
+      renameKeys(
+        new Map([
+          ['a.x', 1],
+          ['b.x', 2],
+        ]),
+        [{ pattern: '^[ab]\\.', replacement: '' }],
+      ),
+    ).toThrow('keys a.x and b.x are both renamed to x');
     s.dispose();
   });
 
@@ -88,7 +111,11 @@ describe('ParameterStore', () => {
 
   it('does not leak tensors while loading', async () => {
     const s = makeStore();
-    const dict = new Map([['encoder.weight', host([4, 3], 1)], ['encoder.bias', host([4], 2)], ['head.weight', host([2, 4], 3)]]);
+    const dict = new Map([
+      ['encoder.weight', host([4, 3], 1)],
+      ['encoder.bias', host([4], 2)],
+      ['head.weight', host([2, 4], 3)],
+    ]);
     await s.loadStateDict(dict);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) await s.loadStateDict(dict);

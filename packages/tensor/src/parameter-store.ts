@@ -118,7 +118,9 @@ export class ParameterStore {
 
   /** Variables that an optimiser should update. */
   trainableVariables(): tf.Variable[] {
-    return this.entries().filter((p) => p.trainable).map((p) => p.variable);
+    return this.entries()
+      .filter((p) => p.trainable)
+      .map((p) => p.variable);
   }
 
   /** Marks parameters (all, or those whose names match a regular expression) trainable or frozen. */
@@ -198,16 +200,18 @@ export class ParameterStore {
     return report;
   }
 
-
   /** The state dict as writable host tensors (all, or only the trainable parameters). */
   async stateDict(options: { trainableOnly?: boolean } = {}): Promise<Map<string, WritableTensor>> {
     const out = new Map<string, WritableTensor>();
     for (const p of this.params.values()) {
       if (options.trainableOnly && !p.trainable) continue;
       const data = await p.variable.data();
-      out.set(p.name, p.variable.dtype === 'int32'
-        ? { dtype: 'I32', shape: [...p.variable.shape], data: data as Int32Array }
-        : { dtype: 'F32', shape: [...p.variable.shape], data: Float32Array.from(data as Float32Array) });
+      out.set(
+        p.name,
+        p.variable.dtype === 'int32'
+          ? { dtype: 'I32', shape: [...p.variable.shape], data: data as Int32Array }
+          : { dtype: 'F32', shape: [...p.variable.shape], data: Float32Array.from(data as Float32Array) },
+      );
     }
     return out;
   }

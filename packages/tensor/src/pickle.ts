@@ -47,7 +47,6 @@ export interface UnpicklerHooks {
   persistentLoad(pid: PyValue): PyValue;
 }
 
-
 /** The result of one pickle: its value and where it ended. */
 export interface Unpickled {
   value: PyValue;
@@ -135,7 +134,12 @@ export function unpickle(bytes: Uint8Array, hooks: UnpicklerHooks, file: string,
   };
   const global = (module: string, name: string): PyGlobal => {
     const g = hooks.resolveGlobal(module, name);
-    if (!g) throw new TorchCheckpointError(file, `pickle global ${module}.${name} is not allowed (only tensor rebuilding, storages and plain containers are); nothing was executed`, `${module}.${name}`);
+    if (!g)
+      throw new TorchCheckpointError(
+        file,
+        `pickle global ${module}.${name} is not allowed (only tensor rebuilding, storages and plain containers are); nothing was executed`,
+        `${module}.${name}`,
+      );
     return g;
   };
   const memoGet = (i: number): PyValue => {

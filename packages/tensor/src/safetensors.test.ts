@@ -30,7 +30,12 @@ describe('safetensors round trip', () => {
     const i32 = Int32Array.from({ length: 7 }, (_, i) => (i - 3) * 1_000_003);
     const u8 = Uint8Array.from([0, 1, 255, 7]);
     const bytes = encodeSafetensors(
-      { weight: { dtype: 'F32', shape: [2, 3, 5], data: f32 }, ids: { dtype: 'I32', shape: [7], data: i32 }, mask: { dtype: 'U8', shape: [2, 2], data: u8 }, scalar: { dtype: 'F32', shape: [], data: Float32Array.of(2.5) } },
+      {
+        weight: { dtype: 'F32', shape: [2, 3, 5], data: f32 },
+        ids: { dtype: 'I32', shape: [7], data: i32 },
+        mask: { dtype: 'U8', shape: [2, 2], data: u8 },
+        scalar: { dtype: 'F32', shape: [], data: Float32Array.of(2.5) },
+      },
       { config: '{"a":1}' },
     );
     const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
@@ -94,7 +99,10 @@ describe('safetensors round trip', () => {
 
   it('fails on I64 values that do not fit in int32, naming the tensor and the value', async () => {
     const i64 = BigInt64Array.from([1n, 2147483648n]);
-    const r = await SafetensorsReader.fromBytes(rawFile({ big: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } }, new Uint8Array(i64.buffer)), 'big.safetensors');
+    const r = await SafetensorsReader.fromBytes(
+      rawFile({ big: { dtype: 'I64', shape: [2], data_offsets: [0, 16] } }, new Uint8Array(i64.buffer)),
+      'big.safetensors',
+    );
     await expect(r.readHost('big')).rejects.toThrow('safetensors file big.safetensors: tensor big: I64 value 2147483648 at flat index 1 does not fit in int32');
   });
 
@@ -103,7 +111,11 @@ describe('safetensors round trip', () => {
     try {
       const path = join(dir, 'a.safetensors');
       const big = new Rng(3).normalArray(100_000);
-      await writeSafetensorsFile(path, { big: { dtype: 'F32', shape: [100, 1000], data: big }, small: { dtype: 'I32', shape: [2], data: Int32Array.of(4, 5) } }, { k: 'v' });
+      await writeSafetensorsFile(
+        path,
+        { big: { dtype: 'F32', shape: [100, 1000], data: big }, small: { dtype: 'I32', shape: [2], data: Int32Array.of(4, 5) } },
+        { k: 'v' },
+      );
       const r = await openSafetensors(path);
       expect(r.info('big').shape).toEqual([100, 1000]);
       expect(Array.from((await r.readHost('small')).data)).toEqual([4, 5]);
@@ -132,12 +144,33 @@ describe('safetensors malformed files', () => {
     ['too short', new Uint8Array(4), /too short for the 8-byte header length/],
     ['header past end', rawFile({}, new Uint8Array(0), 1000n), /header length 1000 runs past the end of the file/],
     ['absurd header', rawFile({}, new Uint8Array(0), 1n << 60n), /larger than the 100000000-byte limit/],
-    ['invalid JSON', (() => { const f = rawFile({}, new Uint8Array(0)); f[8] = 0x7b; f[9] = 0x7b; return f; })(), /header is not valid JSON/],
+    [
+      'invalid JSON',
+      (() => {
+        const f = rawFile({}, new Uint8Array(0));
+        f[8] = 0x7b;
+        f[9] = 0x7b;
+        return f;
+      })(),
+      /header is not valid JSON/,
+    ],
     ['not an object', rawFile([1, 2], new Uint8Array(0)), /header must be a JSON object/],
     ['unknown dtype', rawFile({ a: { dtype: 'C64', shape: [1], data_offsets: [0, 8] } }, new Uint8Array(8)), /tensor a: unknown or unsupported dtype "C64"/],
-    ['offsets out of range', rawFile({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(8)), /tensor a: data_offsets \[0, 16\] run past the end of the data section \(8 bytes\)/],
-    ['shape vs bytes', rawFile({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)), /tensor a: shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 8\] hold 8/],
-    ['overlap', rawFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)), /tensors a \[0, 8\] and b \[4, 12\] overlap/],
+    [
+      'offsets out of range',
+      rawFile({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(8)),
+      /tensor a: data_offsets \[0, 16\] run past the end of the data section \(8 bytes\)/,
+    ],
+    [
+      'shape vs bytes',
+      rawFile({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, new Uint8Array(8)),
+      /tensor a: shape \[3\] of F32 needs 12 bytes but data_offsets \[0, 8\] hold 8/,
+    ],
+    [
+      'overlap',
+      rawFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }, new Uint8Array(12)),
+      /tensors a \[0, 8\] and b \[4, 12\] overlap/,
+    ],
     ['negative shape', rawFile({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }, new Uint8Array(0)), /shape must be a list of non-negative integers/],
     ['bad metadata', rawFile({ __metadata__: { a: 1 } }, new Uint8Array(0)), /__metadata__.a must be a string/],
     ['reversed offsets', rawFile({ a: { dtype: 'U8', shape: [0], data_offsets: [4, 2] } }, new Uint8Array(4)), /end before they start/],
@@ -152,7 +185,10 @@ describe('safetensors malformed files', () => {
   }
 
   it('fuzz: random and mutated files never hang, never throw anything but SafetensorsError, never over-allocate', async () => {
-    const valid = encodeSafetensors({ w: { dtype: 'F32', shape: [3, 4], data: new Rng(5).normalArray(12) }, i: { dtype: 'I32', shape: [2], data: Int32Array.of(1, 2) } }, { m: 'x' });
+    const valid = encodeSafetensors(
+      { w: { dtype: 'F32', shape: [3, 4], data: new Rng(5).normalArray(12) }, i: { dtype: 'I32', shape: [2], data: Int32Array.of(1, 2) } },
+      { m: 'x' },
+    );
     let accepted = 0;
     let rejected = 0;
     const check = async (bytes: Uint8Array) => {

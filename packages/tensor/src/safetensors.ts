@@ -175,7 +175,10 @@ function parseEntry(file: string, name: string, raw: unknown, dataSize: number):
   const r = raw as Record<string, unknown>;
   const dtype = r['dtype'];
   if (typeof dtype !== 'string' || !(dtype in SAFETENSORS_DTYPE_BYTES)) {
-    throw new SafetensorsError(file, `tensor ${name}: unknown or unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')})`);
+    throw new SafetensorsError(
+      file,
+      `tensor ${name}: unknown or unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(SAFETENSORS_DTYPE_BYTES).join(', ')})`,
+    );
   }
   const shape = r['shape'];
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
@@ -211,10 +214,7 @@ function checkOverlaps(file: string, entries: TensorInfo[]): void {
     const prev = sorted[i - 1]!;
     const cur = sorted[i]!;
     if (cur.dataOffsets[0] < prev.dataOffsets[1]) {
-      throw new SafetensorsError(
-        file,
-        `tensors ${prev.name} [${prev.dataOffsets.join(', ')}] and ${cur.name} [${cur.dataOffsets.join(', ')}] overlap`,
-      );
+      throw new SafetensorsError(file, `tensors ${prev.name} [${prev.dataOffsets.join(', ')}] and ${cur.name} [${cur.dataOffsets.join(', ')}] overlap`);
     }
   }
 }
@@ -350,7 +350,10 @@ export function encodeSafetensors(tensors: Record<string, WritableTensor> | Map<
       throw new TypeError(`tensor ${name}: shape [${t.shape.join(', ')}] has ${numel} elements but the data has ${t.data.length}`);
     }
   }
-  const layout = planSafetensors(list.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })), metadata);
+  const layout = planSafetensors(
+    list.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })),
+    metadata,
+  );
   const out = new Uint8Array(layout.totalBytes);
   out.set(layout.header, 0);
   list.forEach(([, t], i) => out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), layout.header.byteLength + layout.offsets[i]![0]));

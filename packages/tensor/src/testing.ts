@@ -180,7 +180,9 @@ export class Fixture {
     const present: string[] = [];
     for (const f of FIXTURE_WEIGHTS_FILES) if (await this.hasFile(f)) present.push(f);
     if (present.length !== 1) {
-      throw new Error(`${this.folder}: expected exactly one of ${FIXTURE_WEIGHTS_FILES.join(', ')}, found ${present.length === 0 ? 'none' : present.join(', ')}`);
+      throw new Error(
+        `${this.folder}: expected exactly one of ${FIXTURE_WEIGHTS_FILES.join(', ')}, found ${present.length === 0 ? 'none' : present.join(', ')}`,
+      );
     }
     return openTensorFile(join(this.folder, present[0]!));
   }

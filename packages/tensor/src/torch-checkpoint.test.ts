@@ -25,7 +25,10 @@ async function expectTwins(checkpoint: string, twin: string, prefix = '', sameOr
   const torch = await openTensorFile(fixture(checkpoint));
   const st = await SafetensorsReader.fromBytes(await readFile(fixture(twin)), twin);
   try {
-    const names = torch.tensorNames().filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+    const names = torch
+      .tensorNames()
+      .filter((n) => n.startsWith(prefix))
+      .map((n) => n.slice(prefix.length));
     if (sameOrder) expect(names).toEqual(st.tensorNames());
     else expect([...names].sort()).toEqual([...st.tensorNames()].sort());
     for (const n of st.tensorNames()) {
@@ -147,7 +150,10 @@ describe('PyTorch checkpoint fuzz', () => {
         rejected++;
       }
     };
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 200 }), async (b) => check(b)), { numRuns: 200, seed: 42 });
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 200 }), async (b) => check(b)),
+      { numRuns: 200, seed: 42 },
+    );
     const mutate = (valid: Uint8Array, runs: number, seed: number) =>
       fc.assert(
         fc.asyncProperty(
@@ -165,12 +171,15 @@ describe('PyTorch checkpoint fuzz', () => {
     await mutate(legacy, 200, 8);
     // Mutations inside the pickle of an otherwise valid archive.
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.nat({ max: pickle.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), async (mutations) => {
-        const members = unzipSync(zip);
-        const p = members['mixed/data.pkl']!;
-        for (const [pos, val] of mutations) p[pos] = val;
-        await check(zipSync(members));
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat({ max: pickle.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        async (mutations) => {
+          const members = unzipSync(zip);
+          const p = members['mixed/data.pkl']!;
+          for (const [pos, val] of mutations) p[pos] = val;
+          await check(zipSync(members));
+        },
+      ),
       { numRuns: 200, seed: 9 },
     );
     expect(accepted + rejected).toBe(1000);

@@ -93,7 +93,10 @@ export class TorchCheckpointReader {
       const magic = await source.read(0, 4);
       if (magic[0] === 0x50 && magic[1] === 0x4b) return await TorchCheckpointReader.openZip(source);
       if (magic[0] === 0x80) return await TorchCheckpointReader.openLegacy(source);
-      throw new TorchCheckpointError(source.name, `starts with bytes ${[...magic].map((b) => b.toString(16).padStart(2, '0')).join(' ')}, neither a zip archive nor a pickle`);
+      throw new TorchCheckpointError(
+        source.name,
+        `starts with bytes ${[...magic].map((b) => b.toString(16).padStart(2, '0')).join(' ')}, neither a zip archive nor a pickle`,
+      );
     } catch (e) {
       throw asCheckpointError(source.name, e);
     }
@@ -108,7 +111,11 @@ export class TorchCheckpointReader {
     const file = source.name;
     const archive = await ZipArchive.open(source);
     const pickles = [...archive.entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n) || n === 'data.pkl');
-    if (pickles.length !== 1) throw new TorchCheckpointError(file, `expected one <folder>/data.pkl in the archive, found ${pickles.length} (${[...archive.entries.keys()].slice(0, 5).join(', ')})`);
+    if (pickles.length !== 1)
+      throw new TorchCheckpointError(
+        file,
+        `expected one <folder>/data.pkl in the archive, found ${pickles.length} (${[...archive.entries.keys()].slice(0, 5).join(', ')})`,
+      );
     const root = pickles[0]!.slice(0, -'data.pkl'.length);
     const script = archive.has(`${root}constants.pkl`) || [...archive.entries.keys()].some((n) => n.startsWith(`${root}code/`));
     const storages = new Map<string, StorageRef>();
@@ -124,7 +131,10 @@ export class TorchCheckpointReader {
         if (!archive.has(member)) throw new TorchCheckpointError(file, `storage ${ref.key} has no member ${member} in the archive`);
         const size = archive.entry(member).size;
         if (ref.numel * DTYPE_BYTES[ref.dtype] > size) {
-          throw new TorchCheckpointError(file, `storage ${ref.key} holds ${ref.numel} ${ref.dtype} elements (${ref.numel * DTYPE_BYTES[ref.dtype]} bytes) but ${member} has ${size} bytes`);
+          throw new TorchCheckpointError(
+            file,
+            `storage ${ref.key} holds ${ref.numel} ${ref.dtype} elements (${ref.numel * DTYPE_BYTES[ref.dtype]} bytes) but ${member} has ${size} bytes`,
+          );
         }
         const s: StorageRef = { ...ref, member };
         storages.set(member, s);
@@ -146,11 +156,13 @@ export class TorchCheckpointReader {
       throw new TorchCheckpointError(file, 'a persistent id outside the main pickle of a legacy checkpoint');
     });
     const magic = unpickle(bytes, plain, file, 0);
-    if (magic.value !== 0x1950a86a20f9469cfc6cn) throw new TorchCheckpointError(file, 'a bare pickle, not a torch.save file (its first value is not the legacy magic number)');
+    if (magic.value !== 0x1950a86a20f9469cfc6cn)
+      throw new TorchCheckpointError(file, 'a bare pickle, not a torch.save file (its first value is not the legacy magic number)');
     const version = unpickle(bytes, plain, file, magic.end);
     if (version.value !== 1001) throw new TorchCheckpointError(file, `legacy protocol version ${String(version.value)}, expected 1001`);
     const sysInfo = unpickle(bytes, plain, file, version.end);
-    if (sysInfo.value instanceof PyDict && sysInfo.value.map.get('little_endian') === false) throw new TorchCheckpointError(file, 'saved on a big-endian machine, which is not supported');
+    if (sysInfo.value instanceof PyDict && sysInfo.value.map.get('little_endian') === false)
+      throw new TorchCheckpointError(file, 'saved on a big-endian machine, which is not supported');
     const storages = new Map<string, StorageRef>();
     const main = unpickle(
       bytes,
@@ -165,7 +177,8 @@ export class TorchCheckpointReader {
       sysInfo.end,
     );
     const keys = unpickle(bytes, plain, file, main.end);
-    if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) throw new TorchCheckpointError(file, 'the legacy storage key list is not a list of strings');
+    if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string'))
+      throw new TorchCheckpointError(file, 'the legacy storage key list is not a list of strings');
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let p = keys.end;
     for (const key of keys.value as string[]) {
@@ -176,7 +189,10 @@ export class TorchCheckpointReader {
       p += 8;
       const length = numel * DTYPE_BYTES[s.dtype];
       if (numel !== s.numel || p + length > bytes.length) {
-        throw new TorchCheckpointError(file, `legacy storage ${key}: ${numel} elements stored (expected ${s.numel}), ${length} bytes from ${p} in a ${bytes.length}-byte file`);
+        throw new TorchCheckpointError(
+          file,
+          `legacy storage ${key}: ${numel} elements stored (expected ${s.numel}), ${length} bytes from ${p} in a ${bytes.length}-byte file`,
+        );
       }
       s.offset = p;
       p += length;
@@ -294,7 +310,8 @@ function rebuildTensor(file: string, name: string, args: readonly PyValue[]): Py
   if (!isStorage(storage)) fail(`its storage is ${describe(storage)}`);
   const shape = intTuple(size);
   const strides = intTuple(stride);
-  if (!shape || !strides || shape.length !== strides.length) fail(`size ${describe(size)} and stride ${describe(stride)} must be tuples of non-negative integers of one length`);
+  if (!shape || !strides || shape.length !== strides.length)
+    fail(`size ${describe(size)} and stride ${describe(stride)} must be tuples of non-negative integers of one length`);
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) fail(`storage offset ${String(offset)} is not a non-negative integer`);
   const s = storage as StorageRef;
   let numel = 1;
@@ -304,27 +321,34 @@ function rebuildTensor(file: string, name: string, args: readonly PyValue[]): Py
     last += Math.max(shape![i]! - 1, 0) * strides![i]!;
   }
   if (!Number.isSafeInteger(numel) || !Number.isSafeInteger(last)) fail(`shape [${shape!.join(', ')}] is too large`);
-  if (numel > 0 && last >= s.numel) fail(`a view of shape [${shape!.join(', ')}], strides [${strides!.join(', ')}] at offset ${String(offset)} reaches element ${last} of storage ${s.key}, which has ${s.numel}`);
+  if (numel > 0 && last >= s.numel)
+    fail(
+      `a view of shape [${shape!.join(', ')}], strides [${strides!.join(', ')}] at offset ${String(offset)} reaches element ${last} of storage ${s.key}, which has ${s.numel}`,
+    );
   const t: TensorRef = { kind: 'tensor', storage: s, storageOffset: offset as number, shape: shape!, stride: strides! };
   return t;
 }
 
 function zipStorage(file: string, pid: PyValue): StorageRef {
-  if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== 'storage') throw new TorchCheckpointError(file, `pickle: persistent id ${describe(pid)} is not ('storage', type, key, location, numel)`);
+  if (!(pid instanceof PyTuple) || pid.items.length !== 5 || pid.items[0] !== 'storage')
+    throw new TorchCheckpointError(file, `pickle: persistent id ${describe(pid)} is not ('storage', type, key, location, numel)`);
   const [, type, key, , numel] = pid.items;
   return storageRef(file, type, key, numel);
 }
 
 function legacyStorage(file: string, pid: PyValue): StorageRef {
-  if (!(pid instanceof PyTuple) || pid.items.length !== 6 || pid.items[0] !== 'storage') throw new TorchCheckpointError(file, `pickle: persistent id ${describe(pid)} is not ('storage', type, key, location, numel, view)`);
+  if (!(pid instanceof PyTuple) || pid.items.length !== 6 || pid.items[0] !== 'storage')
+    throw new TorchCheckpointError(file, `pickle: persistent id ${describe(pid)} is not ('storage', type, key, location, numel, view)`);
   if (pid.items[5] !== null) throw new TorchCheckpointError(file, 'pickle: legacy storage views are not supported');
   return storageRef(file, pid.items[1], pid.items[2], pid.items[4]);
 }
 
 function storageRef(file: string, type: PyValue | undefined, key: PyValue | undefined, numel: PyValue | undefined): StorageRef {
-  if (!(type instanceof PyGlobal) || type.module !== 'torch' || !(type.name in TORCH_STORAGE_DTYPES)) throw new TorchCheckpointError(file, `pickle: storage type ${describe(type)} is not supported`);
+  if (!(type instanceof PyGlobal) || type.module !== 'torch' || !(type.name in TORCH_STORAGE_DTYPES))
+    throw new TorchCheckpointError(file, `pickle: storage type ${describe(type)} is not supported`);
   if (typeof key !== 'string' || !/^[\w.-]+$/.test(key)) throw new TorchCheckpointError(file, `pickle: storage key ${describe(key)} is not a plain name`);
-  if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) throw new TorchCheckpointError(file, `pickle: storage ${key} has ${String(numel)} elements`);
+  if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0)
+    throw new TorchCheckpointError(file, `pickle: storage ${key} has ${String(numel)} elements`);
   return { kind: 'storage', key, dtype: TORCH_STORAGE_DTYPES[type.name]!, numel };
 }
 

@@ -25,7 +25,9 @@ describe('webgpu device and kernel corrections', () => {
   gpuIt('the device has the limits the adapter offers, not WebGPU defaults', async () => {
     const info = webgpuDeviceInfo();
     expect(info).toBeDefined();
-    const adapter = await (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<{ limits: Record<string, number>; features: { has(f: string): boolean } }> } } }).navigator.gpu.requestAdapter();
+    const adapter = await (
+      globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<{ limits: Record<string, number>; features: { has(f: string): boolean } }> } } }
+    ).navigator.gpu.requestAdapter();
     for (const name of WEBGPU_REQUESTED_LIMITS) expect(info!.limits[name]).toBe(adapter.limits[name]);
     const device = (tf.backend() as unknown as { device: { limits: Record<string, number> } }).device;
     expect(device.limits.maxStorageBuffersPerShaderStage).toBe(adapter.limits.maxStorageBuffersPerShaderStage);
@@ -37,19 +39,36 @@ describe('webgpu device and kernel corrections', () => {
   gpuIt('transposes int32 tensors of rank 2 to 4 and bool masks exactly', async () => {
     const before = tf.memory().numTensors;
     const cases: [number[], number[]][] = [
-      [[40, 30], [1, 0]],
-      [[8, 16, 12], [2, 0, 1]],
-      [[4, 6, 8, 10], [3, 1, 0, 2]],
+      [
+        [40, 30],
+        [1, 0],
+      ],
+      [
+        [8, 16, 12],
+        [2, 0, 1],
+      ],
+      [
+        [4, 6, 8, 10],
+        [3, 1, 0, 2],
+      ],
     ];
     for (const [shape, perm] of cases) {
       const size = shape.reduce((a, b) => a * b, 1);
-      const x = tf.tensor(Int32Array.from({ length: size }, (_, i) => 3 * i - 1000), shape, 'int32');
+      const x = tf.tensor(
+        Int32Array.from({ length: size }, (_, i) => 3 * i - 1000),
+        shape,
+        'int32',
+      );
       const y = tf.transpose(x, perm);
       expect(y.dtype).toBe('int32');
       expect(Array.from(await y.data())).toEqual(await expectedTranspose(x, perm));
       tf.dispose([x, y]);
     }
-    const mask = tf.tensor2d(Int32Array.from({ length: 1200 }, (_, i) => (i % 7 === 0 ? 1 : 0)), [40, 30], 'bool');
+    const mask = tf.tensor2d(
+      Int32Array.from({ length: 1200 }, (_, i) => (i % 7 === 0 ? 1 : 0)),
+      [40, 30],
+      'bool',
+    );
     const maskT = tf.transpose(mask);
     expect(maskT.dtype).toBe('bool');
     expect(Array.from(await maskT.data())).toEqual(await expectedTranspose(mask, [1, 0]));
@@ -60,7 +79,11 @@ describe('webgpu device and kernel corrections', () => {
   // The stock Cast relabels the int32 buffer as float32; the stock Transpose then declares it i32 and fails.
   gpuIt('a float32 cast of int32 data (one-hot masks) transposes and computes as float32', async () => {
     const before = tf.memory().numTensors;
-    const idx = tf.tensor2d(Int32Array.from({ length: 128 }, (_, i) => (i * 5) % 8), [8, 16], 'int32');
+    const idx = tf.tensor2d(
+      Int32Array.from({ length: 128 }, (_, i) => (i * 5) % 8),
+      [8, 16],
+      'int32',
+    );
     const hot = tf.oneHot(idx, 8, 1, 0, 'int32');
     const f = tf.cast(hot, 'float32');
     const t = tf.transpose(f, [0, 2, 1]);
@@ -113,29 +136,33 @@ describe('webgpu device and kernel corrections', () => {
 
   // The stock kernel binds the whole table; above maxStorageBufferBindingSize the bind group is invalid and
   // the result is zeros. The table here is just over the device's limit (lavapipe: 128 MiB).
-  gpuIt('gathers rows of a table larger than one storage binding, and a kernel that would bind it throws DeviceLimitError', async () => {
-    const limit = webgpuDeviceInfo()!.limits.maxStorageBufferBindingSize;
-    expect(storageBindingLimit()).toBe(limit);
-    const width = 1024;
-    const rows = Math.floor(limit / (4 * width)) + 8;
-    const values = new Float32Array(rows * width);
-    for (let r = 0; r < rows; r++) values.fill(r + 0.5, r * width, r * width + 4).fill(-r, r * width + width - 4, (r + 1) * width);
-    const table = tf.tensor2d(values, [rows, width]);
-    const before = tf.memory().numTensors;
-    const ids = [0, rows - 1, rows - 8, 5, rows - 9, 12345];
-    const picked = tf.gather(table, tf.tensor2d(ids, [2, 3], 'int32'));
-    expect(picked.shape).toEqual([2, 3, width]);
-    const got = await picked.data();
-    ids.forEach((id, j) => {
-      expect(got[j * width]).toBe(id + 0.5);
-      expect(got[j * width + width - 1]).toBe(-id);
-      expect(got[j * width + 100]).toBe(0);
-    });
-    expect(tf.memory().numTensors - before).toBe(2);
-    expect(() => tf.sum(table)).toThrow(DeviceLimitError);
-    expect(() => tf.sum(table)).toThrow(/ReduceProgram input 0 \[\d+, 1024\] takes \d+ bytes.*maxStorageBufferBindingSize/);
-    tf.dispose([table, picked]);
-  }, 120_000);
+  gpuIt(
+    'gathers rows of a table larger than one storage binding, and a kernel that would bind it throws DeviceLimitError',
+    async () => {
+      const limit = webgpuDeviceInfo()!.limits.maxStorageBufferBindingSize;
+      expect(storageBindingLimit()).toBe(limit);
+      const width = 1024;
+      const rows = Math.floor(limit / (4 * width)) + 8;
+      const values = new Float32Array(rows * width);
+      for (let r = 0; r < rows; r++) values.fill(r + 0.5, r * width, r * width + 4).fill(-r, r * width + width - 4, (r + 1) * width);
+      const table = tf.tensor2d(values, [rows, width]);
+      const before = tf.memory().numTensors;
+      const ids = [0, rows - 1, rows - 8, 5, rows - 9, 12345];
+      const picked = tf.gather(table, tf.tensor2d(ids, [2, 3], 'int32'));
+      expect(picked.shape).toEqual([2, 3, width]);
+      const got = await picked.data();
+      ids.forEach((id, j) => {
+        expect(got[j * width]).toBe(id + 0.5);
+        expect(got[j * width + width - 1]).toBe(-id);
+        expect(got[j * width + 100]).toBe(0);
+      });
+      expect(tf.memory().numTensors - before).toBe(2);
+      expect(() => tf.sum(table)).toThrow(DeviceLimitError);
+      expect(() => tf.sum(table)).toThrow(/ReduceProgram input 0 \[\d+, 1024\] takes \d+ bytes.*maxStorageBufferBindingSize/);
+      tf.dispose([table, picked]);
+    },
+    120_000,
+  );
 
   gpuIt('gathers from row blocks at a lowered binding limit: ids in every block, repeated, in any order', async () => {
     const [rows, width] = [37, 8];

@@ -88,7 +88,10 @@ interface GpuAdapterLike {
   limits: Record<string, number>;
   features: { has(name: string): boolean };
   info?: { vendor?: string; architecture?: string; device?: string; description?: string };
-  requestDevice(desc: { requiredLimits?: Record<string, number>; requiredFeatures?: string[] }): Promise<{ limits: Record<string, number>; features: { has(name: string): boolean } }>;
+  requestDevice(desc: {
+    requiredLimits?: Record<string, number>;
+    requiredFeatures?: string[];
+  }): Promise<{ limits: Record<string, number>; features: { has(name: string): boolean } }>;
 }
 
 let deviceInfo: WebgpuDeviceInfo | undefined;
@@ -125,7 +128,8 @@ export function storageBindingLimit(): number {
  * device's value.
  */
 export function setStorageBindingLimit(bytes: number | null): void {
-  if (bytes !== null && !(Number.isInteger(bytes) && bytes >= 4)) throw new ConfigError(`setStorageBindingLimit: bytes must be an integer >= 4 or null, found ${bytes}`);
+  if (bytes !== null && !(Number.isInteger(bytes) && bytes >= 4))
+    throw new ConfigError(`setStorageBindingLimit: bytes must be an integer >= 4 or null, found ${bytes}`);
   bindingCap = bytes;
 }
 
@@ -268,7 +272,23 @@ function one(x: tf.TensorInfo | tf.TensorInfo[]): tf.TensorInfo {
 }
 
 /** The corrected kernels, by name; each calls the stock kernel it replaces. */
-export const WEBGPU_KERNEL_FIXES = ['Transpose', 'Cast', 'AddN', 'GatherV2', 'Sum', 'Max', 'Min', 'Prod', 'Mean', 'All', 'Any', 'ArgMax', 'ArgMin', 'Cumsum', 'Cumprod'] as const;
+export const WEBGPU_KERNEL_FIXES = [
+  'Transpose',
+  'Cast',
+  'AddN',
+  'GatherV2',
+  'Sum',
+  'Max',
+  'Min',
+  'Prod',
+  'Mean',
+  'All',
+  'Any',
+  'ArgMax',
+  'ArgMin',
+  'Cumsum',
+  'Cumprod',
+] as const;
 
 let fixesRegistered = false;
 
@@ -396,7 +416,9 @@ export function registerWebgpuKernelFixes(): void {
       const block = keep(copyRows(backend, x, dtype, start, rows));
       const local = keep(one(sub({ inputs: { a: ints, b: scalar(start) }, backend })));
       const clipped = keep(one(minimum({ inputs: { a: keep(one(maximum({ inputs: { a: local, b: zero }, backend }))), b: scalar(rows - 1) }, backend })));
-      const inside = keep(one(fixedCast({ inputs: { x: keep(one(equal({ inputs: { a: clipped, b: local }, backend }))) }, backend, attrs: { dtype: 'float32' } })));
+      const inside = keep(
+        one(fixedCast({ inputs: { x: keep(one(equal({ inputs: { a: clipped, b: local }, backend }))) }, backend, attrs: { dtype: 'float32' } })),
+      );
       const picked = keep(one(gather({ inputs: { x: block, indices: clipped }, backend, attrs: { axis: 0, batchDims: 0 } })));
       const factor = keep(one(reshape({ inputs: { x: inside }, backend, attrs: { shape: [k, ...rest.map(() => 1)] } })));
       const part = one(multiply({ inputs: { a: picked, b: factor }, backend }));

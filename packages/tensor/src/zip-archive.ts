@@ -64,7 +64,8 @@ export class ZipArchive {
       dirOffset = u64(rec, 48, file);
     }
     if (count > MAX_ENTRIES) fail(`the central directory lists ${count} members, more than the ${MAX_ENTRIES} accepted`);
-    if (dirOffset + dirSize > source.size) fail(`the central directory [${dirOffset}, ${dirOffset + dirSize}) runs past the end of the file (${source.size} bytes)`);
+    if (dirOffset + dirSize > source.size)
+      fail(`the central directory [${dirOffset}, ${dirOffset + dirSize}) runs past the end of the file (${source.size} bytes)`);
     const dir = await source.read(dirOffset, dirSize);
     const dv = view(dir);
     const entries = new Map<string, ZipEntry>();
@@ -130,7 +131,8 @@ export class ZipArchive {
   /** Offset of a member's first data byte (after its local header). */
   async dataOffset(e: ZipEntry): Promise<number> {
     const header = view(await this.source.read(e.localHeaderOffset, 30));
-    if (header.getUint32(0, true) !== LOCAL_SIGNATURE) throw new TorchCheckpointError(this.source.name, `member ${e.name}: no local header at ${e.localHeaderOffset}`);
+    if (header.getUint32(0, true) !== LOCAL_SIGNATURE)
+      throw new TorchCheckpointError(this.source.name, `member ${e.name}: no local header at ${e.localHeaderOffset}`);
     const start = e.localHeaderOffset + 30 + header.getUint16(26, true) + header.getUint16(28, true);
     if (start + e.compressedSize > this.source.size) throw new TorchCheckpointError(this.source.name, `member ${e.name}: data runs past the end of the file`);
     return start;

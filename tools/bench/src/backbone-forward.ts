@@ -63,7 +63,8 @@ function parseArgs(argv: string[]): Options {
       o.model = m as ModelName;
     } else if (a === '--backend') {
       const b = value();
-      if (!['wasm', 'cpu', 'webgpu', 'tensorflow'].includes(b)) throw new Error(`backbone-forward: --backend must be wasm, cpu, webgpu or tensorflow, found ${b}`);
+      if (!['wasm', 'cpu', 'webgpu', 'tensorflow'].includes(b))
+        throw new Error(`backbone-forward: --backend must be wasm, cpu, webgpu or tensorflow, found ${b}`);
       o.backend = b as Backend;
     } else if (a === '--size') o.size = int(1);
     else if (a === '--threads') o.threads = int(1);
@@ -72,7 +73,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--taps') o.taps = int(1);
     else if (a === '--seed') o.seed = int(0);
     else if (a === '--profile') o.profile = true;
-    else throw new Error(`backbone-forward: unknown argument ${a} (expected --model, --size, --backend, --threads, --repeats, --batch, --taps, --seed, --profile)`);
+    else
+      throw new Error(
+        `backbone-forward: unknown argument ${a} (expected --model, --size, --backend, --threads, --repeats, --batch, --taps, --seed, --profile)`,
+      );
   }
   return o;
 }
@@ -223,7 +227,9 @@ export async function run(argv: string[]): Promise<void> {
   const leaked = tf.memory().numTensors - before;
   const steady = median(times);
   const rssGb = (process.resourceUsage().maxRSS * 1024) / 2 ** 30;
-  const load = loadavg().map((l) => l.toFixed(1)).join(' ');
+  const load = loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   console.log(`backbone-forward: ${o.model}, taps [${layers.join(', ')}], weights filled in ${fillS.toFixed(1)} s${flags ? `; wasm: ${flags}` : ''}`);
   const header = ['model', 'size', 'batch', 'backend', 'threads', 'tokens', 'GFLOP', 'first s', 'steady s', 'GFLOP/s', 'peak RSS GiB', 'load 1/5/15 min'];
   const row = [

@@ -47,7 +47,8 @@ interface Measured {
 
 function parseCase(s: string): Case {
   const m = /^([a-z0-9-]+)@(\d+)$/.exec(s);
-  if (!m || !MODELS.includes(m[1] as ModelName)) throw new Error(`encoders: a case is <model>@<size> with model one of ${MODELS.join(', ')}, found ${JSON.stringify(s)}`);
+  if (!m || !MODELS.includes(m[1] as ModelName))
+    throw new Error(`encoders: a case is <model>@<size> with model one of ${MODELS.join(', ')}, found ${JSON.stringify(s)}`);
   return { model: m[1] as ModelName, size: Number(m[2]) };
 }
 
@@ -85,9 +86,25 @@ async function child(c: Case, executor: 'tfjs-wasm' | 'onnx', threads: number, r
 
 function runChild(c: Case, executor: string, threads: number, repeats: number): Measured {
   const here = fileURLToPath(import.meta.url);
-  const r = spawnSync(process.execPath, [...process.execArgv, '--expose-gc', here, '--child', `${c.model}@${c.size}`, executor, String(threads), String(repeats)], { encoding: 'utf8', maxBuffer: 1 << 22 });
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (r.status !== 0 || !line) return { executor, threads, ms: NaN, firstMs: NaN, peakRssBytes: NaN, note: `failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' / ')}` };
+  const r = spawnSync(
+    process.execPath,
+    [...process.execArgv, '--expose-gc', here, '--child', `${c.model}@${c.size}`, executor, String(threads), String(repeats)],
+    { encoding: 'utf8', maxBuffer: 1 << 22 },
+  );
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
+  if (r.status !== 0 || !line)
+    return {
+      executor,
+      threads,
+      ms: NaN,
+      firstMs: NaN,
+      peakRssBytes: NaN,
+      note: `failed (exit ${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`,
+    };
   return JSON.parse(line) as Measured;
 }
 
@@ -100,7 +117,8 @@ function pytorch(c: Case, shapes: NonNullable<Measured['shapes']>, threads: numb
     failures.push(`${py}: ${probe.error ? probe.error.message : probe.stderr.trim().split('\n').pop()}`);
     return false;
   });
-  if (!python) return { rows: [], note: `PyTorch column skipped: no python3 that imports torch (${failures.join('; ')}). On Debian: apt-get install -y python3-torch` };
+  if (!python)
+    return { rows: [], note: `PyTorch column skipped: no python3 that imports torch (${failures.join('; ')}). On Debian: apt-get install -y python3-torch` };
   const spec = { ...shapes, size: c.size, threads, repeats };
   const script = join(dirname(fileURLToPath(import.meta.url)), 'encoders-reference.py');
   const r = spawnSync(python, [script, JSON.stringify(spec)], { encoding: 'utf8', maxBuffer: 1 << 20 });
@@ -133,8 +151,23 @@ export async function run(argv: string[]): Promise<void> {
   if (!Number.isInteger(allThreads) || allThreads < 1) throw new Error(`encoders: --threads must be an integer >= 1, found ${allThreads}`);
   const ort = loadOnnxRuntime();
   const threadCounts = [...new Set([1, allThreads])];
-  console.log(`encoders: ${cases.join(', ')}; ${cpus().length} cores; ONNX Runtime: ${ort.ok ? `onnxruntime-node ${ort.runtime.version}` : `skipped (${ort.reason})`}`);
-  const header = ['case', 'tokens', 'GFLOP', 'executor', 'threads', 'first ms', 'ms/image', 'GFLOP/s', 'weights GiB', 'peak RSS GiB', 'peak / weights', 'vs PyTorch best'];
+  console.log(
+    `encoders: ${cases.join(', ')}; ${cpus().length} cores; ONNX Runtime: ${ort.ok ? `onnxruntime-node ${ort.runtime.version}` : `skipped (${ort.reason})`}`,
+  );
+  const header = [
+    'case',
+    'tokens',
+    'GFLOP',
+    'executor',
+    'threads',
+    'first ms',
+    'ms/image',
+    'GFLOP/s',
+    'weights GiB',
+    'peak RSS GiB',
+    'peak / weights',
+    'vs PyTorch best',
+  ];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
   const notes: string[] = [];
   for (const spec of cases) {
@@ -152,7 +185,9 @@ export async function run(argv: string[]): Promise<void> {
     for (const r of rows) {
       if (r.note) notes.push(`${spec} ${r.executor}: ${r.note}`);
       const ratio = Number.isFinite(best) && Number.isFinite(r.ms) ? `${(best / r.ms).toFixed(2)}x` : '-';
-      lines.push(`| ${spec} | ${tokens} | ${gflop.toFixed(1)} | ${r.executor} | ${r.threads} | ${r.firstMs.toFixed(0)} | ${r.ms.toFixed(0)} | ${(gflop / (r.ms / 1000)).toFixed(1)} | ${(weightBytes / 2 ** 30).toFixed(2)} | ${(r.peakRssBytes / 2 ** 30).toFixed(2)} | ${(r.peakRssBytes / weightBytes).toFixed(2)}x | ${ratio} |`);
+      lines.push(
+        `| ${spec} | ${tokens} | ${gflop.toFixed(1)} | ${r.executor} | ${r.threads} | ${r.firstMs.toFixed(0)} | ${r.ms.toFixed(0)} | ${(gflop / (r.ms / 1000)).toFixed(1)} | ${(weightBytes / 2 ** 30).toFixed(2)} | ${(r.peakRssBytes / 2 ** 30).toFixed(2)} | ${(r.peakRssBytes / weightBytes).toFixed(2)}x | ${ratio} |`,
+      );
     }
   }
   console.log(lines.join('\n'));

@@ -74,7 +74,9 @@ export async function run(argv: string[]): Promise<void> {
   maps.dispose();
   let maxDiff = 0;
   for (let i = 0; i < dense.out.length; i++) maxDiff = Math.max(maxDiff, Math.abs(dense.out[i]! - taps.out[i]!));
-  console.log(`gaussian blur, sigma ${o.sigma}, truncate 4, [${o.batch}, ${o.size}, ${o.size}] on ${tf.getBackend()} (${o.threads} thread${o.threads === 1 ? '' : 's'}), median of ${o.repeats}`);
+  console.log(
+    `gaussian blur, sigma ${o.sigma}, truncate 4, [${o.batch}, ${o.size}, ${o.size}] on ${tf.getBackend()} (${o.threads} thread${o.threads === 1 ? '' : 's'}), median of ${o.repeats}`,
+  );
   console.log('| way | ms per batch |');
   console.log('|---|---|');
   console.log(`| dense reflect matrices (before) | ${dense.ms.toFixed(0)} |`);

@@ -73,7 +73,12 @@ function vitLEntries(blocks: number, format: Args['format']): HeaderEntry[] {
   for (let i = 0; i < blocks; i++) {
     const p = `vision_model.encoder.layers.${i}`;
     for (const q of ['k', 'v', 'q']) out.push(e(`${p}.self_attn.${q}_proj.weight`, [W, W]), e(`${p}.self_attn.${q}_proj.bias`, [W]));
-    out.push(e(`${p}.self_attn.out_proj.weight`, [W, W]), e(`${p}.self_attn.out_proj.bias`, [W]), e(`${p}.layer_norm1.weight`, [W]), e(`${p}.layer_norm1.bias`, [W]));
+    out.push(
+      e(`${p}.self_attn.out_proj.weight`, [W, W]),
+      e(`${p}.self_attn.out_proj.bias`, [W]),
+      e(`${p}.layer_norm1.weight`, [W]),
+      e(`${p}.layer_norm1.bias`, [W]),
+    );
     out.push(e(`${p}.mlp.fc1.weight`, [4 * W, W]), e(`${p}.mlp.fc1.bias`, [4 * W]), e(`${p}.mlp.fc2.weight`, [W, 4 * W]), e(`${p}.mlp.fc2.bias`, [W]));
     out.push(e(`${p}.layer_norm2.weight`, [W]), e(`${p}.layer_norm2.bias`, [W]));
   }
@@ -181,7 +186,7 @@ export async function run(argv: string[]): Promise<void> {
       ['tensors / parameters', `${report.loaded.length} / ${(params / 1e6).toFixed(1)} M`],
       ['write time (streamed)', `${(writeMs / 1000).toFixed(2)} s`],
       ['build store (zeros)', `${(buildMs / 1000).toFixed(2)} s`],
-      ['load time', `${(loadMs / 1000).toFixed(2)} s (${((sizeBytes / MB) / (loadMs / 1000)).toFixed(0)} MB/s)`],
+      ['load time', `${(loadMs / 1000).toFixed(2)} s (${(sizeBytes / MB / (loadMs / 1000)).toFixed(0)} MB/s)`],
       ['RSS before store', fmt(baseline)],
       ['RSS after store build', fmt(afterBuild)],
       ['RSS after load', fmt(afterLoad)],

@@ -41,15 +41,18 @@ function parseArgs(args: string[]): Options {
 function makeMaps(o: Options): { maps: Float32Array; masks: Uint8Array } {
   const rng = new Rng(o.seed);
   const r = (): number => rng.uniform();
-  const S = o.size, per = S * S;
+  const S = o.size,
+    per = S * S;
   const maps = new Float32Array(o.maps * per);
   const masks = new Uint8Array(o.maps * per);
   const field = new Float32Array(per);
   for (let n = 0; n < o.maps; n++) {
     field.fill(0);
     const bump = (cx: number, cy: number, rx: number, ry: number, amp: number, mark: boolean): void => {
-      const x0 = Math.max(0, Math.floor(cx - 2 * rx)), x1 = Math.min(S - 1, Math.ceil(cx + 2 * rx));
-      const y0 = Math.max(0, Math.floor(cy - 2 * ry)), y1 = Math.min(S - 1, Math.ceil(cy + 2 * ry));
+      const x0 = Math.max(0, Math.floor(cx - 2 * rx)),
+        x1 = Math.min(S - 1, Math.ceil(cx + 2 * rx));
+      const y0 = Math.max(0, Math.floor(cy - 2 * ry)),
+        y1 = Math.min(S - 1, Math.ceil(cy + 2 * ry));
       for (let y = y0; y <= y1; y++) {
         for (let x = x0; x <= x1; x++) {
           const d = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2;
@@ -64,12 +67,18 @@ function makeMaps(o: Options): { maps: Float32Array; masks: Uint8Array } {
     }
     for (let j = 0; j < 3; j++) bump(r() * S, r() * S, 5 + r() * 20, 5 + r() * 20, 2.5 * r(), false);
     // smooth noise: a coarse random grid, bilinearly upsampled, plus fine noise
-    const G = 16, grid = Float32Array.from({ length: (G + 1) * (G + 1) }, () => r() - 0.5);
+    const G = 16,
+      grid = Float32Array.from({ length: (G + 1) * (G + 1) }, () => r() - 0.5);
     for (let y = 0; y < S; y++) {
-      const gy = (y / S) * G, iy = Math.floor(gy), fy = gy - iy;
+      const gy = (y / S) * G,
+        iy = Math.floor(gy),
+        fy = gy - iy;
       for (let x = 0; x < S; x++) {
-        const gx = (x / S) * G, ix = Math.floor(gx), fx = gx - ix;
-        const g = (grid[iy * (G + 1) + ix]! * (1 - fx) + grid[iy * (G + 1) + ix + 1]! * fx) * (1 - fy) +
+        const gx = (x / S) * G,
+          ix = Math.floor(gx),
+          fx = gx - ix;
+        const g =
+          (grid[iy * (G + 1) + ix]! * (1 - fx) + grid[iy * (G + 1) + ix + 1]! * fx) * (1 - fy) +
           (grid[(iy + 1) * (G + 1) + ix]! * (1 - fx) + grid[(iy + 1) * (G + 1) + ix + 1]! * fx) * fy;
         const v = field[y * S + x]! + 2 * g + 0.3 * (r() - 0.5) - 2.5;
         maps[n * per + y * S + x] = 1 / (1 + Math.exp(-v));
@@ -87,7 +96,8 @@ function makeImageScores(o: Options): { labels: Uint8Array; scores: Float32Array
 }
 
 function best<T>(repeats: number, fn: () => T): { value: T; seconds: number } {
-  let t = Infinity, value!: T;
+  let t = Infinity,
+    value!: T;
   for (let i = 0; i < repeats; i++) {
     const t0 = performance.now();
     value = fn();
@@ -109,8 +119,11 @@ function findPython(): { python?: string; why: string } {
 
 export async function run(args: string[]): Promise<void> {
   const o = parseArgs(args);
-  const S = o.size, per = S * S;
-  console.log(`metrics benchmark: ${o.maps} maps of ${S} x ${S} (${((o.maps * per) / 1e6).toFixed(1)} M pixels), ${o.images} image scores, best of ${o.repeats}`);
+  const S = o.size,
+    per = S * S;
+  console.log(
+    `metrics benchmark: ${o.maps} maps of ${S} x ${S} (${((o.maps * per) / 1e6).toFixed(1)} M pixels), ${o.images} image scores, best of ${o.repeats}`,
+  );
   const { maps, masks } = makeMaps(o);
   const { labels, scores } = makeImageScores(o);
   const build = (n = o.maps): PixelSet => new PixelSet('bench').addBatch(maps.subarray(0, n * per), masks.subarray(0, n * per), [n, S, S]);
@@ -210,6 +223,8 @@ export async function run(args: string[]): Promise<void> {
     const aup = ref['aupro_mvtec@0.3']!.seconds / ours['aupro_mvtec@0.3']!.seconds;
     const auroc = ref.pixel_auroc!.seconds / ours.pixel_auroc!.seconds;
     const ap = ref.pixel_ap!.seconds / ours.pixel_ap!.seconds;
-    console.log(`targets: AUPRO >= 10x MVTec-style: ${aup.toFixed(1)}x ${aup >= 10 ? 'met' : 'NOT met'}; pixel AUROC >= sklearn: ${auroc.toFixed(1)}x ${auroc >= 1 ? 'met' : 'NOT met'}; pixel AP >= sklearn: ${ap.toFixed(1)}x ${ap >= 1 ? 'met' : 'NOT met'}`);
+    console.log(
+      `targets: AUPRO >= 10x MVTec-style: ${aup.toFixed(1)}x ${aup >= 10 ? 'met' : 'NOT met'}; pixel AUROC >= sklearn: ${auroc.toFixed(1)}x ${auroc >= 1 ? 'met' : 'NOT met'}; pixel AP >= sklearn: ${ap.toFixed(1)}x ${ap >= 1 ? 'met' : 'NOT met'}`,
+    );
   }
 }

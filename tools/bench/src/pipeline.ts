@@ -23,7 +23,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, formatImageSize, imageHW, sameImageSize } from '@hgm/tensor';
 import { initNodeBackend, webgpuDeviceInfo } from '@hgm/tensor/node';
 import { loadClipTokenizer } from '@hgm/backbone/node';
-import { PAPER_CONFIG, TINY_CONFIG, buildRandomModel, mergeConfigInput, disposeVisionFeatures, disposeDualAnchorOutput, gaussianBlur, type DualAnchorConfigInput, type DualAnchorModel, type VisionFeatures } from '@hgm/dual-anchor';
+import {
+  PAPER_CONFIG,
+  TINY_CONFIG,
+  buildRandomModel,
+  mergeConfigInput,
+  disposeVisionFeatures,
+  disposeDualAnchorOutput,
+  gaussianBlur,
+  type DualAnchorConfigInput,
+  type DualAnchorModel,
+  type VisionFeatures,
+} from '@hgm/dual-anchor';
 
 type Backend = 'webgpu' | 'wasm' | 'cpu' | 'tensorflow';
 
@@ -68,8 +79,7 @@ function parseArgs(argv: string[]): Options {
       const f = value();
       if (f !== 'encoder' && f !== 'random') throw new Error(`pipeline: --features must be encoder or random, found ${f}`);
       o.features = f;
-    }
-    else if (a === '--train-batch') o.trainBatch = int(value(), 0);
+    } else if (a === '--train-batch') o.trainBatch = int(value(), 0);
     else if (a === '--repeats') o.repeats = int(value(), 1);
     else if (a === '--seed') o.seed = int(value(), 0);
     else throw new Error(`pipeline: unknown argument ${a} (expected --model, --size, --backend, --batches, --train-batch, --features, --repeats, --seed)`);
@@ -136,11 +146,17 @@ export async function run(argv: string[]): Promise<void> {
   const gpu = webgpuDeviceInfo();
   const adapter = report.chosen === 'webgpu' && gpu ? `${gpu.adapter}` : report.providedBy;
   const software = /llvmpipe|lavapipe|swiftshader/i.test(adapter);
-  console.log(`pipeline: ${model.config.name ?? o.model} at ${formatImageSize(size)} px${!sameImageSize(size, base.imageSize ?? size) ? ` (the real size is ${formatImageSize(base.imageSize ?? size)} px)` : ''}, seeded random weights`);
+  console.log(
+    `pipeline: ${model.config.name ?? o.model} at ${formatImageSize(size)} px${!sameImageSize(size, base.imageSize ?? size) ? ` (the real size is ${formatImageSize(base.imageSize ?? size)} px)` : ''}, seeded random weights`,
+  );
   console.log(`backend: ${report.chosen} (${report.providedBy}); adapter: ${adapter}${software ? ' (software: a CPU, not a GPU)' : ''}`);
   if (report.chosen === 'webgpu' && gpu) {
-    console.log(`shader-f16: ${gpu.shaderF16 ? 'offered by the adapter' : 'not offered'}; ran: ${gpu.precision} (tfjs-backend-webgpu 4.22 has no half-precision path)`);
-    console.log(`storage binding: ${gpu.limits.maxStorageBufferBindingSize} bytes (maxStorageBufferBindingSize); split above it: token-embedding gather, attention, MLP`);
+    console.log(
+      `shader-f16: ${gpu.shaderF16 ? 'offered by the adapter' : 'not offered'}; ran: ${gpu.precision} (tfjs-backend-webgpu 4.22 has no half-precision path)`,
+    );
+    console.log(
+      `storage binding: ${gpu.limits.maxStorageBufferBindingSize} bytes (maxStorageBufferBindingSize); split above it: token-embedding gather, attention, MLP`,
+    );
   }
   console.log(`model built with seeded random weights in ${(buildMs / 1000).toFixed(1)} s`);
   const rng = new Rng(o.seed + 1);
@@ -175,20 +191,25 @@ export async function run(argv: string[]): Promise<void> {
         disposeDualAnchorOutput(out);
       });
       pixels.dispose();
-      console.log(`| ${b} | ${encoder.toFixed(1)} | ${head.toFixed(1)} | ${blur.toFixed(1)} | ${forward.toFixed(1)} | ${(forward / b).toFixed(1)} | ${((1000 * b) / forward).toFixed(2)} |`);
+      console.log(
+        `| ${b} | ${encoder.toFixed(1)} | ${head.toFixed(1)} | ${blur.toFixed(1)} | ${forward.toFixed(1)} | ${(forward / b).toFixed(1)} | ${((1000 * b) / forward).toFixed(2)} |`,
+      );
     }
   }
   if (o.trainBatch > 0) {
     const b = o.trainBatch;
     const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, height, width], 0, 1, 'float32', o.seed + 3), 0.9), 'float32') as tf.Tensor3D);
-    const labels = tf.tensor1d(Array.from({ length: b }, (_, i) => i % 2), 'int32');
+    const labels = tf.tensor1d(
+      Array.from({ length: b }, (_, i) => i % 2),
+      'int32',
+    );
     const features =
       o.features === 'random'
         ? randomFeatures(model, b, height, width, o.seed + 4)
-        : tf.tidy(() => {
+        : (tf.tidy(() => {
             const pixels = tf.randomUniform([b, 3, height, width], -1, 1, 'float32', o.seed + 2) as tf.Tensor4D;
             return model.encodeVision(pixels) as unknown as tf.TensorContainer;
-          }) as unknown as VisionFeatures;
+          }) as unknown as VisionFeatures);
     const optimizer = tf.train.adam(1e-3, 0.5, 0.999);
     const step = await time(o.repeats, async () => {
       const lf = model.lossFunction({ features, masks, labels }, { rng });

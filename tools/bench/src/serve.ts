@@ -29,7 +29,10 @@ const MODELS: Record<string, DualAnchorConfigInput> = {
   tiny: TINY_CONFIG,
   'vit-b': mergeConfigInput(TINY_CONFIG, {
     name: 'dual-anchor ViT-B/16 (random weights)',
-    backbone: { kind: 'dinov3', config: { imgSize: 224, patchSize: 16, embedDim: 768, depth: 12, numHeads: 12, numStorageTokens: 4, preprocess: { size: 224 } as never } },
+    backbone: {
+      kind: 'dinov3',
+      config: { imgSize: 224, patchSize: 16, embedDim: 768, depth: 12, numHeads: 12, numStorageTokens: 4, preprocess: { size: 224 } as never },
+    },
     layers: [4, 8, 11],
     imageSize: 224,
   }),
@@ -50,7 +53,8 @@ function parseArgs(argv: string[]): Options {
     if (v === undefined) throw new Error(`serve: ${a} needs a value`);
     if (a === '--models') {
       o.models = v.split(',');
-      for (const m of o.models) if (!MODELS[m]) throw new Error(`serve: --models: unknown model ${JSON.stringify(m)}, expected ${Object.keys(MODELS).join(', ')}`);
+      for (const m of o.models)
+        if (!MODELS[m]) throw new Error(`serve: --models: unknown model ${JSON.stringify(m)}, expected ${Object.keys(MODELS).join(', ')}`);
     } else if (a === '--connections') {
       o.connections = v.split(',').map(Number);
       if (o.connections.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`serve: --connections must be positive integers, found ${v}`);
@@ -82,11 +86,35 @@ function testImage(size: ImageSize): Uint8Array {
 }
 
 async function startServer(checkpoint: string, backend: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--conditions=@hgm/source', '--import', 'tsx', join(repoRoot, 'apps/cli/src/main.ts'), 'serve', '--checkpoint', checkpoint, '--host', '127.0.0.1', '--port', '0', '--backend', backend, '--log-level', 'error', '--max-queue', '256', '--timeout-ms', '120000'], {
-    cwd: repoRoot,
-    env: { ...process.env, HGM_OFFLINE: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=@hgm/source',
+      '--import',
+      'tsx',
+      join(repoRoot, 'apps/cli/src/main.ts'),
+      'serve',
+      '--checkpoint',
+      checkpoint,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--backend',
+      backend,
+      '--log-level',
+      'error',
+      '--max-queue',
+      '256',
+      '--timeout-ms',
+      '120000',
+    ],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, HGM_OFFLINE: '1' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let text = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`hgm serve did not start within 300 s:\n${text}`)), 300_000);
@@ -143,7 +171,15 @@ export async function run(argv: string[]): Promise<void> {
         for (const connections of o.connections) {
           const batchesBefore = await metric(url, 'hgm_batch_size_count');
           const imagesBefore = await metric(url, 'hgm_batch_size_sum');
-          const r = await autocannon({ url: `${url}/v1/detect`, method: 'POST', body, headers: { 'content-type': 'image/png' }, connections, duration: o.duration, timeout: 120 });
+          const r = await autocannon({
+            url: `${url}/v1/detect`,
+            method: 'POST',
+            body,
+            headers: { 'content-type': 'image/png' },
+            connections,
+            duration: o.duration,
+            timeout: 120,
+          });
           const batches = (await metric(url, 'hgm_batch_size_count')) - batchesBefore;
           const images = (await metric(url, 'hgm_batch_size_sum')) - imagesBefore;
           const rss = await metric(url, 'hgm_process_resident_memory_bytes');

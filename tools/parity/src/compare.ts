@@ -32,7 +32,14 @@ export async function compareOutput(
   }
   const aShape = actual instanceof tf.Tensor ? [...actual.shape] : actual.shape;
   if (aShape.length !== expected.shape.length || aShape.some((d, i) => d !== expected.shape[i])) {
-    return { name, shape: expected.shape, maxAbsError: NaN, maxRelError: NaN, ok: false, note: `shape [${aShape.join(', ')}], expected [${expected.shape.join(', ')}]` };
+    return {
+      name,
+      shape: expected.shape,
+      maxAbsError: NaN,
+      maxRelError: NaN,
+      ok: false,
+      note: `shape [${aShape.join(', ')}], expected [${expected.shape.join(', ')}]`,
+    };
   }
   const data = actual instanceof tf.Tensor ? await actual.data() : actual.data;
   const r = compareClose(data as ArrayLike<number>, expected.data as ArrayLike<number>, tol);
@@ -40,12 +47,24 @@ export async function compareOutput(
 }
 
 /** Compares exact values (integers, token ids, strings). */
-export function compareExact(name: string, actual: readonly unknown[] | undefined, expected: readonly unknown[], shape: number[] = [expected.length]): ParityRow {
+export function compareExact(
+  name: string,
+  actual: readonly unknown[] | undefined,
+  expected: readonly unknown[],
+  shape: number[] = [expected.length],
+): ParityRow {
   if (actual === undefined) return { name, shape, maxAbsError: NaN, maxRelError: NaN, ok: false, note: 'no counterpart produced' };
   let mismatches = 0;
   const n = Math.max(actual.length, expected.length);
   for (let i = 0; i < n; i++) if (JSON.stringify(actual[i]) !== JSON.stringify(expected[i])) mismatches++;
-  return { name, shape, maxAbsError: mismatches === 0 ? 0 : NaN, maxRelError: mismatches === 0 ? 0 : NaN, ok: mismatches === 0, ...(mismatches ? { note: `${mismatches} of ${n} differ` } : {}) };
+  return {
+    name,
+    shape,
+    maxAbsError: mismatches === 0 ? 0 : NaN,
+    maxRelError: mismatches === 0 ? 0 : NaN,
+    ok: mismatches === 0,
+    ...(mismatches ? { note: `${mismatches} of ${n} differ` } : {}),
+  };
 }
 
 /** Compares two scalars (e.g. a metric value) with an absolute and relative tolerance. */

@@ -15,7 +15,11 @@ export function onnxClipEncoder(model: ClipModel, layers: readonly number[]): On
 /** `ClipVisionTransformer.forward(pixels, { layers, hiddenStates: true })` run by the graph. */
 export function onnxClipForward(onnx: OnnxImageEncoder, model: ClipModel, pixels: tf.Tensor4D, layers: readonly number[]): ClipVisionOutput {
   const firstVV = model.config.vision.layers - model.vision.vvAttentionBlocks;
-  const names = ['image_embeds', 'global_feature', ...layers.flatMap((l) => [`patch_features.${l}`, `hidden.${l}`, ...(l >= firstVV ? [`hidden_vv.${l}`] : [])])];
+  const names = [
+    'image_embeds',
+    'global_feature',
+    ...layers.flatMap((l) => [`patch_features.${l}`, `hidden.${l}`, ...(l >= firstVV ? [`hidden_vv.${l}`] : [])]),
+  ];
   const out = onnx.run(pixels, names);
   const p = model.config.vision.patchSize;
   return {

@@ -46,9 +46,8 @@ export async function runParity(root: string, onFixture?: (r: FixtureResult) => 
     } else {
       try {
         const rows = await runner.runFixture(fx, options);
-        result = rows.length === 0
-          ? { folder: fx.folder, kind: fx.kind, rows, error: 'the runner compared nothing' }
-          : { folder: fx.folder, kind: fx.kind, rows };
+        result =
+          rows.length === 0 ? { folder: fx.folder, kind: fx.kind, rows, error: 'the runner compared nothing' } : { folder: fx.folder, kind: fx.kind, rows };
       } catch (e) {
         result = { folder: fx.folder, kind: fx.kind, rows: [], error: (e as Error).stack ?? String(e) };
       }

@@ -7,9 +7,29 @@
 import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { readDatasetFromDisk, writeSyntheticDataset, nodeFileSystem, TEXTURE_DOMAINS, SYNTHETIC_DOMAINS, ANOMALY_KINDS, type SyntheticDomain, type DatasetSample } from '@hgm/data/node';
+import {
+  readDatasetFromDisk,
+  writeSyntheticDataset,
+  nodeFileSystem,
+  TEXTURE_DOMAINS,
+  SYNTHETIC_DOMAINS,
+  ANOMALY_KINDS,
+  type SyntheticDomain,
+  type DatasetSample,
+} from '@hgm/data/node';
 import { atomicWriteFile } from '@hgm/tensor/node';
-import { describeScale, evaluate, evaluationMarkdown, renderReport, formatDuration, type EvaluationExample, type EvaluationResult, type MetricCell, type ReportTable, type StepRecord } from '@hgm/engine/node';
+import {
+  describeScale,
+  evaluate,
+  evaluationMarkdown,
+  renderReport,
+  formatDuration,
+  type EvaluationExample,
+  type EvaluationResult,
+  type MetricCell,
+  type ReportTable,
+  type StepRecord,
+} from '@hgm/engine/node';
 import type { DualAnchorConfigInput } from '@hgm/dual-anchor';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
@@ -85,7 +105,10 @@ const pct = (c: MetricCell | undefined): string | number => (c && 'value' in c ?
 const value = (c: MetricCell | undefined): number | undefined => (c && 'value' in c ? c.value : undefined);
 
 function meanOf(r: EvaluationResult, categories: readonly string[], metric: string): number | undefined {
-  const vals = r.categories.filter((c) => categories.includes(c.category)).map((c) => value(c.metrics[metric])).filter((v): v is number => v !== undefined);
+  const vals = r.categories
+    .filter((c) => categories.includes(c.category))
+    .map((c) => value(c.metrics[metric]))
+    .filter((v): v is number => v !== undefined);
   return vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : undefined;
 }
 
@@ -107,11 +130,29 @@ export async function runDemo(flags: Record<string, unknown>, ctx: CommandContex
   const cacheDir = join(outDir, 'cache');
   const checkpointDir = join(outDir, 'checkpoint');
 
-  ctx.info(`generating synthetic images (${o.size} px): auxiliary set ${o.trainDomains.join(', ')}; evaluation set ${[...o.trainDomains, ...o.unseenDomains].join(', ')}`);
+  ctx.info(
+    `generating synthetic images (${o.size} px): auxiliary set ${o.trainDomains.join(', ')}; evaluation set ${[...o.trainDomains, ...o.unseenDomains].join(', ')}`,
+  );
   await rm(dataDir, { recursive: true, force: true });
   const kinds = [...ANOMALY_KINDS];
-  await writeSyntheticDataset(auxDir, { seed: `demo-auxiliary-${o.seed}`, size: o.size, domains: o.trainDomains as SyntheticDomain[], kinds, trainGood: 0, testGood: o.trainGood, testPerKind: o.trainPerKind });
-  await writeSyntheticDataset(evalDir, { seed: `demo-evaluation-${o.seed}`, size: o.size, domains: [...o.trainDomains, ...o.unseenDomains] as SyntheticDomain[], kinds, trainGood: 0, testGood: o.evalGood, testPerKind: o.evalPerKind });
+  await writeSyntheticDataset(auxDir, {
+    seed: `demo-auxiliary-${o.seed}`,
+    size: o.size,
+    domains: o.trainDomains as SyntheticDomain[],
+    kinds,
+    trainGood: 0,
+    testGood: o.trainGood,
+    testPerKind: o.trainPerKind,
+  });
+  await writeSyntheticDataset(evalDir, {
+    seed: `demo-evaluation-${o.seed}`,
+    size: o.size,
+    domains: [...o.trainDomains, ...o.unseenDomains] as SyntheticDomain[],
+    kinds,
+    trainGood: 0,
+    testGood: o.evalGood,
+    testPerKind: o.evalPerKind,
+  });
   const trainSamples = (await readDatasetFromDisk(auxDir, { format: 'mvtec' })).samples;
   const evalSamples = (await readDatasetFromDisk(evalDir, { format: 'mvtec' })).samples;
   const count = (s: DatasetSample[]) => `${s.length} images (${s.filter((x) => x.label === 1).length} anomalous)`;
@@ -124,14 +165,37 @@ export async function runDemo(flags: Record<string, unknown>, ctx: CommandContex
     const before = await evaluate({ model, samples: evalSamples, fs: nodeFileSystem, featureCacheDir: cacheDir, batchSize: 16, onProgress: ctx.progress });
     ctx.info(`training ${o.epochs} epochs (batch ${o.batchSize}, learning rate ${o.lr})`);
     const result = await trainWithInterrupt(ctx, (signal) =>
-      train({ model, samples: trainSamples, fs: nodeFileSystem, outDir: checkpointDir, featureCacheDir: cacheDir, epochs: o.epochs, batchSize: o.batchSize, adam: { learningRate: o.lr }, seed: o.seed, resume: false, onProgress: ctx.progress, signal }),
+      train({
+        model,
+        samples: trainSamples,
+        fs: nodeFileSystem,
+        outDir: checkpointDir,
+        featureCacheDir: cacheDir,
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        adam: { learningRate: o.lr },
+        seed: o.seed,
+        resume: false,
+        onProgress: ctx.progress,
+        signal,
+      }),
     );
     if (result.interrupted) {
       ctx.io.stderr.write(`interrupted: the demo trains from scratch each time; the partial checkpoint is in ${checkpointDir}\n`);
       return EXIT.interrupted;
     }
     ctx.info('evaluating the trained model');
-    const after = await evaluate({ model, samples: evalSamples, fs: nodeFileSystem, featureCacheDir: cacheDir, outDir, saveMaps: true, batchSize: 16, keepExamples: EXAMPLE_POOL, onProgress: ctx.progress });
+    const after = await evaluate({
+      model,
+      samples: evalSamples,
+      fs: nodeFileSystem,
+      featureCacheDir: cacheDir,
+      outDir,
+      saveMaps: true,
+      batchSize: 16,
+      keepExamples: EXAMPLE_POOL,
+      onProgress: ctx.progress,
+    });
     model.scoreSource = 'text-only';
     const textOnly = await evaluate({ model, samples: evalSamples, fs: nodeFileSystem, featureCacheDir: cacheDir, batchSize: 16, metrics: ['image_auroc'] });
     model.scoreSource = 'configured';
@@ -172,8 +236,14 @@ export async function runDemo(flags: Record<string, unknown>, ctx: CommandContex
         caption: `${e.category}${o.unseenDomains.includes(e.category) ? ' (unseen)' : ''} / ${e.sample.defectType} - score ${e.score.toFixed(3)}`,
         images: [dataUrl(e.input), dataUrl(e.groundTruth), dataUrl(e.heatmap), dataUrl(e.overlay)],
       })),
-      colorScale: { min: after.mapScale.min, max: after.mapScale.max, label: `${describeScale(after.mapScale)} (maps/colorbar.png; --map-scale run in eval and detect spans the run's own range)` },
-      footer: [`Files: metrics.md, metrics.csv, metrics.json, scores.csv, maps/ (a heat map and an overlay per evaluation image, and colorbar.png, their colour scale), checkpoint/ (model.safetensors, checkpoint.safetensors, history.json), data/ (the generated images).`],
+      colorScale: {
+        min: after.mapScale.min,
+        max: after.mapScale.max,
+        label: `${describeScale(after.mapScale)} (maps/colorbar.png; --map-scale run in eval and detect spans the run's own range)`,
+      },
+      footer: [
+        `Files: metrics.md, metrics.csv, metrics.json, scores.csv, maps/ (a heat map and an overlay per evaluation image, and colorbar.png, their colour scale), checkpoint/ (model.safetensors, checkpoint.safetensors, history.json), data/ (the generated images).`,
+      ],
       commands: { title: 'To run the real model (DINOv3 ViT-L/16 + CLIP ViT-L/14-336 text tower), from the repository root:', lines: realModel },
     });
     await atomicWriteFile(reportPath, html);
@@ -207,7 +277,11 @@ export async function runDemo(flags: Record<string, unknown>, ctx: CommandContex
         evaluationMarkdown(after),
         `training domains (${o.trainDomains.join(', ')}), held-out images: image AUROC ${fmt(trainAuroc)} (untrained ${fmt(meanOf(before, o.trainDomains, 'image_auroc'))}), pixel AUROC ${fmt(meanOf(after, o.trainDomains, 'pixel_auroc'))}`,
         `unseen domain${o.unseenDomains.length > 1 ? 's' : ''} (${o.unseenDomains.join(', ')}): image AUROC ${fmt(unseenAuroc)}, pixel AUROC ${fmt(meanOf(after, o.unseenDomains, 'pixel_auroc'))}`,
-        o.requireAuroc <= 0 ? 'check off (--require-auroc 0)' : learned ? `check passed: training-domain image AUROC ${fmt(trainAuroc)} >= ${o.requireAuroc}: the model learned` : `check FAILED: training-domain image AUROC ${fmt(trainAuroc)} < ${o.requireAuroc}`,
+        o.requireAuroc <= 0
+          ? 'check off (--require-auroc 0)'
+          : learned
+            ? `check passed: training-domain image AUROC ${fmt(trainAuroc)} >= ${o.requireAuroc}: the model learned`
+            : `check FAILED: training-domain image AUROC ${fmt(trainAuroc)} < ${o.requireAuroc}`,
         '',
         `report:     ${rel(reportPath)}`,
         `metrics:    ${rel(join(outDir, 'metrics.md'))} (.csv, .json), scores.csv, maps/`,
@@ -258,7 +332,15 @@ function resultsTable(after: EvaluationResult, before: EvaluationResult, textOnl
   const find = (r: EvaluationResult, cat: string) => r.categories.find((c) => c.category === cat);
   for (const c of after.categories) {
     const role = trainDomains.includes(c.category) ? 'trained' : 'unseen';
-    rows.push([c.category, role, String(c.images), String(c.anomalous), ...metrics.map((m) => pct(c.metrics[m])), pct(find(textOnly, c.category)?.metrics['image_auroc']), pct(find(before, c.category)?.metrics['image_auroc'])]);
+    rows.push([
+      c.category,
+      role,
+      String(c.images),
+      String(c.anomalous),
+      ...metrics.map((m) => pct(c.metrics[m])),
+      pct(find(textOnly, c.category)?.metrics['image_auroc']),
+      pct(find(before, c.category)?.metrics['image_auroc']),
+    ]);
   }
   const groups: [string, string[]][] = [
     ['mean, trained domains', after.categories.map((c) => c.category).filter((c) => trainDomains.includes(c))],
@@ -268,11 +350,32 @@ function resultsTable(after: EvaluationResult, before: EvaluationResult, textOnl
     if (cats.length === 0) continue;
     const m = (r: EvaluationResult, metric: string) => meanOf(r, cats, metric) ?? 'n/a';
     const imgs = after.categories.filter((c) => cats.includes(c.category));
-    rows.push([label, '', String(imgs.reduce((a, c) => a + c.images, 0)), String(imgs.reduce((a, c) => a + c.anomalous, 0)), ...metrics.map((x) => m(after, x)), m(textOnly, 'image_auroc'), m(before, 'image_auroc')]);
+    rows.push([
+      label,
+      '',
+      String(imgs.reduce((a, c) => a + c.images, 0)),
+      String(imgs.reduce((a, c) => a + c.anomalous, 0)),
+      ...metrics.map((x) => m(after, x)),
+      m(textOnly, 'image_auroc'),
+      m(before, 'image_auroc'),
+    ]);
   }
   return {
     title: 'Results (zero-shot protocol)',
-    columns: ['category', 'domain', 'images', 'anomalous', 'image AUROC', 'image AP', 'image F1-max', 'pixel AUROC', 'pixel AP', 'AUPRO@0.3', 'image AUROC, prompt score', 'image AUROC, untrained'],
+    columns: [
+      'category',
+      'domain',
+      'images',
+      'anomalous',
+      'image AUROC',
+      'image AP',
+      'image F1-max',
+      'pixel AUROC',
+      'pixel AP',
+      'AUPRO@0.3',
+      'image AUROC, prompt score',
+      'image AUROC, untrained',
+    ],
     rows,
     note: 'Values are fractions (1 = perfect, 0.5 = chance for AUROC). Domain "trained": held-out images of a training domain; "unseen": a domain never trained on. "untrained": the same model before training (learnable parts at their initialisation). AUPRO integrates the per-region overlap up to a false-positive rate of 0.3, normalised.',
   };
@@ -286,7 +389,9 @@ function lossSeries(history: readonly StepRecord[]): { name: string; values: num
 export function registerDemo(program: Command, action: ActionFactory): void {
   program
     .command('demo')
-    .description('offline demo: synthetic images, train the tiny model, evaluate zero-shot, write an HTML report (a few minutes on 2 cores; nothing downloaded)')
+    .description(
+      'offline demo: synthetic images, train the tiny model, evaluate zero-shot, write an HTML report (a few minutes on 2 cores; nothing downloaded)',
+    )
     .option('--out <dir>', 'output folder (default out/demo)')
     .option('--epochs <n>', `epochs (default ${DEMO_DEFAULTS.epochs})`)
     .option('--size <px>', `image side, a multiple of 8 (default ${DEMO_DEFAULTS.size})`)
@@ -304,6 +409,9 @@ export function registerDemo(program: Command, action: ActionFactory): void {
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--json', 'print the summary as JSON on stdout')
     .option('--verbose', 'more detail')
-    .addHelpText('after', '\nA quick smoke run: hgm demo --epochs 1 --size 32 --train-good 2 --train-per-kind 1 --eval-good 2 --eval-per-kind 1 --require-auroc 0')
+    .addHelpText(
+      'after',
+      '\nA quick smoke run: hgm demo --epochs 1 --size 32 --train-good 2 --train-per-kind 1 --eval-good 2 --eval-per-kind 1 --require-auroc 0',
+    )
     .action(action('demo', runDemo));
 }

@@ -103,7 +103,24 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
     if (r.skipped.length > 0) lines.push(`skipped ${r.skipped.length} unreadable image${r.skipped.length === 1 ? '' : 's'}`);
     lines.push(`written: ${r.scoresJson}, ${r.scoresCsv}, maps in ${outDir}/maps/ (${describeScale(r.scale)}: ${r.colorBar})`);
     if (o.threshold !== undefined) lines.push(`${anomalous} of ${r.detections.length} anomalous at threshold ${o.threshold}`);
-    ctx.result({ command: 'detect', backend: backend.chosen, mapScale: r.scale, executor: executor.executor, ...(executor.reason ? { executorReason: executor.reason } : {}), checkpoint: info.path, out: outDir, threshold: o.threshold ?? null, anomalous, detections: r.detections, skipped: r.skipped, scoresJson: r.scoresJson, scoresCsv: r.scoresCsv }, lines.join('\n'));
+    ctx.result(
+      {
+        command: 'detect',
+        backend: backend.chosen,
+        mapScale: r.scale,
+        executor: executor.executor,
+        ...(executor.reason ? { executorReason: executor.reason } : {}),
+        checkpoint: info.path,
+        out: outDir,
+        threshold: o.threshold ?? null,
+        anomalous,
+        detections: r.detections,
+        skipped: r.skipped,
+        scoresJson: r.scoresJson,
+        scoresCsv: r.scoresCsv,
+      },
+      lines.join('\n'),
+    );
     return o.failOnAnomaly && anomalous > 0 ? EXIT.failed : EXIT.ok;
   } finally {
     executor?.dispose();
@@ -114,7 +131,8 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
 /** `detect --queue`: one job per image for the workers, then the results collected as a local run writes them. */
 async function runQueuedDetect(o: DetectOptionsCli, images: string[], outDir: string, ctx: CommandContext): Promise<number> {
   const { Queue } = await import('bullmq');
-  const { DETECT_QUEUE, JOB_ATTEMPTS, collectDetectJobs, modelFingerprint, redisConnection, submitDetectJobs, writeCollected } = await import('../queue/detect-jobs');
+  const { DETECT_QUEUE, JOB_ATTEMPTS, collectDetectJobs, modelFingerprint, redisConnection, submitDetectJobs, writeCollected } =
+    await import('../queue/detect-jobs');
   const connection = redisConnection(o.queue!);
   const path = await checkpointPath(o.checkpoint!);
   await readSavedModel(path);
@@ -122,7 +140,9 @@ async function runQueuedDetect(o: DetectOptionsCli, images: string[], outDir: st
   const queue = new Queue<DetectJobData, DetectJobResult>(DETECT_QUEUE, { connection });
   try {
     const submitted = await submitDetectJobs(queue, images, outDir, fingerprint);
-    ctx.info(`queued ${images.length} image${images.length === 1 ? '' : 's'} for model ${fingerprint} on ${o.queue}; waiting for workers (hgm worker --queue ${o.queue} --checkpoint ${path})`);
+    ctx.info(
+      `queued ${images.length} image${images.length === 1 ? '' : 's'} for model ${fingerprint} on ${o.queue}; waiting for workers (hgm worker --queue ${o.queue} --checkpoint ${path})`,
+    );
     const t0 = Date.now();
     const collected = await collectDetectJobs(queue, submitted, {
       ...(o.threshold !== undefined ? { threshold: o.threshold } : {}),
@@ -134,13 +154,34 @@ async function runQueuedDetect(o: DetectOptionsCli, images: string[], outDir: st
     });
     const { scoresJson, scoresCsv } = await writeCollected(outDir, collected, o.threshold);
     const anomalous = collected.detections.filter((d) => d.anomalous).length;
-    const lines = collected.detections.map((d) => `${d.score.toFixed(4)}${d.anomalous === undefined ? '' : d.anomalous ? ' ANOMALOUS' : ' normal   '}  ${d.image}`);
+    const lines = collected.detections.map(
+      (d) => `${d.score.toFixed(4)}${d.anomalous === undefined ? '' : d.anomalous ? ' ANOMALOUS' : ' normal   '}  ${d.image}`,
+    );
     for (const f of collected.failed) lines.push(`failed: ${f.reason}`);
     lines.push(`written: ${scoresJson}, ${scoresCsv}, maps in ${outDir}/maps/`);
     if (o.threshold !== undefined) lines.push(`${anomalous} of ${collected.detections.length} anomalous at threshold ${o.threshold}`);
-    ctx.result({ command: 'detect', queue: o.queue, model: fingerprint, checkpoint: path, out: outDir, threshold: o.threshold ?? null, anomalous, detections: collected.detections, skipped: collected.failed, scoresJson, scoresCsv }, lines.join('\n'));
+    ctx.result(
+      {
+        command: 'detect',
+        queue: o.queue,
+        model: fingerprint,
+        checkpoint: path,
+        out: outDir,
+        threshold: o.threshold ?? null,
+        anomalous,
+        detections: collected.detections,
+        skipped: collected.failed,
+        scoresJson,
+        scoresCsv,
+      },
+      lines.join('\n'),
+    );
     if (collected.failed.length > 0 && !o.skipCorrupt) {
-      throw new CliError(`${collected.failed.length} of ${images.length} image${images.length === 1 ? '' : 's'} failed after ${JOB_ATTEMPTS} attempts (listed in ${scoresJson}; first: ${collected.failed[0]!.reason})`, EXIT.dataError, '--skip-corrupt makes failed images a warning');
+      throw new CliError(
+        `${collected.failed.length} of ${images.length} image${images.length === 1 ? '' : 's'} failed after ${JOB_ATTEMPTS} attempts (listed in ${scoresJson}; first: ${collected.failed[0]!.reason})`,
+        EXIT.dataError,
+        '--skip-corrupt makes failed images a warning',
+      );
     }
     return o.failOnAnomaly && anomalous > 0 ? EXIT.failed : EXIT.ok;
   } finally {
@@ -159,8 +200,11 @@ export function registerDetect(program: Command, action: ActionFactory): void {
     .option('--fail-on-anomaly', 'exit 1 when any image is anomalous (needs --threshold)')
     .option('--batch-size <n>', 'batch size (default 8)')
     .option('--skip-corrupt', 'skip unreadable images with a warning instead of failing')
-    .option('--map-size <size>', 'original (default: each image\'s own size and aspect) or model (the model\'s input view)')
-    .option('--map-scale <scale>', 'colours of the heat maps: fixed (default: 0..1, comparable across runs) or run (the run\'s smallest to largest map value; written into maps/colorbar.png)')
+    .option('--map-size <size>', "original (default: each image's own size and aspect) or model (the model's input view)")
+    .option(
+      '--map-scale <scale>',
+      "colours of the heat maps: fixed (default: 0..1, comparable across runs) or run (the run's smallest to largest map value; written into maps/colorbar.png)",
+    )
     .option('--max-pixels <n>', `warn above this many pixels per image, refuse above twice as many (default ${DEFAULT_MAX_PIXELS}, PIL's)`)
     .option('--overwrite', 'replace the outputs of an earlier run in --out (refused otherwise when --out is not empty)')
     .option('--clip-weights <name|path>', 'CLIP weights: catalogue name or file (.safetensors, .pt, .pth, .bin; default: the ones recorded in the checkpoint)')

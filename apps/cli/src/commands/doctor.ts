@@ -12,7 +12,14 @@ import { EXIT } from '../exit-codes';
 import { CLI_AUTO_ORDER } from '../backend';
 
 /** Packages that decide what can run; all but the tfjs core packages are optional. */
-const PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', 'webgpu', '@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-cpu'] as const;
+const PACKAGES = [
+  '@tensorflow/tfjs-node-gpu',
+  '@tensorflow/tfjs-node',
+  'webgpu',
+  '@tensorflow/tfjs-backend-webgpu',
+  '@tensorflow/tfjs-backend-wasm',
+  '@tensorflow/tfjs-backend-cpu',
+] as const;
 
 export interface DoctorBackend {
   backend: BackendName;
@@ -53,7 +60,10 @@ async function probe(backend: BackendName): Promise<DoctorBackend> {
       if (info) entry.webgpu = { ...info, software };
     }
     if (backend === 'wasm') {
-      entry.wasm = { simd: (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true, threads: (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true };
+      entry.wasm = {
+        simd: (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true,
+        threads: (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true,
+      };
     }
     return entry;
   } catch (e) {
@@ -69,7 +79,9 @@ function formatReport(r: DoctorReport): string {
     if (b.webgpu) {
       const w = b.webgpu;
       lines.push(`    adapter: ${w.adapter} (${w.software ? 'software, slower than wasm: auto passes it over' : 'hardware'})`);
-      lines.push(`    shader-f16: ${w.shaderF16 ? 'offered' : 'not offered'}; kernels compute in ${w.precision} (tfjs-backend-webgpu 4.22 has no half-precision kernels)`);
+      lines.push(
+        `    shader-f16: ${w.shaderF16 ? 'offered' : 'not offered'}; kernels compute in ${w.precision} (tfjs-backend-webgpu 4.22 has no half-precision kernels)`,
+      );
       for (const [k, v] of Object.entries(w.limits)) {
         const d = w.defaults[k as keyof typeof w.defaults];
         lines.push(`    ${k}: ${v}${d !== undefined ? ` (WebGPU default ${d})` : ''}`);
@@ -96,7 +108,10 @@ export async function runDoctor(_flags: Record<string, unknown>, ctx: CommandCon
     const r = await initNodeBackend('auto', { autoOrder: CLI_AUTO_ORDER });
     auto = { chosen: r.chosen, passedOver: r.passedOver.map((p) => `${p.backend}: ${p.reason} (${p.detail})`) };
   } catch (e) {
-    auto = { chosen: null, passedOver: e instanceof BackendStartError ? e.passedOver.map((p) => `${p.backend}: ${p.reason} (${p.detail})`) : [(e as Error).message] };
+    auto = {
+      chosen: null,
+      passedOver: e instanceof BackendStartError ? e.passedOver.map((p) => `${p.backend}: ${p.reason} (${p.detail})`) : [(e as Error).message],
+    };
   }
   const report: DoctorReport = { node: process.version, platform: `${process.platform}-${process.arch}`, backends, packages: PACKAGES.map(installed), auto };
   ctx.result(report, formatReport(report));
@@ -106,7 +121,9 @@ export async function runDoctor(_flags: Record<string, unknown>, ctx: CommandCon
 export function registerDoctor(program: Command, action: ActionFactory): void {
   program
     .command('doctor')
-    .description('start each backend and print what is available and why not: WebGPU adapter and limits, wasm SIMD and threads, optional packages, and what --backend auto chooses')
+    .description(
+      'start each backend and print what is available and why not: WebGPU adapter and limits, wasm SIMD and threads, optional packages, and what --backend auto chooses',
+    )
     .option('--json', 'print the report as JSON on stdout')
     .option('--verbose', 'more detail')
     .action(action('doctor', runDoctor));

@@ -1,7 +1,17 @@
 /** `hgm eval`: zero-shot evaluation of a trained model on a dataset: metrics tables and anomaly maps. */
 import type { Command } from 'commander';
 import type { ImageSize } from '@hgm/tensor';
-import { EvaluationMerger, describeScale, evaluate, evaluationMapNames, evaluationMarkdown, parseMapScale, writeColorBar, writeEvaluationTables, DEFAULT_EVAL_METRICS } from '@hgm/engine/node';
+import {
+  EvaluationMerger,
+  describeScale,
+  evaluate,
+  evaluationMapNames,
+  evaluationMarkdown,
+  parseMapScale,
+  writeColorBar,
+  writeEvaluationTables,
+  DEFAULT_EVAL_METRICS,
+} from '@hgm/engine/node';
 import { parseMetricName } from '@hgm/metrics';
 import { DEFAULT_MAX_PIXELS, imageDecoderInfo, nodeFileSystem, nodeImageDecoder } from '@hgm/data/node';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
@@ -66,7 +76,19 @@ interface EvalOptions extends Record<string, unknown> {
 /** Batches per shard with --queue unless --shard-size says otherwise. */
 const BATCHES_PER_SHARD = 8;
 
-const DEFAULTS: EvalOptions = { split: 'test', batchSize: 8, metrics: [...DEFAULT_EVAL_METRICS], maps: true, backend: 'auto', mapSize: 'original', mapScale: 'fixed', maxPixels: DEFAULT_MAX_PIXELS, overwrite: false, queueTimeoutS: 3600, executor: 'auto' };
+const DEFAULTS: EvalOptions = {
+  split: 'test',
+  batchSize: 8,
+  metrics: [...DEFAULT_EVAL_METRICS],
+  maps: true,
+  backend: 'auto',
+  mapSize: 'original',
+  mapScale: 'fixed',
+  maxPixels: DEFAULT_MAX_PIXELS,
+  overwrite: false,
+  queueTimeoutS: 3600,
+  executor: 'auto',
+};
 
 export async function runEval(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(EVAL_SCHEMA, DEFAULTS, flags, ['data', 'checkpoint', 'out']);
@@ -103,9 +125,27 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
       decode: nodeImageDecoder({ maxPixels: o.maxPixels, onWarning: (w) => ctx.warn(w) }),
       onProgress: ctx.progress,
     });
-    const files = { markdown: join(outDir, 'metrics.md'), csv: join(outDir, 'metrics.csv'), json: join(outDir, 'metrics.json'), scores: join(outDir, 'scores.csv'), maps: o.maps ? join(outDir, 'maps') : null };
+    const files = {
+      markdown: join(outDir, 'metrics.md'),
+      csv: join(outDir, 'metrics.csv'),
+      json: join(outDir, 'metrics.json'),
+      scores: join(outDir, 'scores.csv'),
+      maps: o.maps ? join(outDir, 'maps') : null,
+    };
     ctx.result(
-      { command: 'eval', backend: backend.chosen, executor: executor.executor, ...(executor.reason ? { executorReason: executor.reason } : {}), checkpoint: info.path, out: outDir, files, metrics: result.metrics, categories: result.categories, mean: result.mean, ...(o.maps ? { mapScale: result.mapScale } : {}) },
+      {
+        command: 'eval',
+        backend: backend.chosen,
+        executor: executor.executor,
+        ...(executor.reason ? { executorReason: executor.reason } : {}),
+        checkpoint: info.path,
+        out: outDir,
+        files,
+        metrics: result.metrics,
+        categories: result.categories,
+        mean: result.mean,
+        ...(o.maps ? { mapScale: result.mapScale } : {}),
+      },
       `${evaluationMarkdown(result)}\nwritten: ${files.markdown}, ${files.csv}, ${files.json}, ${files.scores}${files.maps ? `, ${files.maps}/ (${describeScale(result.mapScale)}: ${join(files.maps, 'colorbar.png')})` : ''}`,
     );
     return EXIT.ok;
@@ -132,16 +172,33 @@ async function runQueuedEval(o: EvalOptions, ctx: CommandContext): Promise<numbe
     }
   }
   // the workers load the model and encode the images with their own options
-  const workerSide = [o.clipWeights && '--clip-weights', o.backboneWeights && '--backbone-weights', o.cacheDir && '--cache-dir', o.backend !== 'auto' && '--backend'].filter((f): f is string => typeof f === 'string');
-  if (workerSide.length > 0) ctx.warn(`${workerSide.join(', ')} ${workerSide.length === 1 ? 'has' : 'have'} no effect with --queue: each worker loads the model and encodes the images with its own (hgm worker ${workerSide.join(', ')})`);
+  const workerSide = [
+    o.clipWeights && '--clip-weights',
+    o.backboneWeights && '--backbone-weights',
+    o.cacheDir && '--cache-dir',
+    o.backend !== 'auto' && '--backend',
+  ].filter((f): f is string => typeof f === 'string');
+  if (workerSide.length > 0)
+    ctx.warn(
+      `${workerSide.join(', ')} ${workerSide.length === 1 ? 'has' : 'have'} no effect with --queue: each worker loads the model and encodes the images with its own (hgm worker ${workerSide.join(', ')})`,
+    );
   if (o.executor !== 'auto' || o.threads !== undefined) ctx.warn('--executor and --threads have no effect with --queue: the workers run the encoder on tfjs');
-  if (o.overwrite) ctx.warn('--overwrite has no effect with --queue: the shards write their maps into --out as they finish, and the tables replace the earlier ones');
+  if (o.overwrite)
+    ctx.warn('--overwrite has no effect with --queue: the shards write their maps into --out as they finish, and the tables replace the earlier ones');
   if (parseMapScale(o.mapScale) === 'run') {
-    throw new CliError('--map-scale run is not available with --queue: each worker draws its shard\'s maps as it finishes, before the run\'s range is known', EXIT.usage, 'use --map-scale fixed (the default) with --queue');
+    throw new CliError(
+      "--map-scale run is not available with --queue: each worker draws its shard's maps as it finishes, before the run's range is known",
+      EXIT.usage,
+      'use --map-scale fixed (the default) with --queue',
+    );
   }
   const shardSize = o.shardSize ?? BATCHES_PER_SHARD * o.batchSize;
   if (shardSize % o.batchSize !== 0) {
-    throw new CliError(`--shard-size ${shardSize} is not a multiple of --batch-size ${o.batchSize}: the shards would batch the images differently from a local run`, EXIT.usage, `use e.g. --shard-size ${Math.max(1, Math.round(shardSize / o.batchSize)) * o.batchSize}`);
+    throw new CliError(
+      `--shard-size ${shardSize} is not a multiple of --batch-size ${o.batchSize}: the shards would batch the images differently from a local run`,
+      EXIT.usage,
+      `use e.g. --shard-size ${Math.max(1, Math.round(shardSize / o.batchSize)) * o.batchSize}`,
+    );
   }
   const outDir = await ensureWritableDir(o.out!);
   const path = await checkpointPath(o.checkpoint!);
@@ -153,29 +210,68 @@ async function runQueuedEval(o: EvalOptions, ctx: CommandContext): Promise<numbe
   if (o.maps) await writeColorBar(outDir);
   const queue = new Queue<EvalJobData, EvalJobResult>(DETECT_QUEUE, { connection });
   try {
-    const submitted = await submitEvalJobs(queue, shards, mapNames, { outDir, model: fingerprint, batchSize: o.batchSize, saveMaps: o.maps, mapSize: o.mapSize as 'original' | 'model', maxPixels: o.maxPixels, ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}) });
-    ctx.info(`queued ${samples.length} images of ${categories.join(', ')} in ${shards.length} shard${shards.length === 1 ? '' : 's'} of up to ${shardSize} for model ${fingerprint} on ${o.queue}; waiting for workers (hgm worker --queue ${o.queue} --checkpoint ${path})`);
+    const submitted = await submitEvalJobs(queue, shards, mapNames, {
+      outDir,
+      model: fingerprint,
+      batchSize: o.batchSize,
+      saveMaps: o.maps,
+      mapSize: o.mapSize as 'original' | 'model',
+      maxPixels: o.maxPixels,
+      ...(o.imageSize !== undefined ? { imageSize: o.imageSize } : {}),
+    });
+    ctx.info(
+      `queued ${samples.length} images of ${categories.join(', ')} in ${shards.length} shard${shards.length === 1 ? '' : 's'} of up to ${shardSize} for model ${fingerprint} on ${o.queue}; waiting for workers (hgm worker --queue ${o.queue} --checkpoint ${path})`,
+    );
     const imagesOf = new Map(submitted.map((s) => [s.jobId, s.shard.samples.length]));
     const t0 = Date.now();
     let last = -1;
-    const outcomes = await waitForJobs<EvalJobResult>(queue, submitted.map((s) => s.jobId), {
-      timeoutMs: o.queueTimeoutS * 1000,
-      onProgress: (finished) => {
-        let done = 0;
-        for (const id of finished.keys()) done += imagesOf.get(id) ?? 0;
-        if (done === last) return;
-        last = done;
-        const rate = done / Math.max(1e-3, (Date.now() - t0) / 1000);
-        ctx.progress({ type: 'items', stage: 'evaluate', done, total: samples.length, imagesPerSecond: rate, etaSeconds: rate > 0 ? (samples.length - done) / rate : 0 });
+    const outcomes = await waitForJobs<EvalJobResult>(
+      queue,
+      submitted.map((s) => s.jobId),
+      {
+        timeoutMs: o.queueTimeoutS * 1000,
+        onProgress: (finished) => {
+          let done = 0;
+          for (const id of finished.keys()) done += imagesOf.get(id) ?? 0;
+          if (done === last) return;
+          last = done;
+          const rate = done / Math.max(1e-3, (Date.now() - t0) / 1000);
+          ctx.progress({
+            type: 'items',
+            stage: 'evaluate',
+            done,
+            total: samples.length,
+            imagesPerSecond: rate,
+            etaSeconds: rate > 0 ? (samples.length - done) / rate : 0,
+          });
+        },
       },
-    });
+    );
     const merger = new EvaluationMerger(o.metrics);
     await readShardStates(submitted, outcomes, (state) => merger.add(state));
     const result = merger.result();
     await writeEvaluationTables(result, outDir);
-    const files = { markdown: join(outDir, 'metrics.md'), csv: join(outDir, 'metrics.csv'), json: join(outDir, 'metrics.json'), scores: join(outDir, 'scores.csv'), maps: o.maps ? join(outDir, 'maps') : null, shards: join(outDir, 'shards') };
+    const files = {
+      markdown: join(outDir, 'metrics.md'),
+      csv: join(outDir, 'metrics.csv'),
+      json: join(outDir, 'metrics.json'),
+      scores: join(outDir, 'scores.csv'),
+      maps: o.maps ? join(outDir, 'maps') : null,
+      shards: join(outDir, 'shards'),
+    };
     ctx.result(
-      { command: 'eval', queue: o.queue, model: fingerprint, shards: shards.length, checkpoint: path, out: outDir, files, metrics: result.metrics, categories: result.categories, mean: result.mean },
+      {
+        command: 'eval',
+        queue: o.queue,
+        model: fingerprint,
+        shards: shards.length,
+        checkpoint: path,
+        out: outDir,
+        files,
+        metrics: result.metrics,
+        categories: result.categories,
+        mean: result.mean,
+      },
       `${evaluationMarkdown(result)}\nmerged ${shards.length} shard${shards.length === 1 ? '' : 's'} (states in ${files.shards}/)\nwritten: ${files.markdown}, ${files.csv}, ${files.json}, ${files.scores}${files.maps ? `, ${files.maps}/` : ''}`,
     );
     return EXIT.ok;
@@ -198,9 +294,12 @@ export function registerEval(program: Command, action: ActionFactory): void {
     .option('--metrics <list>', `comma-separated metrics (default ${DEFAULT_EVAL_METRICS.join(',')})`)
     .option('--maps', 'write a heat map and an overlay per image (default)')
     .option('--no-maps', 'write the tables only')
-    .option('--image-size <size>', 'input size, a side in pixels or WIDTHxHEIGHT (must match the checkpoint; default: the checkpoint\'s)')
-    .option('--map-size <size>', 'original (default: each image\'s own size and aspect) or model (the model\'s input view)')
-    .option('--map-scale <scale>', 'colours of the heat maps: fixed (default: 0..1, comparable across runs) or run (the run\'s smallest to largest map value; written into maps/colorbar.png)')
+    .option('--image-size <size>', "input size, a side in pixels or WIDTHxHEIGHT (must match the checkpoint; default: the checkpoint's)")
+    .option('--map-size <size>', "original (default: each image's own size and aspect) or model (the model's input view)")
+    .option(
+      '--map-scale <scale>',
+      "colours of the heat maps: fixed (default: 0..1, comparable across runs) or run (the run's smallest to largest map value; written into maps/colorbar.png)",
+    )
     .option('--max-pixels <n>', `warn above this many pixels per image, refuse above twice as many (default ${DEFAULT_MAX_PIXELS}, PIL's)`)
     .option('--overwrite', 'replace the outputs of an earlier run in --out (refused otherwise when --out is not empty)')
     .option('--queue <url>', 'evaluate in shards on Redis (redis://host:6379) by `hgm worker` processes and merge their results')
@@ -215,6 +314,9 @@ export function registerEval(program: Command, action: ActionFactory): void {
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--json', 'print the result as JSON on stdout (nothing else there)')
     .option('--verbose', 'more detail')
-    .addHelpText('after', '\nExamples:\n  hgm eval --data ~/data/mvtec_ad --checkpoint runs/visa/model.safetensors --out results/mvtec\n  hgm eval --queue redis://redis.internal:6379 --data /shared/mvtec_ad --checkpoint /models/model.safetensors --out /shared/results/mvtec')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  hgm eval --data ~/data/mvtec_ad --checkpoint runs/visa/model.safetensors --out results/mvtec\n  hgm eval --queue redis://redis.internal:6379 --data /shared/mvtec_ad --checkpoint /models/model.safetensors --out /shared/results/mvtec',
+    )
     .action(action('eval', runEval));
 }

@@ -46,7 +46,8 @@ async function architecture(backbone: string, configFile: string | undefined): P
   if (!(FAMILIES as readonly string[]).includes(backbone)) {
     throw new CliError(`option --backbone must be one of ${[...Object.keys(NAMED), ...FAMILIES].join(', ')}, found ${JSON.stringify(backbone)}`, EXIT.usage);
   }
-  if (!configFile) throw new CliError(`--backbone ${backbone} needs --config (a JSON file with "constructor": the reference constructor's arguments)`, EXIT.usage);
+  if (!configFile)
+    throw new CliError(`--backbone ${backbone} needs --config (a JSON file with "constructor": the reference constructor's arguments)`, EXIT.usage);
   let doc: { constructor?: unknown };
   try {
     doc = JSON.parse(await readFile(configFile, 'utf8')) as { constructor?: unknown };
@@ -54,7 +55,8 @@ async function architecture(backbone: string, configFile: string | undefined): P
     throw new CliError(`--config ${configFile}: ${(e as Error).message}`, EXIT.usage);
   }
   const ctor = Object.prototype.hasOwnProperty.call(doc, 'constructor') ? doc.constructor : undefined;
-  if (!ctor || typeof ctor !== 'object') throw new CliError(`--config ${configFile}: no "constructor" object (the reference constructor's arguments)`, EXIT.usage);
+  if (!ctor || typeof ctor !== 'object')
+    throw new CliError(`--config ${configFile}: no "constructor" object (the reference constructor's arguments)`, EXIT.usage);
   const args = ctor as Record<string, unknown>;
   if (backbone === 'dinov3') return { family: 'dinov3', config: dinov3ConfigFromReference(args) };
   if (backbone === 'dinov2') return { family: 'dinov2', config: dinov2ConfigFromReference(args) };
@@ -64,7 +66,8 @@ async function architecture(backbone: string, configFile: string | undefined): P
 function parseLayers(s: string | undefined): number[] | undefined {
   if (s === undefined) return undefined;
   const xs = s.split(',').map((x) => Number(x.trim()));
-  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 0)) throw new CliError(`option --layers must be comma-separated 0-based block indices, found ${JSON.stringify(s)}`, EXIT.usage);
+  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 0))
+    throw new CliError(`option --layers must be comma-separated 0-based block indices, found ${JSON.stringify(s)}`, EXIT.usage);
   return xs;
 }
 
@@ -72,14 +75,17 @@ export async function runExportOnnx(flags: Record<string, unknown>, ctx: Command
   const backbone = flags['backbone'] as string | undefined;
   const weights = flags['weights'] as string | undefined;
   const out = flags['out'] as string | undefined;
-  if (!backbone || !weights || !out || flags['imageSize'] === undefined) throw new CliError('hgm export onnx needs --backbone, --weights, --image-size and --out', EXIT.usage);
+  if (!backbone || !weights || !out || flags['imageSize'] === undefined)
+    throw new CliError('hgm export onnx needs --backbone, --weights, --image-size and --out', EXIT.usage);
   const size = parseImageSizeOption(flags['imageSize']);
   if (size === undefined) throw new CliError(`option --image-size must be ${IMAGE_SIZE_FORMS}, found ${JSON.stringify(flags['imageSize'])}`, EXIT.usage);
   const [height, width] = imageHW(size);
   const externalData = (flags['externalData'] as string | undefined) ?? 'auto';
-  if (!['auto', 'always', 'never'].includes(externalData)) throw new CliError(`option --external-data must be auto, always or never, found ${JSON.stringify(externalData)}`, EXIT.usage);
+  if (!['auto', 'always', 'never'].includes(externalData))
+    throw new CliError(`option --external-data must be auto, always or never, found ${JSON.stringify(externalData)}`, EXIT.usage);
   const vvBlocks = flags['vvBlocks'] === undefined ? 0 : Number(flags['vvBlocks']);
-  if (!Number.isInteger(vvBlocks) || vvBlocks < 0) throw new CliError(`option --vv-blocks must be a non-negative integer, found ${JSON.stringify(flags['vvBlocks'])}`, EXIT.usage);
+  if (!Number.isInteger(vvBlocks) || vvBlocks < 0)
+    throw new CliError(`option --vv-blocks must be a non-negative integer, found ${JSON.stringify(flags['vvBlocks'])}`, EXIT.usage);
   const arch = await architecture(backbone, flags['config'] as string | undefined);
   const layers = parseLayers(flags['layers'] as string | undefined);
   await ctx.backend('cpu');
@@ -93,7 +99,12 @@ export async function runExportOnnx(flags: Record<string, unknown>, ctx: Command
     const source = { source: resolved.path };
     model =
       arch.family === 'clip'
-        ? await ClipModel.fromStateDict(arch.config, tensors, { towers: 'vision', vvAttentionBlocks: vvBlocks, ignore: ['^prompt_learner\\.'], source: resolved.path })
+        ? await ClipModel.fromStateDict(arch.config, tensors, {
+            towers: 'vision',
+            vvAttentionBlocks: vvBlocks,
+            ignore: ['^prompt_learner\\.'],
+            source: resolved.path,
+          })
         : arch.family === 'dinov2'
           ? await Dinov2VisionTransformer.fromStateDict(arch.config, tensors, { load: source })
           : await Dinov3VisionTransformer.fromStateDict(arch.config, tensors, { load: source });
@@ -107,7 +118,10 @@ export async function runExportOnnx(flags: Record<string, unknown>, ctx: Command
     const path = resolve(out);
     await mkdir(dirname(path), { recursive: true });
     const written = writeOnnxModel(graph, path, { externalData: externalData as 'auto' | 'always' | 'never' });
-    const lines = [`written: ${written.modelPath} (${(written.modelBytes / 2 ** 20).toFixed(1)} MiB)${written.dataPath ? `, weights in ${written.dataPath} (${(written.weightBytes / 2 ** 20).toFixed(1)} MiB)` : ''}`, `input: pixel_values [batch, 3, ${height}, ${width}]`];
+    const lines = [
+      `written: ${written.modelPath} (${(written.modelBytes / 2 ** 20).toFixed(1)} MiB)${written.dataPath ? `, weights in ${written.dataPath} (${(written.weightBytes / 2 ** 20).toFixed(1)} MiB)` : ''}`,
+      `input: pixel_values [batch, 3, ${height}, ${width}]`,
+    ];
     ctx.result({ command: 'export onnx', backbone, imageSize: size, ...written }, lines.join('\n'));
     return EXIT.ok;
   } catch (e) {
@@ -131,6 +145,9 @@ export function registerExport(program: Command, action: ActionFactory): void {
     .option('--out <file>', 'the .onnx file to write')
     .option('--json', 'print the result as JSON on stdout')
     .option('--verbose', 'more detail')
-    .addHelpText('after', '\nExample:\n  hgm export onnx --backbone dinov3-vitl16 --weights dinov3-vitl16 --image-size 512 --layers 5,11,17,23 --out dinov3-512.onnx')
+    .addHelpText(
+      'after',
+      '\nExample:\n  hgm export onnx --backbone dinov3-vitl16 --weights dinov3-vitl16 --image-size 512 --layers 5,11,17,23 --out dinov3-512.onnx',
+    )
     .action(action('export onnx', runExportOnnx));
 }

@@ -55,9 +55,13 @@ export async function runWorker(flags: Record<string, unknown>, ctx: CommandCont
   worker.on('completed', (job) => {
     done++;
     const r = job.returnvalue;
-    ctx.info(`job ${job.id} done: ${job.name === EVAL_JOB ? `${describe(job.name, job.data)} -> ${(r as EvalJobResult).stateFile}` : `${(r as DetectJobResult).score.toFixed(4)} ${(job.data as DetectJobData).image}`}`);
+    ctx.info(
+      `job ${job.id} done: ${job.name === EVAL_JOB ? `${describe(job.name, job.data)} -> ${(r as EvalJobResult).stateFile}` : `${(r as DetectJobResult).score.toFixed(4)} ${(job.data as DetectJobData).image}`}`,
+    );
   });
-  worker.on('failed', (job, err) => ctx.warn(`job ${job?.id ?? '?'} ${job && job.attemptsMade < (job.opts.attempts ?? 1) ? 'will be retried' : 'failed'}: ${err.message}`));
+  worker.on('failed', (job, err) =>
+    ctx.warn(`job ${job?.id ?? '?'} ${job && job.attemptsMade < (job.opts.attempts ?? 1) ? 'will be retried' : 'failed'}: ${err.message}`),
+  );
   worker.on('error', (err) => ctx.warn(`queue: ${err.message}`));
   const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -83,8 +87,20 @@ export async function runQueueStatus(flags: Record<string, unknown>, ctx: Comman
     const c = await queueCounts(queue);
     const total = c.waiting + c.active + c.delayed + c.completed + c.failed;
     const progress = total === 0 ? 1 : (c.completed + c.failed) / total;
-    const failed = c.failed > 0 ? (await queue.getFailed(0, 9)).map((j) => (j.name === EVAL_JOB ? { kind: 'eval', job: describeEvalJob(j.data as EvalJobData), reason: j.failedReason } : { kind: 'detect', image: (j.data as DetectJobData).image, reason: j.failedReason })) : [];
-    const lines = [`queue ${DETECT_QUEUE} at ${o.queue}`, `waiting ${c.waiting}, active ${c.active}, retrying ${c.delayed}, done ${c.completed}, failed ${c.failed}`, `progress ${(progress * 100).toFixed(1)}% of ${total}`, ...failed.map((f) => `failed: ${'image' in f ? f.image : f.job}: ${f.reason}`)];
+    const failed =
+      c.failed > 0
+        ? (await queue.getFailed(0, 9)).map((j) =>
+            j.name === EVAL_JOB
+              ? { kind: 'eval', job: describeEvalJob(j.data as EvalJobData), reason: j.failedReason }
+              : { kind: 'detect', image: (j.data as DetectJobData).image, reason: j.failedReason },
+          )
+        : [];
+    const lines = [
+      `queue ${DETECT_QUEUE} at ${o.queue}`,
+      `waiting ${c.waiting}, active ${c.active}, retrying ${c.delayed}, done ${c.completed}, failed ${c.failed}`,
+      `progress ${(progress * 100).toFixed(1)}% of ${total}`,
+      ...failed.map((f) => `failed: ${'image' in f ? f.image : f.job}: ${f.reason}`),
+    ];
     ctx.result({ command: 'queue status', queue: DETECT_QUEUE, ...c, total, progress, failedJobs: failed }, lines.join('\n'));
     return EXIT.ok;
   } finally {
@@ -95,7 +111,9 @@ export async function runQueueStatus(flags: Record<string, unknown>, ctx: Comman
 export function registerWorker(program: Command, action: ActionFactory): void {
   program
     .command('worker')
-    .description('processes the jobs queued by `hgm detect --queue` and `hgm eval --queue` (run any number, on any machines that see the images and the output folder)')
+    .description(
+      'processes the jobs queued by `hgm detect --queue` and `hgm eval --queue` (run any number, on any machines that see the images and the output folder)',
+    )
     .option('--queue <url>', 'Redis URL, e.g. redis://127.0.0.1:6379')
     .option('--checkpoint <file>', 'model.safetensors (the same file the jobs were queued for)')
     .option('--lock-ms <ms>', 'job lock time; a job whose worker died is taken up again after it (default 30000)')
@@ -105,7 +123,10 @@ export function registerWorker(program: Command, action: ActionFactory): void {
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--verbose', 'more detail')
-    .addHelpText('after', '\nStops on SIGTERM or Ctrl-C after the job in hand.\nExample:\n  hgm worker --queue redis://redis.internal:6379 --checkpoint /models/model.safetensors')
+    .addHelpText(
+      'after',
+      '\nStops on SIGTERM or Ctrl-C after the job in hand.\nExample:\n  hgm worker --queue redis://redis.internal:6379 --checkpoint /models/model.safetensors',
+    )
     .action(action('worker', runWorker));
 }
 

@@ -46,7 +46,14 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
     model,
     backend: backend.chosen,
     modelInfo: { name: info.config.name, checkpoint: info.path },
-    limits: { batchSize: o.batchSize, batchWaitMs: o.batchWaitMs, maxQueue: o.maxQueue, timeoutMs: o.timeoutMs, bodyLimit: o.bodyLimit, maxPixels: o.maxPixels },
+    limits: {
+      batchSize: o.batchSize,
+      batchWaitMs: o.batchWaitMs,
+      maxQueue: o.maxQueue,
+      timeoutMs: o.timeoutMs,
+      bodyLimit: o.bodyLimit,
+      maxPixels: o.maxPixels,
+    },
     logger: { level: o.logLevel },
   });
   let signalled: NodeJS.Signals | undefined;
@@ -90,6 +97,9 @@ export function registerServe(program: Command, action: ActionFactory): void {
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--verbose', 'more detail')
-    .addHelpText('after', '\nExample:\n  hgm serve --checkpoint runs/visa/model.safetensors --port 8080\n  curl -s --data-binary @part.png -H "content-type: image/png" "http://127.0.0.1:8080/v1/detect?threshold=0.5"')
+    .addHelpText(
+      'after',
+      '\nExample:\n  hgm serve --checkpoint runs/visa/model.safetensors --port 8080\n  curl -s --data-binary @part.png -H "content-type: image/png" "http://127.0.0.1:8080/v1/detect?threshold=0.5"',
+    )
     .action(action('serve', runServe));
 }

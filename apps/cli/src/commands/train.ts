@@ -55,10 +55,25 @@ export interface TrainOptionsCli extends Record<string, unknown> {
   threads?: number;
 }
 
-export const TRAIN_DEFAULTS: TrainOptionsCli = { split: 'test', epochs: 15, batchSize: 8, lr: 1e-3, seed: 111, resume: true, model: 'tiny', backend: 'auto', executor: 'auto' };
+export const TRAIN_DEFAULTS: TrainOptionsCli = {
+  split: 'test',
+  epochs: 15,
+  batchSize: 8,
+  lr: 1e-3,
+  seed: 111,
+  resume: true,
+  model: 'tiny',
+  backend: 'auto',
+  executor: 'auto',
+};
 
 /** Which frozen weights a preset gets from --weights / --clip-weights / --backbone-weights and the defaults. */
-export function frozenWeightChoice(o: { model: string; weights?: string | undefined; clipWeights?: string | undefined; backboneWeights?: string | undefined }): { clipWeights?: string; backboneWeights?: string } {
+export function frozenWeightChoice(o: {
+  model: string;
+  weights?: string | undefined;
+  clipWeights?: string | undefined;
+  backboneWeights?: string | undefined;
+}): { clipWeights?: string; backboneWeights?: string } {
   const preset = o.model as ModelPreset;
   const defaults = DEFAULT_WEIGHTS[preset];
   let clip = o.clipWeights;
@@ -67,7 +82,8 @@ export function frozenWeightChoice(o: { model: string; weights?: string | undefi
     if (preset === 'anomalyclip') clip ??= o.weights;
     else backbone ??= o.weights;
   }
-  if (preset === 'tiny' && backbone && !clip) throw new CliError('the tiny model with real backbone weights also needs --clip-weights (its text tower)', EXIT.usage);
+  if (preset === 'tiny' && backbone && !clip)
+    throw new CliError('the tiny model with real backbone weights also needs --clip-weights (its text tower)', EXIT.usage);
   clip ??= defaults.clip;
   backbone ??= defaults.backbone;
   return { ...(clip ? { clipWeights: clip } : {}), ...(backbone ? { backboneWeights: backbone } : {}) };
@@ -79,10 +95,17 @@ async function checkResumable(checkpoint: string, config: DualAnchorConfig): Pro
   const reader = await openSafetensors(checkpoint);
   try {
     const saved = reader.metadata['config'];
-    if (reader.metadata['format'] !== 'hgm-train-checkpoint' || !saved) throw new CliError(`${checkpoint}: not a training checkpoint`, EXIT.dataError, 'use another --out');
-    const diffs = configDifferences(architectureOf(JSON.parse(saved) as DualAnchorConfig), architectureOf(config)).map((d) => d.replace('model ', 'checkpoint ').replace(', checkpoint ', ', this run '));
+    if (reader.metadata['format'] !== 'hgm-train-checkpoint' || !saved)
+      throw new CliError(`${checkpoint}: not a training checkpoint`, EXIT.dataError, 'use another --out');
+    const diffs = configDifferences(architectureOf(JSON.parse(saved) as DualAnchorConfig), architectureOf(config)).map((d) =>
+      d.replace('model ', 'checkpoint ').replace(', checkpoint ', ', this run '),
+    );
     if (diffs.length > 0) {
-      throw new CliError(`${checkpoint}: written for another model configuration: ${diffs.slice(0, 8).join('; ')}${diffs.length > 8 ? ` (and ${diffs.length - 8} more)` : ''}`, EXIT.dataError, 'use another --out, or --no-resume to start over there (the checkpoint is then replaced)');
+      throw new CliError(
+        `${checkpoint}: written for another model configuration: ${diffs.slice(0, 8).join('; ')}${diffs.length > 8 ? ` (and ${diffs.length - 8} more)` : ''}`,
+        EXIT.dataError,
+        'use another --out, or --no-resume to start over there (the checkpoint is then replaced)',
+      );
     }
   } finally {
     await reader.close();
@@ -94,7 +117,9 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
   const outDir = await ensureWritableDir(o.out!);
   const backend = await ctx.backend(o.backend);
   const { samples, format, categories } = await selectSamples({ data: o.data!, format: o.format, categories: o.categories, split: o.split });
-  ctx.info(`training set: ${samples.length} images (${samples.filter((s) => s.label === 1).length} anomalous) of ${categories.join(', ')} from ${o.data} (${format}, split ${o.split})`);
+  ctx.info(
+    `training set: ${samples.length} images (${samples.filter((s) => s.label === 1).length} anomalous) of ${categories.join(', ')} from ${o.data} (${format}, split ${o.split})`,
+  );
   const model = await createModel({
     config: presetConfig(o.model as ModelPreset, o.imageSize ? { imageSize: o.imageSize } : {}),
     ...frozenWeightChoice(o),
@@ -143,10 +168,15 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
     };
     if (result.interrupted) {
       ctx.result(summary, '');
-      ctx.io.stderr.write(`interrupted: checkpoint saved in ${result.checkpointPath} after ${result.history.length} steps\nto resume, run the same command again (resuming is the default)\n`);
+      ctx.io.stderr.write(
+        `interrupted: checkpoint saved in ${result.checkpointPath} after ${result.history.length} steps\nto resume, run the same command again (resuming is the default)\n`,
+      );
       return EXIT.interrupted;
     }
-    ctx.result(summary, `trained ${o.epochs} epochs (${result.history.length} steps, final loss ${last ? last.loss.toFixed(4) : '?'})\nmodel: ${result.modelPath}\nnext: hgm eval --data <dataset> --checkpoint ${result.modelPath} --out <folder>`);
+    ctx.result(
+      summary,
+      `trained ${o.epochs} epochs (${result.history.length} steps, final loss ${last ? last.loss.toFixed(4) : '?'})\nmodel: ${result.modelPath}\nnext: hgm eval --data <dataset> --checkpoint ${result.modelPath} --out <folder>`,
+    );
     return EXIT.ok;
   } finally {
     executor?.dispose();
@@ -194,9 +224,15 @@ export function registerTrain(program: Command, action: ActionFactory): void {
     .option('--resume', 'continue from <out>/checkpoint.safetensors when present (default)')
     .option('--no-resume', 'start over, replacing an existing checkpoint')
     .option('--model <preset>', 'tiny (random frozen weights, no download), paper (DINOv3 ViT-L/16 + CLIP-L text) or anomalyclip (default tiny)')
-    .option('--image-size <size>', 'input size: a side in pixels (512) or WIDTHxHEIGHT (512x384: 512 wide, 384 high); each side a multiple of the patch size (default: the preset\'s)')
+    .option(
+      '--image-size <size>',
+      "input size: a side in pixels (512) or WIDTHxHEIGHT (512x384: 512 wide, 384 high); each side a multiple of the patch size (default: the preset's)",
+    )
     .option('--weights <name|path>', 'frozen backbone weights: DINO for paper, CLIP for anomalyclip (catalogue name or file)')
-    .option('--clip-weights <name|path>', 'CLIP weights: catalogue name or file (.safetensors, .pt, .pth, .bin; default for paper/anomalyclip: clip-vit-l-14-336)')
+    .option(
+      '--clip-weights <name|path>',
+      'CLIP weights: catalogue name or file (.safetensors, .pt, .pth, .bin; default for paper/anomalyclip: clip-vit-l-14-336)',
+    )
     .option('--backbone-weights <name|path>', 'DINO weights: catalogue name or file (.safetensors, .pth, .bin; default for paper: dinov3-vitl16)')
     .option('--cache-dir <dir>', 'feature cache (default $HGM_CACHE/features or ~/.cache/hgm/features)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
@@ -205,6 +241,9 @@ export function registerTrain(program: Command, action: ActionFactory): void {
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--json', 'print the result as JSON on stdout (nothing else there)')
     .option('--verbose', 'more detail (e.g. why backends were passed over)')
-    .addHelpText('after', '\nCtrl-C stops at the next step and saves a checkpoint (exit 130); the same command resumes.\nExample:\n  hgm train --data ~/data/visa --out runs/visa --model paper --epochs 15')
+    .addHelpText(
+      'after',
+      '\nCtrl-C stops at the next step and saves a checkpoint (exit 130); the same command resumes.\nExample:\n  hgm train --data ~/data/visa --out runs/visa --model paper --epochs 15',
+    )
     .action(action('train', runTrain));
 }

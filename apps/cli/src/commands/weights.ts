@@ -24,7 +24,11 @@ export async function runWeightsList(flags: Record<string, unknown>, ctx: Comman
   const list = await m.list();
   const lines = [`cache: ${m.options.cacheDir}${m.options.offline ? ' (offline)' : ''}`];
   for (const e of list) {
-    const state = e.files.every((f) => f.cached) ? `cached (${mib(e.files.reduce((a, f) => a + (f.sizeBytes ?? 0), 0))})` : e.files.some((f) => f.partialBytes) ? 'partly downloaded' : 'not cached';
+    const state = e.files.every((f) => f.cached)
+      ? `cached (${mib(e.files.reduce((a, f) => a + (f.sizeBytes ?? 0), 0))})`
+      : e.files.some((f) => f.partialBytes)
+        ? 'partly downloaded'
+        : 'not cached';
     lines.push(`${e.name.padEnd(22)} ${state.padEnd(24)} ${e.repo}${e.gated ? ' (gated: needs HF_TOKEN)' : ''}`);
     if (ctx.verbose) lines.push(`  ${e.description}`, ...e.files.map((f) => `  ${f.url} -> ${f.cachePath}`));
   }
@@ -45,7 +49,10 @@ export async function runWeightsPull(flags: Record<string, unknown>, ctx: Comman
     ctx.info(`${name}: ${p.phase} ${mib(p.receivedBytes)}${p.totalBytes ? ` of ${mib(p.totalBytes)}` : ''}${pct}`);
   };
   const r = await m.pull(name, { onProgress });
-  ctx.result({ name, source: r.source, paths: r.paths }, `${name}: ${r.source === 'download' ? 'downloaded to' : 'already in the cache at'} ${r.paths.join(', ')}`);
+  ctx.result(
+    { name, source: r.source, paths: r.paths },
+    `${name}: ${r.source === 'download' ? 'downloaded to' : 'already in the cache at'} ${r.paths.join(', ')}`,
+  );
   return EXIT.ok;
 }
 
@@ -53,7 +60,11 @@ export async function runWeightsVerify(flags: Record<string, unknown>, ctx: Comm
   const target = flags['target'] as string;
   const m = manager(flags);
   const files = await m.verify(target);
-  const lines = files.map((f) => (f.ok ? `ok       ${f.path} (${f.keyFormat}, ${f.tensorCount} tensors, ${mib(f.sizeBytes)}, sha256 ${f.sha256})` : `FAILED   ${f.path}\n${f.problems.map((p) => `  - ${p}`).join('\n')}`));
+  const lines = files.map((f) =>
+    f.ok
+      ? `ok       ${f.path} (${f.keyFormat}, ${f.tensorCount} tensors, ${mib(f.sizeBytes)}, sha256 ${f.sha256})`
+      : `FAILED   ${f.path}\n${f.problems.map((p) => `  - ${p}`).join('\n')}`,
+  );
   const ok = files.every((f) => f.ok);
   ctx.result({ target, ok, files }, lines.join('\n'));
   return ok ? EXIT.ok : EXIT.failed;
@@ -79,7 +90,9 @@ export function registerWeights(program: Command, action: ActionFactory): void {
   common(
     w
       .command('verify')
-      .description('check a cached checkpoint or any weights file (safetensors or PyTorch .pth / .pt / .bin): header, key format, expected shapes, size and SHA-256 (exit 1 on a problem)')
+      .description(
+        'check a cached checkpoint or any weights file (safetensors or PyTorch .pth / .pt / .bin): header, key format, expected shapes, size and SHA-256 (exit 1 on a problem)',
+      )
       .argument('<target>', 'catalogue name or file path'),
   ).action(action('weights verify', runWeightsVerify));
 }

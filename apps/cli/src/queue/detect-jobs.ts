@@ -86,14 +86,23 @@ export interface SubmittedImage {
 }
 
 /** Adds one job per image (images whose job exists already are not added again). */
-export async function submitDetectJobs(queue: Queue<DetectJobData, DetectJobResult>, images: readonly string[], outDir: string, model: string): Promise<SubmittedImage[]> {
+export async function submitDetectJobs(
+  queue: Queue<DetectJobData, DetectJobResult>,
+  images: readonly string[],
+  outDir: string,
+  model: string,
+): Promise<SubmittedImage[]> {
   const stems = uniqueOutputNames(images);
   const submitted: SubmittedImage[] = [];
   const jobs = [];
   for (const image of images) {
     const jobId = detectJobId(await sha256File(image), model, outDir);
     submitted.push({ image, jobId });
-    jobs.push({ name: 'detect', data: { image: resolve(image), stem: stems.get(image)!, outDir: resolve(outDir), model }, opts: { jobId, attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: JOB_BACKOFF_MS }, removeOnComplete: false, removeOnFail: false } });
+    jobs.push({
+      name: 'detect',
+      data: { image: resolve(image), stem: stems.get(image)!, outDir: resolve(outDir), model },
+      opts: { jobId, attempts: JOB_ATTEMPTS, backoff: { type: 'fixed', delay: JOB_BACKOFF_MS }, removeOnComplete: false, removeOnFail: false },
+    });
   }
   for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
   return submitted;
@@ -110,7 +119,13 @@ export interface QueueCounts {
 
 export async function queueCounts(queue: Queue): Promise<QueueCounts> {
   const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children');
-  return { waiting: (c['waiting'] ?? 0) + (c['prioritized'] ?? 0) + (c['waiting-children'] ?? 0), active: c['active'] ?? 0, delayed: c['delayed'] ?? 0, completed: c['completed'] ?? 0, failed: c['failed'] ?? 0 };
+  return {
+    waiting: (c['waiting'] ?? 0) + (c['prioritized'] ?? 0) + (c['waiting-children'] ?? 0),
+    active: c['active'] ?? 0,
+    delayed: c['delayed'] ?? 0,
+    completed: c['completed'] ?? 0,
+    failed: c['failed'] ?? 0,
+  };
 }
 
 /** How the submitted jobs ended. */
@@ -127,7 +142,11 @@ export type JobOutcome<R> = { result: R } | { reason: string };
  * called after each poll with the jobs that have ended so far.
  * @throws CliError when a job has disappeared or the time runs out, naming how many jobs are still open
  */
-export async function waitForJobs<R>(queue: { readonly name: string; getJob(id: string): Promise<Job<unknown, unknown> | undefined> }, jobIds: readonly string[], options: { timeoutMs: number; pollMs?: number; onProgress?: (finished: ReadonlyMap<string, JobOutcome<R>>, total: number) => void }): Promise<Map<string, JobOutcome<R>>> {
+export async function waitForJobs<R>(
+  queue: { readonly name: string; getJob(id: string): Promise<Job<unknown, unknown> | undefined> },
+  jobIds: readonly string[],
+  options: { timeoutMs: number; pollMs?: number; onProgress?: (finished: ReadonlyMap<string, JobOutcome<R>>, total: number) => void },
+): Promise<Map<string, JobOutcome<R>>> {
   const ids = [...new Set(jobIds)];
   const finished = new Map<string, JobOutcome<R>>();
   const deadline = Date.now() + options.timeoutMs;
@@ -140,13 +159,16 @@ export async function waitForJobs<R>(queue: { readonly name: string; getJob(id: 
       // the job object was read before its state: a job that completed in between has no return value in it yet
       if (state === 'completed') {
         if (job.returnvalue) finished.set(id, { result: job.returnvalue });
-      }
-      else if (state === 'failed') finished.set(id, { reason: job.failedReason || 'failed without a reason' });
+      } else if (state === 'failed') finished.set(id, { reason: job.failedReason || 'failed without a reason' });
     }
     options.onProgress?.(finished, ids.length);
     if (finished.size === ids.length) break;
     if (Date.now() > deadline) {
-      throw new CliError(`queue ${queue.name}: ${ids.length - finished.size} of ${ids.length} jobs still open after ${Math.round(options.timeoutMs / 1000)} s`, EXIT.unavailable, 'are workers running (hgm worker --queue ...)? see hgm queue status; submitting again continues where it stopped');
+      throw new CliError(
+        `queue ${queue.name}: ${ids.length - finished.size} of ${ids.length} jobs still open after ${Math.round(options.timeoutMs / 1000)} s`,
+        EXIT.unavailable,
+        'are workers running (hgm worker --queue ...)? see hgm queue status; submitting again continues where it stopped',
+      );
     }
     await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
   }
@@ -158,19 +180,34 @@ export async function waitForJobs<R>(queue: { readonly name: string; getJob(id: 
  * then returns the detections in submission order.
  * @throws CliError when the time runs out, naming how many jobs are still open
  */
-export async function collectDetectJobs(queue: Queue<DetectJobData, DetectJobResult>, submitted: readonly SubmittedImage[], options: { threshold?: number; timeoutMs: number; pollMs?: number; onProgress?: (done: number, total: number) => void }): Promise<CollectedJobs> {
-  const finished = await waitForJobs<DetectJobResult>(queue, submitted.map((s) => s.jobId), {
-    timeoutMs: options.timeoutMs,
-    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-    onProgress: (f, total) => options.onProgress?.(f.size, total),
-  });
+export async function collectDetectJobs(
+  queue: Queue<DetectJobData, DetectJobResult>,
+  submitted: readonly SubmittedImage[],
+  options: { threshold?: number; timeoutMs: number; pollMs?: number; onProgress?: (done: number, total: number) => void },
+): Promise<CollectedJobs> {
+  const finished = await waitForJobs<DetectJobResult>(
+    queue,
+    submitted.map((s) => s.jobId),
+    {
+      timeoutMs: options.timeoutMs,
+      ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+      onProgress: (f, total) => options.onProgress?.(f.size, total),
+    },
+  );
   const detections: Detection[] = [];
   const failed: CollectedJobs['failed'] = [];
   for (const s of submitted) {
     const f = finished.get(s.jobId)!;
     if ('result' in f) {
       const r = f.result;
-      detections.push({ image: s.image, score: r.score, ...(options.threshold !== undefined ? { anomalous: r.score >= options.threshold } : {}), heatmap: r.heatmap, overlay: r.overlay, maxMap: r.maxMap });
+      detections.push({
+        image: s.image,
+        score: r.score,
+        ...(options.threshold !== undefined ? { anomalous: r.score >= options.threshold } : {}),
+        heatmap: r.heatmap,
+        overlay: r.overlay,
+        maxMap: r.maxMap,
+      });
     } else {
       failed.push({ image: s.image, reason: f.reason });
     }
@@ -179,7 +216,11 @@ export async function collectDetectJobs(queue: Queue<DetectJobData, DetectJobRes
 }
 
 /** Writes the collected results as a local run would (scores.json, scores.csv). */
-export async function writeCollected(outDir: string, collected: CollectedJobs, threshold: number | undefined): Promise<{ scoresJson: string; scoresCsv: string }> {
+export async function writeCollected(
+  outDir: string,
+  collected: CollectedJobs,
+  threshold: number | undefined,
+): Promise<{ scoresJson: string; scoresCsv: string }> {
   return writeDetectionTables(outDir, collected.detections, collected.failed, threshold);
 }
 

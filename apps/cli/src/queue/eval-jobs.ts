@@ -88,7 +88,9 @@ function absoluteSample(s: DatasetSample): DatasetSample {
 /** The job id of a shard: its images' contents and labels, the output options, the model and the output folder. */
 async function evalJobId(data: EvalJobData): Promise<string> {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ batchSize: data.batchSize, saveMaps: data.saveMaps, mapSize: data.mapSize, maxPixels: data.maxPixels, imageSize: data.imageSize ?? null }));
+  h.update(
+    JSON.stringify({ batchSize: data.batchSize, saveMaps: data.saveMaps, mapSize: data.mapSize, maxPixels: data.maxPixels, imageSize: data.imageSize ?? null }),
+  );
   for (let i = 0; i < data.samples.length; i++) {
     const s = data.samples[i]!;
     const masks = await Promise.all(s.maskPaths.map((m) => sha256File(m)));
@@ -124,7 +126,11 @@ export async function submitEvalJobs(
     };
     const jobId = await evalJobId(data);
     submitted.push({ shard, jobId });
-    jobs.push({ name: EVAL_JOB, data, opts: { jobId, attempts: JOB_ATTEMPTS, backoff: { type: 'fixed' as const, delay: JOB_BACKOFF_MS }, removeOnComplete: false, removeOnFail: false } });
+    jobs.push({
+      name: EVAL_JOB,
+      data,
+      opts: { jobId, attempts: JOB_ATTEMPTS, backoff: { type: 'fixed' as const, delay: JOB_BACKOFF_MS }, removeOnComplete: false, removeOnFail: false },
+    });
   }
   for (let i = 0; i < jobs.length; i += 500) await queue.addBulk(jobs.slice(i, i + 500));
   return submitted;
@@ -139,9 +145,17 @@ export function describeEvalJob(data: Pick<EvalJobData, 'shard' | 'shards' | 'ca
  * Processes one eval job: scores the shard, writes its maps and its state file atomically. Running it twice
  * for the same job (a job taken up again after its worker died) writes the same files.
  */
-export async function processEvalJob(model: EngineModel, data: EvalJobData, jobId: string, options: { featureCacheDir: string; onWarning?: (w: string) => void }): Promise<EvalJobResult> {
+export async function processEvalJob(
+  model: EngineModel,
+  data: EvalJobData,
+  jobId: string,
+  options: { featureCacheDir: string; onWarning?: (w: string) => void },
+): Promise<EvalJobResult> {
   if (data.imageSize !== undefined && !sameImageSize(data.imageSize, model.preprocess.size)) {
-    throw new CheckpointMismatchError(describeEvalJob(data), `${describeEvalJob(data)} was queued for input size ${formatImageSize(data.imageSize)}, this worker's model takes ${formatImageSize(model.preprocess.size)}`);
+    throw new CheckpointMismatchError(
+      describeEvalJob(data),
+      `${describeEvalJob(data)} was queued for input size ${formatImageSize(data.imageSize)}, this worker's model takes ${formatImageSize(model.preprocess.size)}`,
+    );
   }
   const state = await evaluateShard({
     model,
@@ -167,7 +181,11 @@ export async function processEvalJob(model: EngineModel, data: EvalJobData, jobI
  * replaced by the submitter's own (as a local run writes them).
  * @throws CliError naming the shards that failed, or a state file that is missing, changed or does not match
  */
-export async function readShardStates(submitted: readonly SubmittedShard[], outcomes: ReadonlyMap<string, JobOutcome<EvalJobResult>>, add: (state: EvaluationShardState) => void): Promise<void> {
+export async function readShardStates(
+  submitted: readonly SubmittedShard[],
+  outcomes: ReadonlyMap<string, JobOutcome<EvalJobResult>>,
+  add: (state: EvaluationShardState) => void,
+): Promise<void> {
   const failed = submitted.filter((s) => 'reason' in outcomes.get(s.jobId)!);
   if (failed.length > 0) {
     const first = outcomes.get(failed[0]!.jobId) as { reason: string };
@@ -183,10 +201,18 @@ export async function readShardStates(submitted: readonly SubmittedShard[], outc
     try {
       bytes = await readFile(result.stateFile);
     } catch (e) {
-      throw new CliError(`shard ${shard.index + 1} (${shard.category}): cannot read its state file ${result.stateFile} (${(e as Error).message}); the job completed, so the file was removed or is not shared with the workers`, EXIT.dataError, 'use another --out, or remove the queue\'s completed jobs and submit again');
+      throw new CliError(
+        `shard ${shard.index + 1} (${shard.category}): cannot read its state file ${result.stateFile} (${(e as Error).message}); the job completed, so the file was removed or is not shared with the workers`,
+        EXIT.dataError,
+        "use another --out, or remove the queue's completed jobs and submit again",
+      );
     }
     const sha = createHash('sha256').update(bytes).digest('hex');
-    if (sha !== result.sha256) throw new CliError(`shard ${shard.index + 1} (${shard.category}): state file ${result.stateFile} has SHA-256 ${sha.slice(0, 16)}..., expected ${result.sha256.slice(0, 16)}... as its job wrote it (changed since?)`, EXIT.dataError);
+    if (sha !== result.sha256)
+      throw new CliError(
+        `shard ${shard.index + 1} (${shard.category}): state file ${result.stateFile} has SHA-256 ${sha.slice(0, 16)}..., expected ${result.sha256.slice(0, 16)}... as its job wrote it (changed since?)`,
+        EXIT.dataError,
+      );
     let state: EvaluationShardState;
     try {
       state = decodeShardState(bytes, result.stateFile);
@@ -194,11 +220,15 @@ export async function readShardStates(submitted: readonly SubmittedShard[], outc
       throw new CliError((e as Error).message, EXIT.dataError);
     }
     if (state.category !== shard.category || state.scores.length !== shard.samples.length) {
-      throw new CliError(`${result.stateFile}: ${state.scores.length} images of ${state.category}, expected the ${shard.samples.length} images of ${shard.category} in shard ${shard.index + 1}`, EXIT.dataError);
+      throw new CliError(
+        `${result.stateFile}: ${state.scores.length} images of ${state.category}, expected the ${shard.samples.length} images of ${shard.category} in shard ${shard.index + 1}`,
+        EXIT.dataError,
+      );
     }
     const scores = state.scores.map((s, i) => {
       const mine = shard.samples[i]!;
-      if (s.imagePath !== resolve(mine.imagePath)) throw new CliError(`${result.stateFile}: image ${i + 1} is ${s.imagePath}, expected ${resolve(mine.imagePath)}`, EXIT.dataError);
+      if (s.imagePath !== resolve(mine.imagePath))
+        throw new CliError(`${result.stateFile}: image ${i + 1} is ${s.imagePath}, expected ${resolve(mine.imagePath)}`, EXIT.dataError);
       return { ...s, imagePath: mine.imagePath };
     });
     add({ ...state, scores });

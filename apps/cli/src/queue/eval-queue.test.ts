@@ -20,13 +20,37 @@ const workers: HgmProcess[] = [];
 
 function worker(): HgmProcess {
   // a feature cache of their own: the workers encode the images themselves, in other batches than the local run
-  const w = startHgm(['worker', '--queue', redis.url, '--checkpoint', checkpoint, '--backend', 'cpu', '--lock-ms', '4000', '--cache-dir', join(root, 'worker-cache')], env);
+  const w = startHgm(
+    ['worker', '--queue', redis.url, '--checkpoint', checkpoint, '--backend', 'cpu', '--lock-ms', '4000', '--cache-dir', join(root, 'worker-cache')],
+    env,
+  );
   workers.push(w);
   return w;
 }
 
 function evalQueued(out: string, extra: string[] = []): Promise<RunResult> {
-  return runHgm(['eval', '--queue', redis.url, '--data', evalData, '--checkpoint', checkpoint, '--out', out, '--batch-size', '2', '--shard-size', '2', '--queue-timeout-s', '120', '--json', ...extra], { env, timeoutMs: 150_000 });
+  return runHgm(
+    [
+      'eval',
+      '--queue',
+      redis.url,
+      '--data',
+      evalData,
+      '--checkpoint',
+      checkpoint,
+      '--out',
+      out,
+      '--batch-size',
+      '2',
+      '--shard-size',
+      '2',
+      '--queue-timeout-s',
+      '120',
+      '--json',
+      ...extra,
+    ],
+    { env, timeoutMs: 150_000 },
+  );
 }
 
 /** Every file under a folder (relative path -> bytes), leaving out the shard states. */
@@ -46,8 +70,18 @@ beforeAll(async () => {
   checkpoint = (await trainTinyModel(root, env)).checkpoint;
   // two categories of 7 test images each (larger than the model's input, so a job takes a moment)
   evalData = join(root, 'eval-data');
-  await writeSyntheticDataset(evalData, { seed: 6, size: 160, domains: ['wood', 'cap'], kinds: ['scratch', 'stain'], trainGood: 1, testGood: 3, testPerKind: 2 });
-  const local = await runHgm(['eval', '--data', evalData, '--checkpoint', checkpoint, '--out', localOut(), '--batch-size', '2', '--backend', 'cpu', '--json'], { env });
+  await writeSyntheticDataset(evalData, {
+    seed: 6,
+    size: 160,
+    domains: ['wood', 'cap'],
+    kinds: ['scratch', 'stain'],
+    trainGood: 1,
+    testGood: 3,
+    testPerKind: 2,
+  });
+  const local = await runHgm(['eval', '--data', evalData, '--checkpoint', checkpoint, '--out', localOut(), '--batch-size', '2', '--backend', 'cpu', '--json'], {
+    env,
+  });
   expect(local.code, local.stderr).toBe(0);
   await mkdir(join(root, 'redis'));
   redis = await RedisTestServer.start(join(root, 'redis'));
@@ -76,7 +110,10 @@ describe('hgm eval --queue with hgm worker', () => {
     if (!victim.stderr().includes(`job ${killedJob} done`)) expect(other.stderr()).toContain(`job ${killedJob} done`);
     const result = JSON.parse(r.stdout) as { shards: number; categories: { category: string; images: number }[] };
     expect(result.shards).toBe(8);
-    expect(result.categories.map((c) => [c.category, c.images])).toEqual([['cap', 7], ['wood', 7]]);
+    expect(result.categories.map((c) => [c.category, c.images])).toEqual([
+      ['cap', 7],
+      ['wood', 7],
+    ]);
     // metrics.{md,csv,json}, scores.csv, colorbar and every map: byte for byte the local run's
     const local = await files(localOut());
     const queued = await files(out);
@@ -101,12 +138,35 @@ describe('hgm eval --queue with hgm worker', () => {
   it('fails the evaluation naming a shard that failed after bounded retries; queue status lists it', async () => {
     const data = join(root, 'poisoned-data');
     await writeSyntheticDataset(data, { seed: 8, size: 32, domains: ['wood'], kinds: ['scratch'], trainGood: 1, testGood: 3, testPerKind: 1 });
-    await writeFile(join(data, 'wood', 'test', 'good', '002.png'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(40, 7)]));
+    await writeFile(
+      join(data, 'wood', 'test', 'good', '002.png'),
+      Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(40, 7)]),
+    );
     if (workers.every((w) => w.child.exitCode !== null || w.child.signalCode !== null)) worker();
-    const r = await runHgm(['eval', '--queue', redis.url, '--data', data, '--checkpoint', checkpoint, '--out', join(root, 'poisoned-out'), '--batch-size', '2', '--queue-timeout-s', '120'], { env, timeoutMs: 150_000 });
+    const r = await runHgm(
+      [
+        'eval',
+        '--queue',
+        redis.url,
+        '--data',
+        data,
+        '--checkpoint',
+        checkpoint,
+        '--out',
+        join(root, 'poisoned-out'),
+        '--batch-size',
+        '2',
+        '--queue-timeout-s',
+        '120',
+      ],
+      { env, timeoutMs: 150_000 },
+    );
     expect(r.code, r.stderr).toBe(65);
     expect(r.stderr).toMatch(/1 of 1 evaluation shard failed after 3 attempts, so the metrics cannot be computed \(first: shard 1, wood: .*002\.png/);
-    const status = JSON.parse((await runHgm(['queue', 'status', '--queue', redis.url, '--json'], { env })).stdout) as { failed: number; failedJobs: { kind: string; job: string; reason: string }[] };
+    const status = JSON.parse((await runHgm(['queue', 'status', '--queue', redis.url, '--json'], { env })).stdout) as {
+      failed: number;
+      failedJobs: { kind: string; job: string; reason: string }[];
+    };
     expect(status.failed).toBe(1);
     expect(status.failedJobs[0]).toMatchObject({ kind: 'eval', job: 'eval shard 1 of 1 (wood, 4 images)' });
     expect(status.failedJobs[0]!.reason).toMatch(/002\.png/);

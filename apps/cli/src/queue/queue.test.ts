@@ -46,11 +46,18 @@ function worker(extra: string[] = []): HgmProcess {
 }
 
 function detectQueued(out: string, extra: string[] = [], dir = imagesDir): Promise<RunResult> {
-  return runHgm(['detect', dir, '--queue', redis.url, '--checkpoint', checkpoint, '--out', out, '--queue-timeout-s', '120', '--json', ...extra], { env, timeoutMs: 150_000 });
+  return runHgm(['detect', dir, '--queue', redis.url, '--checkpoint', checkpoint, '--out', out, '--queue-timeout-s', '120', '--json', ...extra], {
+    env,
+    timeoutMs: 150_000,
+  });
 }
 
 function rows(csv: string): string[][] {
-  return csv.trim().split('\n').slice(1).map((l) => l.split(','));
+  return csv
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
 }
 
 beforeAll(async () => {
@@ -60,7 +67,10 @@ beforeAll(async () => {
   checkpoint = (await trainTinyModel(root, env)).checkpoint;
   imagesDir = join(root, 'images');
   await writeImages(imagesDir, 10, 256, 0);
-  const det = await runHgm(['detect', imagesDir, '--checkpoint', checkpoint, '--out', join(root, 'local'), '--batch-size', '1', '--backend', 'cpu', '--executor', 'tfjs', '--json'], { env });
+  const det = await runHgm(
+    ['detect', imagesDir, '--checkpoint', checkpoint, '--out', join(root, 'local'), '--batch-size', '1', '--backend', 'cpu', '--executor', 'tfjs', '--json'],
+    { env },
+  );
   expect(det.code, det.stderr).toBe(0);
   for (const d of (JSON.parse(det.stdout) as { detections: { image: string; score: number; maxMap: number }[] }).detections) local.set(d.image, d);
   await mkdir(join(root, 'redis'));
@@ -122,7 +132,10 @@ describe('hgm detect --queue with hgm worker', () => {
     expect(result.detections.map((d) => d.image).sort()).toEqual(good.sort());
     expect(result.skipped).toHaveLength(1);
     expect(result.skipped[0]!.reason).toMatch(/broken\.png/);
-    const status = JSON.parse((await runHgm(['queue', 'status', '--queue', redis.url, '--json'], { env })).stdout) as { failed: number; failedJobs: { reason: string }[] };
+    const status = JSON.parse((await runHgm(['queue', 'status', '--queue', redis.url, '--json'], { env })).stdout) as {
+      failed: number;
+      failedJobs: { reason: string }[];
+    };
     expect(status.failed).toBe(1);
     expect(status.failedJobs[0]!.reason).toMatch(/broken\.png/);
   });

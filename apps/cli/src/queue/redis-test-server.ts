@@ -34,7 +34,11 @@ export class RedisTestServer {
   }
 
   private launch(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.child = child;
     return new Promise((resolve, reject) => {
       let out = '';

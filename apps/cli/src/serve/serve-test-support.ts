@@ -9,7 +9,10 @@ export async function trainTinyModel(root: string, env: Record<string, string>):
   const data = join(root, 'data');
   await writeSyntheticDataset(data, { seed: 4, size: 32, domains: ['wood'], kinds: ['scratch', 'stain'], trainGood: 2, testGood: 3, testPerKind: 2 });
   const out = join(root, 'trained');
-  const r = await runHgm(['train', '--data', data, '--out', out, '--epochs', '1', '--model', 'tiny', '--image-size', '32', '--batch-size', '4', '--backend', 'cpu', '--json'], { env });
+  const r = await runHgm(
+    ['train', '--data', data, '--out', out, '--epochs', '1', '--model', 'tiny', '--image-size', '32', '--batch-size', '4', '--backend', 'cpu', '--json'],
+    { env },
+  );
   if (r.code !== 0) throw new Error(`training the test model failed (exit ${r.code}):\n${r.stderr}`);
   return { data, checkpoint: join(out, 'model.safetensors') };
 }
@@ -31,7 +34,9 @@ export function startHgm(args: string[], env: Record<string, string>): HgmProces
     text += d.toString();
     for (const l of listeners) l();
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     stderr: () => text,

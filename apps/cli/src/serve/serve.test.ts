@@ -17,7 +17,11 @@ let server: { proc: HgmProcess; url: string };
 /** `hgm detect --batch-size 1` scores by image path. */
 const local = new Map<string, { score: number; maxMap: number; heatmap: string }>();
 
-async function post(url: string, body: Uint8Array | string | FormData, contentType?: string): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
+async function post(
+  url: string,
+  body: Uint8Array | string | FormData,
+  contentType?: string,
+): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(url, { method: 'POST', body: body as BodyInit, headers: contentType ? { 'content-type': contentType } : {} });
   const text = await res.text();
   let json: Record<string, unknown>;
@@ -35,9 +39,29 @@ beforeAll(async () => {
   env = { HGM_CACHE: join(root, 'cache'), HGM_OFFLINE: '1' };
   const trained = await trainTinyModel(root, env);
   checkpoint = trained.checkpoint;
-  const det = await runHgm(['detect', join(trained.data, 'wood', 'test'), '--checkpoint', checkpoint, '--out', join(root, 'local'), '--batch-size', '1', '--threshold', '0.5', '--backend', 'cpu', '--executor', 'tfjs', '--json'], { env });
+  const det = await runHgm(
+    [
+      'detect',
+      join(trained.data, 'wood', 'test'),
+      '--checkpoint',
+      checkpoint,
+      '--out',
+      join(root, 'local'),
+      '--batch-size',
+      '1',
+      '--threshold',
+      '0.5',
+      '--backend',
+      'cpu',
+      '--executor',
+      'tfjs',
+      '--json',
+    ],
+    { env },
+  );
   expect(det.code, det.stderr).toBe(0);
-  for (const d of (JSON.parse(det.stdout) as { detections: { image: string; score: number; maxMap: number; heatmap: string }[] }).detections) local.set(d.image, d);
+  for (const d of (JSON.parse(det.stdout) as { detections: { image: string; score: number; maxMap: number; heatmap: string }[] }).detections)
+    local.set(d.image, d);
   images = [...local.keys()];
   server = await startServe(checkpoint, ['--batch-size', '4', '--body-limit', '300000', '--max-pixels', '250000'], env);
 }, 240_000);
@@ -57,7 +81,15 @@ describe('hgm serve', () => {
     expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/v1/detect', '/v1/detect/batch', '/healthz', '/readyz', '/metrics']));
     await post(`${server.url}/v1/detect`, await readFile(images[0]!), 'image/png');
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    for (const name of ['hgm_http_requests_total', 'hgm_http_request_duration_seconds_bucket', 'hgm_batch_size_bucket', 'hgm_images_total', 'hgm_images_per_second', 'hgm_process_resident_memory_bytes', 'hgm_queue_depth']) {
+    for (const name of [
+      'hgm_http_requests_total',
+      'hgm_http_request_duration_seconds_bucket',
+      'hgm_batch_size_bucket',
+      'hgm_images_total',
+      'hgm_images_per_second',
+      'hgm_process_resident_memory_bytes',
+      'hgm_queue_depth',
+    ]) {
       expect(metrics).toContain(name);
     }
   });
@@ -71,9 +103,15 @@ describe('hgm serve', () => {
       expect(r.json['maxMap']).toBeCloseTo(want.maxMap, 6);
       expect(r.json['anomalous']).toBe(want.score >= 0.5);
       expect(Buffer.from(r.json['heatmap'] as string, 'base64').equals(await readFile(want.heatmap))).toBe(true);
-      expect(Buffer.from(r.json['overlay'] as string, 'base64').subarray(0, 4).toString('latin1')).toBe('\x89PNG');
+      expect(
+        Buffer.from(r.json['overlay'] as string, 'base64')
+          .subarray(0, 4)
+          .toString('latin1'),
+      ).toBe('\x89PNG');
     }
-    const concurrent = await Promise.all(images.concat(images).map(async (image) => ({ image, r: await post(`${server.url}/v1/detect`, await readFile(image), 'application/octet-stream') })));
+    const concurrent = await Promise.all(
+      images.concat(images).map(async (image) => ({ image, r: await post(`${server.url}/v1/detect`, await readFile(image), 'application/octet-stream') })),
+    );
     for (const { image, r } of concurrent) expect(r.json['score']).toBeCloseTo(local.get(image)!.score, 6);
     const single = new FormData();
     single.append('threshold', '0.25');
@@ -162,7 +200,9 @@ describe('hgm serve', () => {
       expect(r.status).toBe(200);
       expect(r.json['score']).toBeCloseTo(local.get(images[0]!)!.score, 6);
     }
-    const after = await fetch(`${s.url}/healthz`).then((r) => r.status).catch(() => 'refused');
+    const after = await fetch(`${s.url}/healthz`)
+      .then((r) => r.status)
+      .catch(() => 'refused');
     expect([503, 'refused']).toContain(after);
     expect((await s.proc.exited).code).toBe(0);
   });

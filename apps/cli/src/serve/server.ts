@@ -17,7 +17,6 @@ import { BatcherClosedError, DeadlineError, MicroBatcher, QueueFullError } from 
 import { PixelLimitError, checkPixelLimit } from './image-size-limit';
 import { DEFAULT_SERVE_LIMITS, type ServeLimits } from './limits';
 
-
 export interface ServerOptions {
   model: EngineModel;
   /** Name of the running tfjs backend (reported by /readyz). */
@@ -76,12 +75,25 @@ const querySchema = {
   type: 'object',
   properties: {
     threshold: { type: 'number', minimum: 0, maximum: 1, description: 'decision threshold on the image score' },
-    include: { type: 'string', pattern: '^(heatmap|overlay)(,(heatmap|overlay))?$', description: 'maps to return as base64 PNG: heatmap, overlay or both (comma-separated)' },
+    include: {
+      type: 'string',
+      pattern: '^(heatmap|overlay)(,(heatmap|overlay))?$',
+      description: 'maps to return as base64 PNG: heatmap, overlay or both (comma-separated)',
+    },
   },
   additionalProperties: false,
 } as const;
 
-const STATUS_NAMES: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Entity', 500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+const STATUS_NAMES: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
 
 /** The service's Prometheus metrics in their own registry (no global state). */
 function createMetrics(queueDepth: () => number) {
@@ -89,10 +101,26 @@ function createMetrics(queueDepth: () => number) {
   collectDefaultMetrics({ register: registry, prefix: 'hgm_' });
   return {
     registry,
-    requests: new Counter({ name: 'hgm_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [registry] }),
-    latency: new Histogram({ name: 'hgm_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [registry] }),
+    requests: new Counter({
+      name: 'hgm_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['route', 'status'],
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'hgm_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
     batchSize: new Histogram({ name: 'hgm_batch_size', help: 'images per forward pass', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry] }),
-    batchSeconds: new Histogram({ name: 'hgm_batch_duration_seconds', help: 'duration of one forward pass', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [registry] }),
+    batchSeconds: new Histogram({
+      name: 'hgm_batch_duration_seconds',
+      help: 'duration of one forward pass',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     images: new Counter({ name: 'hgm_images_total', help: 'images scored', registers: [registry] }),
     imagesPerSecond: new Gauge({ name: 'hgm_images_per_second', help: 'images scored per second (recent rate)', registers: [registry] }),
     queued: new Gauge({
@@ -172,7 +200,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     const e = toHttpError(error, limits);
     if (e.statusCode >= 500 && e.statusCode !== 503 && e.statusCode !== 504) req.log.error({ err: error }, 'request failed');
     else req.log.info({ status: e.statusCode, reason: e.message }, 'request refused');
-    void reply.status(e.statusCode).headers(e.headers).send({ statusCode: e.statusCode, error: STATUS_NAMES[e.statusCode] ?? 'Error', message: e.message });
+    void reply
+      .status(e.statusCode)
+      .headers(e.headers)
+      .send({ statusCode: e.statusCode, error: STATUS_NAMES[e.statusCode] ?? 'Error', message: e.message });
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ statusCode: 404, error: 'Not Found', message: `no route ${req.method} ${req.url}` });
@@ -185,7 +216,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     const image = await decodeImageNode(input.bytes, input.name, { maxPixels: limits.maxPixels });
     const pixels = preprocessImage(image, model.preprocess);
     const p = await batcher.submit(pixels, limits.timeoutMs);
-    const out: Record<string, unknown> = { image: input.name, score: p.score, ...(threshold !== undefined ? { anomalous: p.score >= threshold } : {}), threshold: threshold ?? null, maxMap: mapMaximum(p.map) };
+    const out: Record<string, unknown> = {
+      image: input.name,
+      score: p.score,
+      ...(threshold !== undefined ? { anomalous: p.score >= threshold } : {}),
+      threshold: threshold ?? null,
+      maxMap: mapMaximum(p.map),
+    };
     if (include.includes('heatmap') || include.includes('overlay')) {
       const pngs = originalMapPngs(image, p.map, model.preprocess, { norm: { min: 0, max: 1 }, ...(threshold !== undefined ? { threshold } : {}) });
       if (include.includes('heatmap')) out['heatmap'] = Buffer.from(pngs.heatmap).toString('base64');
@@ -194,8 +231,18 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return out;
   };
 
-  app.get('/healthz', { schema: { description: 'the process is alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { description: 'the model is loaded; names the backend' } }, async () => ({ status: 'ready', backend: options.backend, imageSize: size, batchSize: limits.batchSize, model: options.modelInfo }));
+  app.get(
+    '/healthz',
+    { schema: { description: 'the process is alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+    async () => ({ status: 'ok' }),
+  );
+  app.get('/readyz', { schema: { description: 'the model is loaded; names the backend' } }, async () => ({
+    status: 'ready',
+    backend: options.backend,
+    imageSize: size,
+    batchSize: limits.batchSize,
+    model: options.modelInfo,
+  }));
   app.get('/metrics', { schema: { description: 'Prometheus metrics', hide: false } }, async (_req, reply) => {
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
@@ -218,7 +265,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       let input: ImageInput;
       if (req.isMultipart()) {
         const files = await readMultipart(req);
-        if (files.images.length !== 1) throw new HttpError(400, `multipart body: expected exactly one file, found ${files.images.length} (use /v1/detect/batch for several)`);
+        if (files.images.length !== 1)
+          throw new HttpError(400, `multipart body: expected exactly one file, found ${files.images.length} (use /v1/detect/batch for several)`);
         input = files.images[0]!;
         threshold ??= files.threshold;
       } else {
@@ -238,7 +286,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       },
     },
     async (req) => {
-      if (!req.isMultipart()) throw new HttpError(415, `content type ${JSON.stringify(req.headers['content-type'] ?? '')}: the batch route takes multipart/form-data with one file per image`);
+      if (!req.isMultipart())
+        throw new HttpError(
+          415,
+          `content type ${JSON.stringify(req.headers['content-type'] ?? '')}: the batch route takes multipart/form-data with one file per image`,
+        );
       const q = req.query as { threshold?: number; include?: string };
       const files = await readMultipart(req);
       if (files.images.length === 0) throw new HttpError(400, 'multipart body: no file found, expected one file per image');
@@ -252,7 +304,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
 function requireBody(req: FastifyRequest): Uint8Array {
   const body = req.body;
-  if (!Buffer.isBuffer(body)) throw new HttpError(415, `content type ${JSON.stringify(req.headers['content-type'] ?? '')}: expected ${IMAGE_TYPES.join(', ')} or multipart/form-data`);
+  if (!Buffer.isBuffer(body))
+    throw new HttpError(415, `content type ${JSON.stringify(req.headers['content-type'] ?? '')}: expected ${IMAGE_TYPES.join(', ')} or multipart/form-data`);
   return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
 }
 
@@ -281,9 +334,11 @@ function toHttpError(error: Error & { statusCode?: number; code?: string }, limi
   if (error instanceof QueueFullError) return new HttpError(503, error.message, { 'retry-after': String(Math.max(1, Math.ceil(limits.batchWaitMs / 1000))) });
   if (error instanceof BatcherClosedError) return new HttpError(503, error.message, { 'retry-after': '1' });
   if (error instanceof DeadlineError) return new HttpError(504, error.message);
-  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.code === 'FST_REQ_FILE_TOO_LARGE') return new HttpError(413, `the body is larger than the limit of ${limits.bodyLimit} bytes`);
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || error.code === 'FST_REQ_FILE_TOO_LARGE')
+    return new HttpError(413, `the body is larger than the limit of ${limits.bodyLimit} bytes`);
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return new HttpError(415, `${error.message}; expected ${IMAGE_TYPES.join(', ')} or multipart/form-data`);
-  if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return new HttpError(415, `expected ${IMAGE_TYPES.join(', ')} or multipart/form-data, found a JSON body`);
+  if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+    return new HttpError(415, `expected ${IMAGE_TYPES.join(', ')} or multipart/form-data, found a JSON body`);
   if (error.code === 'FST_ERR_VALIDATION') return new HttpError(400, error.message);
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) return new HttpError(error.statusCode, error.message);
   return new HttpError(500, error.message);

@@ -79,7 +79,10 @@ describeBackends('AnomalyCLIP paths of the CLIP towers (anomalyclip-tiny)', ({ b
     const t = (name: string) => hostToTensor(weights.get(`prompt_learner.${name}`)!);
     const width = model.config.text.width;
     const row = (kind: 'pos' | 'neg') =>
-      tf.concat([t(`token_prefix_${kind}`), t(`ctx_${kind}`), t(`token_suffix_${kind}`)].map((x) => tf.reshape(x, [-1, width])), 0);
+      tf.concat(
+        [t(`token_prefix_${kind}`), t(`ctx_${kind}`), t(`token_suffix_${kind}`)].map((x) => tf.reshape(x, [-1, width])),
+        0,
+      );
     const prompts = tf.stack([row('pos'), row('neg')]) as tf.Tensor3D;
     const ids = hostToTensor(inputs.get('tokenized_prompts')!) as tf.Tensor2D;
     const depth = config.AnomalyCLIP_parameters.learnabel_text_embedding_depth;
@@ -99,7 +102,11 @@ describeBackends('AnomalyCLIP paths of the CLIP towers (anomalyclip-tiny)', ({ b
 
   it('text: gradients flow into the prompt embeddings and the compound tokens', async () => {
     const width = model.config.text.width;
-    const ids = hostToTensor({ dtype: 'int32', shape: [1, 77], data: Int32Array.from({ length: 77 }, (_, i) => (i === 5 ? 49407 : i === 0 ? 49406 : i < 5 ? 343 : 0)) }) as tf.Tensor2D;
+    const ids = hostToTensor({
+      dtype: 'int32',
+      shape: [1, 77],
+      data: Int32Array.from({ length: 77 }, (_, i) => (i === 5 ? 49407 : i === 0 ? 49406 : i < 5 ? 343 : 0)),
+    }) as tf.Tensor2D;
     const emb = model.text.embedTokens(ids);
     const compound = tf.fill([2, width], 0.1) as tf.Tensor2D;
     const grads = tf.grads((e: tf.Tensor, c: tf.Tensor) =>

@@ -1,7 +1,16 @@
 import { describe, it as vitestIt, expect, beforeAll, afterAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
-import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16, hostToTensor, SafetensorsReader, StateDictError, type HostTensor } from '@hgm/tensor';
+import {
+  bfloat16ToFloat32,
+  float16ToFloat32,
+  float32ToBfloat16,
+  float32ToFloat16,
+  hostToTensor,
+  SafetensorsReader,
+  StateDictError,
+  type HostTensor,
+} from '@hgm/tensor';
 import { describeBackends, expectClose, expectNoLeak, readFixture, repoFixturesDir, useBackend, type Fixture } from '@hgm/tensor/testing';
 import { ClipModel } from './clip-model';
 import { clipConfigFromConstructorArgs, type OpenaiClipConstructorArgs } from './config';
@@ -82,7 +91,16 @@ for (const name of ['clip-tiny', 'clip-tiny-336']) {
     },
     {
       // The 336 variant exercises the same kernels at a larger grid; webgpu is checked on clip-tiny only.
-      knownGaps: name === 'clip-tiny-336' ? [{ backend: 'webgpu', test: 'reproduces every tensor of outputs.safetensors', reason: 'checked on clip-tiny only (same kernels), to keep the suite short' }] : [],
+      knownGaps:
+        name === 'clip-tiny-336'
+          ? [
+              {
+                backend: 'webgpu',
+                test: 'reproduces every tensor of outputs.safetensors',
+                reason: 'checked on clip-tiny only (same kernels), to keep the suite short',
+              },
+            ]
+          : [],
     },
   );
 }

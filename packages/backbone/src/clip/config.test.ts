@@ -5,8 +5,16 @@ import { vvBlocksFromDpamLayer } from './types';
 
 describe('CLIP configs', () => {
   it('hold the real openai sizes', () => {
-    expect(CLIP_CONFIGS['ViT-B/16']).toMatchObject({ embedDim: 512, vision: { imageSize: 224, patchSize: 16, width: 768, layers: 12, heads: 12 }, text: { width: 512, heads: 8, layers: 12, vocabSize: 49408, contextLength: 77 } });
-    expect(CLIP_CONFIGS['ViT-L/14']).toMatchObject({ embedDim: 768, vision: { imageSize: 224, patchSize: 14, width: 1024, layers: 24, heads: 16 }, text: { width: 768, heads: 12, layers: 12 } });
+    expect(CLIP_CONFIGS['ViT-B/16']).toMatchObject({
+      embedDim: 512,
+      vision: { imageSize: 224, patchSize: 16, width: 768, layers: 12, heads: 12 },
+      text: { width: 512, heads: 8, layers: 12, vocabSize: 49408, contextLength: 77 },
+    });
+    expect(CLIP_CONFIGS['ViT-L/14']).toMatchObject({
+      embedDim: 768,
+      vision: { imageSize: 224, patchSize: 14, width: 1024, layers: 24, heads: 16 },
+      text: { width: 768, heads: 12, layers: 12 },
+    });
     expect(CLIP_CONFIGS['ViT-L/14@336px']).toMatchObject({ embedDim: 768, vision: { imageSize: 336, patchSize: 14, width: 1024, layers: 24, heads: 16 } });
     for (const c of Object.values(CLIP_CONFIGS)) {
       expect(c.preprocess).toMatchObject({ size: c.vision.imageSize, mean: CLIP_MEAN, std: CLIP_STD, interpolation: 'bicubic' });
@@ -28,7 +36,18 @@ describe('CLIP configs', () => {
   });
 
   it('builds from openai constructor arguments with vision heads = width / 64', () => {
-    const c = clipConfigFromConstructorArgs({ embed_dim: 32, image_resolution: 32, vision_layers: 3, vision_width: 128, vision_patch_size: 8, context_length: 77, vocab_size: 49408, transformer_width: 48, transformer_heads: 4, transformer_layers: 3 });
+    const c = clipConfigFromConstructorArgs({
+      embed_dim: 32,
+      image_resolution: 32,
+      vision_layers: 3,
+      vision_width: 128,
+      vision_patch_size: 8,
+      context_length: 77,
+      vocab_size: 49408,
+      transformer_width: 48,
+      transformer_heads: 4,
+      transformer_layers: 3,
+    });
     expect(c.vision).toEqual({ imageSize: 32, patchSize: 8, width: 128, layers: 3, heads: 2 });
     expect(c.text).toEqual({ contextLength: 77, vocabSize: 49408, width: 48, heads: 4, layers: 3 });
     expect(() => clipConfigFromConstructorArgs({ vision_layers: [3, 4, 6, 3] } as never)).toThrow(/ResNet/);

@@ -131,13 +131,16 @@ export function validateClipConfig(cfg: ClipConfig): void {
   for (const k of ['contextLength', 'vocabSize', 'width', 'heads', 'layers'] as const) positiveInt(`text.${k}`, cfg.text[k]);
   if (cfg.vision.width % cfg.vision.heads !== 0) problems.push(`vision.width ${cfg.vision.width} is not divisible by vision.heads ${cfg.vision.heads}`);
   if (cfg.text.width % cfg.text.heads !== 0) problems.push(`text.width ${cfg.text.width} is not divisible by text.heads ${cfg.text.heads}`);
-  if (cfg.vision.imageSize % cfg.vision.patchSize !== 0) problems.push(`vision.imageSize ${cfg.vision.imageSize} is not a multiple of vision.patchSize ${cfg.vision.patchSize}`);
+  if (cfg.vision.imageSize % cfg.vision.patchSize !== 0)
+    problems.push(`vision.imageSize ${cfg.vision.imageSize} is not a multiple of vision.patchSize ${cfg.vision.patchSize}`);
   if (!(cfg.layerNormEps > 0)) problems.push(`layerNormEps must be > 0, found ${cfg.layerNormEps}`);
   if (typeof cfg.preprocess.size === 'number') positiveInt('preprocess.size', cfg.preprocess.size);
-  else if (Array.isArray(cfg.preprocess.size) && cfg.preprocess.size.length === 2) cfg.preprocess.size.forEach((v, i) => positiveInt(`preprocess.size[${i}]`, v));
+  else if (Array.isArray(cfg.preprocess.size) && cfg.preprocess.size.length === 2)
+    cfg.preprocess.size.forEach((v, i) => positiveInt(`preprocess.size[${i}]`, v));
   else problems.push(`preprocess.size must be a positive integer or [height, width], found ${JSON.stringify(cfg.preprocess.size)}`);
   if (!Array.isArray(cfg.preprocess.mean) || cfg.preprocess.mean.length !== 3) problems.push(`preprocess.mean must hold 3 numbers`);
-  if (!Array.isArray(cfg.preprocess.std) || cfg.preprocess.std.length !== 3 || cfg.preprocess.std.some((s) => !(s > 0))) problems.push(`preprocess.std must hold 3 positive numbers`);
+  if (!Array.isArray(cfg.preprocess.std) || cfg.preprocess.std.length !== 3 || cfg.preprocess.std.some((s) => !(s > 0)))
+    problems.push(`preprocess.std must hold 3 positive numbers`);
   if (problems.length > 0) throw new ConfigError(`CLIP config ${cfg.name}: ${problems.join('; ')}`);
 }
 
@@ -160,16 +163,35 @@ export interface OpenaiClipConstructorArgs {
  * unless given; the text heads are an argument of the constructor.
  */
 export function clipConfigFromConstructorArgs(args: OpenaiClipConstructorArgs, options: { name?: string; visionHeads?: number } = {}): ClipConfig {
-  const missing = (['embed_dim', 'image_resolution', 'vision_layers', 'vision_width', 'vision_patch_size', 'context_length', 'vocab_size', 'transformer_width', 'transformer_heads', 'transformer_layers'] as const)
-    .filter((k) => typeof args[k] !== 'number');
-  if (missing.length > 0) throw new ConfigError(`CLIP constructor arguments: ${missing.join(', ')} must be numbers (vision_layers as a list means a ResNet, which is not supported)`);
+  const missing = (
+    [
+      'embed_dim',
+      'image_resolution',
+      'vision_layers',
+      'vision_width',
+      'vision_patch_size',
+      'context_length',
+      'vocab_size',
+      'transformer_width',
+      'transformer_heads',
+      'transformer_layers',
+    ] as const
+  ).filter((k) => typeof args[k] !== 'number');
+  if (missing.length > 0)
+    throw new ConfigError(`CLIP constructor arguments: ${missing.join(', ')} must be numbers (vision_layers as a list means a ResNet, which is not supported)`);
   const visionHeads = options.visionHeads ?? Math.floor(args.vision_width / 64);
   return resolveClipConfig(
     {
       name: options.name ?? 'custom',
       embedDim: args.embed_dim,
       vision: { imageSize: args.image_resolution, patchSize: args.vision_patch_size, width: args.vision_width, layers: args.vision_layers, heads: visionHeads },
-      text: { contextLength: args.context_length, vocabSize: args.vocab_size, width: args.transformer_width, heads: args.transformer_heads, layers: args.transformer_layers },
+      text: {
+        contextLength: args.context_length,
+        vocabSize: args.vocab_size,
+        width: args.transformer_width,
+        heads: args.transformer_heads,
+        layers: args.transformer_layers,
+      },
       preprocess: { size: args.image_resolution },
     },
     CLIP_VIT_B_16,

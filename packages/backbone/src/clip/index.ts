@@ -7,10 +7,4 @@ export { ClipTextTransformer, replaceTokens } from './text-transformer';
 export { clipParameterShapes, otherTowerKeyPatterns, type ClipTowers } from './parameters';
 export { interpolatePositionalEmbedding } from './positional-embedding';
 export { patchEmbedding } from './patch-embedding';
-export {
-  residualBlock,
-  dualPathBlock,
-  residualBlockWeights,
-  residualBlockParameterShapes,
-  type ResidualBlockWeights,
-} from './residual-block';
+export { residualBlock, dualPathBlock, residualBlockWeights, residualBlockParameterShapes, type ResidualBlockWeights } from './residual-block';

@@ -12,7 +12,11 @@ describe('positional table resize (bilinear, align_corners=False)', () => {
   it('keeps the CLS row and agrees with tf.image.resizeBilinear (half-pixel centres) on the patch rows', async () => {
     const rng = new Rng(7);
     const width = 5;
-    for (const [g, target] of [[4, 6], [24, 37], [6, 4]] as const) {
+    for (const [g, target] of [
+      [4, 6],
+      [24, 37],
+      [6, 4],
+    ] as const) {
       const table = rng.tensorNormal([g * g + 1, width]) as tf.Tensor2D;
       const out = interpolatePositionalEmbedding(table, [target, target]);
       expect(out.shape).toEqual([target * target + 1, width]);

@@ -71,14 +71,16 @@ export class ClipTextTransformer {
       throw new ShapeError(`ClipTextTransformer: tokenEmbeddings must be [B, ${t.contextLength}, ${t.width}], found [${tokenEmbeddings.shape.join(', ')}]`);
     }
     if (tokenIds && tokenIds.shape[0] !== b) throw new ShapeError(`ClipTextTransformer: tokenIds have ${tokenIds.shape[0]} rows, embeddings ${b}`);
-    if (eotIndices && (eotIndices.rank !== 1 || eotIndices.shape[0] !== b)) throw new ShapeError(`ClipTextTransformer: eotIndices must be [${b}], found [${eotIndices.shape.join(', ')}]`);
+    if (eotIndices && (eotIndices.rank !== 1 || eotIndices.shape[0] !== b))
+      throw new ShapeError(`ClipTextTransformer: eotIndices must be [${b}], found [${eotIndices.shape.join(', ')}]`);
     compoundPrompts.forEach((c, k) => {
       if (c.rank !== 2 || c.shape[1] !== t.width || c.shape[0] < 1 || c.shape[0] + 1 > l) {
         throw new ShapeError(`ClipTextTransformer: compound prompt ${k} must be [n, ${t.width}] with 1 <= n < ${l}, found [${c.shape.join(', ')}]`);
       }
     });
     const requested = options.hiddenStates === true ? Array.from({ length: t.layers }, (_, i) => i) : [...(options.hiddenStates || [])];
-    for (const i of requested) if (!Number.isInteger(i) || i < 0 || i >= t.layers) throw new ConfigError(`ClipTextTransformer: layer ${i} is out of range [0, ${t.layers - 1}]`);
+    for (const i of requested)
+      if (!Number.isInteger(i) || i < 0 || i >= t.layers) throw new ConfigError(`ClipTextTransformer: layer ${i} is out of range [0, ${t.layers - 1}]`);
     const keep = new Set(requested);
 
     const out = tf.tidy(() => {

@@ -86,7 +86,8 @@ export class ClipVisionTransformer implements ImageEncoder {
   forward(pixels: tf.Tensor4D, options: ClipVisionForwardOptions = {}): ClipVisionOutput {
     const v = this.config.vision;
     const eps = this.config.layerNormEps;
-    if (pixels.rank !== 4 || pixels.shape[1] !== 3) throw new ShapeError(`ClipVisionTransformer: pixels must be [B, 3, H, W], found [${pixels.shape.join(', ')}]`);
+    if (pixels.rank !== 4 || pixels.shape[1] !== 3)
+      throw new ShapeError(`ClipVisionTransformer: pixels must be [B, 3, H, W], found [${pixels.shape.join(', ')}]`);
     const layers = [...(options.layers ?? [])];
     for (const l of layers) {
       if (!Number.isInteger(l) || l < 0 || l >= v.layers) throw new ConfigError(`ClipVisionTransformer: layer ${l} is out of range [0, ${v.layers - 1}]`);

@@ -102,7 +102,11 @@ export abstract class DinoVisionTransformer implements ImageEncoder {
   }
 
   /** Loads `entries` into a freshly built `model` (strict unless `load` says otherwise); disposes the model when loading fails. */
-  protected static async loaded<M extends DinoVisionTransformer>(model: M, entries: Map<string, HostTensor> | SafetensorsReader, load?: LoadOptions): Promise<M> {
+  protected static async loaded<M extends DinoVisionTransformer>(
+    model: M,
+    entries: Map<string, HostTensor> | SafetensorsReader,
+    load?: LoadOptions,
+  ): Promise<M> {
     try {
       await model.loadStateDict(entries, load);
     } catch (e) {
@@ -225,7 +229,8 @@ export abstract class DinoVisionTransformer implements ImageEncoder {
   /** The 0-based blocks the reference's `n` selects, ascending (as the reference returns them). */
   selectBlocks(n: number | readonly number[] = 1): number[] {
     if (typeof n === 'number') {
-      if (!Number.isInteger(n) || n < 1 || n > this.depth) throw new ConfigError(`getIntermediateLayers: n must be an integer in [1, ${this.depth}], found ${n}`);
+      if (!Number.isInteger(n) || n < 1 || n > this.depth)
+        throw new ConfigError(`getIntermediateLayers: n must be an integer in [1, ${this.depth}], found ${n}`);
       return Array.from({ length: n }, (_, i) => this.depth - n + i);
     }
     const seen = new Set<number>();

@@ -43,7 +43,14 @@ export const IMAGENET_STD: [number, number, number] = [0.229, 0.224, 0.225];
  * `make_classification_eval_transform`: `Resize(256, BICUBIC)`, `CenterCrop(224)`).
  */
 export function dinov2Preprocess(size: number): PreprocessConfig {
-  return { size, resizeSize: Math.round(size / DINOV2_CROP_FRACTION), mean: IMAGENET_MEAN, std: IMAGENET_STD, interpolation: 'bicubic', resize: 'shortest-side-then-center-crop' };
+  return {
+    size,
+    resizeSize: Math.round(size / DINOV2_CROP_FRACTION),
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    interpolation: 'bicubic',
+    resize: 'shortest-side-then-center-crop',
+  };
 }
 
 /** Crop fraction of DINOv2's evaluation transform (224 / 256). */
@@ -87,10 +94,13 @@ export function resolveDinov2Config(partial: Partial<Dinov2Config> = {}): Dinov2
   const who = 'dinov2 config';
   const c: Dinov2Config = { ...DEFAULT_DINOV2_CONFIG, ...partial, preprocess: { ...DEFAULT_DINOV2_CONFIG.preprocess, ...partial.preprocess } };
   checkVitShape(c, who);
-  if (!Number.isInteger(c.numRegisterTokens) || c.numRegisterTokens < 0) throw new ConfigError(`${who}: numRegisterTokens must be an integer >= 0, found ${c.numRegisterTokens}`);
+  if (!Number.isInteger(c.numRegisterTokens) || c.numRegisterTokens < 0)
+    throw new ConfigError(`${who}: numRegisterTokens must be an integer >= 0, found ${c.numRegisterTokens}`);
   if (c.imgSize % c.patchSize !== 0) throw new ConfigError(`${who}: imgSize ${c.imgSize} is not a multiple of patchSize ${c.patchSize}`);
-  if (!(c.mlpRatio > 0) || !Number.isInteger(c.embedDim * c.mlpRatio)) throw new ConfigError(`${who}: mlpRatio must give an integer hidden width, found ${c.mlpRatio} (x ${c.embedDim})`);
-  if (!(c.interpolateOffset >= 0) || !(c.interpolateOffset < 1)) throw new ConfigError(`${who}: interpolateOffset must be in [0, 1), found ${c.interpolateOffset}`);
+  if (!(c.mlpRatio > 0) || !Number.isInteger(c.embedDim * c.mlpRatio))
+    throw new ConfigError(`${who}: mlpRatio must give an integer hidden width, found ${c.mlpRatio} (x ${c.embedDim})`);
+  if (!(c.interpolateOffset >= 0) || !(c.interpolateOffset < 1))
+    throw new ConfigError(`${who}: interpolateOffset must be in [0, 1), found ${c.interpolateOffset}`);
   return c;
 }
 

@@ -61,11 +61,28 @@ describe('dinov2 config and official keys', () => {
     expect(keys.size).toBe(24 * 14 + 8);
     const params = [...keys.values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
     expect(params).toBe(304_372_736);
-    expect(DINOV2_VITL14_REG.preprocess).toMatchObject({ size: 224, resizeSize: 256, interpolation: 'bicubic', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    expect(DINOV2_VITL14_REG.preprocess).toMatchObject({
+      size: 224,
+      resizeSize: 256,
+      interpolation: 'bicubic',
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
+    });
   });
 
   vitestIt('reads the reference constructor of the fixture', () => {
-    expect(fx.run.config).toMatchObject({ embedDim: 64, depth: 3, numHeads: 4, numRegisterTokens: 2, patchSize: 4, imgSize: 16, layerScale: true, interpolateAntialias: true, interpolateOffset: 0, layerNormEps: 1e-6 });
+    expect(fx.run.config).toMatchObject({
+      embedDim: 64,
+      depth: 3,
+      numHeads: 4,
+      numRegisterTokens: 2,
+      patchSize: 4,
+      imgSize: 16,
+      layerScale: true,
+      interpolateAntialias: true,
+      interpolateOffset: 0,
+      layerNormEps: 1e-6,
+    });
   });
 
   vitestIt('rejects invalid configs naming the field', () => {
@@ -75,135 +92,144 @@ describe('dinov2 config and official keys', () => {
   });
 });
 
-describeBackends('dinov2 golden fixture', ({ it }) => {
-  it('matches every output tensor of the reference at atol = rtol = 1e-4', async () => {
-    const model = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
-    const produced = new Map<string, tf.Tensor>();
-    try {
-      for (const c of fx.run.cases) {
-        const pixels = hostToTensor(fx.inputs.get(c.input)!) as tf.Tensor4D;
-        for (const [k, v] of dinoReferenceOutputs(model, pixels, { prefix: c.prefix, intermediate: fx.run.intermediate! })) produced.set(k, v);
+describeBackends(
+  'dinov2 golden fixture',
+  ({ it }) => {
+    it('matches every output tensor of the reference at atol = rtol = 1e-4', async () => {
+      const model = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
+      const produced = new Map<string, tf.Tensor>();
+      try {
+        for (const c of fx.run.cases) {
+          const pixels = hostToTensor(fx.inputs.get(c.input)!) as tf.Tensor4D;
+          for (const [k, v] of dinoReferenceOutputs(model, pixels, { prefix: c.prefix, intermediate: fx.run.intermediate! })) produced.set(k, v);
+          pixels.dispose();
+        }
+        expect(fx.outputs.size).toBeGreaterThan(0);
+        for (const [name, expected] of fx.outputs) {
+          const actual = produced.get(name);
+          expect(actual, `no counterpart for ${name}`).toBeDefined();
+          await expectClose(actual!, expected, { ...TOL, name });
+        }
+      } finally {
+        tf.dispose([...produced.values()]);
+        model.dispose();
+      }
+    });
+
+    it('encodeImage: final-norm CLS and normed taps in the order asked; raw taps with normalizeTaps false', async () => {
+      const normed = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
+      const raw = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights, { normalizeTaps: false });
+      const pixels = hostToTensor(fx.inputs.get('pixel_values_up')!) as tf.Tensor4D;
+      try {
+        const a = normed.encodeImage(pixels, { layers: [2, 0] });
+        expect(a.grid).toEqual([6, 6]);
+        await expectClose(a.cls, fx.outputs.get('up.x_norm_clstoken')!, { ...TOL, name: 'cls' });
+        await expectClose(a.patchTokens[0]!, fx.outputs.get('up.inter.2.patch')!, { ...TOL, name: 'tap 2' });
+        await expectClose(a.patchTokens[1]!, fx.outputs.get('up.inter.0.patch')!, { ...TOL, name: 'tap 0' });
+        const b = raw.encodeImage(pixels, { layers: [1] });
+        await expectClose(b.cls, fx.outputs.get('up.x_norm_clstoken')!, { ...TOL, name: 'cls (raw taps)' });
+        await expectClose(b.patchTokens[0]!, fx.outputs.get('up.inter_raw.1.patch')!, { ...TOL, name: 'raw tap 1' });
+        const d = normed.encodeImage(pixels);
+        expect(d.patchTokens).toHaveLength(1);
+        await expectClose(d.patchTokens[0]!, fx.outputs.get('up.x_norm_patchtokens')!, { ...TOL, name: 'default tap' });
+        tf.dispose([a, b, d] as unknown as tf.TensorContainer);
+        expect(normed.info).toMatchObject({ family: 'dinov2', numLayers: 3, width: 64, outputDim: 64, patchSize: 4 });
+      } finally {
         pixels.dispose();
+        normed.dispose();
+        raw.dispose();
       }
-      expect(fx.outputs.size).toBeGreaterThan(0);
-      for (const [name, expected] of fx.outputs) {
-        const actual = produced.get(name);
-        expect(actual, `no counterpart for ${name}`).toBeDefined();
-        await expectClose(actual!, expected, { ...TOL, name });
+    });
+
+    it('get_intermediate_layers: last-n selection and reshape to [B, D, h, w]', async () => {
+      const model = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
+      const pixels = hostToTensor(fx.inputs.get('pixel_values_down')!) as tf.Tensor4D;
+      try {
+        const layers = model.getIntermediateLayers(pixels, { n: 2, reshape: true });
+        expect(layers.map((l) => l.layer)).toEqual([1, 2]);
+        expect(layers[1]!.patchTokens.shape).toEqual([2, 64, 3, 3]);
+        const back = tf.reshape(tf.transpose(layers[1]!.patchTokens, [0, 2, 3, 1]), [2, 9, 64]);
+        await expectClose(back, fx.outputs.get('down.inter.2.patch')!, { ...TOL, name: 'reshaped' });
+        tf.dispose([back, ...layers.flatMap((l) => [l.patchTokens, l.classToken, l.extraTokens])]);
+        expect(() => model.getIntermediateLayers(pixels, { n: [0, 0] })).toThrow(/asked twice/);
+        expect(() => model.getIntermediateLayers(pixels, { n: [3] })).toThrow(/outside \[0, 2\]/);
+      } finally {
+        pixels.dispose();
+        model.dispose();
       }
-    } finally {
-      tf.dispose([...produced.values()]);
-      model.dispose();
-    }
-  });
+    });
 
-  it('encodeImage: final-norm CLS and normed taps in the order asked; raw taps with normalizeTaps false', async () => {
-    const normed = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
-    const raw = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights, { normalizeTaps: false });
-    const pixels = hostToTensor(fx.inputs.get('pixel_values_up')!) as tf.Tensor4D;
-    try {
-      const a = normed.encodeImage(pixels, { layers: [2, 0] });
-      expect(a.grid).toEqual([6, 6]);
-      await expectClose(a.cls, fx.outputs.get('up.x_norm_clstoken')!, { ...TOL, name: 'cls' });
-      await expectClose(a.patchTokens[0]!, fx.outputs.get('up.inter.2.patch')!, { ...TOL, name: 'tap 2' });
-      await expectClose(a.patchTokens[1]!, fx.outputs.get('up.inter.0.patch')!, { ...TOL, name: 'tap 0' });
-      const b = raw.encodeImage(pixels, { layers: [1] });
-      await expectClose(b.cls, fx.outputs.get('up.x_norm_clstoken')!, { ...TOL, name: 'cls (raw taps)' });
-      await expectClose(b.patchTokens[0]!, fx.outputs.get('up.inter_raw.1.patch')!, { ...TOL, name: 'raw tap 1' });
-      const d = normed.encodeImage(pixels);
-      expect(d.patchTokens).toHaveLength(1);
-      await expectClose(d.patchTokens[0]!, fx.outputs.get('up.x_norm_patchtokens')!, { ...TOL, name: 'default tap' });
-      tf.dispose([a, b, d] as unknown as tf.TensorContainer);
-      expect(normed.info).toMatchObject({ family: 'dinov2', numLayers: 3, width: 64, outputDim: 64, patchSize: 4 });
-    } finally {
-      pixels.dispose();
-      normed.dispose();
-      raw.dispose();
-    }
-  });
-
-  it('get_intermediate_layers: last-n selection and reshape to [B, D, h, w]', async () => {
-    const model = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
-    const pixels = hostToTensor(fx.inputs.get('pixel_values_down')!) as tf.Tensor4D;
-    try {
-      const layers = model.getIntermediateLayers(pixels, { n: 2, reshape: true });
-      expect(layers.map((l) => l.layer)).toEqual([1, 2]);
-      expect(layers[1]!.patchTokens.shape).toEqual([2, 64, 3, 3]);
-      const back = tf.reshape(tf.transpose(layers[1]!.patchTokens, [0, 2, 3, 1]), [2, 9, 64]);
-      await expectClose(back, fx.outputs.get('down.inter.2.patch')!, { ...TOL, name: 'reshaped' });
-      tf.dispose([back, ...layers.flatMap((l) => [l.patchTokens, l.classToken, l.extraTokens])]);
-      expect(() => model.getIntermediateLayers(pixels, { n: [0, 0] })).toThrow(/asked twice/);
-      expect(() => model.getIntermediateLayers(pixels, { n: [3] })).toThrow(/outside \[0, 2\]/);
-    } finally {
-      pixels.dispose();
-      model.dispose();
-    }
-  });
-
-  it('non-square images: the pos-embed grid is resized per axis in (height, width) order', async () => {
-    const model = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
-    try {
-      const pos = model.interpolatePosEncoding(16, 24);
-      expect(pos.shape).toEqual([1, 1 + 4 * 6, 64]);
-      // Height keeps its 4 rows: each output row is the 1-D antialiased 4 -> 6 resize of the stored row.
-      const stored = fx.weights.get('pos_embed')!.data;
-      const w = bicubicWeights(4, 6, { antialias: true });
-      const expected = new Float64Array((1 + 24) * 64);
-      expected.set(stored.slice(0, 64));
-      for (let r = 0; r < 4; r++) for (let c = 0; c < 6; c++) for (let k = 0; k < 64; k++) {
-        let s = 0;
-        for (let j = 0; j < 4; j++) s += w[c * 4 + j]! * stored[(1 + r * 4 + j) * 64 + k]!;
-        expected[(1 + r * 6 + c) * 64 + k] = s;
+    it('non-square images: the pos-embed grid is resized per axis in (height, width) order', async () => {
+      const model = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
+      try {
+        const pos = model.interpolatePosEncoding(16, 24);
+        expect(pos.shape).toEqual([1, 1 + 4 * 6, 64]);
+        // Height keeps its 4 rows: each output row is the 1-D antialiased 4 -> 6 resize of the stored row.
+        const stored = fx.weights.get('pos_embed')!.data;
+        const w = bicubicWeights(4, 6, { antialias: true });
+        const expected = new Float64Array((1 + 24) * 64);
+        expected.set(stored.slice(0, 64));
+        for (let r = 0; r < 4; r++)
+          for (let c = 0; c < 6; c++)
+            for (let k = 0; k < 64; k++) {
+              let s = 0;
+              for (let j = 0; j < 4; j++) s += w[c * 4 + j]! * stored[(1 + r * 4 + j) * 64 + k]!;
+              expected[(1 + r * 6 + c) * 64 + k] = s;
+            }
+        await expectClose(pos, expected, { atol: 1e-6, rtol: 1e-6 });
+        const pixels = tf.randomNormal([1, 3, 16, 24], 0, 1, 'float32', 3) as tf.Tensor4D;
+        const enc = model.encodeImage(pixels, { layers: [1] });
+        expect(enc.grid).toEqual([4, 6]);
+        expect(enc.patchTokens[0]!.shape).toEqual([1, 24, 64]);
+        tf.dispose([pos, pixels, enc] as unknown as tf.TensorContainer);
+      } finally {
+        model.dispose();
       }
-      await expectClose(pos, expected, { atol: 1e-6, rtol: 1e-6 });
-      const pixels = tf.randomNormal([1, 3, 16, 24], 0, 1, 'float32', 3) as tf.Tensor4D;
-      const enc = model.encodeImage(pixels, { layers: [1] });
-      expect(enc.grid).toEqual([4, 6]);
-      expect(enc.patchTokens[0]!.shape).toEqual([1, 24, 64]);
-      tf.dispose([pos, pixels, enc] as unknown as tf.TensorContainer);
-    } finally {
-      model.dispose();
-    }
-  });
+    });
 
-  it('the antialiased resize matters: the classic bicubic misses down.pos_embed_interp', async () => {
-    const model = await Dinov2VisionTransformer.fromStateDict({ ...fx.run.config, interpolateAntialias: false }, fx.weights);
-    try {
-      const pos = model.interpolatePosEncoding(12, 12);
-      await expect(expectClose(pos, fx.outputs.get('down.pos_embed_interp')!, TOL)).rejects.toThrow(/not close/);
-      pos.dispose();
-    } finally {
-      model.dispose();
-    }
-  });
+    it('the antialiased resize matters: the classic bicubic misses down.pos_embed_interp', async () => {
+      const model = await Dinov2VisionTransformer.fromStateDict({ ...fx.run.config, interpolateAntialias: false }, fx.weights);
+      try {
+        const pos = model.interpolatePosEncoding(12, 12);
+        await expect(expectClose(pos, fx.outputs.get('down.pos_embed_interp')!, TOL)).rejects.toThrow(/not close/);
+        pos.dispose();
+      } finally {
+        model.dispose();
+      }
+    });
 
-  it('does not leak tensors', async () => {
-    const model = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
-    const pixels = hostToTensor(fx.inputs.get('pixel_values_down')!) as tf.Tensor4D;
-    try {
-      const repeats = 2;
-      await expectNoLeak(() => tf.dispose(model.encodeImage(pixels, { layers: [0, 2] }) as unknown as tf.TensorContainer), { name: 'encodeImage', repeats });
-      await expectNoLeak(() => tf.dispose(model.forwardFeatures(pixels) as unknown as tf.TensorContainer), { name: 'forwardFeatures', repeats });
-      await expectNoLeak(() => tf.dispose(model.getIntermediateLayers(pixels, { n: [0, 1, 2], norm: false }) as unknown as tf.TensorContainer), { name: 'getIntermediateLayers', repeats });
-    } finally {
-      pixels.dispose();
-      model.dispose();
-    }
-  });
+    it('does not leak tensors', async () => {
+      const model = await Dinov2VisionTransformer.fromStateDict(fx.run.config, fx.weights);
+      const pixels = hostToTensor(fx.inputs.get('pixel_values_down')!) as tf.Tensor4D;
+      try {
+        const repeats = 2;
+        await expectNoLeak(() => tf.dispose(model.encodeImage(pixels, { layers: [0, 2] }) as unknown as tf.TensorContainer), { name: 'encodeImage', repeats });
+        await expectNoLeak(() => tf.dispose(model.forwardFeatures(pixels) as unknown as tf.TensorContainer), { name: 'forwardFeatures', repeats });
+        await expectNoLeak(() => tf.dispose(model.getIntermediateLayers(pixels, { n: [0, 1, 2], norm: false }) as unknown as tf.TensorContainer), {
+          name: 'getIntermediateLayers',
+          repeats,
+        });
+      } finally {
+        pixels.dispose();
+        model.dispose();
+      }
+    });
 
-  it('rejects inputs that are not [B, C, H, W] multiples of the patch size', async () => {
-    const model = new Dinov2VisionTransformer(fx.run.config);
-    try {
-      const odd = tf.zeros([1, 3, 14, 16]) as tf.Tensor4D;
-      const gray = tf.zeros([1, 1, 16, 16]) as tf.Tensor4D;
-      expect(() => model.encodeImage(odd)).toThrow(/14 x 16 must be a positive multiple of the patch size 4/);
-      expect(() => model.encodeImage(gray)).toThrow(/3 channels/);
-      tf.dispose([odd, gray]);
-    } finally {
-      model.dispose();
-    }
-  });
-}, BACKENDS);
+    it('rejects inputs that are not [B, C, H, W] multiples of the patch size', async () => {
+      const model = new Dinov2VisionTransformer(fx.run.config);
+      try {
+        const odd = tf.zeros([1, 3, 14, 16]) as tf.Tensor4D;
+        const gray = tf.zeros([1, 1, 16, 16]) as tf.Tensor4D;
+        expect(() => model.encodeImage(odd)).toThrow(/14 x 16 must be a positive multiple of the patch size 4/);
+        expect(() => model.encodeImage(gray)).toThrow(/3 channels/);
+        tf.dispose([odd, gray]);
+      } finally {
+        model.dispose();
+      }
+    });
+  },
+  BACKENDS,
+);
 
 describe('dinov2 strict load', () => {
   vitestIt('lists every missing, unexpected and mis-shaped key and leaves the model untouched', async () => {

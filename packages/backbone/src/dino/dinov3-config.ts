@@ -91,16 +91,21 @@ export function resolveDinov3Config(partial: Partial<Dinov3Config> = {}): Dinov3
   const who = 'dinov3 config';
   const c: Dinov3Config = { ...DEFAULT_DINOV3_CONFIG, ...partial, preprocess: { ...DEFAULT_DINOV3_CONFIG.preprocess, ...partial.preprocess } };
   checkVitShape(c, who);
-  if (!Number.isInteger(c.numStorageTokens) || c.numStorageTokens < 0) throw new ConfigError(`${who}: numStorageTokens must be an integer >= 0, found ${c.numStorageTokens}`);
+  if (!Number.isInteger(c.numStorageTokens) || c.numStorageTokens < 0)
+    throw new ConfigError(`${who}: numStorageTokens must be an integer >= 0, found ${c.numStorageTokens}`);
   const headDim = c.embedDim / c.numHeads;
   if (headDim % 4 !== 0) throw new ConfigError(`${who}: head dimension ${headDim} must be a multiple of 4 for 2-D RoPE`);
-  if (!(c.ffnRatio > 0) || !Number.isInteger(c.embedDim * c.ffnRatio)) throw new ConfigError(`${who}: ffnRatio must give an integer hidden width, found ${c.ffnRatio} (x ${c.embedDim})`);
+  if (!(c.ffnRatio > 0) || !Number.isInteger(c.embedDim * c.ffnRatio))
+    throw new ConfigError(`${who}: ffnRatio must give an integer hidden width, found ${c.ffnRatio} (x ${c.embedDim})`);
   const hasBase = c.ropeBase !== null;
   const hasPeriods = c.ropeMinPeriod !== null && c.ropeMaxPeriod !== null;
   if (hasBase === hasPeriods) {
-    throw new ConfigError(`${who}: give either ropeBase or both ropeMinPeriod and ropeMaxPeriod, found base ${c.ropeBase}, min ${c.ropeMinPeriod}, max ${c.ropeMaxPeriod}`);
+    throw new ConfigError(
+      `${who}: give either ropeBase or both ropeMinPeriod and ropeMaxPeriod, found base ${c.ropeBase}, min ${c.ropeMinPeriod}, max ${c.ropeMaxPeriod}`,
+    );
   }
-  if (!['separate', 'max', 'min'].includes(c.ropeNormalizeCoords)) throw new ConfigError(`${who}: ropeNormalizeCoords must be "separate", "max" or "min", found ${JSON.stringify(c.ropeNormalizeCoords)}`);
+  if (!['separate', 'max', 'min'].includes(c.ropeNormalizeCoords))
+    throw new ConfigError(`${who}: ropeNormalizeCoords must be "separate", "max" or "min", found ${JSON.stringify(c.ropeNormalizeCoords)}`);
   if (c.maskKBias && !c.qkvBias) throw new ConfigError(`${who}: maskKBias needs qkvBias`);
   return c;
 }

@@ -16,19 +16,7 @@ export {
 } from './dinov2-config';
 export { DINOV3_PREPROCESS, DINOV3_VITL16, DEFAULT_DINOV3_CONFIG, resolveDinov3Config, dinov3ConfigFromReference, type Dinov3Config } from './dinov3-config';
 export { dinov2StateDictKeys, dinov3StateDictKeys, type StateDictEntry } from './state-dict-keys';
-export {
-  DinoVisionTransformer,
-  type DinoFeatures,
-  type IntermediateLayersOptions,
-  type IntermediateLayer,
-  type DinoEncoderOptions,
-} from './dino-vit';
+export { DinoVisionTransformer, type DinoFeatures, type IntermediateLayersOptions, type IntermediateLayer, type DinoEncoderOptions } from './dino-vit';
 export { Dinov2VisionTransformer } from './dinov2';
 export { Dinov3VisionTransformer } from './dinov3';
-export {
-  dinoReferenceOutputs,
-  parseDinoReferenceRun,
-  type ReferenceIntermediateSpec,
-  type ReferenceCase,
-  type DinoReferenceRun,
-} from './reference-outputs';
+export { dinoReferenceOutputs, parseDinoReferenceRun, type ReferenceIntermediateSpec, type ReferenceCase, type DinoReferenceRun } from './reference-outputs';

@@ -19,14 +19,9 @@ export interface PosEmbedInterpolation {
  * @param posEmbed [1, 1 + M * M, D]
  * @returns [1, 1 + (height / p) * (width / p), D]
  */
-export function interpolatePosEmbed(
-  posEmbed: tf.Tensor,
-  height: number,
-  width: number,
-  patchSize: number,
-  options: PosEmbedInterpolation,
-): tf.Tensor3D {
-  if (posEmbed.rank !== 3 || posEmbed.shape[0] !== 1) throw new ShapeError(`interpolatePosEmbed: posEmbed must be [1, 1 + M*M, D], found [${posEmbed.shape.join(', ')}]`);
+export function interpolatePosEmbed(posEmbed: tf.Tensor, height: number, width: number, patchSize: number, options: PosEmbedInterpolation): tf.Tensor3D {
+  if (posEmbed.rank !== 3 || posEmbed.shape[0] !== 1)
+    throw new ShapeError(`interpolatePosEmbed: posEmbed must be [1, 1 + M*M, D], found [${posEmbed.shape.join(', ')}]`);
   const [, tokens, dim] = posEmbed.shape as [number, number, number];
   const n = tokens - 1;
   const gridH = Math.floor(height / patchSize);

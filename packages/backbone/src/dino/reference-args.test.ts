@@ -19,7 +19,9 @@ describe('DINO config readers', () => {
     expect(() => resolveDinov3Config({ depth: 0 })).toThrow('dinov3 config: depth must be a positive integer, found 0');
     expect(() => resolveDinov2Config({ embedDim: 10, numHeads: 4 })).toThrow('embedDim 10 is not divisible by numHeads 4');
     expect(() => resolveDinov3Config({ layerNormEps: 0 })).toThrow('dinov3 config: layerNormEps must be > 0, found 0');
-    expect(() => checkVitShape({ imgSize: 32, patchSize: 8, inChans: 3, embedDim: 16, depth: 1, numHeads: 2, ffnLayer: 'swiglu', layerNormEps: 1e-6 }, 'x')).toThrow('x: ffnLayer must be "mlp"');
+    expect(() =>
+      checkVitShape({ imgSize: 32, patchSize: 8, inChans: 3, embedDim: 16, depth: 1, numHeads: 2, ffnLayer: 'swiglu', layerNormEps: 1e-6 }, 'x'),
+    ).toThrow('x: ffnLayer must be "mlp"');
     expect(() => dinov2ConfigFromReference({ ffn_layer: 'swiglufused' })).toThrow('dinov2 reference constructor: ffn_layer "swiglufused" is not implemented');
     expect(() => dinov3ConfigFromReference({ ffn_layer: 'swiglu' })).toThrow('dinov3 reference constructor: ffn_layer "swiglu" is not implemented');
     expect(dinov3ConfigFromReference({ embed_dim: 32, num_heads: 2, depth: 1 }).depth).toBe(1);

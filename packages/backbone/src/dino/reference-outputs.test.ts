@@ -8,13 +8,19 @@ describe('parseDinoReferenceRun', () => {
     const run = parseDinoReferenceRun(
       {
         constructor: ctor2,
-        cases: [{ input: 'a', prefix: '' }, { input: 'b', prefix: 'b.', shape: [1, 3, 8, 8] }],
+        cases: [
+          { input: 'a', prefix: '' },
+          { input: 'b', prefix: 'b.', shape: [1, 3, 8, 8] },
+        ],
         get_intermediate_layers: { n: 1, norm: false, reshape: true, also_norm_false_as: 'normed.*' },
       },
       'dinov2',
     );
     expect(run.family).toBe('dinov2');
-    expect(run.cases).toEqual([{ input: 'a', prefix: '' }, { input: 'b', prefix: 'b.', shape: [1, 3, 8, 8] }]);
+    expect(run.cases).toEqual([
+      { input: 'a', prefix: '' },
+      { input: 'b', prefix: 'b.', shape: [1, 3, 8, 8] },
+    ]);
     expect(run.intermediate).toEqual({ n: 1, variants: { inter: false, normed: true }, reshape: true });
     expect(run.config).toMatchObject({ embedDim: 32, depth: 2, numRegisterTokens: 1, layerScale: true, interpolateOffset: 0.1, interpolateAntialias: false });
   });
@@ -29,7 +35,9 @@ describe('parseDinoReferenceRun', () => {
   it('names what is wrong', () => {
     expect(() => parseDinoReferenceRun({ cases: [] }, 'dinov2', 'x/config.json')).toThrow(/x\/config.json: no "constructor" object/);
     expect(() => parseDinoReferenceRun({ constructor: ctor2, get_intermediate_layers: { also_norm_false_as: 'raw' } }, 'dinov2')).toThrow(/"name\.\*"/);
-    expect(() => parseDinoReferenceRun({ constructor: { ...ctor2, ffn_layer: 'swiglufused' } }, 'dinov2')).toThrow(/ffn_layer "swiglufused" is not implemented/);
+    expect(() => parseDinoReferenceRun({ constructor: { ...ctor2, ffn_layer: 'swiglufused' } }, 'dinov2')).toThrow(
+      /ffn_layer "swiglufused" is not implemented/,
+    );
     expect(() => parseDinoReferenceRun({ constructor: { norm_layer: 'rmsnorm' } }, 'dinov3')).toThrow(/norm_layer "rmsnorm"/);
   });
 });

@@ -106,7 +106,8 @@ export function parseDinoReferenceRun(json: unknown, family: 'dinov2' | 'dinov3'
     const other = gil['also_norm_false_as'];
     if (other !== undefined) {
       const m = typeof other === 'string' ? /^([A-Za-z0-9_]+)\.\*$/.exec(other) : null;
-      if (!m) throw new InvalidFileError(source, `${source}: get_intermediate_layers.also_norm_false_as must look like "name.*", found ${JSON.stringify(other)}`);
+      if (!m)
+        throw new InvalidFileError(source, `${source}: get_intermediate_layers.also_norm_false_as must look like "name.*", found ${JSON.stringify(other)}`);
       variants[m[1]!] = !norm;
     }
     const n = gil['n'] ?? 1;

@@ -30,7 +30,10 @@ describe('ClipTokenizer against openai clip.tokenize (fixtures/tokenizer)', () =
   it('has 40 cases', () => expect(cases.length).toBe(40));
 
   it('gives the exact ids of every case (context 77, truncate)', () => {
-    const all = tokenizer.tokenize(cases.map((c) => c.text), { contextLength: 77, truncate: true });
+    const all = tokenizer.tokenize(
+      cases.map((c) => c.text),
+      { contextLength: 77, truncate: true },
+    );
     expect(all.length).toBe(cases.length * 77);
     cases.forEach((c, i) => expect([...all.subarray(i * 77, (i + 1) * 77)], c.text).toEqual(c.ids));
   });

@@ -60,7 +60,8 @@ export class ClipTokenizer {
     this.eotToken = this.encoder.get(END)!;
     this.unescape = createHtmlUnescape();
     // openai's pattern (compiled with re.IGNORECASE); \s as Python's whitespace.
-    this.pattern = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\p{L}\p{N}]+/giu;
+    this.pattern =
+      /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\t\n\v\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\p{L}\p{N}]+/giu;
   }
 
   /**
@@ -69,7 +70,8 @@ export class ClipTokenizer {
    */
   static fromMergesText(text: string, mergeCount = CLIP_BPE_MERGES): ClipTokenizer {
     const lines = text.split('\n');
-    if (lines.length < mergeCount + 1) throw new InvalidFileError('CLIP vocabulary', `CLIP vocabulary: expected at least ${mergeCount + 1} lines, found ${lines.length}`);
+    if (lines.length < mergeCount + 1)
+      throw new InvalidFileError('CLIP vocabulary', `CLIP vocabulary: expected at least ${mergeCount + 1} lines, found ${lines.length}`);
     const merges = lines.slice(1, mergeCount + 1).map((line, i) => {
       let parts = line.split(' ');
       if (parts.length !== 2) parts = line.trim().split(/\s+/);
@@ -150,7 +152,8 @@ export class ClipTokenizer {
     list.forEach((text, row) => {
       const ids = [this.sotToken, ...this.encode(text), this.eotToken];
       if (ids.length > n) {
-        if (!options.truncate) throw new ConfigError(`CLIP tokenizer: input ${JSON.stringify(text)} is too long for context length ${n} (${ids.length} tokens)`);
+        if (!options.truncate)
+          throw new ConfigError(`CLIP tokenizer: input ${JSON.stringify(text)} is too long for context length ${n} (${ids.length} tokens)`);
         ids.length = n;
         ids[n - 1] = this.eotToken;
       }
@@ -206,7 +209,7 @@ export class ClipTokenizer {
       const first = word[best]!;
       const second = word[best + 1]!;
       const merged: string[] = [];
-      for (let i = 0; i < word.length; ) {
+      for (let i = 0; i < word.length;) {
         if (i < word.length - 1 && word[i] === first && word[i + 1] === second) {
           merged.push(first + second);
           i += 2;

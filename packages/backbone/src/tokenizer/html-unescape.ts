@@ -13,7 +13,12 @@ export function createHtmlUnescape(): HtmlUnescape {
   const named = new Map<string, string>();
   for (const entry of NAMED_REFERENCES.split(',')) {
     const colon = entry.indexOf(':');
-    const value = String.fromCodePoint(...entry.slice(colon + 1).split('.').map((h) => parseInt(h, 16)));
+    const value = String.fromCodePoint(
+      ...entry
+        .slice(colon + 1)
+        .split('.')
+        .map((h) => parseInt(h, 16)),
+    );
     named.set(`${entry.slice(0, colon)};`, value);
   }
   for (const name of LEGACY_NAMES.split(' ')) named.set(name, named.get(`${name};`)!);

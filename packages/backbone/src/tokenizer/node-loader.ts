@@ -14,7 +14,11 @@ export const CLIP_VOCAB_FILE = 'bpe_simple_vocab_16e6.txt.gz';
 export function clipVocabPath(): string {
   const candidates = [`../../assets/${CLIP_VOCAB_FILE}`, `../assets/${CLIP_VOCAB_FILE}`].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new InputNotFoundError(CLIP_VOCAB_FILE, `CLIP vocabulary ${CLIP_VOCAB_FILE} not found in the @hgm/backbone package (looked at ${candidates.join(', ')})`);
+  if (!found)
+    throw new InputNotFoundError(
+      CLIP_VOCAB_FILE,
+      `CLIP vocabulary ${CLIP_VOCAB_FILE} not found in the @hgm/backbone package (looked at ${candidates.join(', ')})`,
+    );
   return found;
 }
 

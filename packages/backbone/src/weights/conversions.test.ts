@@ -24,7 +24,9 @@ function rows(t: HostTensor, start: number, end: number): Float32Array {
 
 function expectBits(actual: HostTensor['data'], expected: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }): void {
   expect(actual.length).toBe(expected.length);
-  expect(Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))).toBe(true);
+  expect(Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))).toBe(
+    true,
+  );
 }
 
 function expectSameMap(actual: Map<string, HostTensor>, expected: Map<string, HostTensor>, skip: readonly string[] = []): void {
@@ -33,7 +35,10 @@ function expectSameMap(actual: Map<string, HostTensor>, expected: Map<string, Ho
     if (skip.includes(k)) continue;
     const a = actual.get(k)!;
     expect(a.shape, k).toEqual(e.shape);
-    expect(Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength)), `${k} bit-exact`).toBe(true);
+    expect(
+      Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength)),
+      `${k} bit-exact`,
+    ).toBe(true);
   }
 }
 
@@ -66,7 +71,7 @@ describe('CLIP: openai <-> Hugging Face', () => {
       'text_model.encoder.layers.2.self_attn.k_proj.weight': [48, 48],
       'text_model.final_layer_norm.weight': [48],
       'text_projection.weight': [32, 48],
-      'logit_scale': [],
+      logit_scale: [],
     });
     // 6 fused in_proj weight/bias pairs become 3 tensors each: 86 - 12 + 36.
     expect(hf.size).toBe(110);
@@ -179,7 +184,9 @@ describe('DINOv3: official <-> Hugging Face DINOv3ViTModel', () => {
   });
 
   it('round-trips to the official keys: effective q/k/v bias, mask and RoPE periods rebuilt', async () => {
-    const config = await (await readFixture(join(repoFixturesDir(), 'vit/dinov3-tiny'))).json<{ constructor: { num_heads: number; pos_embed_rope_base: number } }>('config.json');
+    const config = await (
+      await readFixture(join(repoFixturesDir(), 'vit/dinov3-tiny'))
+    ).json<{ constructor: { num_heads: number; pos_embed_rope_base: number } }>('config.json');
     const back = await convert(hf, 'hf-dinov3', 'dinov3', { numHeads: config.constructor.num_heads, ropeBase: config.constructor.pos_embed_rope_base });
     const biasKeys = [0, 1, 2].map((i) => `blocks.${i}.attn.qkv.bias`);
     expectSameMap(back, official, [...biasKeys, 'rope_embed.periods']);
@@ -214,7 +221,11 @@ describe('DINOv3: official <-> Hugging Face DINOv3ViTModel', () => {
     expect(maxRelative).toBeGreaterThan(1e-3);
     expect(maxRelative).toBeLessThanOrEqual(2 ** -8);
     const meta = new Map(official);
-    const stored: HostTensor = { dtype: 'float32', shape: [4], data: Float32Array.from((official.get('rope_embed.periods')!.data as Float32Array), (v) => bfloat16ToFloat32(float32ToBfloat16(v))) };
+    const stored: HostTensor = {
+      dtype: 'float32',
+      shape: [4],
+      data: Float32Array.from(official.get('rope_embed.periods')!.data as Float32Array, (v) => bfloat16ToFloat32(float32ToBfloat16(v))),
+    };
     meta.set('rope_embed.periods', stored);
     const loaded = await readAllTensors(prepareSource(hostMapSource(meta, 'meta.pth'), { to: 'dinov3' }).source);
     expectBits(loaded.get('rope_embed.periods')!.data, stored.data as Float32Array);

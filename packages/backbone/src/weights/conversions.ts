@@ -69,9 +69,7 @@ export const HF_CLIP_TO_OPENAI: Conversion = {
     ...CLIP_PROJECTIONS.map(([oa, hf]): TensorTransform => ({ op: 'transpose', input: hf, output: oa })),
   ],
   rename: [
-    ...CLIP_TOWERS.flatMap(([oa, hf]) =>
-      CLIP_BLOCK_NAMES.map(([o, h]) => exactTemplateRule(`${hf}.${h}.`, `${oa}.${o}.`, true)),
-    ),
+    ...CLIP_TOWERS.flatMap(([oa, hf]) => CLIP_BLOCK_NAMES.map(([o, h]) => exactTemplateRule(`${hf}.${h}.`, `${oa}.${o}.`, true))),
     ...CLIP_NAMES.map(([oa, hf]) => exactTemplateRule(hf, oa, false)),
   ],
   drop: ['^(vision_model|text_model)\\.embeddings\\.position_ids$'],

@@ -123,7 +123,11 @@ const planTranspose: Planner<Extract<TensorTransform, { op: 'transpose' }>> = (t
 const planReshape: Planner<Extract<TensorTransform, { op: 'reshape' }>> = (transform, at, { source, label, emit, need, consumed }) => {
   const input = at(transform.input);
   const info = need(input, 'a reshape');
-  const shape = resolveShape(transform.shape, info.shape.reduce((a, b) => a * b, 1), `${label}: ${input}`);
+  const shape = resolveShape(
+    transform.shape,
+    info.shape.reduce((a, b) => a * b, 1),
+    `${label}: ${input}`,
+  );
   consumed.add(input);
   emit(at(transform.output), {
     info: { shape, dtype: 'derived', isFloat: info.isFloat },
@@ -143,7 +147,9 @@ const planRopePeriods: Planner<Extract<TensorTransform, { op: 'rope-periods' }>>
   const width = info.shape[info.shape.length - 1]!;
   const heads = context.numHeads;
   if (heads === undefined) {
-    throw new ConfigError(`${label}: ${at(transform.output)} is not stored in this format and is rebuilt from the attention head count; pass { numHeads } in the conversion context`);
+    throw new ConfigError(
+      `${label}: ${at(transform.output)} is not stored in this format and is rebuilt from the attention head count; pass { numHeads } in the conversion context`,
+    );
   }
   const periods = ropePeriods(width, heads, context.ropeBase ?? DEFAULT_ROPE_BASE);
   emit(at(transform.output), { info: { shape: [...periods.shape], dtype: 'derived', isFloat: true }, read: async () => periods });
@@ -235,7 +241,12 @@ function anchorOf(t: TensorTransform): string {
 
 /** The values of `{n}` for which a key matches the template ('' once for a template without `{n}`). */
 function blockIndices(keys: readonly string[], template: string): string[] {
-  const pattern = new RegExp(`^${template.split('{n}').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('(\\d+)')}$`);
+  const pattern = new RegExp(
+    `^${template
+      .split('{n}')
+      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('(\\d+)')}$`,
+  );
   const out: string[] = [];
   for (const k of keys) {
     const m = pattern.exec(k);

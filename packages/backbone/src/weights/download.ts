@@ -100,7 +100,11 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
   let lastFault = '';
   for (;;) {
     if (failures > retries) {
-      throw new DownloadError(url, dest, `${lastFault}; gave up after ${retries} resume attempt${retries === 1 ? '' : 's'}; the ${await fileSize(partial)} bytes received are kept in ${partial} and the next download resumes from there`);
+      throw new DownloadError(
+        url,
+        dest,
+        `${lastFault}; gave up after ${retries} resume attempt${retries === 1 ? '' : 's'}; the ${await fileSize(partial)} bytes received are kept in ${partial} and the next download resumes from there`,
+      );
     }
     const have = await fileSize(partial);
     const headers: Record<string, string> = { 'accept-encoding': 'identity', ...options.headers };

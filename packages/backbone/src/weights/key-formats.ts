@@ -36,7 +36,11 @@ export const KEY_FORMATS: readonly KeyFormatSpec[] = [
     format: 'openai',
     family: 'clip',
     canonical: 'openai',
-    markers: ['^visual\\.transformer\\.resblocks\\.\\d+\\.attn\\.in_proj_weight$', '^transformer\\.resblocks\\.\\d+\\.attn\\.in_proj_weight$', '^visual\\.conv1\\.weight$'],
+    markers: [
+      '^visual\\.transformer\\.resblocks\\.\\d+\\.attn\\.in_proj_weight$',
+      '^transformer\\.resblocks\\.\\d+\\.attn\\.in_proj_weight$',
+      '^visual\\.conv1\\.weight$',
+    ],
     excluders: [],
     wrapperPrefixes: ['module.'],
   },
@@ -110,7 +114,8 @@ export function detectKeyFormat(names: readonly string[], source = 'checkpoint')
   const found = tryDetectKeyFormat(names);
   if (found) return found;
   const sample = names.slice(0, 6).join(', ');
-  throw new InvalidFileError(source, 
+  throw new InvalidFileError(
+    source,
     `${source}: cannot tell the key format from its ${names.length} tensor names (first: ${sample || 'none'}); ` +
       `expected openai/open_clip CLIP, Hugging Face CLIP, dinov2, dinov3 or their Hugging Face forms (${KEY_FORMATS.map((s) => s.format).join(', ')})`,
   );

@@ -2,7 +2,16 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { readFixture, repoFixturesDir, useBackend } from '@hgm/tensor/testing';
-import { ParameterStore, SafetensorsReader, StateDictError, float16ToFloat32, float32ToFloat16, bfloat16ToFloat32, float32ToBfloat16, type HostTensor } from '@hgm/tensor';
+import {
+  ParameterStore,
+  SafetensorsReader,
+  StateDictError,
+  float16ToFloat32,
+  float32ToFloat16,
+  bfloat16ToFloat32,
+  float32ToBfloat16,
+  type HostTensor,
+} from '@hgm/tensor';
 import { convertSource } from './convert';
 import { findConversion } from './conversions';
 import { loadWeights } from './load-weights';
@@ -98,7 +107,10 @@ describe('loadWeights', () => {
   ];
   for (const c of halfCases) {
     it(`loads ${c.dtype} checkpoints (official and Hugging Face keys) within the rounding error`, async () => {
-      for (const [folder, convertTo] of [['vit/dinov3-tiny', 'hf-dinov3'], ['vit/dinov2-tiny', undefined]] as const) {
+      for (const [folder, convertTo] of [
+        ['vit/dinov3-tiny', 'hf-dinov3'],
+        ['vit/dinov2-tiny', undefined],
+      ] as const) {
         const official = await fixtureWeights(folder);
         const tensors = convertTo ? await readAllTensors(convertSource(hostMapSource(official), findConversion('dinov3', convertTo))) : official;
         const bytes = encodeSafetensorsAs(tensors, c.dtype);
@@ -119,7 +131,8 @@ describe('loadWeights', () => {
             const tolerance = k === 'rope_embed.periods' ? 1e-6 * want : 0;
             if (Math.abs(got[i]! - expected) > tolerance) faults.push(`${k}[${i}]: ${got[i]} is not the ${c.dtype} rounding ${expected} of ${want}`);
             const err = Math.abs(got[i]! - want);
-            if (err > Math.max(Math.abs(want) * c.relError, c.absError) + tolerance) faults.push(`${k}[${i}]: error ${err} of ${want} is above the ${c.dtype} bound`);
+            if (err > Math.max(Math.abs(want) * c.relError, c.absError) + tolerance)
+              faults.push(`${k}[${i}]: error ${err} of ${want} is above the ${c.dtype} bound`);
             if (Math.abs(want) >= 2 ** -14) worst = Math.max(worst, err / Math.abs(want));
           }
         }

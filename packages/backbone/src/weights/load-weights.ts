@@ -40,7 +40,10 @@ export function prepareSource(input: TensorSource | TensorFile, options: Prepare
   const stripped = stripPrefixSource(raw, prefix);
   const to = options.to ?? keyFormatSpec(from).canonical;
   if (keyFormatSpec(from).family !== keyFormatSpec(to).family) {
-    throw new InvalidFileError(raw.name, `${raw.name}: holds ${from} (${keyFormatSpec(from).family}) keys, but ${to} (${keyFormatSpec(to).family}) keys are wanted`);
+    throw new InvalidFileError(
+      raw.name,
+      `${raw.name}: holds ${from} (${keyFormatSpec(from).family}) keys, but ${to} (${keyFormatSpec(to).family}) keys are wanted`,
+    );
   }
   const source = from === to ? stripped : convertSource(stripped, findConversion(from, to), options.context);
   return { source, from, to, prefix };
@@ -85,4 +88,3 @@ export async function loadWeights(store: ParameterStore, input: TensorSource | T
   });
   return { source: source.name, from: prepared.from, to: prepared.to, prefix: prepared.prefix, ...loaded };
 }
-

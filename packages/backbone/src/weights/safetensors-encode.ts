@@ -1,4 +1,11 @@
-import { float32ToBfloat16, float32ToFloat16, planSafetensors, type HostTensor, type SafetensorsHeaderEntry as HeaderEntry, InvalidStateError } from '@hgm/tensor';
+import {
+  float32ToBfloat16,
+  float32ToFloat16,
+  planSafetensors,
+  type HostTensor,
+  type SafetensorsHeaderEntry as HeaderEntry,
+  InvalidStateError,
+} from '@hgm/tensor';
 
 /** The header planner lives in @hgm/tensor (shared with its writer); re-exported under this package's names. */
 export { planSafetensors, type SafetensorsHeaderEntry as HeaderEntry, type SafetensorsLayout } from '@hgm/tensor';

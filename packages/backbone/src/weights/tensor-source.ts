@@ -48,7 +48,11 @@ export function hostMapSource(map: ReadonlyMap<string, HostTensor>, name = 'stat
     info(k) {
       const t = map.get(k);
       if (!t) throw new InvalidFileError(name, `${name}: no tensor named ${k}`);
-      return { shape: [...t.shape], dtype: t.dtype === 'float32' ? 'F32' : t.dtype === 'int32' ? 'I32' : t.dtype === 'uint8' ? 'U8' : 'BOOL', isFloat: t.dtype === 'float32' };
+      return {
+        shape: [...t.shape],
+        dtype: t.dtype === 'float32' ? 'F32' : t.dtype === 'int32' ? 'I32' : t.dtype === 'uint8' ? 'U8' : 'BOOL',
+        isFloat: t.dtype === 'float32',
+      };
     },
     async read(k) {
       const t = map.get(k);
@@ -61,7 +65,10 @@ export function hostMapSource(map: ReadonlyMap<string, HostTensor>, name = 'stat
 /** A source whose keys lose a wrapper prefix (`module.`, `dinov2.`); keys without it are dropped. */
 export function stripPrefixSource(source: TensorSource, prefix: string): TensorSource {
   if (prefix === '') return source;
-  const keys = source.keys().filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  const keys = source
+    .keys()
+    .filter((k) => k.startsWith(prefix))
+    .map((k) => k.slice(prefix.length));
   const set = new Set(keys);
   return {
     name: source.name,

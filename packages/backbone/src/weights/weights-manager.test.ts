@@ -86,7 +86,9 @@ describe('WeightsManager over a real HTTP server', () => {
   it('resumes a dropped connection with a Range request to the same final bytes', async () => {
     const half = Math.floor(bytes.byteLength / 2);
     server.faults.dropAfterBytes = half;
-    const err = await manager({ retries: 0 }).pull('dinov2-tiny').catch((e: unknown) => e);
+    const err = await manager({ retries: 0 })
+      .pull('dinov2-tiny')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DownloadError);
     expect((err as Error).message).toMatch(/connection lost after \d+ of \d+ bytes.*kept in .*model\.safetensors\.partial.*resumes/);
     const kept = (await stat(cached() + '.partial')).size;
@@ -99,7 +101,11 @@ describe('WeightsManager over a real HTTP server', () => {
     expect(r.source).toBe('download');
     expect(server.requests.map((q) => q.range)).toEqual([undefined, `bytes=${kept}-`]);
     expect(events[0]).toMatchObject({ phase: 'start', resumedFrom: kept, receivedBytes: kept, totalBytes: bytes.byteLength });
-    expect(createHash('sha256').update(await readFile(cached())).digest('hex')).toBe(sha);
+    expect(
+      createHash('sha256')
+        .update(await readFile(cached()))
+        .digest('hex'),
+    ).toBe(sha);
   });
 
   it('resumes by itself within one pull when retries are allowed', async () => {
@@ -128,7 +134,9 @@ describe('WeightsManager over a real HTTP server', () => {
 
   it('does not put a file with the wrong checksum into the cache', async () => {
     const wrong = 'f'.repeat(64);
-    const err = await manager({ sha256: wrong }).pull('dinov2-tiny').catch((e: unknown) => e);
+    const err = await manager({ sha256: wrong })
+      .pull('dinov2-tiny')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ChecksumError);
     expect((err as Error).message).toBe(
       `download of ${server.endpoint}${FILE_URL_PATH}: SHA-256 is ${sha}, expected ${wrong}; the file was discarded and not saved as ${cached()}`,
@@ -138,7 +146,9 @@ describe('WeightsManager over a real HTTP server', () => {
   });
 
   it('names the URL and the destination in offline mode', async () => {
-    const err = await manager({ offline: true }).resolve('dinov2-tiny').catch((e: unknown) => e);
+    const err = await manager({ offline: true })
+      .resolve('dinov2-tiny')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WeightsOfflineError);
     expect(err).toMatchObject({ url: `${server.endpoint}${FILE_URL_PATH}`, path: cached() });
     expect((err as Error).message).toBe(
@@ -188,16 +198,28 @@ describe('downloadFile', () => {
     const r = await downloadFile({ url: `${server.endpoint}${FILE_URL_PATH}`, dest, headers: { authorization: 'Bearer abc' }, sizeBytes: bytes.byteLength });
     expect(r).toMatchObject({ path: dest, sizeBytes: bytes.byteLength, sha256: sha, resumedAt: [], restarts: 0 });
     expect(server.requests[0]!.authorization).toBe('Bearer abc');
-    await expect(downloadFile({ url: `${server.endpoint}${FILE_URL_PATH}`, dest: dest + '2', sizeBytes: 5 })).rejects.toThrow(/received \d+ bytes, expected 5; the file was discarded/);
+    await expect(downloadFile({ url: `${server.endpoint}${FILE_URL_PATH}`, dest: dest + '2', sizeBytes: 5 })).rejects.toThrow(
+      /received \d+ bytes, expected 5; the file was discarded/,
+    );
   });
 });
 
 describe('resolveWeightsManagerOptions', () => {
   it('takes options first, then HGM_CACHE / HF_ENDPOINT / HF_TOKEN / offline flags, then defaults', () => {
-    expect(resolveWeightsManagerOptions({ env: {} })).toMatchObject({ cacheDir: join(homedir(), '.cache', 'hgm'), endpoint: 'https://huggingface.co', offline: false, token: undefined, retries: 3 });
+    expect(resolveWeightsManagerOptions({ env: {} })).toMatchObject({
+      cacheDir: join(homedir(), '.cache', 'hgm'),
+      endpoint: 'https://huggingface.co',
+      offline: false,
+      token: undefined,
+      retries: 3,
+    });
     const env = { HGM_CACHE: '/tmp/c', HF_ENDPOINT: 'https://mirror.example/', HF_TOKEN: 't', HF_HUB_OFFLINE: '1' };
     expect(resolveWeightsManagerOptions({ env })).toMatchObject({ cacheDir: '/tmp/c', endpoint: 'https://mirror.example', offline: true, token: 't' });
-    expect(resolveWeightsManagerOptions({ env, cacheDir: '/tmp/d', endpoint: 'http://h:1', offline: false })).toMatchObject({ cacheDir: '/tmp/d', endpoint: 'http://h:1', offline: false });
+    expect(resolveWeightsManagerOptions({ env, cacheDir: '/tmp/d', endpoint: 'http://h:1', offline: false })).toMatchObject({
+      cacheDir: '/tmp/d',
+      endpoint: 'http://h:1',
+      offline: false,
+    });
     expect(() => resolveWeightsManagerOptions({ env: {}, endpoint: 'ftp://x' })).toThrow(/not an http\(s\) URL/);
     expect(() => resolveWeightsManagerOptions({ env: {}, retries: -1 })).toThrow(/retries must be a non-negative integer/);
   });
@@ -220,7 +242,13 @@ describe('pytorch_model.bin fallback', () => {
     const hub = await serveFiles({ [binPath]: torchBytes });
     try {
       const make = (offline: boolean) =>
-        new WeightsManager({ cacheDir, endpoint: hub.endpoint, offline, catalogue: [{ ...entry(), files: [{ path: 'model.safetensors', fallback: 'pytorch_model.bin' }] }], env: {} });
+        new WeightsManager({
+          cacheDir,
+          endpoint: hub.endpoint,
+          offline,
+          catalogue: [{ ...entry(), files: [{ path: 'model.safetensors', fallback: 'pytorch_model.bin' }] }],
+          env: {},
+        });
       const r = await make(false).pull('dinov2-tiny');
       const binCached = join(cacheDir, 'hgm-test--dinov2-tiny', 'main', 'pytorch_model.bin');
       expect(r).toMatchObject({ source: 'download', path: binCached });

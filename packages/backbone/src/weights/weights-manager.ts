@@ -68,7 +68,8 @@ export function resolveWeightsManagerOptions(options: WeightsManagerOptions = {}
     names.add(e.name);
     if (e.files.length === 0) throw new ConfigError(`weights catalogue: ${e.name} lists no files`);
     for (const f of e.files) {
-      if (f.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(f.sha256)) throw new ConfigError(`weights catalogue: ${e.name} ${f.path}: sha256 must be 64 lower-case hex digits`);
+      if (f.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(f.sha256))
+        throw new ConfigError(`weights catalogue: ${e.name} ${f.path}: sha256 must be 64 lower-case hex digits`);
     }
   }
   return {
@@ -177,7 +178,10 @@ export class WeightsManager {
     if (await isFile(nameOrPath)) return { path: resolve(nameOrPath), paths: [resolve(nameOrPath)], source: 'local' };
     const entry = this.options.catalogue.find((e) => e.name === nameOrPath);
     if (!entry) {
-      throw new InputNotFoundError(nameOrPath, `weights ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name (known: ${this.options.catalogue.map((e) => e.name).join(', ')})`);
+      throw new InputNotFoundError(
+        nameOrPath,
+        `weights ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name (known: ${this.options.catalogue.map((e) => e.name).join(', ')})`,
+      );
     }
     const paths: string[] = [];
     let downloaded = false;

@@ -40,7 +40,9 @@ export async function writeSafetensorsStreamed(
         await fh.write(chunk);
       }
       if (given !== end - start) {
-        throw new InvalidStateError(`${path}: tensor ${entry.name} [${entry.shape.join(', ')}] ${entry.dtype} needs ${end - start} bytes, the producer gave ${given > end - start ? 'more' : given}`);
+        throw new InvalidStateError(
+          `${path}: tensor ${entry.name} [${entry.shape.join(', ')}] ${entry.dtype} needs ${end - start} bytes, the producer gave ${given > end - start ? 'more' : given}`,
+        );
       }
     }
     await fh.sync();

@@ -9,7 +9,15 @@ function pattern(n: number, seed: number): Uint8Array {
 }
 
 /** A BMP with an info header built by hand, for encodings the encoder does not write. */
-function rawBmp(opts: { width: number; height: number; bpp: number; compression?: number; palette?: number[][]; masks?: number[]; rows: number[][] }): Uint8Array {
+function rawBmp(opts: {
+  width: number;
+  height: number;
+  bpp: number;
+  compression?: number;
+  palette?: number[][];
+  masks?: number[];
+  rows: number[][];
+}): Uint8Array {
   const { width, height, bpp, compression = 0, palette = [], masks = [], rows } = opts;
   const rowBytes = Math.ceil((width * bpp) / 32) * 4;
   const offset = 14 + 40 + masks.length * 4 + palette.length * 4;
@@ -78,7 +86,16 @@ describe('BMP round trips', () => {
   });
 
   it('1-bit and 4-bit palettes', () => {
-    const one = rawBmp({ width: 3, height: 2, bpp: 1, palette: [[0, 0, 0], [255, 255, 255]], rows: [[0b10100000], [0b01000000]] });
+    const one = rawBmp({
+      width: 3,
+      height: 2,
+      bpp: 1,
+      palette: [
+        [0, 0, 0],
+        [255, 255, 255],
+      ],
+      rows: [[0b10100000], [0b01000000]],
+    });
     expect(Array.from(decodeBmp(one, '1.bmp').data)).toEqual([255, 0, 255, 0, 255, 0]);
     const four = rawBmp({
       width: 3,

@@ -219,7 +219,8 @@ export function encodeBmp(image: BmpEncodeInput): Uint8Array {
     for (let x = 0; x < width; x++) {
       const i = (y * width + x) * channels;
       if (channels === 1) {
-        if (palette && data[i]! >= palette.length) throw new RangeError(`encodeBmp: pixel (${x}, ${y}) has index ${data[i]}, palette has ${palette.length} colours`);
+        if (palette && data[i]! >= palette.length)
+          throw new RangeError(`encodeBmp: pixel (${x}, ${y}) has index ${data[i]}, palette has ${palette.length} colours`);
         out[row + x] = data[i]!;
       } else {
         const o = row + x * channels;

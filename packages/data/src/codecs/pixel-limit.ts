@@ -46,7 +46,9 @@ export function checkPixelLimit(width: number, height: number, name: string, opt
   const pixels = width * height;
   if (pixels > 2 * max) throw new ImageTooLargeError(name, width, height, 2 * max);
   if (pixels > max) {
-    options.onWarning?.(`${name}: image is ${width}x${height} = ${fmt(pixels)} pixels, over --max-pixels ${fmt(max)} (a possible decompression bomb); decoding it anyway (refused above ${fmt(2 * max)})`);
+    options.onWarning?.(
+      `${name}: image is ${width}x${height} = ${fmt(pixels)} pixels, over --max-pixels ${fmt(max)} (a possible decompression bomb); decoding it anyway (refused above ${fmt(2 * max)})`,
+    );
   }
 }
 

@@ -129,7 +129,12 @@ describe('MVTec AD family', () => {
   });
 
   it('reports an anomalous image without a mask, naming the image and the expected mask', async () => {
-    const root = await tree({ 'cable/test/good/000.png': img, 'cable/test/cut/000.png': img, 'cable/test/cut/001.png': img, 'cable/ground_truth/cut/000_mask.png': mask });
+    const root = await tree({
+      'cable/test/good/000.png': img,
+      'cable/test/cut/000.png': img,
+      'cable/test/cut/001.png': img,
+      'cable/ground_truth/cut/000_mask.png': mask,
+    });
     const err = await readDataset(root, { fs }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DatasetError);
     const issue = (err as DatasetError).issues[0]!;
@@ -149,12 +154,21 @@ describe('MVTec AD family', () => {
       'wood/ground_truth/hole/007_mask.png': mask,
     });
     const index = await readDataset(root, { fs });
-    expect(index.warnings.map((w) => `${w.kind} ${rel(root, w.path)}`).sort()).toEqual(['ignored-file wood/test/hole/notes.doc', 'orphan-mask wood/ground_truth/hole/007_mask.png']);
+    expect(index.warnings.map((w) => `${w.kind} ${rel(root, w.path)}`).sort()).toEqual([
+      'ignored-file wood/test/hole/notes.doc',
+      'orphan-mask wood/ground_truth/hole/007_mask.png',
+    ]);
   });
 });
 
 describe('VisA', () => {
-  const csv = ['object,split,label,image,mask', 'candle,train,normal,candle/Data/Images/Normal/0000.JPG,', 'candle,test,normal,candle/Data/Images/Normal/0001.JPG,', 'candle,test,anomaly,candle/Data/Images/Anomaly/000.JPG,candle/Data/Masks/Anomaly/000.png', ''].join('\n');
+  const csv = [
+    'object,split,label,image,mask',
+    'candle,train,normal,candle/Data/Images/Normal/0000.JPG,',
+    'candle,test,normal,candle/Data/Images/Normal/0001.JPG,',
+    'candle,test,anomaly,candle/Data/Images/Anomaly/000.JPG,candle/Data/Masks/Anomaly/000.png',
+    '',
+  ].join('\n');
   const jpg = encodeJpeg({ width: 8, height: 6, channels: 3, data: new Uint8Array(144).fill(100) });
   // VisA masks store small values; the > 0 rule must count them.
   const visaMask = (() => {
@@ -220,7 +234,13 @@ describe('KSDD2', () => {
   });
 
   it('a missing GT is an error; a corrupt GT fails or, with skipCorrupt, is a counted warning', async () => {
-    const root = await tree({ 'train/1.png': img, 'train/2.png': img, 'train/2_GT.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5]), 'test/3.png': img, 'test/3_GT.png': mask });
+    const root = await tree({
+      'train/1.png': img,
+      'train/2.png': img,
+      'train/2_GT.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4, 5]),
+      'test/3.png': img,
+      'test/3_GT.png': mask,
+    });
     const err = (await readDataset(root, { fs, format: 'ksdd2' }).catch((e: unknown) => e)) as DatasetError;
     expect(err.issues.map((i) => `${i.kind} ${rel(root, i.path)}`)).toEqual(['missing-mask train/1.png', 'corrupt train/2_GT.png']);
     const skipped = await readDataset(root, { fs, format: 'ksdd2', skipCorrupt: true, strict: false });
@@ -293,11 +313,19 @@ describe('meta.json (AnomalyCLIP / AdaCLIP)', () => {
   });
 
   it('names bad entries and missing files', async () => {
-    const bad = { test: { x: [{ img_path: 'a.png', mask_path: 'gone.png', cls_name: 'x', specie_name: 'y', anomaly: 1 }, { img_path: 'a.png', anomaly: 3 }] }, dev: {} };
+    const bad = {
+      test: {
+        x: [
+          { img_path: 'a.png', mask_path: 'gone.png', cls_name: 'x', specie_name: 'y', anomaly: 1 },
+          { img_path: 'a.png', anomaly: 3 },
+        ],
+      },
+      dev: {},
+    };
     const root = await tree({ 'meta.json': JSON.stringify(bad), 'a.png': img });
     const index = await readDataset(root, { fs, strict: false });
     expect(index.errors.map((e) => `${e.kind} ${rel(root, e.path)}: ${e.message}`)).toEqual([
-      "layout meta.json test.x[1]: anomaly must be 0 or 1, got 3",
+      'layout meta.json test.x[1]: anomaly must be 0 or 1, got 3',
       "layout meta.json: unknown split key 'dev' (expected train, test or val)",
       `missing-mask gone.png: mask listed in ${root}/meta.json test.x[0] does not exist`,
     ]);

@@ -27,7 +27,12 @@ export function visaReader(splitFile = VISA_DEFAULT_SPLIT_FILE): DatasetReader {
     header?.fields.forEach((h, i) => col.set(h.trim(), i));
     const missing = REQUIRED.filter((c) => !col.has(c));
     if (!header || missing.length > 0) {
-      addError(ctx, csvPath, 'layout', `header must have columns ${REQUIRED.join(',')}; missing ${missing.join(', ')} (found ${header?.fields.join(',') ?? 'no header'})`);
+      addError(
+        ctx,
+        csvPath,
+        'layout',
+        `header must have columns ${REQUIRED.join(',')}; missing ${missing.join(', ')} (found ${header?.fields.join(',') ?? 'no header'})`,
+      );
       return [];
     }
     const samples: DatasetSample[] = [];

@@ -217,7 +217,8 @@ function missing(ctx: Context): AnomalyEdit {
     for (let y = 1; y < size - 1; y++) {
       for (let x = 1; x < size - 1; x++) {
         const i = y * size + x;
-        if (render.foreground[i] && (!render.foreground[i - 1] || !render.foreground[i + 1] || !render.foreground[i - size] || !render.foreground[i + size])) border.push(i);
+        if (render.foreground[i] && (!render.foreground[i - 1] || !render.foreground[i + 1] || !render.foreground[i - size] || !render.foreground[i + size]))
+          border.push(i);
       }
     }
     const at = border[rng.int(border.length)] ?? (size * size) / 2;

@@ -40,7 +40,8 @@ export function resolveSyntheticDatasetConfig(config: Partial<SyntheticDatasetCo
     if (!Number.isInteger(c[key]) || c[key] < 0 || c[key] > 10_000) throw new RangeError(`synthetic.${key} must be an integer in [0, 10000], got ${c[key]}`);
   }
   if (c.domains.length === 0) throw new RangeError('synthetic.domains is empty');
-  for (const d of c.domains) if (!SYNTHETIC_DOMAINS.includes(d)) throw new RangeError(`synthetic.domains: unknown domain '${d}' (expected ${SYNTHETIC_DOMAINS.join(', ')})`);
+  for (const d of c.domains)
+    if (!SYNTHETIC_DOMAINS.includes(d)) throw new RangeError(`synthetic.domains: unknown domain '${d}' (expected ${SYNTHETIC_DOMAINS.join(', ')})`);
   for (const k of c.kinds) if (!ANOMALY_KINDS.includes(k)) throw new RangeError(`synthetic.kinds: unknown kind '${k}' (expected ${ANOMALY_KINDS.join(', ')})`);
   if (new Set(c.domains).size !== c.domains.length) throw new RangeError('synthetic.domains has duplicates');
   if (new Set(c.kinds).size !== c.kinds.length) throw new RangeError('synthetic.kinds has duplicates');
@@ -83,7 +84,10 @@ export function buildSyntheticDataset(config: Partial<SyntheticDatasetConfig> = 
         files.set(`${domain}/test/${kind}/${syntheticFileName(i)}`, rgb(s.image));
         const mask = new Uint8Array(s.mask.length);
         for (let p = 0; p < mask.length; p++) mask[p] = s.mask[p] ? 255 : 0;
-        files.set(`${domain}/ground_truth/${kind}/${syntheticFileName(i).replace('.png', '_mask.png')}`, encodePng({ width: c.size, height: c.size, channels: 1, bitDepth: 8, data: mask }));
+        files.set(
+          `${domain}/ground_truth/${kind}/${syntheticFileName(i).replace('.png', '_mask.png')}`,
+          encodePng({ width: c.size, height: c.size, channels: 1, bitDepth: 8, data: mask }),
+        );
       }
     }
   }

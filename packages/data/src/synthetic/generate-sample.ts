@@ -39,7 +39,8 @@ export function generateSample(domain: SyntheticDomain, kind: SyntheticKind, see
   const size = options.size ?? 64;
   if (!Number.isInteger(size) || size < 16 || size > 1024) throw new RangeError(`synthetic size must be an integer in [16, 1024], got ${size}`);
   if (!SYNTHETIC_DOMAINS.includes(domain)) throw new RangeError(`unknown synthetic domain '${domain}' (expected one of ${SYNTHETIC_DOMAINS.join(', ')})`);
-  if (kind !== 'good' && !ANOMALY_KINDS.includes(kind)) throw new RangeError(`unknown synthetic kind '${kind}' (expected good or one of ${ANOMALY_KINDS.join(', ')})`);
+  if (kind !== 'good' && !ANOMALY_KINDS.includes(kind))
+    throw new RangeError(`unknown synthetic kind '${kind}' (expected good or one of ${ANOMALY_KINDS.join(', ')})`);
   const rng = new Rng(`hgm-synthetic/${domain}/${kind}/${seed}/${size}`);
   const render = renderNormal(domain, size, rng);
   const n = size * size;

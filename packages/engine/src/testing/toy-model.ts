@@ -53,13 +53,20 @@ export class ToyModel implements EngineModel {
   private patchLogits(features: FeatureBatch): tf.Tensor2D {
     const t = features.get('patch.0')!;
     const [b, m, c] = t.shape as [number, number, number];
-    return tf.reshape(tf.add(tf.matMul(tf.reshape(t, [b * m, c]), this.parameters.get('head.weight')), this.parameters.get('head.bias')), [b, m]) as tf.Tensor2D;
+    return tf.reshape(tf.add(tf.matMul(tf.reshape(t, [b * m, c]), this.parameters.get('head.weight')), this.parameters.get('head.bias')), [
+      b,
+      m,
+    ]) as tf.Tensor2D;
   }
 
   private upsample(logits: tf.Tensor2D): tf.Tensor3D {
     const [b] = logits.shape;
     const g = this.grid;
-    return tf.reshape(tf.image.resizeBilinear(tf.reshape(logits, [b, g, g, 1]) as tf.Tensor4D, [this.config.size, this.config.size]), [b, this.config.size, this.config.size]) as tf.Tensor3D;
+    return tf.reshape(tf.image.resizeBilinear(tf.reshape(logits, [b, g, g, 1]) as tf.Tensor4D, [this.config.size, this.config.size]), [
+      b,
+      this.config.size,
+      this.config.size,
+    ]) as tf.Tensor3D;
   }
 
   loss(features: FeatureBatch, masks: tf.Tensor3D, labels: tf.Tensor1D, rng: Rng): BatchLoss {
@@ -86,7 +93,8 @@ export class ToyModel implements EngineModel {
 
   async loadTrainable(reader: SafetensorsReader): Promise<void> {
     const cfg = reader.metadata['config'];
-    if (cfg !== JSON.stringify(this.config)) throw new CheckpointMismatchError(reader.name, `${reader.name}: checkpoint config ${cfg} differs from the model's ${JSON.stringify(this.config)}`);
+    if (cfg !== JSON.stringify(this.config))
+      throw new CheckpointMismatchError(reader.name, `${reader.name}: checkpoint config ${cfg} differs from the model's ${JSON.stringify(this.config)}`);
     await this.parameters.loadStateDict(reader, { only: (p) => p.trainable });
   }
 

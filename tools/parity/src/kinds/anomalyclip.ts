@@ -11,7 +11,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hostToTensor, type HostTensor } from '@hgm/tensor';
 import type { Fixture } from '@hgm/tensor/testing';
-import { ClipModel, clipConfigFromConstructorArgs, disposeClipTextOutput, disposeClipVisionOutput, vvBlocksFromDpamLayer, type OpenaiClipConstructorArgs } from '@hgm/backbone';
+import {
+  ClipModel,
+  clipConfigFromConstructorArgs,
+  disposeClipTextOutput,
+  disposeClipVisionOutput,
+  vvBlocksFromDpamLayer,
+  type OpenaiClipConstructorArgs,
+} from '@hgm/backbone';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { DualAnchorModel, anomalyClipConfig, clipVisionBackbone, disposeDualAnchorOutput, l2Normalize, stateLogits } from '@hgm/dual-anchor';
 import type { OnnxImageEncoder } from '@hgm/onnx';
@@ -55,7 +62,8 @@ export async function runFixture(fixture: Fixture, options: ParityOptions = {}):
 async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], options: ParityOptions): Promise<ParityRow[]> {
   const cfg = await fixture.json<AnomalyClipFixtureConfig>(v.config);
   const hp = cfg.hyperparameters;
-  if ((hp.feature_map_layer[0] ?? 0) !== 0) throw new Error(`${v.config}: feature_map_layer[0] = ${hp.feature_map_layer[0]} (maps from a subset of layers) is not supported`);
+  if ((hp.feature_map_layer[0] ?? 0) !== 0)
+    throw new Error(`${v.config}: feature_map_layer[0] = ${hp.feature_map_layer[0]} (maps from a subset of layers) is not supported`);
   const clipConfig = clipConfigFromConstructorArgs(cfg.constructor, { name: fixture.folder, visionHeads: cfg.derived.vision_heads });
   const vvAttentionBlocks = vvBlocksFromDpamLayer(hp.DPAM_layer);
   const layers = hp['features_list (1-based block indices)'].map((l) => l - 1);
@@ -129,7 +137,10 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
     layers.forEach((l, j) => {
       const pf = vision.projectedTokens[allBlocks.indexOf(l)]!;
       produced.set(`patch_features.${j}`, pf);
-      produced.set(`similarity.${j}`, tf.tidy(() => tf.softmax(stateLogits(pf, textFeatures, hp.temperature))));
+      produced.set(
+        `similarity.${j}`,
+        tf.tidy(() => tf.softmax(stateLogits(pf, textFeatures, hp.temperature))),
+      );
     });
     produced.set('visual_positional_embedding_used', c.vision.positionalEmbeddingFor(vision.grid));
 
@@ -146,7 +157,15 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
 
     // Beyond the outputs: the tokenization and the prompt learner's buffers.
     const ids = inputs.get('tokenized_prompts');
-    if (ids) rows.push(compareExact(`${v.label}input tokenized_prompts`, prompts.tokenIds.flatMap((r) => Array.from(r)), Array.from(ids.data as Int32Array), ids.shape));
+    if (ids)
+      rows.push(
+        compareExact(
+          `${v.label}input tokenized_prompts`,
+          prompts.tokenIds.flatMap((r) => Array.from(r)),
+          Array.from(ids.data as Int32Array),
+          ids.shape,
+        ),
+      );
     const buffers = model.promptLearner!.buffers();
     for (const [name, t] of buffers) {
       const exp = weightsHost.get(name);

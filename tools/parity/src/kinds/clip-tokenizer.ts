@@ -36,7 +36,9 @@ export async function runFixture(fixture: Fixture): Promise<ParityRow[]> {
     rows.push(compareExact(`${label} bpe_tokens`, tokenizer.bpeTokens(c.text), c.bpe_tokens));
     rows.push(compareExact(`${label} cleaned_text`, [tokenizer.cleanText(c.text)], [c.cleaned_text], [1]));
     rows.push(compareExact(`${label} regex_pieces`, tokenizer.pieces(c.text), c.regex_pieces));
-    rows.push(compareExact(`${label} num_tokens/truncated`, [encoded.length + 2, encoded.length + 2 > contextLength], [c.num_tokens_untruncated, c.truncated], [2]));
+    rows.push(
+      compareExact(`${label} num_tokens/truncated`, [encoded.length + 2, encoded.length + 2 > contextLength], [c.num_tokens_untruncated, c.truncated], [2]),
+    );
     rows.push(compareExact(`${label} decoded`, [tokenizer.decode(encoded)], [c.decoded], [1]));
   });
   return rows;

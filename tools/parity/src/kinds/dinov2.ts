@@ -16,13 +16,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { hostToTensor } from '@hgm/tensor';
 import type { Fixture } from '@hgm/tensor/testing';
-import {
-  Dinov2VisionTransformer,
-  Dinov3VisionTransformer,
-  dinoReferenceOutputs,
-  parseDinoReferenceRun,
-  type DinoVisionTransformer,
-} from '@hgm/backbone';
+import { Dinov2VisionTransformer, Dinov3VisionTransformer, dinoReferenceOutputs, parseDinoReferenceRun, type DinoVisionTransformer } from '@hgm/backbone';
 import * as tfc from '@tensorflow/tfjs-core';
 import { OnnxImageEncoder } from '@hgm/onnx';
 import { compareOutput, DEFAULT_TOLERANCE, type ParityRow } from '../compare';
@@ -42,9 +36,10 @@ export async function runDinoFixture(fixture: Fixture, family: 'dinov2' | 'dinov
     }
     const weights = await file.readAllHost();
     const load = { load: { source: file.name } };
-    model = run.family === 'dinov2'
-      ? await Dinov2VisionTransformer.fromStateDict(run.config, weights, load)
-      : await Dinov3VisionTransformer.fromStateDict(run.config, weights, load);
+    model =
+      run.family === 'dinov2'
+        ? await Dinov2VisionTransformer.fromStateDict(run.config, weights, load)
+        : await Dinov3VisionTransformer.fromStateDict(run.config, weights, load);
   } finally {
     await file.close();
   }
@@ -58,7 +53,8 @@ export async function runDinoFixture(fixture: Fixture, family: 'dinov2' | 'dinov
     for (const c of run.cases) {
       const host = inputs.get(c.input);
       if (!host) throw new Error(`inputs.safetensors: no tensor ${c.input} (found ${[...inputs.keys()].join(', ')})`);
-      if (c.shape && c.shape.join(',') !== host.shape.join(',')) throw new Error(`inputs.safetensors: ${c.input} has shape [${host.shape}], config.json says [${c.shape}]`);
+      if (c.shape && c.shape.join(',') !== host.shape.join(','))
+        throw new Error(`inputs.safetensors: ${c.input} has shape [${host.shape}], config.json says [${c.shape}]`);
       const pixels = hostToTensor(host) as tf.Tensor4D;
       try {
         const outputs = onnx

@@ -20,7 +20,6 @@ import { compareOutput, compareScalar, DEFAULT_TOLERANCE, type ParityRow } from 
 
 const F64_SUFFIX = '_f64';
 
-
 interface ExpectedDoc {
   expected: Record<string, unknown>;
   references: Record<string, string>;

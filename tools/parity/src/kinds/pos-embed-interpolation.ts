@@ -36,7 +36,10 @@ export async function runFixture(fixture: Fixture): Promise<ParityRow[]> {
     const produced = tf.tidy(() => {
       if (c.kind === 'clip') return interpolatePositionalEmbedding(tf.tensor2d(table.data as Float32Array, [n, dim]), [gh, gw]);
       const posEmbed = tf.tensor3d(table.data as Float32Array, [1, n, dim]);
-      return tf.reshape(interpolatePosEmbed(posEmbed, gh * patch, gw * patch, patch, { antialias: c.antialias ?? false, offset: c.offset ?? 0 }), [1 + gh * gw, dim]);
+      return tf.reshape(interpolatePosEmbed(posEmbed, gh * patch, gw * patch, patch, { antialias: c.antialias ?? false, offset: c.offset ?? 0 }), [
+        1 + gh * gw,
+        dim,
+      ]);
     });
     rows.push(await compareOutput(c.name, produced, expected, DEFAULT_TOLERANCE));
     produced.dispose();
