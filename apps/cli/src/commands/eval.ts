@@ -90,6 +90,17 @@ const DEFAULTS: EvalOptions = {
   executor: 'auto',
 };
 
+/** The files `hgm eval` writes into its output folder (maps/ only with maps). */
+function evalOutputFiles(outDir: string, maps: boolean): { markdown: string; csv: string; json: string; scores: string; maps: string | null } {
+  return {
+    markdown: join(outDir, 'metrics.md'),
+    csv: join(outDir, 'metrics.csv'),
+    json: join(outDir, 'metrics.json'),
+    scores: join(outDir, 'scores.csv'),
+    maps: maps ? join(outDir, 'maps') : null,
+  };
+}
+
 export async function runEval(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(EVAL_SCHEMA, DEFAULTS, flags, ['data', 'checkpoint', 'out']);
   if (o.queue) return runQueuedEval(o, ctx);
@@ -125,13 +136,7 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
       decode: nodeImageDecoder({ maxPixels: o.maxPixels, onWarning: (w) => ctx.warn(w) }),
       onProgress: ctx.progress,
     });
-    const files = {
-      markdown: join(outDir, 'metrics.md'),
-      csv: join(outDir, 'metrics.csv'),
-      json: join(outDir, 'metrics.json'),
-      scores: join(outDir, 'scores.csv'),
-      maps: o.maps ? join(outDir, 'maps') : null,
-    };
+    const files = evalOutputFiles(outDir, o.maps);
     ctx.result(
       {
         command: 'eval',
@@ -251,14 +256,7 @@ async function runQueuedEval(o: EvalOptions, ctx: CommandContext): Promise<numbe
     await readShardStates(submitted, outcomes, (state) => merger.add(state));
     const result = merger.result();
     await writeEvaluationTables(result, outDir);
-    const files = {
-      markdown: join(outDir, 'metrics.md'),
-      csv: join(outDir, 'metrics.csv'),
-      json: join(outDir, 'metrics.json'),
-      scores: join(outDir, 'scores.csv'),
-      maps: o.maps ? join(outDir, 'maps') : null,
-      shards: join(outDir, 'shards'),
-    };
+    const files = { ...evalOutputFiles(outDir, o.maps), shards: join(outDir, 'shards') };
     ctx.result(
       {
         command: 'eval',
