@@ -79,9 +79,12 @@ beforeAll(async () => {
     testGood: 3,
     testPerKind: 2,
   });
-  const local = await runHgm(['eval', '--data', evalData, '--checkpoint', checkpoint, '--out', localOut(), '--batch-size', '2', '--backend', 'cpu', '--json'], {
-    env,
-  });
+  const local = await runHgm(
+    ['eval', '--data', evalData, '--checkpoint', checkpoint, '--out', localOut(), '--batch-size', '2', '--backend', 'cpu', '--executor', 'tfjs', '--json'],
+    {
+      env,
+    },
+  );
   expect(local.code, local.stderr).toBe(0);
   await mkdir(join(root, 'redis'));
   redis = await RedisTestServer.start(join(root, 'redis'));
