@@ -97,7 +97,7 @@ describe('hgm with --backend webgpu', () => {
 });
 
 describe('hgm doctor', () => {
-  it('reports every backend with its reason, the WebGPU device limits, wasm SIMD and the choice of auto', async () => {
+  it('reports every backend with its reason, the WebGPU device limits, wasm SIMD, the image decoder, the executor and the choice of auto', async () => {
     ensureBuilt();
     const r = await runHgm(['doctor', '--json']);
     expect(r.code, r.stderr).toBe(EXIT.ok);
@@ -111,7 +111,13 @@ describe('hgm doctor', () => {
       }[];
       packages: { name: string; installed: boolean }[];
       auto: { chosen: string | null; passedOver: string[] };
+      imageDecoder: { decoder: string; version?: string; reason?: string };
+      executor: { auto: string; runtime?: { version: string; providers: string[] }; reason?: string };
     };
+    expect(['sharp', 'pure-js']).toContain(report.imageDecoder.decoder);
+    expect(report.packages.find((p) => p.name === 'sharp')?.installed).toBe(report.imageDecoder.decoder === 'sharp');
+    expect(report.executor.auto === 'onnx').toBe(report.packages.find((p) => p.name === 'onnxruntime-node')?.installed);
+    if (report.executor.runtime) expect(report.executor.runtime.providers).toContain('cpu');
     expect(report.backends.map((b) => b.backend)).toEqual(['tensorflow', 'webgpu', 'wasm', 'cpu']);
     for (const b of report.backends) expect(b.detail.length, b.backend).toBeGreaterThan(0);
     const wasm = report.backends.find((b) => b.backend === 'wasm')!;
@@ -132,5 +138,12 @@ describe('hgm doctor', () => {
     expect(human.stdout).toMatch(/^ {2}wasm +available/m);
     expect(human.stdout).toContain('--backend auto: ');
     if (gpu.available) expect(human.stdout).toMatch(/shader-f16: (offered|not offered); kernels compute in float32/);
+    expect(human.stdout).toMatch(/^image decoder: (sharp \(sharp [\d.]+, libvips [\d.]+\)|pure-js \(.+\))$/m);
+    expect(human.stdout).toMatch(/^--executor auto: (onnx|tfjs) \(.+\)$/m);
+    // without the optional packages: the pure-JS decoder and tfjs, each with the reason
+    const bare = await runHgm(['doctor'], { env: { HGM_IMAGE_DECODER: 'pure-js', HGM_ONNXRUNTIME_PACKAGE: 'onnxruntime-node-absent' } });
+    expect(bare.code, bare.stderr).toBe(EXIT.ok);
+    expect(bare.stdout).toContain('image decoder: pure-js (HGM_IMAGE_DECODER=pure-js)');
+    expect(bare.stdout).toContain('--executor auto: tfjs (ONNX Runtime not used: the optional package onnxruntime-node-absent is not installed');
   }, 180_000);
 });

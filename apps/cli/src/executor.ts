@@ -28,7 +28,7 @@ export const EXECUTOR_OPTION_HELP = 'frozen vision encoder on auto, tfjs, onnx o
 export const THREADS_OPTION_HELP = 'ONNX Runtime threads (default 0 = every core)';
 
 /** The runtime package to load; `HGM_ONNXRUNTIME_PACKAGE` names another one (to test the fallback). */
-function runtimePackage(): string {
+export function onnxRuntimePackage(): string {
   return process.env['HGM_ONNXRUNTIME_PACKAGE'] || 'onnxruntime-node';
 }
 
@@ -68,7 +68,7 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
       );
     return tfjs('ONNX Runtime not used: the backend is webgpu, which keeps the encoder on the GPU');
   }
-  const load = loadOnnxRuntime(runtimePackage());
+  const load = loadOnnxRuntime(onnxRuntimePackage());
   if (!load.ok) {
     if (onnxRequest)
       throw new CliError(

@@ -1,15 +1,21 @@
 /**
  * `hgm doctor`: what can run here. Starts each backend in turn and prints whether it is available and why
  * not, the WebGPU adapter (name, software or hardware, the device limits and shader-f16), wasm SIMD and
- * threads, the optional packages, and the backend `--backend auto` would choose.
+ * threads, the image decoder, what `--executor auto` runs the frozen vision encoder on, the optional packages,
+ * and the backend `--backend auto` would choose.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeAdapter, initNodeBackend, webgpuDeviceInfo, BackendStartError, type BackendName, type WebgpuDeviceInfo } from '@hgm/tensor/node';
+import { imageDecoderInfo, type ImageDecoderInfo } from '@hgm/data/node';
+import { loadOnnxRuntime } from '@hgm/onnx';
 import type { CommandContext, ActionFactory } from '../command-context';
 import { EXIT } from '../exit-codes';
 import { CLI_AUTO_ORDER } from '../backend';
+import { onnxRuntimePackage } from '../executor';
 
 /** Packages that decide what can run; all but the tfjs core packages are optional. */
 const PACKAGES = [
@@ -19,6 +25,8 @@ const PACKAGES = [
   '@tensorflow/tfjs-backend-webgpu',
   '@tensorflow/tfjs-backend-wasm',
   '@tensorflow/tfjs-backend-cpu',
+  'onnxruntime-node',
+  'sharp',
 ] as const;
 
 export interface DoctorBackend {
@@ -37,13 +45,45 @@ export interface DoctorReport {
   packages: { name: string; installed: boolean; version?: string }[];
   /** What `--backend auto` starts, and why the backends before it were passed over. */
   auto: { chosen: string | null; passedOver: string[] };
+  /** The decoder `detect`, `eval` and `serve` read images with (sharp, else the pure-JS codecs, with why). */
+  imageDecoder: ImageDecoderInfo;
+  /**
+   * What `--executor auto` runs the frozen vision encoder on (with the wasm or cpu backend; the webgpu backend
+   * keeps it on tfjs): ONNX Runtime's CPU provider where the runtime loads, else tfjs with the reason.
+   */
+  executor: { auto: 'onnx' | 'tfjs'; runtime?: { version: string; providers: string[] }; reason?: string };
 }
 
+function executorReport(): DoctorReport['executor'] {
+  const load = loadOnnxRuntime(onnxRuntimePackage());
+  if (!load.ok) return { auto: 'tfjs', reason: `ONNX Runtime not used: ${load.reason}` };
+  return { auto: 'onnx', runtime: { version: load.runtime.version, providers: [...load.runtime.providers] } };
+}
+
+/**
+ * Whether `name` resolves from here, and its version. Packages whose `exports` hide `package.json` (sharp) are
+ * found through their entry point and the `package.json` above it.
+ */
 function installed(name: string): { name: string; installed: boolean; version?: string } {
   const require = createRequire(import.meta.url);
+  const found = (version: string | undefined) => ({ name, installed: true, ...(version ? { version } : {}) });
   try {
-    const pkg = require(`${name}/package.json`) as { version?: string };
-    return { name, installed: true, ...(pkg.version ? { version: pkg.version } : {}) };
+    return found((require(`${name}/package.json`) as { version?: string }).version);
+  } catch {
+    // fall through to the entry point
+  }
+  try {
+    let dir = dirname(require.resolve(name));
+    for (;;) {
+      const file = join(dir, 'package.json');
+      if (existsSync(file)) {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+        if (pkg.name === name) return found(pkg.version);
+      }
+      const up = dirname(dir);
+      if (up === dir) return found(undefined);
+      dir = up;
+    }
   } catch {
     return { name, installed: false };
   }
@@ -89,6 +129,14 @@ function formatReport(r: DoctorReport): string {
     }
     if (b.wasm) lines.push(`    SIMD: ${b.wasm.simd ? 'yes' : 'no'}, threads: ${b.wasm.threads ? 'yes' : 'no'}`);
   }
+  const d = r.imageDecoder;
+  lines.push('', `image decoder: ${d.decoder}${d.version ? ` (${d.version})` : ''}${d.reason ? ` (${d.reason})` : ''}`);
+  const x = r.executor;
+  lines.push(
+    x.runtime
+      ? `--executor auto: onnx (onnxruntime-node ${x.runtime.version}, cpu provider; the binary lists ${x.runtime.providers.join(', ')})`
+      : `--executor auto: tfjs (${x.reason ?? ''})`,
+  );
   lines.push('', 'packages:');
   for (const p of r.packages) lines.push(`  ${p.name.padEnd(32)} ${p.installed ? `installed ${p.version ?? ''}` : 'not installed'}`);
   lines.push('', `--backend auto: ${r.auto.chosen ?? 'nothing starts'}`);
@@ -113,7 +161,15 @@ export async function runDoctor(_flags: Record<string, unknown>, ctx: CommandCon
       passedOver: e instanceof BackendStartError ? e.passedOver.map((p) => `${p.backend}: ${p.reason} (${p.detail})`) : [(e as Error).message],
     };
   }
-  const report: DoctorReport = { node: process.version, platform: `${process.platform}-${process.arch}`, backends, packages: PACKAGES.map(installed), auto };
+  const report: DoctorReport = {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    backends,
+    packages: PACKAGES.map(installed),
+    auto,
+    imageDecoder: await imageDecoderInfo(),
+    executor: executorReport(),
+  };
   ctx.result(report, formatReport(report));
   return auto.chosen ? EXIT.ok : EXIT.unavailable;
 }
@@ -122,7 +178,7 @@ export function registerDoctor(program: Command, action: ActionFactory): void {
   program
     .command('doctor')
     .description(
-      'start each backend and print what is available and why not: WebGPU adapter and limits, wasm SIMD and threads, optional packages, and what --backend auto chooses',
+      'start each backend and print what is available and why not: WebGPU adapter and limits, wasm SIMD and threads, the image decoder, what --executor auto runs the encoder on, optional packages, and what --backend auto chooses',
     )
     .option('--json', 'print the report as JSON on stdout')
     .option('--verbose', 'more detail')
