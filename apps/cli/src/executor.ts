@@ -13,9 +13,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
-import type { VisionBackbone } from '@hgm/dual-anchor';
 import type { DualAnchorEngineModel } from '@hgm/engine';
-import { imageEncoderBackbone } from '@hgm/dual-anchor';
+import { executorBackbone } from '@hgm/dual-anchor';
 import { loadOnnxRuntime, OnnxImageEncoder } from '@hgm/onnx';
 import { CliError, EXIT } from './exit-codes';
 
@@ -100,7 +99,6 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
   const collect = onnxRequest ? garbageCollector() : undefined;
   const sessionOptions = { layers, threads, release, ...(collect ? { collect } : {}), ...(webgpu ? { executionProviders: ['webgpu'] } : {}) };
   let encoder: OnnxImageEncoder;
-  let backbone: VisionBackbone;
   try {
     encoder =
       source.kind === 'clip'
@@ -112,17 +110,7 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
     if (onnxRequest) throw new CliError(`--executor ${request}: ONNX Runtime could not load the encoder: ${reason}`, EXIT.unavailable, 'use --executor tfjs');
     return tfjs(`ONNX Runtime not used: it could not load the encoder: ${reason}`);
   }
-  if (source.kind === 'clip') {
-    const e = encoder;
-    const g = source.globalToken;
-    backbone = {
-      kind: 'clip',
-      patchSize: e.info.patchSize,
-      depth: e.info.numLayers,
-      tokenWidth: e.info.outputDim,
-      encode: (pixels, ls) => e.encodeClipTokens(pixels, ls, g),
-    };
-  } else backbone = imageEncoderBackbone(encoder, source.kind);
+  const backbone = executorBackbone(encoder, source);
   const name = webgpu ? 'onnx-webgpu' : 'onnx';
   engineModel.useVisionExecutor(backbone, { name, exact: true });
   const where = webgpu ? 'webgpu' : `cpu, ${threads === 0 ? 'every core' : `${threads} thread${threads === 1 ? '' : 's'}`}`;

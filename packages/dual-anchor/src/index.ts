@@ -13,7 +13,15 @@ export {
   stateLogits,
   anomalyFromProbabilities,
 } from './maps';
-export { clipVisionBackbone, imageEncoderBackbone, disposeVisionFeatures, type VisionBackbone, type VisionFeatures } from './vision-features';
+export {
+  clipVisionBackbone,
+  imageEncoderBackbone,
+  executorBackbone,
+  disposeVisionFeatures,
+  type ClipTokenEncoder,
+  type VisionBackbone,
+  type VisionFeatures,
+} from './vision-features';
 export { clipPromptTextSpec } from './text-spec';
 export { randomizeBackboneWeights } from './random-weights';
 export { countParameters, type ParameterCounts } from './parameter-count';

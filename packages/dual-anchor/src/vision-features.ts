@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { disposeOwned } from '@hgm/tensor';
+import { ConfigError, disposeOwned } from '@hgm/tensor';
 import type { ClipVisionTransformer, ImageEncoder } from '@hgm/backbone';
+import type { VisionSource } from './dual-anchor-model';
 
 /**
  * What the frozen vision backbone gives for a batch: computed once per image, it can be cached (on disk,
@@ -73,5 +74,40 @@ export function imageEncoderBackbone(encoder: ImageEncoder, kind: 'dinov3' | 'di
       const out = encoder.encodeImage(pixels, { layers: [...layers] });
       return { globalToken: out.cls, patchTokens: out.patchTokens, grid: out.grid };
     },
+  };
+}
+
+/**
+ * An image encoder that also gives CLIP's tokens as the Dual-Anchor backbone takes them (global token with or
+ * without `ln_post`, projected patch tokens without CLS): what another executor of a CLIP vision tower, such as
+ * `@hgm/onnx`'s `OnnxImageEncoder`, offers.
+ */
+export interface ClipTokenEncoder extends ImageEncoder {
+  encodeClipTokens(
+    pixels: tf.Tensor4D,
+    layers: readonly number[],
+    globalToken: 'ln-post' | 'no-ln-post',
+  ): { globalToken: tf.Tensor2D; patchTokens: tf.Tensor3D[]; grid: [number, number] };
+}
+
+/**
+ * The backbone of a model's vision source run by another executor: `encoder` computes what `source` computes
+ * on tfjs (for CLIP it must offer {@link ClipTokenEncoder.encodeClipTokens}); pass it to
+ * `DualAnchorModel.useBackbone`.
+ * @throws ConfigError when a CLIP source gets an encoder without `encodeClipTokens`
+ */
+export function executorBackbone(
+  encoder: ImageEncoder | ClipTokenEncoder,
+  source: Pick<VisionSource, 'kind'> & { globalToken?: 'ln-post' | 'no-ln-post' },
+): VisionBackbone {
+  if (source.kind !== 'clip') return imageEncoderBackbone(encoder, source.kind);
+  if (!('encodeClipTokens' in encoder)) throw new ConfigError('executorBackbone: a CLIP vision source needs an encoder with encodeClipTokens');
+  const globalToken = source.globalToken ?? 'ln-post';
+  return {
+    kind: 'clip',
+    patchSize: encoder.info.patchSize,
+    depth: encoder.info.numLayers,
+    tokenWidth: encoder.info.outputDim,
+    encode: (pixels, layers) => encoder.encodeClipTokens(pixels, layers, globalToken),
   };
 }

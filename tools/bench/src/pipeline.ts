@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- pipeline [--model paper|tiny] [--size 512] [--backend webgpu|wasm|cpu|tensorflow]
- *   [--batches 1,8|none] [--train-batch 8] [--features encoder|random] [--repeats 3] [--seed 0]`
+ *   [--batches 1,8|none] [--train-batch 8] [--features encoder|random] [--executors tfjs,onnx] [--threads 0]
+ *   [--repeats 3] [--seed 0]`
  *
  * The whole model at its real sizes with seeded random weights (nothing is downloaded): the paper
  * configuration is DINOv3 ViT-L/16 at 512 px + CLIP ViT-L/14-336 text tower + HGM [16, 8, 4, 2], GGTR and DSP.
@@ -13,6 +14,10 @@
  * `--batches none` skips the inference table; `--features random` trains on seeded random features of the
  * encoder's shapes instead of encoding images (the trainable part alone at real shapes, where the frozen
  * encoder at batch 8 would take too long, e.g. on lavapipe).
+ * `--executors tfjs,onnx` runs the inference table once per executor of the frozen vision encoder (tfjs, then
+ * ONNX Runtime's CPU provider with `--threads`, 0 = every core; wasm or cpu backend) and prints the whole
+ * forward's speed-up of each over tfjs, measured in the same run. The ONNX session is made after the tfjs rows
+ * and the tfjs encoder weights are released once it exists.
  * On webgpu, tensors that would exceed one storage binding (`maxStorageBufferBindingSize`) are split: the
  * token-embedding gather, attention and the transformer MLP; any other kernel over it stops the run with a
  * DeviceLimitError naming the kernel and shape.
@@ -23,8 +28,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, formatImageSize, imageHW, sameImageSize } from '@hgm/tensor';
 import { initNodeBackend, webgpuDeviceInfo } from '@hgm/tensor/node';
 import { loadClipTokenizer } from '@hgm/backbone/node';
+import { OnnxImageEncoder, loadOnnxRuntime } from '@hgm/onnx';
 import {
   PAPER_CONFIG,
+  executorBackbone,
   TINY_CONFIG,
   buildRandomModel,
   mergeConfigInput,
@@ -37,6 +44,7 @@ import {
 } from '@hgm/dual-anchor';
 
 type Backend = 'webgpu' | 'wasm' | 'cpu' | 'tensorflow';
+type Executor = 'tfjs' | 'onnx';
 
 interface Options {
   model: 'paper' | 'tiny';
@@ -45,12 +53,25 @@ interface Options {
   batches: number[];
   trainBatch: number;
   features: 'encoder' | 'random';
+  executors: Executor[];
+  threads: number;
   repeats: number;
   seed: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { model: 'paper', size: null, backend: 'webgpu', batches: [1, 8], trainBatch: 8, features: 'encoder', repeats: 3, seed: 0 };
+  const o: Options = {
+    model: 'paper',
+    size: null,
+    backend: 'webgpu',
+    batches: [1, 8],
+    trainBatch: 8,
+    features: 'encoder',
+    executors: ['tfjs'],
+    threads: 0,
+    repeats: 3,
+    seed: 0,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -79,10 +100,19 @@ function parseArgs(argv: string[]): Options {
       const f = value();
       if (f !== 'encoder' && f !== 'random') throw new Error(`pipeline: --features must be encoder or random, found ${f}`);
       o.features = f;
-    } else if (a === '--train-batch') o.trainBatch = int(value(), 0);
+    } else if (a === '--executors') {
+      const list = value().split(',');
+      for (const e of list) if (e !== 'tfjs' && e !== 'onnx') throw new Error(`pipeline: --executors takes tfjs and/or onnx, found ${e}`);
+      // tfjs first: the ONNX session releases the tfjs encoder weights
+      o.executors = (['tfjs', 'onnx'] as const).filter((e) => list.includes(e));
+    } else if (a === '--threads') o.threads = int(value(), 0);
+    else if (a === '--train-batch') o.trainBatch = int(value(), 0);
     else if (a === '--repeats') o.repeats = int(value(), 1);
     else if (a === '--seed') o.seed = int(value(), 0);
-    else throw new Error(`pipeline: unknown argument ${a} (expected --model, --size, --backend, --batches, --train-batch, --features, --repeats, --seed)`);
+    else
+      throw new Error(
+        `pipeline: unknown argument ${a} (expected --model, --size, --backend, --batches, --train-batch, --features, --executors, --threads, --repeats, --seed)`,
+      );
   }
   return o;
 }
@@ -131,8 +161,29 @@ function randomFeatures(model: DualAnchorModel, batch: number, height: number, w
   };
 }
 
+/**
+ * Moves the model's frozen vision encoder to ONNX Runtime's CPU provider (the tfjs weights are released once
+ * the session exists) and returns the encoder, to dispose at the end.
+ */
+function useOnnx(model: DualAnchorModel, threads: number): OnnxImageEncoder {
+  const load = loadOnnxRuntime();
+  if (!load.ok) throw new Error(`pipeline: --executors onnx: ${load.reason}`);
+  const source = model.frozen.visionSource;
+  if (!source) throw new Error('pipeline: --executors onnx: this model does not expose its vision encoder');
+  const options = { layers: model.config.layers, threads, release: true };
+  const encoder =
+    source.kind === 'clip'
+      ? OnnxImageEncoder.fromClip(source.clip, options)
+      : OnnxImageEncoder.fromDino(source.encoder as Parameters<typeof OnnxImageEncoder.fromDino>[0], options);
+  model.useBackbone(executorBackbone(encoder, source));
+  console.log(`executor onnx: onnxruntime-node ${load.runtime.version}, cpu, ${threads === 0 ? 'every core' : `${threads} thread(s)`}`);
+  return encoder;
+}
+
 export async function run(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
+  if (o.executors.includes('onnx') && (o.backend === 'webgpu' || o.backend === 'tensorflow'))
+    throw new Error(`pipeline: --executors onnx needs --backend wasm or cpu (the ONNX encoder reads tfjs tensors synchronously), found ${o.backend}`);
   const report = await initNodeBackend(o.backend, { wasmThreads: 1 });
   tf.enableProdMode();
   const base = o.model === 'paper' ? PAPER_CONFIG : TINY_CONFIG;
@@ -160,40 +211,55 @@ export async function run(argv: string[]): Promise<void> {
   }
   console.log(`model built with seeded random weights in ${(buildMs / 1000).toFixed(1)} s`);
   const rng = new Rng(o.seed + 1);
+  let onnx: OnnxImageEncoder | undefined;
   if (o.batches.length > 0) {
+    const forwardMs = new Map<string, number>();
+    const rows: string[] = [];
+    for (const executor of o.executors) {
+      if (executor === 'onnx') onnx = useOnnx(model, o.threads);
+      for (const b of o.batches) {
+        const pixels = tf.tidy(() => tf.randomUniform([b, 3, height, width], -1, 1, 'float32', o.seed) as tf.Tensor4D);
+        const encoder = await time(o.repeats, async () => {
+          const f = model.encodeVision(pixels);
+          await settle(f.globalToken);
+          disposeVisionFeatures(f);
+        });
+        const features = model.encodeVision(pixels);
+        const head = await time(o.repeats, async () => {
+          const out = model.forwardFromFeatures(features);
+          await settle(out.anomalyMap);
+          disposeDualAnchorOutput(out);
+        });
+        disposeVisionFeatures(features);
+        const maps = tf.tidy(() => tf.randomUniform([b, height, width]) as tf.Tensor3D);
+        const blur = await time(o.repeats, async () => {
+          const m = gaussianBlur(maps, 4);
+          await settle(m);
+          m.dispose();
+        });
+        maps.dispose();
+        const forward = await time(o.repeats, async () => {
+          const out = model.forward(pixels);
+          await settle(out.anomalyMap);
+          disposeDualAnchorOutput(out);
+        });
+        pixels.dispose();
+        forwardMs.set(`${executor} ${b}`, forward);
+        rows.push(
+          `| ${executor} | ${b} | ${encoder.toFixed(1)} | ${head.toFixed(1)} | ${blur.toFixed(1)} | ${forward.toFixed(1)} | ${(forward / b).toFixed(1)} | ${((1000 * b) / forward).toFixed(2)} |`,
+        );
+      }
+    }
     console.log('');
-    console.log('| batch | encoder ms | head + maps ms | blur ms | forward ms | ms / image | images / s |');
-    console.log('|---|---|---|---|---|---|---|');
-    for (const b of o.batches) {
-      const pixels = tf.tidy(() => tf.randomUniform([b, 3, height, width], -1, 1, 'float32', o.seed) as tf.Tensor4D);
-      const encoder = await time(o.repeats, async () => {
-        const f = model.encodeVision(pixels);
-        await settle(f.globalToken);
-        disposeVisionFeatures(f);
-      });
-      const features = model.encodeVision(pixels);
-      const head = await time(o.repeats, async () => {
-        const out = model.forwardFromFeatures(features);
-        await settle(out.anomalyMap);
-        disposeDualAnchorOutput(out);
-      });
-      disposeVisionFeatures(features);
-      const maps = tf.tidy(() => tf.randomUniform([b, height, width]) as tf.Tensor3D);
-      const blur = await time(o.repeats, async () => {
-        const m = gaussianBlur(maps, 4);
-        await settle(m);
-        m.dispose();
-      });
-      maps.dispose();
-      const forward = await time(o.repeats, async () => {
-        const out = model.forward(pixels);
-        await settle(out.anomalyMap);
-        disposeDualAnchorOutput(out);
-      });
-      pixels.dispose();
-      console.log(
-        `| ${b} | ${encoder.toFixed(1)} | ${head.toFixed(1)} | ${blur.toFixed(1)} | ${forward.toFixed(1)} | ${(forward / b).toFixed(1)} | ${((1000 * b) / forward).toFixed(2)} |`,
-      );
+    console.log('| executor | batch | encoder ms | head + maps ms | blur ms | forward ms | ms / image | images / s |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const r of rows) console.log(r);
+    if (o.executors.length > 1) {
+      console.log('');
+      for (const b of o.batches) {
+        const base = forwardMs.get(`tfjs ${b}`)!;
+        console.log(`whole forward at batch ${b}: onnx ${(base / forwardMs.get(`onnx ${b}`)!).toFixed(2)}x faster than tfjs`);
+      }
     }
   }
   if (o.trainBatch > 0) {
@@ -228,4 +294,5 @@ export async function run(argv: string[]): Promise<void> {
   console.log(`peak memory (${memKind}): ${(peakBytes / 2 ** 20).toFixed(0)} MiB`);
   if (report.chosen !== 'webgpu' || software) console.log('no GPU ran this table: its times are not GPU times');
   model.dispose();
+  onnx?.dispose();
 }
