@@ -1,6 +1,6 @@
 // Test-only helpers: build the binary when it is missing or older than the sources, and spawn it.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,14 +19,46 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** Builds `dist/main.js` with tsup when it is missing or older than any source it bundles. */
-export function ensureBuilt(): void {
+function bundleIsFresh(): boolean {
   const sources = [join(cliRoot, 'src'), ...readdirSync(join(repoRoot, 'packages')).map((p) => join(repoRoot, 'packages', p, 'src'))].filter((d) =>
     existsSync(d),
   );
   const newest = Math.max(...sources.map(newestSource), statSync(join(cliRoot, 'tsup.config.ts')).mtimeMs);
-  if (existsSync(bundlePath) && statSync(bundlePath).mtimeMs >= newest) return;
-  execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'tsup', 'dist', 'cli-default.js')], { cwd: cliRoot, stdio: 'pipe' });
+  return existsSync(bundlePath) && statSync(bundlePath).mtimeMs >= newest;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** A build lock older than this is left over from a killed process. */
+const STALE_LOCK_MS = 5 * 60_000;
+
+/**
+ * Builds `dist/main.js` with tsup when it is missing or older than any source it bundles. Test files run in
+ * parallel processes and tsup empties `dist/` first, so one process builds under a lock (a directory beside the
+ * bundle's folder) while the others wait for it and then find the bundle fresh.
+ */
+export function ensureBuilt(): void {
+  const lock = join(cliRoot, '.build-lock');
+  for (;;) {
+    if (bundleIsFresh()) return;
+    try {
+      mkdirSync(lock);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) rmSync(lock, { recursive: true, force: true });
+      else if (held) sleepSync(250);
+      continue;
+    }
+    try {
+      if (!bundleIsFresh()) execFileSync(process.execPath, [join(repoRoot, 'node_modules', 'tsup', 'dist', 'cli-default.js')], { cwd: cliRoot, stdio: 'pipe' });
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+    return;
+  }
 }
 
 export interface RunResult {
