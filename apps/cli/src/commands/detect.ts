@@ -9,6 +9,7 @@ import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint, readSavedModel } from '../models';
 import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 import type { DetectJobData, DetectJobResult } from '../queue/detect-jobs';
+import { warnWorkerSideOptions } from '../queue/worker-options';
 
 export const DETECT_SCHEMA: Schema = {
   inputs: { type: 'string[]', description: 'images, folders or globs' },
@@ -133,6 +134,15 @@ async function runQueuedDetect(o: DetectOptionsCli, images: string[], outDir: st
   const { Queue } = await import('bullmq');
   const { DETECT_QUEUE, JOB_ATTEMPTS, collectDetectJobs, modelFingerprint, redisConnection, submitDetectJobs, writeCollected } =
     await import('../queue/detect-jobs');
+  warnWorkerSideOptions(o, ctx);
+  if (parseMapScale(o.mapScale) === 'run') {
+    throw new CliError(
+      "--map-scale run is not available with --queue: each worker draws an image's maps when it scores it, before the run's range is known",
+      EXIT.usage,
+      'use --map-scale fixed (the default) with --queue',
+    );
+  }
+  if (o.mapSize === 'model') ctx.warn("--map-size model has no effect with --queue: the workers write each image's maps at its own size");
   const connection = redisConnection(o.queue!);
   const path = await checkpointPath(o.checkpoint!);
   await readSavedModel(path);

@@ -22,6 +22,7 @@ import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint, readSavedMod
 import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples } from '../dataset';
 import { defaultFeatureCacheDir } from '../paths';
+import { warnWorkerSideOptions } from '../queue/worker-options';
 import { join } from 'node:path';
 import type { EvalJobData, EvalJobResult } from '../queue/eval-jobs';
 
@@ -177,17 +178,7 @@ async function runQueuedEval(o: EvalOptions, ctx: CommandContext): Promise<numbe
     }
   }
   // the workers load the model and encode the images with their own options
-  const workerSide = [
-    o.clipWeights && '--clip-weights',
-    o.backboneWeights && '--backbone-weights',
-    o.cacheDir && '--cache-dir',
-    o.backend !== 'auto' && '--backend',
-  ].filter((f): f is string => typeof f === 'string');
-  if (workerSide.length > 0)
-    ctx.warn(
-      `${workerSide.join(', ')} ${workerSide.length === 1 ? 'has' : 'have'} no effect with --queue: each worker loads the model and encodes the images with its own (hgm worker ${workerSide.join(', ')})`,
-    );
-  if (o.executor !== 'auto' || o.threads !== undefined) ctx.warn('--executor and --threads have no effect with --queue: the workers run the encoder on tfjs');
+  warnWorkerSideOptions(o, ctx);
   if (o.overwrite)
     ctx.warn('--overwrite has no effect with --queue: the shards write their maps into --out as they finish, and the tables replace the earlier ones');
   if (parseMapScale(o.mapScale) === 'run') {

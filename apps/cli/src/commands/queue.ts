@@ -8,6 +8,7 @@ import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint } from '../mo
 import { DETECT_QUEUE, modelFingerprint, processDetectJob, queueCounts, redisConnection, type DetectJobData, type DetectJobResult } from '../queue/detect-jobs';
 import { EVAL_JOB, describeEvalJob, processEvalJob, type EvalJobData, type EvalJobResult } from '../queue/eval-jobs';
 import { defaultFeatureCacheDir } from '../paths';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 
 export const WORKER_SCHEMA: Schema = {
   queue: { type: 'string', description: 'redis:// URL' },
@@ -16,6 +17,8 @@ export const WORKER_SCHEMA: Schema = {
   cacheDir: { type: 'string', description: 'feature cache folder (eval jobs)' },
   ...FROZEN_WEIGHT_FIELDS,
   backend: BACKEND_FIELD,
+  executor: EXECUTOR_FIELD,
+  threads: THREADS_FIELD,
 };
 
 interface WorkerOptionsCli extends Record<string, unknown> {
@@ -26,15 +29,27 @@ interface WorkerOptionsCli extends Record<string, unknown> {
   clipWeights?: string;
   backboneWeights?: string;
   backend: string;
+  executor: string;
+  threads?: number;
 }
 
 export async function runWorker(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  const o = await resolveCommandOptions(WORKER_SCHEMA, { lockMs: 30_000, backend: 'auto' } as WorkerOptionsCli, flags, ['queue', 'checkpoint']);
+  const o = await resolveCommandOptions(WORKER_SCHEMA, { lockMs: 30_000, backend: 'auto', executor: 'auto' } as WorkerOptionsCli, flags, [
+    'queue',
+    'checkpoint',
+  ]);
   const connection = redisConnection(o.queue!);
   const backend = await ctx.backend(o.backend);
   const path = await checkpointPath(o.checkpoint!);
   const fingerprint = await modelFingerprint(path);
   const { model, info } = await modelFromCheckpoint(path, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
+  let executor: ReturnType<typeof useExecutor>;
+  try {
+    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   let done = 0;
   const featureCacheDir = o.cacheDir ?? defaultFeatureCacheDir();
   type Data = DetectJobData | EvalJobData;
@@ -67,7 +82,7 @@ export async function runWorker(flags: Record<string, unknown>, ctx: CommandCont
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  ctx.info(`worker: backend ${backend.chosen}, model ${info.config.name} ${fingerprint} (${path}), queue ${DETECT_QUEUE}`);
+  ctx.info(`worker: backend ${backend.chosen}, executor ${executor.executor}, model ${info.config.name} ${fingerprint} (${path}), queue ${DETECT_QUEUE}`);
   void worker.run();
   try {
     const signal = await stopped;
@@ -76,6 +91,7 @@ export async function runWorker(flags: Record<string, unknown>, ctx: CommandCont
     ctx.info(`stopped after ${done} job${done === 1 ? '' : 's'}`);
     return EXIT.ok;
   } finally {
+    executor.dispose();
     model.dispose();
   }
 }
@@ -121,6 +137,8 @@ export function registerWorker(program: Command, action: ActionFactory): void {
     .option('--clip-weights <name|path>', 'CLIP weights (default: the ones recorded in the checkpoint)')
     .option('--backbone-weights <name|path>', 'DINO weights (default: the ones recorded in the checkpoint)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--executor <name>', EXECUTOR_OPTION_HELP)
+    .option('--threads <n>', THREADS_OPTION_HELP)
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--verbose', 'more detail')
     .addHelpText(

@@ -19,9 +19,24 @@ const localOut = () => join(root, 'local');
 const workers: HgmProcess[] = [];
 
 function worker(): HgmProcess {
-  // a feature cache of their own: the workers encode the images themselves, in other batches than the local run
+  // a feature cache of their own: the workers encode the images themselves, in other batches than the local run,
+  // and on tfjs as it does (ONNX Runtime agrees within 1e-6, not to the bit)
   const w = startHgm(
-    ['worker', '--queue', redis.url, '--checkpoint', checkpoint, '--backend', 'cpu', '--lock-ms', '4000', '--cache-dir', join(root, 'worker-cache')],
+    [
+      'worker',
+      '--queue',
+      redis.url,
+      '--checkpoint',
+      checkpoint,
+      '--backend',
+      'cpu',
+      '--executor',
+      'tfjs',
+      '--lock-ms',
+      '4000',
+      '--cache-dir',
+      join(root, 'worker-cache'),
+    ],
     env,
   );
   workers.push(w);

@@ -1,11 +1,12 @@
 // `hgm detect --queue` with `hgm worker` processes on a real redis-server (loopback, free port): results equal
 // to a local `hgm detect`, a worker killed with SIGKILL mid-job, Redis restarted mid-run, a poisoned image
-// failing after bounded retries, idempotent re-submission and `hgm queue status`.
+// failing after bounded retries, idempotent re-submission and `hgm queue status`, a worker on ONNX Runtime.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePng } from '@hgm/data';
+import { loadOnnxRuntime } from '@hgm/onnx';
 import { ensureBuilt, runHgm, type RunResult } from '../test-support';
 import { startHgm, stopProcess, trainTinyModel, type HgmProcess } from '../serve/serve-test-support';
 import { RedisTestServer } from './redis-test-server';
@@ -39,8 +40,10 @@ async function writeImages(dir: string, count: number, side: number, seed: numbe
   return paths;
 }
 
+/** A worker process; it encodes on tfjs (as the local reference run) unless `extra` names an executor. */
 function worker(extra: string[] = []): HgmProcess {
-  const w = startHgm(['worker', '--queue', redis.url, '--checkpoint', checkpoint, '--backend', 'cpu', '--lock-ms', '4000', ...extra], env);
+  const executor = extra.includes('--executor') ? [] : ['--executor', 'tfjs'];
+  const w = startHgm(['worker', '--queue', redis.url, '--checkpoint', checkpoint, '--backend', 'cpu', '--lock-ms', '4000', ...executor, ...extra], env);
   workers.push(w);
   return w;
 }
@@ -140,19 +143,34 @@ describe('hgm detect --queue with hgm worker', () => {
     expect(status.failedJobs[0]!.reason).toMatch(/broken\.png/);
   });
 
-  it('rides out a Redis restart mid-run: workers reconnect and finish', async () => {
-    const dir = join(root, 'restart');
-    await writeImages(dir, 8, 256, 3);
-    const w = worker();
+  it('rides out a Redis restart mid-run: workers reconnect and finish (a worker on ONNX Runtime gives the local scores)', async () => {
+    // the reference images again, into another output folder (so new jobs), for one worker alone (the earlier
+    // ones stopped): it encodes on ONNX Runtime where that loads, within the parity tolerance of the local tfjs run
+    const onnx = loadOnnxRuntime().ok;
+    await Promise.all(workers.map((x) => stopProcess(x)));
+    const w = worker(onnx ? ['--executor', 'onnx', '--threads', '1'] : []);
     await w.waitFor(/worker: backend cpu/);
-    const run = detectQueued(join(root, 'restart-out'), [], dir);
+    expect(w.stderr()).toMatch(onnx ? /worker: backend cpu, executor onnx,/ : /worker: backend cpu, executor tfjs,/);
+    const run = detectQueued(join(root, 'restart-out'), ['--executor', 'onnx', '--backend', 'wasm']);
     await w.waitFor(/job \S+ done/);
     await redis.restart();
     const r = await run;
     expect(r.code, r.stderr).toBe(0);
-    const result = JSON.parse(r.stdout) as { detections: unknown[] };
-    expect(result.detections).toHaveLength(8);
-    expect(rows(await readFile(join(root, 'restart-out', 'scores.csv'), 'utf8'))).toHaveLength(8);
+    // options that only the workers can honour are named, not silently dropped
+    expect(r.stderr).toContain('--backend, --executor have no effect with --queue: each worker loads the model and encodes the images with its own');
+    const result = JSON.parse(r.stdout) as { detections: { image: string; score: number; maxMap: number }[] };
+    expect(result.detections.map((d) => d.image).sort()).toEqual([...local.keys()].sort());
+    for (const d of result.detections) {
+      expect(Math.abs(d.score - local.get(d.image)!.score)).toBeLessThan(1e-4);
+      expect(Math.abs(d.maxMap - local.get(d.image)!.maxMap)).toBeLessThan(1e-4);
+    }
+    expect(rows(await readFile(join(root, 'restart-out', 'scores.csv'), 'utf8'))).toHaveLength(local.size);
+  });
+
+  it('refuses --map-scale run with --queue before queueing anything', async () => {
+    const r = await detectQueued(join(root, 'run-scale'), ['--map-scale', 'run']);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toContain('--map-scale run is not available with --queue');
   });
 
   it('refuses a URL that is not redis://', async () => {
