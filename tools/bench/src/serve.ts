@@ -1,12 +1,16 @@
 /**
- * `npm run bench -- serve [--models tiny,vit-b] [--connections 1,8,32] [--duration 10] [--backend wasm]`
+ * `npm run bench -- serve [--models tiny,vit-b] [--executors tfjs,onnx] [--connections 1,8,32] [--duration 10]
+ *  [--backend wasm] [--threads 0]`
  *
  * Starts `hgm serve` (the command line from its sources) on 127.0.0.1 with a model of seeded random
  * weights saved as a checkpoint (nothing is downloaded), and drives POST /v1/detect with autocannon at
  * each number of concurrent clients for `--duration` seconds (bounded: autocannon stops at the end, and
  * each request times out after 120 s). Prints one row per (model, clients): requests/s, p50 and p99
- * latency, non-2xx answers, the mean batch size the service formed, and the resident memory of the
- * service before and after (from its /metrics).
+ * latency, non-2xx answers, the mean batch size the service formed (including the requests still in flight
+ * when the row ended: the next row starts once the service is idle), and the resident memory of the
+ * service before and after (from its /metrics). Each executor of the frozen encoder (`hgm serve --executor`)
+ * gets its own service; the one it actually ran is read back from /readyz (an executor that cannot run there
+ * is reported and skipped).
  *
  * Models: `tiny` (the tiny preset, 32 px) and `vit-b` (a DINOv3 ViT-B/16-sized backbone at 224 px: 768
  * wide, 12 blocks, 12 heads), both with the tiny text tower.
@@ -38,15 +42,19 @@ const MODELS: Record<string, DualAnchorConfigInput> = {
   }),
 };
 
+const EXECUTORS = ['tfjs', 'onnx', 'onnx-webgpu', 'auto'];
+
 interface Options {
   models: string[];
+  executors: string[];
   connections: number[];
   duration: number;
   backend: string;
+  threads: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { models: ['tiny', 'vit-b'], connections: [1, 8, 32], duration: 10, backend: 'wasm' };
+  const o: Options = { models: ['tiny', 'vit-b'], executors: ['tfjs', 'onnx'], connections: [1, 8, 32], duration: 10, backend: 'wasm', threads: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[++i];
@@ -55,6 +63,13 @@ function parseArgs(argv: string[]): Options {
       o.models = v.split(',');
       for (const m of o.models)
         if (!MODELS[m]) throw new Error(`serve: --models: unknown model ${JSON.stringify(m)}, expected ${Object.keys(MODELS).join(', ')}`);
+    } else if (a === '--executors') {
+      o.executors = v.split(',');
+      for (const e of o.executors)
+        if (!EXECUTORS.includes(e)) throw new Error(`serve: --executors: unknown executor ${JSON.stringify(e)}, expected ${EXECUTORS.join(', ')}`);
+    } else if (a === '--threads') {
+      o.threads = Number(v);
+      if (!Number.isInteger(o.threads) || o.threads < 0) throw new Error(`serve: --threads must be an integer >= 0, found ${v}`);
     } else if (a === '--connections') {
       o.connections = v.split(',').map(Number);
       if (o.connections.some((c) => !Number.isInteger(c) || c < 1)) throw new Error(`serve: --connections must be positive integers, found ${v}`);
@@ -85,7 +100,7 @@ function testImage(size: ImageSize): Uint8Array {
   return encodePng({ width, height, channels: 3, bitDepth: 8, data });
 }
 
-async function startServer(checkpoint: string, backend: string): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(checkpoint: string, o: Options, executor: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     [
@@ -101,7 +116,11 @@ async function startServer(checkpoint: string, backend: string): Promise<{ child
       '--port',
       '0',
       '--backend',
-      backend,
+      o.backend,
+      '--executor',
+      executor,
+      '--threads',
+      String(o.threads),
       '--log-level',
       'error',
       '--max-queue',
@@ -134,7 +153,8 @@ async function startServer(checkpoint: string, backend: string): Promise<{ child
   return { child, url };
 }
 
-async function metric(url: string, name: string): Promise<number> {
+/** The service's Prometheus samples without labels, read in one request (so that they belong together). */
+async function metrics(url: string): Promise<Map<string, number>> {
   let text = '';
   for (let attempt = 1; ; attempt++) {
     try {
@@ -146,8 +166,22 @@ async function metric(url: string, name: string): Promise<number> {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
-  const m = text.match(new RegExp(`^${name} ([0-9.e+-]+)`, 'm'));
-  return m ? Number(m[1]) : NaN;
+  const samples = new Map<string, number>();
+  for (const m of text.matchAll(/^(hgm_[a-z_]+) ([0-9.e+-]+)$/gm)) samples.set(m[1]!, Number(m[2]));
+  return samples;
+}
+
+/**
+ * Waits until the requests autocannon left in flight at the end of a row are done, so that they count
+ * neither in the next row's latency nor in its batches: the service answers /metrics between forward passes,
+ * so two answers in a row with no image waiting mean that it is idle.
+ */
+async function settle(url: string): Promise<void> {
+  let idle = 0;
+  for (let i = 0; i < 600 && idle < 2; i++) {
+    idle = (await metrics(url)).get('hgm_queue_depth') === 0 ? idle + 1 : 0;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 const mib = (b: number) => (b / 2 ** 20).toFixed(0);
@@ -163,42 +197,59 @@ export async function run(argv: string[]): Promise<void> {
       const checkpoint = join(dir, `${name}.safetensors`);
       const size = await writeCheckpoint(MODELS[name]!, checkpoint);
       const body = Buffer.from(testImage(size));
-      const { child, url } = await startServer(checkpoint, o.backend);
-      try {
-        const warm = await fetch(`${url}/v1/detect`, { method: 'POST', body, headers: { 'content-type': 'image/png' } });
-        if (warm.status !== 200) throw new Error(`warm-up request: status ${warm.status}: ${await warm.text()}`);
-        const rssBefore = await metric(url, 'hgm_process_resident_memory_bytes');
-        for (const connections of o.connections) {
-          const batchesBefore = await metric(url, 'hgm_batch_size_count');
-          const imagesBefore = await metric(url, 'hgm_batch_size_sum');
-          const r = await autocannon({
-            url: `${url}/v1/detect`,
-            method: 'POST',
-            body,
-            headers: { 'content-type': 'image/png' },
-            connections,
-            duration: o.duration,
-            timeout: 120,
-          });
-          const batches = (await metric(url, 'hgm_batch_size_count')) - batchesBefore;
-          const images = (await metric(url, 'hgm_batch_size_sum')) - imagesBefore;
-          const rss = await metric(url, 'hgm_process_resident_memory_bytes');
-          const ok = r['2xx'];
-          rows.push(
-            `| ${name} | ${formatImageSize(size)} | ${connections} | ${ok} | ${(ok / r.duration).toFixed(2)} | ${r.latency.p50} | ${r.latency.p99} | ${r.non2xx + r.errors + r.timeouts} | ${batches > 0 ? (images / batches).toFixed(1) : '-'} | ${mib(rssBefore)} | ${mib(rss)} |`,
-          );
-          console.error(rows[rows.length - 1]);
+      for (const requested of o.executors) {
+        let server: { child: ChildProcess; url: string };
+        try {
+          server = await startServer(checkpoint, o, requested);
+        } catch (e) {
+          console.error(`${name}, --executor ${requested}: skipped: ${(e as Error).message.split('\n').slice(0, 4).join(' ')}`);
+          continue;
         }
-      } finally {
-        child.kill('SIGTERM');
-        await new Promise((r) => child.once('close', r));
+        const { child, url } = server;
+        try {
+          const ready = (await (await fetch(`${url}/readyz`)).json()) as { executor?: string; executorReason?: string };
+          const executor = ready.executor ?? 'tfjs';
+          if (ready.executorReason && requested !== 'tfjs') console.error(`${name}, --executor ${requested}: ${ready.executorReason}`);
+          const warm = await fetch(`${url}/v1/detect`, { method: 'POST', body, headers: { 'content-type': 'image/png' } });
+          if (warm.status !== 200) throw new Error(`warm-up request: status ${warm.status}: ${await warm.text()}`);
+          const rssBefore = (await metrics(url)).get('hgm_process_resident_memory_bytes') ?? NaN;
+          for (const connections of o.connections) {
+            const before = await metrics(url);
+            const r = await autocannon({
+              url: `${url}/v1/detect`,
+              method: 'POST',
+              body,
+              headers: { 'content-type': 'image/png' },
+              connections,
+              duration: o.duration,
+              timeout: 120,
+            });
+            await settle(url);
+            const after = await metrics(url);
+            const count = (name: string) => (after.get(name) ?? NaN) - (before.get(name) ?? NaN);
+            const batches = count('hgm_batch_size_count');
+            const images = count('hgm_batch_size_sum');
+            const rss = after.get('hgm_process_resident_memory_bytes') ?? NaN;
+            const ok = r['2xx'];
+            rows.push(
+              `| ${name} | ${formatImageSize(size)} | ${executor} | ${connections} | ${ok} | ${(ok / r.duration).toFixed(2)} | ${r.latency.p50} | ${r.latency.p99} | ${r.non2xx + r.errors + r.timeouts} | ${batches > 0 ? (images / batches).toFixed(1) : '-'} | ${mib(rssBefore)} | ${mib(rss)} |`,
+            );
+            console.error(rows[rows.length - 1]);
+          }
+        } finally {
+          child.kill('SIGTERM');
+          await new Promise((r) => child.once('close', r));
+        }
       }
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  console.log(`\nhgm serve, POST /v1/detect over loopback, ${o.duration} s per row, backend ${o.backend}, load average ${loadavg()[0]!.toFixed(1)}`);
-  console.log('| model | px | clients | requests | req/s | p50 ms | p99 ms | errors | mean batch | RSS before MiB | RSS after MiB |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  const threads = o.threads === 0 ? 'every core' : `${o.threads} thread${o.threads === 1 ? '' : 's'}`;
+  console.log(
+    `\nhgm serve, POST /v1/detect over loopback, ${o.duration} s per row, backend ${o.backend}, ONNX Runtime on ${threads}, load average ${loadavg()[0]!.toFixed(1)}`,
+  );
+  console.log('| model | px | executor | clients | requests | req/s | p50 ms | p99 ms | errors | mean batch | RSS before MiB | RSS after MiB |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const row of rows) console.log(row);
 }

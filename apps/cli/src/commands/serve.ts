@@ -5,6 +5,7 @@ import type { Schema } from '../config-file';
 import { EXIT } from '../exit-codes';
 import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
 import { DEFAULT_SERVE_LIMITS, type ServeLimits } from '../serve/limits';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 
 export const SERVE_SCHEMA: Schema = {
   checkpoint: { type: 'string', description: 'model.safetensors' },
@@ -19,6 +20,8 @@ export const SERVE_SCHEMA: Schema = {
   logLevel: { type: 'string', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], description: 'log level' },
   ...FROZEN_WEIGHT_FIELDS,
   backend: BACKEND_FIELD,
+  executor: EXECUTOR_FIELD,
+  threads: THREADS_FIELD,
 };
 
 type CliLimits = Omit<ServeLimits, 'maxBatchImages'>;
@@ -31,20 +34,30 @@ interface ServeOptionsCli extends Record<string, unknown>, CliLimits {
   clipWeights?: string;
   backboneWeights?: string;
   backend: string;
+  executor: string;
+  threads?: number;
 }
 
 const { maxBatchImages: _perRequest, ...LIMIT_DEFAULTS } = DEFAULT_SERVE_LIMITS;
-const DEFAULTS: ServeOptionsCli = { host: '127.0.0.1', port: 8080, ...LIMIT_DEFAULTS, logLevel: 'info', backend: 'auto' };
+const DEFAULTS: ServeOptionsCli = { host: '127.0.0.1', port: 8080, ...LIMIT_DEFAULTS, logLevel: 'info', backend: 'auto', executor: 'auto' };
 
 export async function runServe(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(SERVE_SCHEMA, DEFAULTS, flags, ['checkpoint']);
   const backend = await ctx.backend(o.backend);
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
+  let executor: ReturnType<typeof useExecutor>;
+  try {
+    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   // Loaded lazily: the other commands do not pay for the HTTP stack.
   const { buildServer } = await import('../serve/server');
   const app = await buildServer({
     model,
     backend: backend.chosen,
+    executor: { name: executor.executor, ...(executor.reason ? { reason: executor.reason } : {}) },
     modelInfo: { name: info.config.name, checkpoint: info.path },
     limits: {
       batchSize: o.batchSize,
@@ -74,6 +87,7 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
     ctx.info('stopped');
     return EXIT.ok;
   } finally {
+    executor.dispose();
     model.dispose();
   }
 }
@@ -95,6 +109,8 @@ export function registerServe(program: Command, action: ActionFactory): void {
     .option('--clip-weights <name|path>', 'CLIP weights (default: the ones recorded in the checkpoint)')
     .option('--backbone-weights <name|path>', 'DINO weights (default: the ones recorded in the checkpoint)')
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--executor <name>', EXECUTOR_OPTION_HELP)
+    .option('--threads <n>', THREADS_OPTION_HELP)
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--verbose', 'more detail')
     .addHelpText(

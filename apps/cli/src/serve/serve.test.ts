@@ -1,11 +1,12 @@
 // `hgm serve` end to end: the real server on 127.0.0.1 answered by a real HTTP client (fetch). Every
-// endpoint, bad inputs, the limits (queue full, timeout), a shutdown with requests in flight, and scores
-// equal to `hgm detect`'s.
+// endpoint, bad inputs, the limits (queue full, timeout), a shutdown with requests in flight, scores
+// equal to `hgm detect`'s, and the encoder on ONNX Runtime.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePng } from '@hgm/data';
+import { loadOnnxRuntime } from '@hgm/onnx';
 import { ensureBuilt, runHgm } from '../test-support';
 import { startServe, stopProcess, trainTinyModel, type HgmProcess } from './serve-test-support';
 
@@ -72,10 +73,11 @@ afterAll(async () => {
 });
 
 describe('hgm serve', () => {
-  it('answers /healthz, /readyz (naming the backend), /metrics and /docs/json', async () => {
+  it('answers /healthz, /readyz (naming the backend and the executor), /metrics and /docs/json', async () => {
     expect(await (await fetch(`${server.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = (await (await fetch(`${server.url}/readyz`)).json()) as Record<string, unknown>;
-    expect(ready).toMatchObject({ status: 'ready', backend: 'cpu', imageSize: 32, batchSize: 4 });
+    expect(ready).toMatchObject({ status: 'ready', backend: 'cpu', executor: 'tfjs', imageSize: 32, batchSize: 4 });
+    expect(ready['executorReason']).toBe('asked for with --executor tfjs');
     const docs = (await (await fetch(`${server.url}/docs/json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(docs.openapi).toMatch(/^3\./);
     expect(Object.keys(docs.paths)).toEqual(expect.arrayContaining(['/v1/detect', '/v1/detect/batch', '/healthz', '/readyz', '/metrics']));
@@ -163,6 +165,24 @@ describe('hgm serve', () => {
     expect(missing.status).toBe(404);
     const ok = await post(`${server.url}/v1/detect`, png, 'image/png');
     expect(ok.status).toBe(200);
+  });
+
+  it('runs the frozen encoder on ONNX Runtime with --executor onnx (or says why not under auto), with the scores of hgm detect', async () => {
+    const onnx = loadOnnxRuntime().ok;
+    const s = await startServe(checkpoint, onnx ? ['--executor', 'onnx', '--threads', '1'] : [], env);
+    try {
+      const ready = (await (await fetch(`${s.url}/readyz`)).json()) as Record<string, unknown>;
+      if (onnx) expect(ready).toMatchObject({ executor: 'onnx' });
+      else expect(ready['executorReason']).toMatch(/ONNX Runtime not used/);
+      for (const image of images) {
+        const r = await post(`${s.url}/v1/detect`, await readFile(image), 'image/png');
+        expect(r.status).toBe(200);
+        expect(Math.abs((r.json['score'] as number) - local.get(image)!.score)).toBeLessThan(1e-4);
+        expect(Math.abs((r.json['maxMap'] as number) - local.get(image)!.maxMap)).toBeLessThan(1e-4);
+      }
+    } finally {
+      await stopProcess(s.proc);
+    }
   });
 
   it('answers 503 with Retry-After when the queue is full and 504 past the request timeout', async () => {

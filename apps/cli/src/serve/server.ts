@@ -21,6 +21,8 @@ export interface ServerOptions {
   model: EngineModel;
   /** Name of the running tfjs backend (reported by /readyz). */
   backend: string;
+  /** What runs the frozen vision encoder (reported by /readyz; default tfjs). */
+  executor?: { name: string; reason?: string };
   /** What /readyz says about the model (checkpoint path, configuration name). */
   modelInfo: Record<string, unknown>;
   limits?: Partial<ServeLimits>;
@@ -236,9 +238,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     { schema: { description: 'the process is alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
     async () => ({ status: 'ok' }),
   );
-  app.get('/readyz', { schema: { description: 'the model is loaded; names the backend' } }, async () => ({
+  const executor = options.executor ?? { name: 'tfjs' };
+  app.get('/readyz', { schema: { description: 'the model is loaded; names the backend and the executor of the frozen encoder' } }, async () => ({
     status: 'ready',
     backend: options.backend,
+    executor: executor.name,
+    ...(executor.reason ? { executorReason: executor.reason } : {}),
     imageSize: size,
     batchSize: limits.batchSize,
     model: options.modelInfo,
