@@ -119,6 +119,19 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
 }
 
 /**
+ * {@link useExecutor} with a long-running command's `--executor` and `--threads` (`hgm serve`, `hgm worker`):
+ * when the choice fails, the model is disposed before the error goes on.
+ */
+export function executorForModel(engineModel: DualAnchorEngineModel, o: { executor: string; threads?: number }, log: (line: string) => void): ExecutorChoice {
+  try {
+    return useExecutor(engineModel, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log });
+  } catch (e) {
+    engineModel.dispose();
+    throw e;
+  }
+}
+
+/**
  * The garbage collector as a function (`globalThis.gc` under `--expose-gc`, otherwise exposed through V8's
  * flag for the contexts made afterwards), or undefined where V8 refuses.
  */

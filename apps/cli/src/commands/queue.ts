@@ -8,7 +8,7 @@ import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint } from '../mo
 import { DETECT_QUEUE, modelFingerprint, processDetectJob, queueCounts, redisConnection, type DetectJobData, type DetectJobResult } from '../queue/detect-jobs';
 import { EVAL_JOB, describeEvalJob, processEvalJob, type EvalJobData, type EvalJobResult } from '../queue/eval-jobs';
 import { defaultFeatureCacheDir } from '../paths';
-import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, executorForModel } from '../executor';
 
 export const WORKER_SCHEMA: Schema = {
   queue: { type: 'string', description: 'redis:// URL' },
@@ -43,13 +43,7 @@ export async function runWorker(flags: Record<string, unknown>, ctx: CommandCont
   const path = await checkpointPath(o.checkpoint!);
   const fingerprint = await modelFingerprint(path);
   const { model, info } = await modelFromCheckpoint(path, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
-  let executor: ReturnType<typeof useExecutor>;
-  try {
-    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
+  const executor = executorForModel(model, o, (l) => ctx.info(l));
   let done = 0;
   const featureCacheDir = o.cacheDir ?? defaultFeatureCacheDir();
   type Data = DetectJobData | EvalJobData;

@@ -5,7 +5,7 @@ import type { Schema } from '../config-file';
 import { EXIT } from '../exit-codes';
 import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
 import { DEFAULT_SERVE_LIMITS, type ServeLimits } from '../serve/limits';
-import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, executorForModel } from '../executor';
 
 export const SERVE_SCHEMA: Schema = {
   checkpoint: { type: 'string', description: 'model.safetensors' },
@@ -45,13 +45,7 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
   const o = await resolveCommandOptions(SERVE_SCHEMA, DEFAULTS, flags, ['checkpoint']);
   const backend = await ctx.backend(o.backend);
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
-  let executor: ReturnType<typeof useExecutor>;
-  try {
-    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
+  const executor = executorForModel(model, o, (l) => ctx.info(l));
   // Loaded lazily: the other commands do not pay for the HTTP stack.
   const { buildServer } = await import('../serve/server');
   const app = await buildServer({
