@@ -45,7 +45,11 @@ export interface ExecutorChoice {
  * `executor: onnx (onnxruntime-node 1.30.0, cpu, N threads)`, `executor: onnx-webgpu (onnxruntime-node
  * 1.30.0, webgpu)` or `executor: tfjs (<reason>)`.
  */
-export function useExecutor(engineModel: DualAnchorEngineModel, request: string, options: { threads?: number; log: (line: string) => void }): ExecutorChoice {
+export function useExecutor(
+  engineModel: DualAnchorEngineModel,
+  request: string,
+  options: { threads?: number | undefined; log: (line: string) => void },
+): ExecutorChoice {
   const model = engineModel.model;
   if (!(EXECUTOR_CHOICES as readonly string[]).includes(request)) {
     throw new CliError(`option --executor must be one of ${EXECUTOR_CHOICES.join(', ')}, found ${JSON.stringify(request)}`, EXIT.usage);
@@ -124,7 +128,7 @@ export function useExecutor(engineModel: DualAnchorEngineModel, request: string,
  */
 export function executorForModel(engineModel: DualAnchorEngineModel, o: { executor: string; threads?: number }, log: (line: string) => void): ExecutorChoice {
   try {
-    return useExecutor(engineModel, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log });
+    return useExecutor(engineModel, o.executor, { threads: o.threads, log });
   } catch (e) {
     engineModel.dispose();
     throw e;

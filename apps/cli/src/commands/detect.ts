@@ -9,7 +9,7 @@ import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint, readSavedModel } from '../models';
 import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 import type { DetectJobData, DetectJobResult } from '../queue/detect-jobs';
-import { warnWorkerSideOptions } from '../queue/worker-options';
+import { checkQueuedOptions } from '../queue/worker-options';
 
 export const DETECT_SCHEMA: Schema = {
   inputs: { type: 'string[]', description: 'images, folders or globs' },
@@ -84,7 +84,7 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
   });
   let executor: ReturnType<typeof useExecutor> | undefined;
   try {
-    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
+    executor = useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
     ctx.info(`model: ${info.config.name} (${info.path}); ${images.length} image${images.length === 1 ? '' : 's'}`);
     const r = await detect({
       model,
@@ -131,18 +131,11 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
 
 /** `detect --queue`: one job per image for the workers, then the results collected as a local run writes them. */
 async function runQueuedDetect(o: DetectOptionsCli, images: string[], outDir: string, ctx: CommandContext): Promise<number> {
+  checkQueuedOptions(o, ctx, "each worker draws an image's maps when it scores it");
+  if (o.mapSize === 'model') ctx.warn("--map-size model has no effect with --queue: the workers write each image's maps at its own size");
   const { Queue } = await import('bullmq');
   const { DETECT_QUEUE, JOB_ATTEMPTS, collectDetectJobs, modelFingerprint, redisConnection, submitDetectJobs, writeCollected } =
     await import('../queue/detect-jobs');
-  warnWorkerSideOptions(o, ctx);
-  if (parseMapScale(o.mapScale) === 'run') {
-    throw new CliError(
-      "--map-scale run is not available with --queue: each worker draws an image's maps when it scores it, before the run's range is known",
-      EXIT.usage,
-      'use --map-scale fixed (the default) with --queue',
-    );
-  }
-  if (o.mapSize === 'model') ctx.warn("--map-size model has no effect with --queue: the workers write each image's maps at its own size");
   const connection = redisConnection(o.queue!);
   const path = await checkpointPath(o.checkpoint!);
   await readSavedModel(path);

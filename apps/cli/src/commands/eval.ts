@@ -22,7 +22,7 @@ import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint, readSavedMod
 import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples } from '../dataset';
 import { defaultFeatureCacheDir } from '../paths';
-import { warnWorkerSideOptions } from '../queue/worker-options';
+import { checkQueuedOptions } from '../queue/worker-options';
 import { join } from 'node:path';
 import type { EvalJobData, EvalJobResult } from '../queue/eval-jobs';
 
@@ -121,7 +121,7 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
   });
   let executor: ReturnType<typeof useExecutor> | undefined;
   try {
-    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
+    executor = useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
     ctx.info(`model: ${info.config.name} (${info.path}); evaluating ${samples.length} images of ${categories.join(', ')}`);
     const result = await evaluate({
       model,
@@ -177,17 +177,10 @@ async function runQueuedEval(o: EvalOptions, ctx: CommandContext): Promise<numbe
       throw new CliError(`option --metrics: ${(e as Error).message}`, EXIT.usage);
     }
   }
-  // the workers load the model and encode the images with their own options
-  warnWorkerSideOptions(o, ctx);
   if (o.overwrite)
     ctx.warn('--overwrite has no effect with --queue: the shards write their maps into --out as they finish, and the tables replace the earlier ones');
-  if (parseMapScale(o.mapScale) === 'run') {
-    throw new CliError(
-      "--map-scale run is not available with --queue: each worker draws its shard's maps as it finishes, before the run's range is known",
-      EXIT.usage,
-      'use --map-scale fixed (the default) with --queue',
-    );
-  }
+  // the workers load the model, encode the images and draw the maps with their own options
+  checkQueuedOptions(o, ctx, "each worker draws its shard's maps as it finishes");
   const shardSize = o.shardSize ?? BATCHES_PER_SHARD * o.batchSize;
   if (shardSize % o.batchSize !== 0) {
     throw new CliError(

@@ -51,7 +51,7 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
   const app = await buildServer({
     model,
     backend: backend.chosen,
-    executor: { name: executor.executor, ...(executor.reason ? { reason: executor.reason } : {}) },
+    executor,
     modelInfo: { name: info.config.name, checkpoint: info.path },
     limits: {
       batchSize: o.batchSize,

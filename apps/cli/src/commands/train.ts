@@ -130,7 +130,7 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
     const checkpoint = join(outDir, 'checkpoint.safetensors');
     if (o.resume) await checkResumable(checkpoint, model.model.config);
     // The frozen encoder only makes the features of the feature cache; training runs on tfjs.
-    executor = useExecutor(model, o.executor, { ...(o.threads !== undefined ? { threads: o.threads } : {}), log: (l) => ctx.info(l) });
+    executor = useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
     const result = await trainWithInterrupt(ctx, (signal) =>
       train({
         model,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { encodePng } from '@hgm/data';
 import { loadOnnxRuntime } from '@hgm/onnx';
 import { ensureBuilt, runHgm, type RunResult } from '../test-support';
-import { startHgm, stopProcess, trainTinyModel, type HgmProcess } from '../serve/serve-test-support';
+import { startHgm, stopProcess, tfjsUnlessNamed, trainTinyModel, type HgmProcess } from '../serve/serve-test-support';
 import { RedisTestServer } from './redis-test-server';
 
 let root: string;
@@ -42,8 +42,7 @@ async function writeImages(dir: string, count: number, side: number, seed: numbe
 
 /** A worker process; it encodes on tfjs (as the local reference run) unless `extra` names an executor. */
 function worker(extra: string[] = []): HgmProcess {
-  const executor = extra.includes('--executor') ? [] : ['--executor', 'tfjs'];
-  const w = startHgm(['worker', '--queue', redis.url, '--checkpoint', checkpoint, '--backend', 'cpu', '--lock-ms', '4000', ...executor, ...extra], env);
+  const w = startHgm(['worker', '--queue', redis.url, '--checkpoint', checkpoint, '--backend', 'cpu', '--lock-ms', '4000', ...tfjsUnlessNamed(extra)], env);
   workers.push(w);
   return w;
 }

@@ -71,12 +71,15 @@ export function startHgm(args: string[], env: Record<string, string>): HgmProces
   };
 }
 
-/** Starts `hgm serve` on a free loopback port and returns its base URL. */
+/** `extra` with `--executor tfjs` added unless it names an executor: the encoder as the tests' reference runs it. */
+export function tfjsUnlessNamed(extra: string[]): string[] {
+  return extra.includes('--executor') ? extra : ['--executor', 'tfjs', ...extra];
+}
+
+/** Starts `hgm serve` on a free loopback port and returns its base URL (encoding on tfjs unless `extra` names an executor). */
 export async function startServe(checkpoint: string, extra: string[], env: Record<string, string>): Promise<{ proc: HgmProcess; url: string }> {
-  // the encoder on tfjs, as the tests' reference runs, unless `extra` names an executor
-  const executor = extra.includes('--executor') ? [] : ['--executor', 'tfjs'];
   const proc = startHgm(
-    ['serve', '--checkpoint', checkpoint, '--host', '127.0.0.1', '--port', '0', '--backend', 'cpu', '--log-level', 'warn', ...executor, ...extra],
+    ['serve', '--checkpoint', checkpoint, '--host', '127.0.0.1', '--port', '0', '--backend', 'cpu', '--log-level', 'warn', ...tfjsUnlessNamed(extra)],
     env,
   );
   const m = await proc.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);

@@ -169,7 +169,7 @@ describe('hgm serve', () => {
 
   it('runs the frozen encoder on ONNX Runtime with --executor onnx (or says why not under auto), with the scores of hgm detect', async () => {
     const onnx = loadOnnxRuntime().ok;
-    const s = await startServe(checkpoint, onnx ? ['--executor', 'onnx', '--threads', '1'] : [], env);
+    const s = await startServe(checkpoint, onnx ? ['--executor', 'onnx', '--threads', '1'] : ['--executor', 'auto'], env);
     try {
       const ready = (await (await fetch(`${s.url}/readyz`)).json()) as Record<string, unknown>;
       if (onnx) expect(ready).toMatchObject({ executor: 'onnx' });

@@ -21,8 +21,8 @@ export interface ServerOptions {
   model: EngineModel;
   /** Name of the running tfjs backend (reported by /readyz). */
   backend: string;
-  /** What runs the frozen vision encoder (reported by /readyz; default tfjs). */
-  executor?: { name: string; reason?: string };
+  /** What runs the frozen vision encoder (`useExecutor`'s choice, reported by /readyz; default tfjs). */
+  executor?: { executor: string; reason?: string | undefined };
   /** What /readyz says about the model (checkpoint path, configuration name). */
   modelInfo: Record<string, unknown>;
   limits?: Partial<ServeLimits>;
@@ -238,11 +238,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     { schema: { description: 'the process is alive', response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
     async () => ({ status: 'ok' }),
   );
-  const executor = options.executor ?? { name: 'tfjs' };
+  const executor = options.executor ?? { executor: 'tfjs' };
   app.get('/readyz', { schema: { description: 'the model is loaded; names the backend and the executor of the frozen encoder' } }, async () => ({
     status: 'ready',
     backend: options.backend,
-    executor: executor.name,
+    executor: executor.executor,
     ...(executor.reason ? { executorReason: executor.reason } : {}),
     imageSize: size,
     batchSize: limits.batchSize,
