@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile, readFile, cp, mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useBackend } from '@hgm/tensor/testing';
+import { safetensorsWithHeaderLength, useBackend } from '@hgm/tensor/testing';
 import { openSafetensors, writeSafetensorsFile } from '@hgm/tensor/node';
 import { ClipModel, Dinov3VisionTransformer } from '@hgm/backbone';
 import { resolveConfig, TINY_CONFIG } from '@hgm/dual-anchor';
@@ -557,6 +557,62 @@ describe('PyTorch checkpoints as frozen weights', () => {
       expect(v.code, v.stderr).toBe(EXIT.ok);
       expect(json(v)).toMatchObject({ ok: true, files: [{ keyFormat }] });
     }
+  });
+
+  it('safetensors files whose header length starts like a pickle (0x80) or a zip ("PK") load as safetensors in detect and weights verify', async () => {
+    // tiny-clip's JSON header is 7,480 bytes, tiny-dinov3's 5,736: padded to 0x2080 (first byte 0x80) and 0x4b50 ("PK")
+    const padded = async (file: string, length: number) => {
+      const path = join(root, `padded-${length.toString(16)}-${file}`);
+      await writeFile(path, safetensorsWithHeaderLength(new Uint8Array(await readFile(torchFixture(file))), length));
+      return path;
+    };
+    const clip80 = await padded('tiny-clip.safetensors', 0x2080);
+    const dinoPK = await padded('tiny-dinov3.safetensors', 0x4b50);
+    const clip0000 = await padded('tiny-clip.safetensors', 0x10000);
+    for (const path of [clip80, dinoPK, clip0000]) {
+      const v = await hgm(['weights', 'verify', path, '--json']);
+      expect(v.code, v.stderr).toBe(EXIT.ok);
+      expect(json(v)).toMatchObject({ ok: true });
+    }
+    const detect = async (clip: string, backbone: string, out: string) => {
+      const r = await hgm([
+        'detect',
+        join(data, 'wood', 'test', 'good'),
+        '--checkpoint',
+        trained,
+        '--out',
+        join(root, out),
+        '--clip-weights',
+        clip,
+        '--backbone-weights',
+        backbone,
+        '--backend',
+        'cpu',
+        '--json',
+      ]);
+      expect(r.code, r.stderr).toBe(EXIT.ok);
+      return (json(r) as { detections: { score: number }[] }).detections.map((d) => d.score);
+    };
+    const plain = await detect(torchFixture('tiny-clip.safetensors'), torchFixture('tiny-dinov3.safetensors'), 'detect-unpadded');
+    expect(await detect(clip80, dinoPK, 'detect-padded')).toEqual(plain);
+    const notWeights = join(root, 'not-weights.pth');
+    await writeFile(notWeights, Uint8Array.of(0x80, 0x09, 0, 0, 0, 0, 0, 0, 0, 0));
+    const bad = await hgm([
+      'detect',
+      join(data, 'wood', 'test', 'good'),
+      '--checkpoint',
+      trained,
+      '--out',
+      join(root, 'detect-bad'),
+      '--clip-weights',
+      notWeights,
+      '--backbone-weights',
+      dinoPK,
+      '--backend',
+      'cpu',
+    ]);
+    expect(bad.code, bad.stderr).toBe(EXIT.dataError);
+    expect(bad.stderr).toContain(`${notWeights}: not a weights file: it starts with bytes 80 09 00 00`);
   });
 
   it('a pickle reaching for os.system: exit 65 naming the global, and the payload never runs', async () => {

@@ -316,3 +316,26 @@ export function describeBackends(
     });
   }
 }
+
+/**
+ * A safetensors file rewritten with a JSON header of exactly `headerLength` bytes: the header is padded with
+ * spaces after the JSON, as the format allows, and the data section is unchanged. Header lengths whose low
+ * byte is `0x80` (the pickle opcode) or whose low bytes spell `PK` are the ones a format sniffer can mistake
+ * for a PyTorch checkpoint.
+ */
+export function safetensorsWithHeaderLength(file: Uint8Array, headerLength: number): Uint8Array {
+  const dv = new DataView(file.buffer, file.byteOffset, 8);
+  const oldLength = dv.getUint32(4, true) * 4294967296 + dv.getUint32(0, true);
+  const json = new TextDecoder().decode(file.subarray(8, 8 + oldLength)).trimEnd();
+  const jsonBytes = new TextEncoder().encode(json);
+  if (jsonBytes.length > headerLength) throw new RangeError(`the header's JSON has ${jsonBytes.length} bytes, more than ${headerLength}`);
+  const data = file.subarray(8 + oldLength);
+  const out = new Uint8Array(8 + headerLength + data.length);
+  const odv = new DataView(out.buffer);
+  odv.setUint32(0, headerLength % 4294967296, true);
+  odv.setUint32(4, Math.floor(headerLength / 4294967296), true);
+  out.fill(0x20, 8, 8 + headerLength);
+  out.set(jsonBytes, 8);
+  out.set(data, 8 + headerLength);
+  return out;
+}
