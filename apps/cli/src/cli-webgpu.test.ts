@@ -112,12 +112,17 @@ describe('hgm doctor', () => {
       packages: { name: string; installed: boolean }[];
       auto: { chosen: string | null; passedOver: string[] };
       imageDecoder: { decoder: string; version?: string; reason?: string };
-      executor: { auto: string; runtime?: { version: string; providers: string[] }; reason?: string };
+      executor: { auto: string; runtime?: { version: string; providers: string[] }; reason?: string; cuda?: { installed: boolean; hint?: string } };
     };
     expect(['sharp', 'pure-js']).toContain(report.imageDecoder.decoder);
     expect(report.packages.find((p) => p.name === 'sharp')?.installed).toBe(report.imageDecoder.decoder === 'sharp');
     expect(report.executor.auto === 'onnx').toBe(report.packages.find((p) => p.name === 'onnxruntime-node')?.installed);
     if (report.executor.runtime) expect(report.executor.runtime.providers).toContain('cpu');
+    // linux-x64: where the CUDA provider's libraries are not installed, the report says how to get them
+    if (report.executor.runtime && process.platform === 'linux' && process.arch === 'x64') {
+      expect(report.executor.cuda).toBeDefined();
+      if (!report.executor.cuda!.installed) expect(report.executor.cuda!.hint).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node');
+    }
     expect(report.backends.map((b) => b.backend)).toEqual(['tensorflow', 'webgpu', 'wasm', 'cpu']);
     for (const b of report.backends) expect(b.detail.length, b.backend).toBeGreaterThan(0);
     const wasm = report.backends.find((b) => b.backend === 'wasm')!;
@@ -140,6 +145,7 @@ describe('hgm doctor', () => {
     if (gpu.available) expect(human.stdout).toMatch(/shader-f16: (offered|not offered); kernels compute in float32/);
     expect(human.stdout).toMatch(/^image decoder: (sharp \(sharp [\d.]+, libvips [\d.]+\)|pure-js \(.+\))$/m);
     expect(human.stdout).toMatch(/^--executor auto: (onnx|tfjs) \(.+\)$/m);
+    if (report.executor.cuda) expect(human.stdout).toMatch(/^ {2}CUDA provider: (libraries installed|its libraries are not installed .+)$/m);
     // without the optional packages: the pure-JS decoder and tfjs, each with the reason
     const bare = await runHgm(['doctor'], { env: { HGM_IMAGE_DECODER: 'pure-js', HGM_ONNXRUNTIME_PACKAGE: 'onnxruntime-node-absent' } });
     expect(bare.code, bare.stderr).toBe(EXIT.ok);

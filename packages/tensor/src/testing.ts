@@ -339,3 +339,31 @@ export function safetensorsWithHeaderLength(file: Uint8Array, headerLength: numb
   out.set(data, 8 + headerLength);
   return out;
 }
+
+/**
+ * A test that fails, naming the package, when an optional dependency that the test suite exercises did not
+ * install on a platform where it should: npm drops an optional package whose install step failed without an
+ * error, and the tests that need it would otherwise only skip. A skip is for a missing GPU, not for a broken
+ * install.
+ * @param name the package
+ * @param platforms `process.platform-process.arch` values the package ships binaries for
+ * @param load loads the package (from the caller's module, so that its resolution is the caller's); returns
+ *   why it cannot be used, or undefined
+ */
+export function itInstallsOptionalPackage(name: string, platforms: readonly string[], load: () => string | undefined): void {
+  const here = `${process.platform}-${process.arch}`;
+  const title = `the optional package ${name}, which the tests exercise, is installed and loads`;
+  if (!platforms.includes(here)) {
+    vitest.it.skip(`${title} (${name} ships no binary for ${here})`, () => undefined);
+    return;
+  }
+  vitest.it(title, () => {
+    const reason = load();
+    if (reason !== undefined) {
+      throw new Error(
+        `${name} is not usable on ${here}: ${reason}. npm drops an optional package whose install script failed without an error: ` +
+          `run \`npm ci\` again and read its output (this repository's .npmrc skips onnxruntime-node's CUDA download, which fails offline)`,
+      );
+    }
+  });
+}

@@ -51,13 +51,44 @@ export interface DoctorReport {
    * What `--executor auto` runs the frozen vision encoder on (with the wasm or cpu backend; the webgpu backend
    * keeps it on tfjs): ONNX Runtime's CPU provider where the runtime loads, else tfjs with the reason.
    */
-  executor: { auto: 'onnx' | 'tfjs'; runtime?: { version: string; providers: string[] }; reason?: string };
+  executor: { auto: 'onnx' | 'tfjs'; runtime?: { version: string; providers: string[] }; reason?: string; cuda?: CudaProviderReport };
+}
+
+/** Whether onnxruntime-node's CUDA provider libraries are on disk (linux-x64 only), and how to get them. */
+export interface CudaProviderReport {
+  installed: boolean;
+  /** How to install them, when they are not. */
+  hint?: string;
+}
+
+/** The command that downloads onnxruntime-node's CUDA 12 provider (network and CUDA 12 needed). */
+export const CUDA_PROVIDER_INSTALL = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node';
+
+/**
+ * onnxruntime-node ships its CPU and WebGPU providers; the CUDA provider's libraries (linux-x64) are downloaded
+ * by its install script, which this repository's `.npmrc` skips (`onnxruntime-node-install=skip`: offline the
+ * download fails and npm would drop the whole optional package).
+ */
+function cudaProviderReport(): CudaProviderReport | undefined {
+  if (`${process.platform}-${process.arch}` !== 'linux-x64') return undefined;
+  try {
+    const pkg = createRequire(import.meta.url).resolve(`${onnxRuntimePackage()}/package.json`);
+    const lib = join(dirname(pkg), 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so');
+    if (existsSync(lib)) return { installed: true };
+  } catch {
+    return undefined;
+  }
+  return {
+    installed: false,
+    hint: `its libraries are not installed (the repository's .npmrc skips their download); with CUDA 12 and a network: ${CUDA_PROVIDER_INSTALL}`,
+  };
 }
 
 function executorReport(): DoctorReport['executor'] {
   const load = loadOnnxRuntime(onnxRuntimePackage());
   if (!load.ok) return { auto: 'tfjs', reason: `ONNX Runtime not used: ${load.reason}` };
-  return { auto: 'onnx', runtime: { version: load.runtime.version, providers: [...load.runtime.providers] } };
+  const cuda = cudaProviderReport();
+  return { auto: 'onnx', runtime: { version: load.runtime.version, providers: [...load.runtime.providers] }, ...(cuda ? { cuda } : {}) };
 }
 
 /**
@@ -137,6 +168,7 @@ function formatReport(r: DoctorReport): string {
       ? `--executor auto: onnx (onnxruntime-node ${x.runtime.version}, cpu provider; the binary lists ${x.runtime.providers.join(', ')})`
       : `--executor auto: tfjs (${x.reason ?? ''})`,
   );
+  if (x.cuda) lines.push(`  CUDA provider: ${x.cuda.installed ? 'libraries installed' : x.cuda.hint}`);
   lines.push('', 'packages:');
   for (const p of r.packages) lines.push(`  ${p.name.padEnd(32)} ${p.installed ? `installed ${p.version ?? ''}` : 'not installed'}`);
   lines.push('', `--backend auto: ${r.auto.chosen ?? 'nothing starts'}`);
