@@ -6,8 +6,11 @@ import type { PixelData } from './pixel-set';
 /**
  * AUPRO as AnomalyCLIP's `metrics.cal_pro_score(masks, amaps, max_step=200, expect_fpr=0.3)` computes it
  * (a private variant; do not report it as the MVTec metric):
- * - thresholds `np.arange(min, max, (max - min) / maxSteps)` over all maps (float64 values from float32
- *   bounds), a pixel being positive when `score > threshold`;
+ * - thresholds `np.arange(min, max, (max - min) / maxSteps)` over all maps, under the NumPy 1.x casting the
+ *   reference ran with: `max - min` is a float32 scalar, dividing it by the int `maxSteps` gives a float64
+ *   step, so the thresholds are float64 (`lo + i * ((lo + delta) - lo)`); a pixel is positive when
+ *   `score > threshold`, compared in float32 (NumPy 1.x casts the float64 scalar to the float32 array's type,
+ *   rounding to nearest);
  * - at each threshold, PRO = mean over all regions (8-connected) of overlap, FPR = false positives / normal
  *   pixels;
  * - only the points with FPR < L are kept, their FPRs are rescaled min-max onto [0, 1], and the area is
@@ -21,20 +24,21 @@ export function auproAnomalyclip(d: PixelData, fprLimit: number, maxSteps: numbe
   if (d.negatives === 0) throw new MetricError('no-negatives', `${what}: AUPRO needs normal pixels, found none`);
   const lo = keyToFloat(d.minKey);
   const hi = keyToFloat(d.maxKey);
+  // (max_th - min_th): float32 scalars, a float32 difference; / max_step (a Python int): a float64 quotient
   const span = Math.fround(hi - lo);
-  const delta = Math.fround(span / maxSteps);
+  const delta = span / maxSteps;
   if (!(delta > 0)) {
     throw new MetricError('degenerate-curve', `${what}: AnomalyCLIP's AUPRO needs maps that are not constant (min = max = ${lo})`);
   }
-  // np.arange(float32 lo, float32 hi, float32 delta): float64 values lo + i * ((lo + delta) - lo)
+  // np.arange(float32 lo, float32 hi, float64 delta): length ceil((hi - lo) / delta) with the float32 range,
+  // float64 values lo, lo + delta, then lo + i * ((lo + delta) - lo)
   const T = Math.ceil(span / delta);
   const step = lo + delta - lo;
   const thresholdKeys = new Uint32Array(T);
   for (let i = 0; i < T; i++) {
     const th = i === 0 ? lo : i === 1 ? lo + delta : lo + i * step;
-    // smallest float32 key with value > th: then `score > th` <=> key(score) >= thresholdKeys[i]
-    const f = Math.fround(th);
-    thresholdKeys[i] = f > th ? floatKey(f) : floatKey(f) + 1;
+    // `amaps > th` compares in float32 (th rounded to nearest): positive <=> key(score) > key(fround(th))
+    thresholdKeys[i] = floatKey(Math.fround(th)) + 1;
   }
   // above(k) = number of thresholds a pixel with key k exceeds
   const above = (k: number): number => {
