@@ -176,7 +176,7 @@ describe('train, eval, detect on the tiny configuration', () => {
     expect(again.code, again.stderr).toBe(EXIT.ok);
     expect(json(again)['featureCache']).toMatchObject({ hits: 7, writes: 0 });
     const size = async (path: string) => {
-      const png = decodeImage(await readFile(path), path);
+      const png = await decodeImage(await readFile(path), path);
       return [png.width, png.height];
     };
     const e = await hgm(['eval', '--data', data, '--categories', 'wood', '--checkpoint', out, '--out', join(root, 'wide-eval'), '--backend', 'cpu', '--json']);

@@ -5,7 +5,7 @@ export { type DecodedImage, type ImageFormat, type Rgb8Image, toPlanarRgb, maxSa
 export { decodePng, encodePng, type PngEncodeInput } from './codecs/png';
 export { decodeJpeg, encodeJpeg, MAX_JPEG_MEGAPIXELS } from './codecs/jpeg';
 export { decodeBmp, encodeBmp, type BmpEncodeInput } from './codecs/bmp';
-export { decodeImage, sniffImageFormat, hasImageExtension, IMAGE_EXTENSIONS } from './codecs/decode-image';
+export { decodeImage, decodeImage as decodeImagePureJs, sniffImageFormat, hasImageExtension, IMAGE_EXTENSIONS } from './codecs/decode-image';
 export { DEFAULT_MAX_PIXELS, ImageTooLargeError, checkPixelLimit, readImageSize, type PixelLimitOptions } from './codecs/pixel-limit';
 export { binarizeMask, unionMasks, countMaskPixels, LOSSY_MASK_THRESHOLD, type Mask } from './mask';
 export { resizePlanar, resizeMaskNearest, type Interpolation } from './resize';

@@ -143,3 +143,20 @@ describe('pixel limit', () => {
     expect(DEFAULT_MAX_PIXELS).toBe(89_478_485);
   });
 });
+
+describe('the names of @hgm/data/node', () => {
+  it('decodeImage is the PIL-exact Node decoder; the pure-JS one is decodeImagePureJs', async () => {
+    const node = await import('./node');
+    expect(node.decodeImage).toBe(decodeImageNode);
+    expect(node.decodeImagePureJs).toBe(decodeImage);
+    const browserSafe = await import('./index');
+    expect(browserSafe.decodeImage).toBe(decodeImage);
+    // a JPEG fixture: the plain name decodes as PIL does where sharp runs
+    if ((await imageDecoderInfo()).decoder === 'sharp') {
+      const c = index.cases.find((x) => x.file === 'progressive-420.jpg')!;
+      const decoded = await node.decodeImage(readFileSync(join(DIR, c.file)), c.file);
+      expect(countDiffs(decoded.data, golden(c)).count).toBe(0);
+      expect(countDiffs(node.decodeImagePureJs(readFileSync(join(DIR, c.file)), c.file).data, golden(c)).count).toBeGreaterThan(0);
+    }
+  });
+});

@@ -12,7 +12,12 @@ import type { DatasetIndex } from './sample';
 
 export * from './index';
 export { nodeFileSystem } from './node-file-system';
-export { decodeImageNode, nodeImageDecoder, imageDecoderInfo, type ImageDecoderInfo } from './node-decode';
+/**
+ * In Node, `decodeImage` is the PIL-exact decoder (sharp where it loads, see `imageDecoderInfo`): asynchronous,
+ * and the same function as `decodeImageNode`. It takes the place of the pure-JS `decodeImage` of the
+ * browser-safe entry, which stays available as `decodeImagePureJs` (its JPEG decoding differs from PIL's).
+ */
+export { decodeImageNode as decodeImage, decodeImageNode, nodeImageDecoder, imageDecoderInfo, type ImageDecoderInfo } from './node-decode';
 
 /** {@link readDataset} on the local disk. */
 export function readDatasetFromDisk(root: string, options: Omit<ReadDatasetOptions, 'fs'> = {}): Promise<DatasetIndex> {

@@ -11,7 +11,7 @@ import {
   writeSyntheticDataset,
   readDatasetFromDisk,
   nodeFileSystem,
-  decodeImage,
+  decodeImagePureJs,
   encodeJpeg,
   encodePng,
   nodeImageDecoder,
@@ -260,7 +260,7 @@ describe('evaluation and detection', () => {
         names,
         decode: (bytes: Uint8Array, name: string) => {
           names.push(name);
-          return decodeImage(bytes, name);
+          return decodeImagePureJs(bytes, name);
         },
       };
     };
@@ -336,8 +336,8 @@ describe('evaluation and detection', () => {
         });
         once(c.names, images);
         for (const [j, d] of r.detections.entries()) {
-          const overlay = decodeImage(await readFile(d.overlay), d.overlay);
-          const source = decodeImage(await readFile(images[j]!), images[j]!);
+          const overlay = decodeImagePureJs(await readFile(d.overlay), d.overlay);
+          const source = decodeImagePureJs(await readFile(images[j]!), images[j]!);
           expect([overlay.width, overlay.height]).toEqual(mapSize === 'model' ? [32, 32] : [source.width, source.height]);
         }
       }
@@ -345,10 +345,10 @@ describe('evaluation and detection', () => {
     // on the run's scale, the overlays drawn from the kept decoding are those drawn from a fresh decoding
     const run = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-once-check'), mapScale: 'run', batchSize: 2 });
     for (const [j, d] of run.detections.entries()) {
-      const image = decodeImage(await readFile(images[j]!), images[j]!);
+      const image = decodeImagePureJs(await readFile(images[j]!), images[j]!);
       const { maps } = await predictImages(m, [preprocessImage(image, m.preprocess)]);
-      const want = decodeImage(originalMapPngs(image, maps, m.preprocess, { norm: run.scale }).overlay, 'want.png');
-      const got = decodeImage(await readFile(d.overlay), d.overlay);
+      const want = decodeImagePureJs(originalMapPngs(image, maps, m.preprocess, { norm: run.scale }).overlay, 'want.png');
+      const got = decodeImagePureJs(await readFile(d.overlay), d.overlay);
       expect([got.width, got.height]).toEqual([want.width, want.height]);
       let worst = 0;
       for (let i = 0; i < got.data.length; i++) worst = Math.max(worst, Math.abs(got.data[i]! - want.data[i]!));
@@ -400,14 +400,14 @@ describe('evaluation and detection', () => {
     const images = [join(folder, 'tumor', 'Y92.png'), join(folder, 'tumor', 'Y92.jpg')];
     const r = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-brain'), threshold: 0.5, decode });
     expect(r.detections.map((d) => d.heatmap.split('/').pop())).toEqual(['Y92_png_heatmap.png', 'Y92_jpg_heatmap.png']);
-    const sizes = await Promise.all(r.detections.map(async (d) => decodeImage(await readFile(d.overlay), d.overlay)));
+    const sizes = await Promise.all(r.detections.map(async (d) => decodeImagePureJs(await readFile(d.overlay), d.overlay)));
     expect(sizes.map((s) => [s.width, s.height])).toEqual([
       [48, 30],
       [30, 44],
     ]);
-    expect(decodeImage(await readFile(r.colorBar), r.colorBar).height).toBeGreaterThan(200);
+    expect(decodeImagePureJs(await readFile(r.colorBar), r.colorBar).height).toBeGreaterThan(200);
     const modelSize = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-brain-model'), mapSize: 'model', decode });
-    const small = decodeImage(await readFile(modelSize.detections[0]!.overlay), 'o.png');
+    const small = decodeImagePureJs(await readFile(modelSize.detections[0]!.overlay), 'o.png');
     expect([small.width, small.height]).toEqual([32, 32]);
 
     const brain = (await readDatasetFromDisk(folder)).samples;
@@ -441,7 +441,7 @@ describe('evaluation and detection', () => {
     // on the run's scale the smallest map value gets the bottom colour and the largest the top colour
     const colours = new Set<string>();
     for (const d of run.detections) {
-      const png = decodeImage(await readFile(d.heatmap), d.heatmap);
+      const png = decodeImagePureJs(await readFile(d.heatmap), d.heatmap);
       for (let i = 0; i < png.width * png.height; i++) colours.add(Array.from(png.data.slice(3 * i, 3 * i + 3)).join(','));
     }
     expect(colours.has('48,18,59')).toBe(true);

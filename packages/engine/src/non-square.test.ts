@@ -75,10 +75,10 @@ describe('a non-square input size through training, the feature cache and evalua
       const overlays = e.files.filter((f) => f.endsWith('_overlay.png'));
       expect(overlays.length).toBe(samples.length);
       for (const f of overlays) {
-        const png = decodeImage(await readFile(f), f);
+        const png = await decodeImage(await readFile(f), f);
         expect([png.width, png.height]).toEqual([32, 32]); // the image's own size
       }
-      const example = decodeImage(e.examples[0]!.heatmap, 'example.png');
+      const example = await decodeImage(e.examples[0]!.heatmap, 'example.png');
       expect([example.width, example.height]).toEqual([SIZE[1], SIZE[0]]);
 
       const atModel = await evaluate({
@@ -93,7 +93,7 @@ describe('a non-square input size through training, the feature cache and evalua
       });
       expect(evalCounters.encoderCalls).toBe(0);
       const small = atModel.files.find((f) => f.endsWith('_heatmap.png'))!;
-      const png = decodeImage(await readFile(small), small);
+      const png = await decodeImage(await readFile(small), small);
       expect([png.width, png.height]).toEqual([SIZE[1], SIZE[0]]);
     } finally {
       model.dispose();
@@ -126,10 +126,10 @@ describe('a non-square input size through training, the feature cache and evalua
     try {
       const images = [samples[0]!.imagePath];
       const r = await detect({ model, images, fs: nodeFileSystem, outDir: join(root, 'detect') });
-      const original = decodeImage(await readFile(r.detections[0]!.overlay), 'overlay.png');
+      const original = await decodeImage(await readFile(r.detections[0]!.overlay), 'overlay.png');
       expect([original.width, original.height]).toEqual([32, 32]);
       const m = await detect({ model, images, fs: nodeFileSystem, outDir: join(root, 'detect-model'), mapSize: 'model' });
-      const small = decodeImage(await readFile(m.detections[0]!.heatmap), 'heatmap.png');
+      const small = await decodeImage(await readFile(m.detections[0]!.heatmap), 'heatmap.png');
       expect([small.width, small.height]).toEqual([SIZE[1], SIZE[0]]);
     } finally {
       model.dispose();
