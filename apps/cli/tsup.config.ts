@@ -15,7 +15,7 @@ export default defineConfig({
   platform: 'node',
   noExternal: [/^@hgm\//],
   // Optional and native packages are loaded at run time when present.
-  external: ['webgpu', 'sharp', '@tensorflow/tfjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'onnxruntime-node'],
+  external: ['webgpu', 'sharp', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'onnxruntime-node'],
   esbuildOptions(options) {
     options.conditions = ['@hgm/source'];
   },

@@ -6,13 +6,25 @@
 // (the package, its workspace closure unpacked, its external closure on disk; peers and the optional
 // dependencies of workspace packages not counted).
 // Run `npm run build` first: the tarballs hold dist/.
-// Options: --json prints the rows as JSON instead of the table. Exit code 1 when a package has no dist/, or
-// when a head (group-merging, refiner, prompts) reaches @hgm/backbone through its dependencies.
+// Options: --json prints the rows as JSON instead of the table. Exit code 1 when a package has no dist/, when
+// a head (group-merging, refiner, prompts) reaches @hgm/backbone through its dependencies, or when a package's
+// install total is over its budget (BUDGETS: a researcher who picks one head package gets tfjs-core and the
+// small packages it needs, not an image-model converter).
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const HEADS = ['@hgm/group-merging', '@hgm/refiner', '@hgm/prompts'];
+/** Install totals (bytes, required peers included) that a package must stay under. */
+const MB = 1024 * 1024;
+const BUDGETS = new Map([
+  ['@hgm/nn', 60 * MB],
+  ['@hgm/losses', 60 * MB],
+  ['@hgm/group-merging', 60 * MB],
+  ['@hgm/refiner', 60 * MB],
+  ['@hgm/prompts', 60 * MB],
+  ['@hgm/metrics', 1 * MB],
+]);
 const ENCODER = '@hgm/backbone';
 const asJson = process.argv.includes('--json');
 
@@ -92,7 +104,29 @@ function closure(pkg) {
       queue.push([key, lock[key], false]);
     }
   }
-  return { inside: [...inside].sort(), outside, optional: [...optional].sort() };
+  // required peers of the package and of its workspace closure, and what they install
+  const peers = new Map(); // lock key -> name
+  const peerQueue = [];
+  for (const manifest of [pkg.manifest, ...[...inside].map((n) => workspace.get(n).manifest)]) {
+    for (const dep of Object.keys(manifest.peerDependencies ?? {})) {
+      if (manifest.peerDependenciesMeta?.[dep]?.optional) continue;
+      const key = resolveInLock('', dep);
+      if (!key) throw new Error(`footprint ${pkg.name}: peer dependency ${dep} is not in package-lock.json; run "npm install"`);
+      if (peers.has(key) || outside.has(key)) continue;
+      peers.set(key, dep);
+      peerQueue.push(key);
+    }
+  }
+  while (peerQueue.length > 0) {
+    const from = peerQueue.shift();
+    for (const dep of runtimeDeps(lock[from], false)) {
+      const key = resolveInLock(from, dep);
+      if (!key || peers.has(key) || outside.has(key)) continue;
+      peers.set(key, dep);
+      peerQueue.push(key);
+    }
+  }
+  return { inside: [...inside].sort(), outside, peers, optional: [...optional].sort() };
 }
 
 const names = [...workspace.keys()];
@@ -109,10 +143,11 @@ const rows = names.map((name) => {
   const pkg = workspace.get(name);
   const tarball = tarballs.get(name);
   if (!tarball) throw new Error(`footprint ${name}: npm pack --dry-run returned no tarball for it`);
-  const { inside, outside, optional } = closure(pkg);
+  const { inside, outside, peers, optional } = closure(pkg);
   const insideUnpacked = inside.reduce((sum, n) => sum + tarballs.get(n).unpackedSize, 0);
   const external = [...outside].map(([key, dep]) => ({ name: dep, version: lock[key].version, bytes: existsSync(key) ? diskSize(key) : 0 }));
   const externalBytes = external.reduce((sum, e) => sum + e.bytes, 0);
+  const peerBytes = [...peers.keys()].reduce((sum, key) => sum + (existsSync(key) ? diskSize(key) : 0), 0);
   return {
     name,
     packedBytes: tarball.size,
@@ -122,13 +157,23 @@ const rows = names.map((name) => {
     externalDeps: external.map((e) => `${e.name}@${e.version}`).sort(),
     externalBytes,
     peerDeps: Object.keys(pkg.manifest.peerDependencies ?? {}),
+    requiredPeerClosure: [...peers.values()].sort(),
+    peerBytes,
     optionalDeps: optional,
-    installBytes: tarball.unpackedSize + insideUnpacked + externalBytes,
+    installBytes: tarball.unpackedSize + insideUnpacked + externalBytes + peerBytes,
+    budgetBytes: BUDGETS.get(name) ?? null,
   };
 });
 
 const problems = rows.filter((r) => HEADS.includes(r.name) && r.workspaceDeps.includes(ENCODER));
 for (const r of problems) console.error(`footprint ${r.name}: a head must not depend on ${ENCODER}; it reaches it through ${r.workspaceDeps.join(', ')}`);
+const overBudget = rows.filter((r) => r.budgetBytes !== null && r.installBytes > r.budgetBytes);
+for (const r of overBudget) {
+  console.error(
+    `footprint ${r.name}: installs ${(r.installBytes / MB).toFixed(1)} MB, over its budget of ${(r.budgetBytes / MB).toFixed(0)} MB ` +
+      `(external: ${r.externalDeps.join(', ') || 'none'}; required peers: ${r.requiredPeerClosure.join(', ') || 'none'})`,
+  );
+}
 
 if (asJson) {
   console.log(JSON.stringify(rows, null, 2));
@@ -139,14 +184,19 @@ if (asJson) {
     r.externalDeps.length === 0
       ? '-'
       : `${r.externalDeps.length} (${r.externalDeps.slice(0, 3).join(', ')}${r.externalDeps.length > 3 ? ', ...' : ''}), ${kb(r.externalBytes)}`;
+  const mb = (bytes) => `${(bytes / MB).toFixed(1)} MB`;
   console.log(
-    '| package | packed | unpacked | files | workspace deps (closure) | external deps (closure, on disk) | peer deps | optional deps (not counted) | install total |',
+    '| package | packed | unpacked | files | workspace deps (closure) | external deps (closure, on disk) | required peers (with their closure, on disk) | optional deps (not counted) | install total | budget |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
+    const peerCell =
+      r.requiredPeerClosure.length === 0
+        ? '-'
+        : `${r.requiredPeerClosure.length} (${r.peerDeps.filter((p) => r.requiredPeerClosure.includes(p)).join(', ') || '...'}), ${mb(r.peerBytes)}`;
     console.log(
-      `| \`${r.name}\` | ${kb(r.packedBytes)} | ${kb(r.unpackedBytes)} | ${r.files} | ${short(r.workspaceDeps)} | ${externalCell(r)} | ${r.peerDeps.join(', ') || '-'} | ${r.optionalDeps.length} | ${kb(r.installBytes)} |`,
+      `| \`${r.name}\` | ${kb(r.packedBytes)} | ${kb(r.unpackedBytes)} | ${r.files} | ${short(r.workspaceDeps)} | ${externalCell(r)} | ${peerCell} | ${r.optionalDeps.length} | ${mb(r.installBytes)} | ${r.budgetBytes === null ? '-' : `${mb(r.budgetBytes)}${r.installBytes > r.budgetBytes ? ' OVER' : ''}`} |`,
     );
   }
 }
-process.exit(problems.length > 0 ? 1 : 0);
+process.exit(problems.length > 0 || overBudget.length > 0 ? 1 : 0);

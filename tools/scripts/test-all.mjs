@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: build every package, type-check, lint, check formatting (Prettier), publint, run every vitest suite and the golden-fixture
+// `npm test`: build every package, type-check, lint, check formatting (Prettier), publint, the install footprint against its budgets, run every vitest suite and the golden-fixture
 // parity runner, then print one line "N passed, M failed" (tests from vitest's JSON report; each failed check
 // step counts as one failure). Exit code 1 when anything failed.
 import { spawnSync } from 'node:child_process';
@@ -18,6 +18,8 @@ const steps = [
   ['lint', 'npx', ['nx', 'run-many', '-t', 'lint', '--outputStyle=static']],
   ['format', 'npx', ['prettier', '--check', '--log-level=warn', '.']],
   ['publint', 'node', ['tools/scripts/publint-all.mjs']],
+  // install totals per package against their budgets (a head over 60 MB fails), after the build it packs
+  ['footprint', 'node', ['tools/scripts/footprint.mjs']],
   ['parity', 'node', ['--conditions=@hgm/source', '--import', 'tsx', 'tools/parity/src/main.ts', 'fixtures']],
 ];
 

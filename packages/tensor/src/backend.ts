@@ -44,8 +44,8 @@ export interface BackendLoaders {
   /** Number of threads for wasm where threads are supported. */
   wasmThreads?: number;
   /**
-   * Registers tfjs's gradient functions (tfjs-core ships them as a separate module that only the
-   * `@tensorflow/tfjs` bundle loads); called once before any backend starts.
+   * Registers tfjs's gradient functions (tfjs-core ships them as separate ES modules: bundlers load them
+   * directly, Node through `@hgm/tensor/tfjs-gradients`); called once before any backend starts.
    */
   registerGradients?(): Promise<void>;
 }

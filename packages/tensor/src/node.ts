@@ -131,15 +131,25 @@ export async function pathExists(path: string): Promise<boolean> {
 const require = createRequire(import.meta.url);
 
 /**
- * Registers tfjs's gradient functions in Node. tfjs-core's Node build does not register them and its
- * gradient modules are ES modules written against the browser build, so they are taken from the
- * `@tensorflow/tfjs` bundle, which registers them (and the chained ops they use) against the same engine.
- * Idempotent; `initNodeBackend` calls it.
+ * Registers tfjs's gradient functions and chained ops (`x.mul(y)`) in Node. tfjs-core's Node build registers
+ * neither, and the ES modules of tfjs-core that do are written for bundlers (extensionless imports), which
+ * Node cannot load; `@hgm/tensor/tfjs-gradients` is those modules of the installed tfjs-core bundled into one
+ * CommonJS file (written by `tools/scripts/tfjs-gradients.mjs` at install and build time). It registers
+ * against the engine and registries that every copy of tfjs-core shares. Idempotent; `initNodeBackend` calls it.
+ * @throws InvalidStateError when the file is missing (an install that skipped scripts) or registers nothing
  */
 export function ensureGradients(): void {
-  if (tf.getGradient('Mean') !== undefined) return;
-  require('@tensorflow/tfjs');
-  if (tf.getGradient('Mean') === undefined) throw new InvalidStateError('tfjs gradient functions are not registered after loading @tensorflow/tfjs');
+  if (tf.getGradient('Mean') !== undefined && typeof (tf.Tensor.prototype as { mul?: unknown }).mul === 'function') return;
+  try {
+    require('@hgm/tensor/tfjs-gradients');
+  } catch (e) {
+    throw new InvalidStateError(
+      `tfjs gradient functions could not be loaded from @hgm/tensor/tfjs-gradients (${(e as Error).message.split('\n')[0]}); ` +
+        'it is written at install time: run `npm rebuild` (or `node tools/scripts/tfjs-gradients.mjs` in the hgm repository)',
+      { cause: e },
+    );
+  }
+  if (tf.getGradient('Mean') === undefined) throw new InvalidStateError('tfjs gradient functions are not registered after loading @hgm/tensor/tfjs-gradients');
 }
 
 /** Node loaders: wasm binaries from node_modules, WebGPU through the `webgpu` package (Dawn). */
