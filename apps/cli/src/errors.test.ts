@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, DeviceLimitError, DivergedError, InvalidStateError, ShapeError } from '@hgm/tensor';
+import { ConfigError, DeviceLimitError, DivergedError, InvalidStateError, ShapeError, outOfMemoryError } from '@hgm/tensor';
 import { atomicWriteFile, openSafetensors } from '@hgm/tensor/node';
 import { WeightsManager } from '@hgm/backbone/node';
 import { resolveConfig } from '@hgm/dual-anchor';
@@ -85,6 +85,21 @@ describe('toCliError maps library error classes to exit codes', () => {
       ),
     );
     expect(e.exitCode).toBe(EXIT.unavailable);
+    expect(e.hint).toContain('--batch-size');
+  });
+
+  it("69: a step that does not fit the backend's memory (OutOfMemoryError, from wasm's Aborted())", () => {
+    const e = toCliError(
+      outOfMemoryError(
+        new WebAssembly.RuntimeError('Aborted()'),
+        { what: 'training step of model paper (512 px), batch size 8', tryInstead: 'a smaller batch size' },
+        'wasm',
+      ),
+    );
+    expect(e.exitCode).toBe(EXIT.unavailable);
+    expect(e.message).toContain(
+      "out of memory on wasm: the training step of model paper (512 px), batch size 8 did not fit the wasm backend's limit of 4.00 GiB",
+    );
     expect(e.hint).toContain('--batch-size');
   });
 

@@ -2,7 +2,8 @@
  * Maps the errors of the libraries to CLI errors with exit codes, by class (never by message text): bad usage
  * or configuration is 64; bad data (a corrupt image, an unknown layout, a checkpoint of another configuration,
  * weights that do not fit, a file of the wrong content) 65; a missing input 66; weights or a backend that
- * cannot be had, or a tensor over a limit of the device (a WebGPU storage binding) 69; an unwritable output 73; a training run that diverged 1 (a reported failure); anything
+ * cannot be had, a tensor over a limit of the device (a WebGPU storage binding), or a step that does not fit the
+ * backend's memory (wasm's 4 GiB heap) 69; an unwritable output 73; a training run that diverged 1 (a reported failure); anything
  * else 70 (a bug). Long lists (a state dict with hundreds of missing keys) are shortened.
  */
 import { DataError, DatasetError } from '@hgm/data';
@@ -11,6 +12,7 @@ import {
   BackendStartError,
   CheckpointMismatchError,
   DeviceLimitError,
+  OutOfMemoryError,
   ConfigError,
   DivergedError,
   InputNotFoundError,
@@ -45,6 +47,7 @@ export const ERROR_EXIT_CODES: readonly ErrorMapping[] = [
   { type: WeightsUnavailableError, exitCode: EXIT.unavailable },
   { type: BackendStartError, exitCode: EXIT.unavailable, hint: () => 'try --backend cpu, which always works' },
   { type: DeviceLimitError, exitCode: EXIT.unavailable, hint: () => 'lower --batch-size or --image-size, or use --backend wasm' },
+  { type: OutOfMemoryError, exitCode: EXIT.unavailable, hint: () => 'lower --batch-size or --image-size, or run on a GPU (--backend webgpu)' },
   {
     type: DatasetError,
     exitCode: EXIT.dataError,

@@ -6,7 +6,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { Rng, type HostTensor, type WritableTensor, CheckpointMismatchError, ConfigError, DivergedError, InputNotFoundError } from '@hgm/tensor';
+import {
+  Rng,
+  type HostTensor,
+  type WritableTensor,
+  CheckpointMismatchError,
+  ConfigError,
+  DivergedError,
+  InputNotFoundError,
+  checkMemoryNeed,
+  formatImageSize,
+  withMemoryGuard,
+  type MemoryContext,
+} from '@hgm/tensor';
 import { atomicWriteFile, openSafetensors, pathExists, writeSafetensorsFile } from '@hgm/tensor/node';
 import type { DatasetFileSystem, DatasetSample } from '@hgm/data';
 import { NamedAdam, DEFAULT_ADAM, type AdamConfig } from './adam';
@@ -189,6 +201,7 @@ async function trainStep(
   size: EngineModel['preprocess']['size'],
   noiseSeed: string,
   where: { epoch: number; step: number },
+  memory?: { gradientBytes: number; context: MemoryContext },
 ): Promise<{ loss: number; terms: Record<string, number> }> {
   const features = await loadFeatureBatch(cache, batch);
   const masks = maskBatch(batch, size);
@@ -199,6 +212,8 @@ async function trainStep(
   const rng = new Rng(noiseSeed);
   let termTensors: Record<string, tf.Scalar> = {};
   try {
+    // the first step of a run: its inputs are resident now, and the backward pass adds one gradient per parameter
+    if (memory) checkMemoryNeed(memory.gradientBytes, { gradients: memory.gradientBytes }, memory.context);
     const loss = await adam.minimize(() => {
       const out = model.loss(features, masks, labels, rng);
       termTensors = Object.fromEntries(Object.entries(out.terms).map(([k, v]) => [k, tf.keep(v)]));
@@ -246,6 +261,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   );
   if (trainable.size === 0) throw new ConfigError(`model ${model.name} has no trainable parameters`);
   const adam = new NamedAdam(trainable, adamConfig);
+  const trainableBytes = [...trainable.values()].reduce((sum, v) => sum + v.size * 4, 0);
+  let firstStep = true;
 
   let startEpoch = 1;
   let startStep = 0;
@@ -282,6 +299,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const t0 = performance.now();
       const order = epochOrder(seed, epoch, prepared.length);
       const epochRecords: StepRecord[] = [];
+      const memoryContext: MemoryContext = {
+        what: `training step of model ${model.name} (${formatImageSize(size)} px, ${trainableBytes / 4} trainable parameters), batch size ${batchSize}`,
+        tryInstead:
+          'a smaller batch size or image size, or a backend with more memory (webgpu on a GPU)' +
+          ((await pathExists(checkpointPath)) ? `; the checkpoint ${checkpointPath} is intact and the same run resumes from it` : ''),
+      };
       for (let step = nextStep; step < stepsPerEpoch; step++) {
         if (options.signal?.aborted) {
           interrupted = true;
@@ -295,7 +318,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         }
         const batch: PreparedSample[] = [];
         for (let j = step * batchSize; j < Math.min(prepared.length, (step + 1) * batchSize); j++) batch.push(prepared[order[j]!]!);
-        const { loss, terms } = await trainStep(model, adam, cache, batch, size, `${seed}:noise:${epoch}:${step}`, { epoch, step: step + 1 });
+        const { loss, terms } = await withMemoryGuard(
+          () =>
+            trainStep(
+              model,
+              adam,
+              cache,
+              batch,
+              size,
+              `${seed}:noise:${epoch}:${step}`,
+              { epoch, step: step + 1 },
+              firstStep ? { gradientBytes: trainableBytes, context: memoryContext } : undefined,
+            ),
+          memoryContext,
+        );
+        firstStep = false;
         const record: StepRecord = { epoch, step: step + 1, loss, terms };
         history.push(record);
         epochRecords.push(record);

@@ -22,7 +22,8 @@ export type HgmErrorCode =
   | 'dataset'
   | 'diverged'
   | 'invalid-state'
-  | 'device-limit';
+  | 'device-limit'
+  | 'out-of-memory';
 
 /** Base of every typed hgm error. `code` is stable across releases; the message is for people. */
 export abstract class HgmError extends Error {
@@ -141,6 +142,29 @@ export class DivergedError extends HgmError {
 export class InvalidStateError extends HgmError {
   override readonly name: string = 'InvalidStateError';
   readonly code = 'invalid-state' as const;
+}
+
+/**
+ * A step needs more memory than the backend has: found before the step from an estimate, or caught when the
+ * backend gave out (tfjs-backend-wasm's `Aborted()` at its 4 GiB heap, a failed JavaScript allocation). The
+ * message names the backend, its limit, what ran (configuration, batch size) and what to try. After a caught
+ * abort the wasm backend cannot be used again in this process; files written before it are intact.
+ */
+export class OutOfMemoryError extends HgmError {
+  override readonly name: string = 'OutOfMemoryError';
+  readonly code = 'out-of-memory' as const;
+  constructor(
+    message: string,
+    /** The tfjs backend that ran out. */
+    readonly backend: string,
+    /** Its memory limit in bytes, where it has a known one (wasm: its heap's maximum). */
+    readonly limitBytes: number | undefined,
+    /** The bytes the step needs at least, where they were estimated before it ran. */
+    readonly needBytes: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ export {
   DivergedError,
   InvalidStateError,
   DeviceLimitError,
+  OutOfMemoryError,
   SafetensorsError,
   TorchCheckpointError,
   StateDictError,
@@ -22,6 +23,16 @@ export {
   type StateDictProblem,
 } from './errors';
 export { bufferSource, fetchSource, type ByteSource } from './byte-source';
+export {
+  WASM_HEAP_MAX_BYTES,
+  backendMemoryLimit,
+  isOutOfMemory,
+  outOfMemoryError,
+  checkMemoryNeed,
+  withMemoryGuard,
+  formatGiB,
+  type MemoryContext,
+} from './memory';
 export {
   SafetensorsReader,
   encodeSafetensors,

@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isHgmError } from '@hgm/tensor';
 
 interface BenchModule {
   run(args: string[]): Promise<void>;
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e);
+  // a typed error (out of memory, a device limit, bad options) is reported by its message, anything else whole
+  console.error(isHgmError(e) ? `bench: ${e.name}: ${e.message}` : e);
   process.exit(1);
 });

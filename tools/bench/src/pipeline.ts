@@ -25,7 +25,7 @@
  * `shader-f16` line only reports whether the adapter offers it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, formatImageSize, imageHW, sameImageSize } from '@hgm/tensor';
+import { Rng, checkMemoryNeed, formatImageSize, imageHW, sameImageSize, withMemoryGuard, type MemoryContext } from '@hgm/tensor';
 import { initNodeBackend, webgpuDeviceInfo } from '@hgm/tensor/node';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { OnnxImageEncoder, loadOnnxRuntime } from '@hgm/onnx';
@@ -277,12 +277,23 @@ export async function run(argv: string[]): Promise<void> {
             return model.encodeVision(pixels) as unknown as tf.TensorContainer;
           }) as unknown as VisionFeatures);
     const optimizer = tf.train.adam(1e-3, 0.5, 0.999);
-    const step = await time(o.repeats, async () => {
-      const lf = model.lossFunction({ features, masks, labels }, { rng });
-      optimizer.minimize(lf.lossFn, false, model.trainableVariables());
-      await lf.read();
-      sampleMemory();
-    });
+    const trainableBytes = model.trainableVariables().reduce((sum, v) => sum + v.size * 4, 0);
+    const memory: MemoryContext = {
+      what: `training step of ${model.config.name ?? o.model} at ${formatImageSize(size)} px, batch size ${b}`,
+      tryInstead: 'a smaller --train-batch or --size, or --backend webgpu on a GPU',
+    };
+    // inputs resident; Adam adds two moments and the backward pass one gradient per trainable parameter
+    checkMemoryNeed(3 * trainableBytes, { 'Adam moments': 2 * trainableBytes, gradients: trainableBytes }, memory);
+    const step = await withMemoryGuard(
+      () =>
+        time(o.repeats, async () => {
+          const lf = model.lossFunction({ features, masks, labels }, { rng });
+          optimizer.minimize(lf.lossFn, false, model.trainableVariables());
+          await lf.read();
+          sampleMemory();
+        }),
+      memory,
+    );
     console.log('');
     const source = o.features === 'random' ? "seeded random features of the encoder's shapes" : 'features cached';
     console.log(`training step at batch ${b} (${source}, forward + backward + Adam): ${step.toFixed(1)} ms`);
