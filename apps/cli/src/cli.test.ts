@@ -491,6 +491,45 @@ describe('data and weights', () => {
     expect(j['totals']).toMatchObject({ images: 18, anomalous: 8 });
   });
 
+  it('--normal-dir / --abnormal-dir read a no/ + yes/ folder (BrainMRI and HeadCT as distributed) in data inspect, eval and train', async () => {
+    const brain = join(root, 'brain_mri');
+    await mkdir(join(brain, 'no'), { recursive: true });
+    await mkdir(join(brain, 'yes'), { recursive: true });
+    for (const [i, f] of (await readdir(join(data, 'wood', 'test', 'good'))).slice(0, 3).entries())
+      await cp(join(data, 'wood', 'test', 'good', f), join(brain, 'no', `${i} no.png`));
+    for (const [i, f] of (await readdir(join(data, 'wood', 'test', 'scratch'))).slice(0, 2).entries())
+      await cp(join(data, 'wood', 'test', 'scratch', f), join(brain, 'yes', `Y${i}.png`));
+    const plain = await hgm(['data', 'inspect', brain]);
+    expect(plain.code).toBe(EXIT.failed);
+    expect(plain.stdout + plain.stderr).toMatch(/no known layout/);
+    const names = ['--normal-dir', 'no', '--abnormal-dir', 'yes'];
+    const inspect = json(await hgm(['data', 'inspect', brain, ...names, '--json']));
+    expect(inspect['ok']).toBe(true);
+    expect(inspect['totals']).toMatchObject({ images: 5, anomalous: 2 });
+    const e = await hgm([
+      'eval',
+      '--data',
+      brain,
+      ...names,
+      '--checkpoint',
+      trained,
+      '--out',
+      join(root, 'eval-brain'),
+      '--metrics',
+      'image_auroc',
+      '--backend',
+      'cpu',
+      '--json',
+    ]);
+    expect(e.code, e.stderr).toBe(EXIT.ok);
+    expect(json(e)).toMatchObject({ categories: [{ category: 'brain_mri', images: 5, anomalous: 2 }] });
+    const t = await hgm(['train', '--data', brain, ...names, '--out', join(root, 'train-brain'), '--epochs', '1', ...TRAIN_ARGS]);
+    expect(t.code, t.stderr).toBe(EXIT.ok);
+    expect(t.stderr).toContain('training set: 5 images (2 anomalous) of brain_mri');
+    const wrongFormat = await hgm(['eval', '--data', brain, ...names, '--format', 'mvtec', '--checkpoint', trained, '--out', join(root, 'eval-brain-2')]);
+    expect(wrongFormat.code).toBe(EXIT.usage);
+  });
+
   it('weights list and verify (a file by path), and pull offline exits 69 naming what to fetch', async () => {
     const list = json(await hgm(['weights', 'list', '--json']));
     expect(list['cacheDir']).toBe(join(root, 'cache'));
@@ -785,6 +824,15 @@ describe('bad input: a clear error naming the file, nothing already written lost
     expect(r.stderr).toContain(`hgm train: output folder ${join(file, 'sub')}: cannot create it (ENOTDIR)`);
     const d = await hgm(['detect', data, '--checkpoint', trained, '--out', join(file, 'sub')]);
     expect(d.code).toBe(EXIT.cantCreate);
+  });
+
+  it('eval --metrics with a misspelled name: exit 64 before any image is read or any file written', async () => {
+    const out = join(root, 'eval-metrics-typo');
+    const r = await hgm(['eval', '--data', data, '--checkpoint', trained, '--out', out, '--metrics', 'image_auroc,pixel_aurocc', '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(EXIT.usage);
+    expect(r.stderr).toContain('option --metrics: unknown metric name "pixel_aurocc"');
+    expect(r.stderr).not.toContain('backend:');
+    await expect(stat(out)).rejects.toThrow(/ENOENT/);
   });
 
   it('failures raised as typed errors by the libraries get the exit code of their class', async () => {

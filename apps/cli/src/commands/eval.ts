@@ -20,7 +20,7 @@ import { CliError, EXIT } from '../exit-codes';
 import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint, readSavedModel } from '../models';
 import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
-import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples } from '../dataset';
+import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples, FOLDER_NAME_OPTIONS } from '../dataset';
 import { defaultFeatureCacheDir } from '../paths';
 import { checkQueuedOptions } from '../queue/worker-options';
 import { join } from 'node:path';
@@ -52,6 +52,8 @@ interface EvalOptions extends Record<string, unknown> {
   data?: string;
   format?: string;
   categories?: string[];
+  normalDir?: string;
+  abnormalDir?: string[];
   split: string;
   checkpoint?: string;
   out?: string;
@@ -102,8 +104,20 @@ function evalOutputFiles(outDir: string, maps: boolean): { markdown: string; csv
   };
 }
 
+/** Checks every `--metrics` name before anything is read or written (a misspelled name must not cost a whole run). */
+function checkMetricNames(metrics: readonly string[]): void {
+  for (const m of metrics) {
+    try {
+      parseMetricName(m);
+    } catch (e) {
+      throw new CliError(`option --metrics: ${(e as Error).message}`, EXIT.usage, `the default list: --metrics ${DEFAULT_EVAL_METRICS.join(',')}`);
+    }
+  }
+}
+
 export async function runEval(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(EVAL_SCHEMA, DEFAULTS, flags, ['data', 'checkpoint', 'out']);
+  checkMetricNames(o.metrics);
   if (o.queue) return runQueuedEval(o, ctx);
   if (o.shardSize !== undefined) throw new CliError('--shard-size needs --queue (a local evaluation is one process)', EXIT.usage);
   const outDir = await ensureWritableDir(o.out!);
@@ -112,7 +126,7 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
   const decoder = await imageDecoderInfo();
   ctx.detail(`image decoder: ${decoder.decoder}${decoder.version ? ` (${decoder.version})` : ''}${decoder.reason ? ` (${decoder.reason})` : ''}`);
   const backend = await ctx.backend(o.backend);
-  const { samples, categories } = await selectSamples({ data: o.data!, format: o.format, categories: o.categories, split: o.split });
+  const { samples, categories } = await selectSamples({ ...o, data: o.data! });
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, {
     ...(o.imageSize ? { overrides: { imageSize: o.imageSize } } : {}),
     clipWeights: o.clipWeights,
@@ -167,16 +181,10 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
  */
 async function runQueuedEval(o: EvalOptions, ctx: CommandContext): Promise<number> {
   const { Queue } = await import('bullmq');
-  const { DETECT_QUEUE, modelFingerprint, redisConnection, waitForJobs } = await import('../queue/detect-jobs');
+  const { DETECT_QUEUE, ensureRedisReachable, modelFingerprint, redisConnection, waitForJobs } = await import('../queue/detect-jobs');
   const { planEvalShards, readShardStates, submitEvalJobs } = await import('../queue/eval-jobs');
   const connection = redisConnection(o.queue!);
-  for (const m of o.metrics) {
-    try {
-      parseMetricName(m);
-    } catch (e) {
-      throw new CliError(`option --metrics: ${(e as Error).message}`, EXIT.usage);
-    }
-  }
+  await ensureRedisReachable(o.queue!);
   if (o.overwrite)
     ctx.warn('--overwrite has no effect with --queue: the shards write their maps into --out as they finish, and the tables replace the earlier ones');
   // the workers load the model, encode the images and draw the maps with their own options
@@ -193,7 +201,7 @@ async function runQueuedEval(o: EvalOptions, ctx: CommandContext): Promise<numbe
   const path = await checkpointPath(o.checkpoint!);
   await readSavedModel(path);
   const fingerprint = await modelFingerprint(path);
-  const { samples, categories } = await selectSamples({ data: o.data!, format: o.format, categories: o.categories, split: o.split });
+  const { samples, categories } = await selectSamples({ ...o, data: o.data! });
   const shards = planEvalShards(samples, shardSize);
   const mapNames = evaluationMapNames(samples);
   if (o.maps) await writeColorBar(outDir);
@@ -269,6 +277,8 @@ export function registerEval(program: Command, action: ActionFactory): void {
     .option('--data <root>', 'dataset root')
     .option('--format <format>', `dataset layout: ${FORMAT_CHOICES.join(', ')} (detected when left out)`)
     .option('--categories <list>', 'comma-separated categories (default all)')
+    .option(...FOLDER_NAME_OPTIONS[0])
+    .option(...FOLDER_NAME_OPTIONS[1])
     .option('--split <split>', 'test, train or all (default test)')
     .option('--checkpoint <file>', 'model.safetensors written by hgm train (or its output folder)')
     .option('--out <dir>', 'output folder')
