@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
-import { EXIT } from '../exit-codes';
+import { CliError, EXIT } from '../exit-codes';
 import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
 import { DEFAULT_SERVE_LIMITS, type ServeLimits } from '../serve/limits';
 import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, executorForModel } from '../executor';
@@ -41,8 +41,39 @@ interface ServeOptionsCli extends Record<string, unknown>, CliLimits {
 const { maxBatchImages: _perRequest, ...LIMIT_DEFAULTS } = DEFAULT_SERVE_LIMITS;
 const DEFAULTS: ServeOptionsCli = { host: '127.0.0.1', port: 8080, ...LIMIT_DEFAULTS, logLevel: 'info', backend: 'auto', executor: 'auto' };
 
+/** A listen error as a one-line CLI error naming --host / --port, or undefined for other errors. */
+function listenError(e: unknown, host: string, port: number): CliError | undefined {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE')
+    return new CliError(
+      `--port ${port}: ${host}:${port} is already in use`,
+      EXIT.unavailable,
+      'stop what listens there, or choose another --port (0 picks a free one)',
+    );
+  if (code === 'EACCES')
+    return new CliError(
+      `--port ${port}: not allowed to listen on ${host}:${port}`,
+      EXIT.unavailable,
+      'ports below 1024 need privileges; choose another --port',
+    );
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') return new CliError(`--host ${host}: no such address on this machine`, EXIT.usage);
+  return undefined;
+}
+
+/** Binds host:port once and lets it go, so that a busy port is reported before the model loads. */
+async function probeListen(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const { createServer } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e) => reject(listenError(e, host, port) ?? e));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 export async function runServe(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(SERVE_SCHEMA, DEFAULTS, flags, ['checkpoint']);
+  await probeListen(o.host, o.port);
   const backend = await ctx.backend(o.backend);
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
   const executor = executorForModel(model, o, (l) => ctx.info(l));
@@ -75,7 +106,9 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
     process.once('SIGINT', stop);
   });
   try {
-    const address = await app.listen({ host: o.host, port: o.port });
+    const address = await app.listen({ host: o.host, port: o.port }).catch((e: unknown) => {
+      throw listenError(e, o.host, o.port) ?? e;
+    });
     ctx.info(`model: ${info.config.name} (${info.path}); listening on ${address}`);
     await closed;
     ctx.info('stopped');

@@ -208,6 +208,16 @@ describe('hgm serve', () => {
     }
   });
 
+  it('a busy port: exit 69 with one line naming --port, before the model is loaded', async () => {
+    const port = new URL(server.url).port;
+    const t0 = Date.now();
+    const r = await runHgm(['serve', '--checkpoint', checkpoint, '--port', port, '--backend', 'cpu'], { env });
+    expect(r.code, r.stderr).toBe(69);
+    expect(r.stderr).toContain(`hgm serve: --port ${port}: 127.0.0.1:${port} is already in use`);
+    expect(r.stderr).not.toMatch(/model:|backend:|\n\s+at /);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
   it('finishes the requests in flight on SIGTERM, refuses new ones and exits 0', async () => {
     const s = await startServe(checkpoint, ['--batch-size', '8', '--batch-wait-ms', '800'], env);
     const png = await readFile(images[0]!);
