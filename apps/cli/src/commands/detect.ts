@@ -134,9 +134,10 @@ async function runQueuedDetect(o: DetectOptionsCli, images: string[], outDir: st
   checkQueuedOptions(o, ctx, "each worker draws an image's maps when it scores it");
   if (o.mapSize === 'model') ctx.warn("--map-size model has no effect with --queue: the workers write each image's maps at its own size");
   const { Queue } = await import('bullmq');
-  const { DETECT_QUEUE, JOB_ATTEMPTS, collectDetectJobs, modelFingerprint, redisConnection, submitDetectJobs, writeCollected } =
+  const { DETECT_QUEUE, JOB_ATTEMPTS, collectDetectJobs, ensureRedisReachable, modelFingerprint, redisConnection, submitDetectJobs, writeCollected } =
     await import('../queue/detect-jobs');
   const connection = redisConnection(o.queue!);
+  await ensureRedisReachable(o.queue!);
   const path = await checkpointPath(o.checkpoint!);
   await readSavedModel(path);
   const fingerprint = await modelFingerprint(path);

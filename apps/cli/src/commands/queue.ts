@@ -5,7 +5,16 @@ import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactor
 import type { Schema } from '../config-file';
 import { EXIT } from '../exit-codes';
 import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint } from '../models';
-import { DETECT_QUEUE, modelFingerprint, processDetectJob, queueCounts, redisConnection, type DetectJobData, type DetectJobResult } from '../queue/detect-jobs';
+import {
+  DETECT_QUEUE,
+  ensureRedisReachable,
+  modelFingerprint,
+  processDetectJob,
+  queueCounts,
+  redisConnection,
+  type DetectJobData,
+  type DetectJobResult,
+} from '../queue/detect-jobs';
 import { EVAL_JOB, describeEvalJob, processEvalJob, type EvalJobData, type EvalJobResult } from '../queue/eval-jobs';
 import { defaultFeatureCacheDir } from '../paths';
 import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, executorForModel } from '../executor';
@@ -92,7 +101,9 @@ export async function runWorker(flags: Record<string, unknown>, ctx: CommandCont
 
 export async function runQueueStatus(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions({ queue: { type: 'string', description: 'redis:// URL' } }, {} as { queue?: string }, flags, ['queue']);
-  const queue = new Queue(DETECT_QUEUE, { connection: redisConnection(o.queue!, { failFast: true }) });
+  const connection = redisConnection(o.queue!, { failFast: true });
+  await ensureRedisReachable(o.queue!);
+  const queue = new Queue(DETECT_QUEUE, { connection });
   try {
     const c = await queueCounts(queue);
     const total = c.waiting + c.active + c.delayed + c.completed + c.failed;

@@ -62,6 +62,49 @@ export function redisConnection(url: string, options: { failFast?: boolean } = {
   return { url, maxRetriesPerRequest: null, retryStrategy: (times: number) => Math.min(200 * times, 2000) };
 }
 
+/**
+ * Connects to the queue's Redis once, with no retries, and fails with one line (exit 69) when it cannot be
+ * reached within `timeoutMs`: the submitting commands (`detect --queue`, `eval --queue`, `queue status`) check
+ * this first, where a retrying connection would print the same connection error over and over and never give
+ * up. (Workers keep retrying: they are services that outlive a Redis restart.)
+ */
+export async function ensureRedisReachable(url: string, timeoutMs = 5000): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  // the socket's error (ECONNREFUSED, ENOTFOUND, ...) arrives as an event; connect() then rejects with a generic one
+  let socketError: NodeJS.ErrnoException | undefined;
+  client.on('error', (e: NodeJS.ErrnoException) => {
+    socketError ??= e;
+  });
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (e) {
+    const where = (() => {
+      try {
+        const u = new URL(url);
+        return `${u.hostname}:${u.port || '6379'}`;
+      } catch {
+        return url;
+      }
+    })();
+    const reason = socketError?.code ?? (e as NodeJS.ErrnoException).code ?? socketError?.message ?? (e as Error).message;
+    throw new CliError(
+      `option --queue: cannot reach Redis at ${where} (${reason})`,
+      EXIT.unavailable,
+      'start Redis there, or check the host and port of --queue',
+    );
+  } finally {
+    client.disconnect();
+  }
+}
+
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);

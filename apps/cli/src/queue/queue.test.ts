@@ -172,6 +172,31 @@ describe('hgm detect --queue with hgm worker', () => {
     expect(r.stderr).toContain('--map-scale run is not available with --queue');
   });
 
+  it('a queue nobody listens on: detect --queue, eval --queue and queue status exit 69 within 10 s with one line', async () => {
+    // a port that was free a moment ago: nothing listens there
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const url = `redis://127.0.0.1:${port}`;
+    const runs = [
+      ['detect', imagesDir, '--checkpoint', checkpoint, '--out', join(root, 'closed-detect'), '--queue', url],
+      ['eval', '--data', imagesDir, '--checkpoint', checkpoint, '--out', join(root, 'closed-eval'), '--queue', url],
+      ['queue', 'status', '--queue', url],
+    ];
+    for (const args of runs) {
+      const t0 = Date.now();
+      const r = await runHgm(args, { env });
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(69);
+      expect(Date.now() - t0, args[0]).toBeLessThan(10_000);
+      expect(r.stderr).toContain(`option --queue: cannot reach Redis at 127.0.0.1:${port} (ECONNREFUSED)`);
+      expect(r.stderr.match(/ECONNREFUSED/g)).toHaveLength(1);
+    }
+  });
+
   it('refuses a URL that is not redis://', async () => {
     const r = await runHgm(['worker', '--queue', 'http://127.0.0.1:1', '--checkpoint', checkpoint, '--backend', 'cpu'], { env });
     expect(r.code).toBe(64);
