@@ -25,6 +25,7 @@ export {
 export { type DatasetFileSystem, type DirectoryEntry, joinPath, baseName, fileStem } from './file-system';
 export { type DatasetSample, type DatasetIndex, type DatasetFormat, type Split, DATASET_FORMATS, NORMAL_DEFECT_TYPE } from './sample';
 export { readDataset, detectFormat, type ReadDatasetOptions } from './readers/read-dataset';
+export { type FolderLayout } from './readers/folder';
 export { MVTEC_PROFILES, type MvtecProfile } from './readers/mvtec';
 export { VISA_DEFAULT_SPLIT_FILE } from './readers/visa';
 export { type MetaJsonEntry } from './readers/meta-json';

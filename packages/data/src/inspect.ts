@@ -2,6 +2,7 @@ import { DataError, type DatasetIssue } from './errors';
 import { joinPath, listSorted, type DatasetFileSystem } from './file-system';
 import { loadSample } from './load-sample';
 import { detectFormat, readDataset } from './readers/read-dataset';
+import type { FolderLayout } from './readers/folder';
 import { VISA_DEFAULT_SPLIT_FILE } from './readers/visa';
 import type { DatasetFormat, DatasetIndex, DatasetSample, Split } from './sample';
 
@@ -14,6 +15,8 @@ export interface InspectOptions {
   skipCorrupt?: boolean;
   /** VisA split file, relative to the root. */
   visaSplitFile?: string;
+  /** Other names for the folders of the `folder` layout (`no/` + `yes/`). */
+  folder?: FolderLayout;
   /** Files decoded at once (default 4). */
   concurrency?: number;
   /** Called after each checked sample. */
@@ -73,14 +76,14 @@ export interface InspectReport {
  */
 export async function inspectDataset(root: string, options: InspectOptions): Promise<InspectReport> {
   if (options.format === undefined && (await options.fs.kind(root)) === 'directory') {
-    const own = await detectFormat(root, options.fs);
+    const own = await detectFormat(root, options.fs, options.folder);
     if (own.format === null) {
       // no layout of its own: the sub-folders that have one are inspected each on its own
       const found: { path: string; format: DatasetFormat }[] = [];
       const skipped: InspectReport['skippedFolders'] = [];
       for (const name of await visibleSubfolders(options.fs, root)) {
         const path = joinPath(root, name);
-        const d = await detectFormat(path, options.fs);
+        const d = await detectFormat(path, options.fs, options.folder);
         if (d.format !== null) found.push({ path, format: d.format });
         else skipped.push({ path, reason: `not inspected: ${d.reason.replace(/; pass a format .*$/, '')}` });
       }
@@ -144,6 +147,7 @@ async function inspectOne(root: string, options: InspectOptions): Promise<Inspec
       ...(options.format ? { format: options.format } : {}),
       ...(options.skipCorrupt ? { skipCorrupt: true } : {}),
       ...(options.visaSplitFile ? { visaSplitFile: options.visaSplitFile } : {}),
+      ...(options.folder ? { folder: options.folder } : {}),
     });
   } catch (e) {
     const issues = (e as { issues?: DatasetIssue[] }).issues ?? [{ path: root, kind: 'layout' as const, message: (e as Error).message }];
@@ -301,7 +305,7 @@ async function unreadFolders(index: DatasetIndex, options: InspectOptions): Prom
   for (const name of await visibleSubfolders(options.fs, root)) {
     if (used.has(name)) continue;
     const path = joinPath(root, name);
-    const own = await detectFormat(path, options.fs);
+    const own = await detectFormat(path, options.fs, options.folder);
     if (own.format !== null)
       out.push({
         path,

@@ -12,7 +12,7 @@ import { CliError, EXIT } from '../exit-codes';
 import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
 import { ensureWritableDir } from '../output-dir';
 import { createModel, DEFAULT_WEIGHTS, FROZEN_WEIGHT_FIELDS, MODEL_PRESETS, presetConfig, type ModelPreset } from '../models';
-import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples } from '../dataset';
+import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples, FOLDER_NAME_OPTIONS } from '../dataset';
 import { defaultFeatureCacheDir } from '../paths';
 
 export const TRAIN_SCHEMA: Schema = {
@@ -37,6 +37,8 @@ export interface TrainOptionsCli extends Record<string, unknown> {
   data?: string;
   format?: string;
   categories?: string[];
+  normalDir?: string;
+  abnormalDir?: string[];
   split: string;
   out?: string;
   epochs: number;
@@ -116,7 +118,7 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
   const o = await resolveCommandOptions(TRAIN_SCHEMA, TRAIN_DEFAULTS, flags, ['data', 'out']);
   const outDir = await ensureWritableDir(o.out!);
   const backend = await ctx.backend(o.backend);
-  const { samples, format, categories } = await selectSamples({ data: o.data!, format: o.format, categories: o.categories, split: o.split });
+  const { samples, format, categories } = await selectSamples({ ...o, data: o.data! });
   ctx.info(
     `training set: ${samples.length} images (${samples.filter((s) => s.label === 1).length} anomalous) of ${categories.join(', ')} from ${o.data} (${format}, split ${o.split})`,
   );
@@ -215,6 +217,8 @@ export function registerTrain(program: Command, action: ActionFactory): void {
     .option('--data <root>', 'dataset root')
     .option('--format <format>', `dataset layout: ${FORMAT_CHOICES.join(', ')} (detected when left out)`)
     .option('--categories <list>', 'comma-separated categories (default all)')
+    .option(...FOLDER_NAME_OPTIONS[0])
+    .option(...FOLDER_NAME_OPTIONS[1])
     .option('--split <split>', 'split to train on: test, train or all (default test)')
     .option('--out <dir>', 'output folder: checkpoint.safetensors, model.safetensors, history.json')
     .option('--epochs <n>', 'epochs (default 15)')

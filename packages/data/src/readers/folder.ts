@@ -17,11 +17,39 @@ export const FOLDER_MASK_DIRS = ['masks', 'ground_truth'];
  * Several categories: `<root>/<category>/good/...`. The category is the folder holding `good/`. Every sample
  * has the split `test`. Anomalous images without a mask are allowed (image-level labels only); `inspect`
  * counts them.
+ *
+ * Other names for the folders ({@link FolderLayout}, as anomalib's Folder datamodule takes them): BrainMRI and
+ * HeadCT as distributed are `no/` (normal) + `yes/` (anomalous), read with `normalDir: 'no', abnormalDirs: ['yes']`.
+ * Normal samples get the defect type `good` whatever their folder's name.
  */
-export const folderReader: DatasetReader = async (root, ctx) => {
-  const categories = await folderCategories(ctx, root);
+export const folderReader: DatasetReader = (root, ctx) => readFolderLayout(root, ctx, {});
+
+/** The names of a folder layout's folders. */
+export interface FolderLayout {
+  /** The folder of normal images (default `good`). */
+  normalDir?: string;
+  /**
+   * The folders of anomalous images (default: every other folder but the mask folders). When given, other
+   * folders are left out with a warning, and a missing one is an error.
+   */
+  abnormalDirs?: readonly string[];
+}
+
+/** The folder reader for other folder names. */
+export function folderReaderWith(layout: FolderLayout): DatasetReader {
+  return (root, ctx) => readFolderLayout(root, ctx, layout);
+}
+
+async function readFolderLayout(root: string, ctx: ReaderContext, layout: FolderLayout): Promise<DatasetSample[]> {
+  const normalDir = layout.normalDir ?? NORMAL_DEFECT_TYPE;
+  const categories = await folderCategories(ctx, root, normalDir);
   if (categories.length === 0) {
-    addError(ctx, root, 'layout', 'no good/ folder found (expected <root>/good/ and <root>/<defect>/, or <root>/<category>/good/)');
+    addError(
+      ctx,
+      root,
+      'layout',
+      `no ${normalDir}/ folder found (expected <root>/${normalDir}/ and <root>/<defect>/, or <root>/<category>/${normalDir}/${normalDir === NORMAL_DEFECT_TYPE ? '; other names: --normal-dir / --abnormal-dir' : ''})`,
+    );
     return [];
   }
   const samples: DatasetSample[] = [];
@@ -35,9 +63,22 @@ export const folderReader: DatasetReader = async (root, ctx) => {
       for (const defect of await subfolders(ctx, maskRoot)) maskFiles.set(joinPath(maskRoot, defect), await imageFiles(ctx, joinPath(maskRoot, defect)));
     }
     const used = new Set<string>();
-    for (const defect of await subfolders(ctx, dir)) {
+    const folders = await subfolders(ctx, dir);
+    for (const missing of (layout.abnormalDirs ?? []).filter((d) => !folders.includes(d))) {
+      addError(ctx, joinPath(dir, missing), 'layout', `anomalous-image folder ${missing}/ does not exist (found: ${folders.join(', ') || 'none'})`);
+    }
+    for (const defect of folders) {
       if (FOLDER_MASK_DIRS.includes(defect)) continue;
-      const normal = defect === NORMAL_DEFECT_TYPE;
+      const normal = defect === normalDir;
+      if (!normal && layout.abnormalDirs && !layout.abnormalDirs.includes(defect)) {
+        addWarning(
+          ctx,
+          joinPath(dir, defect),
+          'ignored-file',
+          `folder ${defect}/ is neither the normal folder (${normalDir}/) nor an anomalous one (${layout.abnormalDirs.join(', ')}); left out`,
+        );
+        continue;
+      }
       const defectDir = joinPath(dir, defect);
       for (const name of await imageFiles(ctx, defectDir)) {
         const stem = fileStem(name);
@@ -53,7 +94,14 @@ export const folderReader: DatasetReader = async (root, ctx) => {
         if (maskPaths.length > 1) addError(ctx, maskPaths[1]!, 'layout', `several masks for ${joinPath(defectDir, name)}: ${maskPaths.join(', ')}`);
         const chosen = maskPaths.slice(0, 1);
         for (const m of chosen) used.add(m);
-        samples.push({ imagePath: joinPath(defectDir, name), maskPaths: chosen, label: normal ? 0 : 1, category, defectType: defect, split: 'test' });
+        samples.push({
+          imagePath: joinPath(defectDir, name),
+          maskPaths: chosen,
+          label: normal ? 0 : 1,
+          category,
+          defectType: normal ? NORMAL_DEFECT_TYPE : defect,
+          split: 'test',
+        });
       }
     }
     for (const [maskDir, files] of maskFiles) {
@@ -64,13 +112,13 @@ export const folderReader: DatasetReader = async (root, ctx) => {
     }
   }
   return samples;
-};
+}
 
-/** Folders holding `good/`: the root itself, or its sub-folders. */
-export async function folderCategories(ctx: ReaderContext, root: string): Promise<string[]> {
+/** Folders holding the normal folder (`good/` by default): the root itself, or its sub-folders. */
+export async function folderCategories(ctx: ReaderContext, root: string, normalDir: string = NORMAL_DEFECT_TYPE): Promise<string[]> {
   const own = await subfolders(ctx, root);
-  if (own.includes(NORMAL_DEFECT_TYPE)) return [root];
+  if (own.includes(normalDir)) return [root];
   const out: string[] = [];
-  for (const name of own) if ((await subfolders(ctx, joinPath(root, name))).includes(NORMAL_DEFECT_TYPE)) out.push(joinPath(root, name));
+  for (const name of own) if ((await subfolders(ctx, joinPath(root, name))).includes(normalDir)) out.push(joinPath(root, name));
   return out;
 }

@@ -375,6 +375,38 @@ describe('plain folder layout', () => {
   });
 });
 
+describe('folder layout with other folder names (BrainMRI and HeadCT as distributed: no/ + yes/)', () => {
+  it('reads no/ as normal and yes/ as anomalous, found by detection too; other folders are left out with a warning', async () => {
+    const root = await tree({
+      'brain_mri/no/1 no.jpeg': encodeJpeg({ width: 8, height: 6, channels: 3, data: new Uint8Array(8 * 6 * 3) }),
+      'brain_mri/no/2.png': img,
+      'brain_mri/yes/Y1.png': img,
+      'brain_mri/yes/Y2.png': img,
+      'brain_mri/notes/x.png': img,
+    });
+    await expect(readDataset(root, { fs })).rejects.toThrow(/no known layout/);
+    const folder = { normalDir: 'no', abnormalDirs: ['yes'] };
+    expect(await detectFormat(root, fs, folder)).toEqual({ format: 'folder' });
+    const index = await readDataset(root, { fs, folder });
+    expect(index.format).toBe('folder');
+    expect(counts(index)).toEqual({ normal: 2, anomalous: 2 });
+    expect(index.samples.map((s) => [rel(root, s.imagePath), s.label, s.defectType, s.category])).toEqual([
+      ['brain_mri/no/1 no.jpeg', 0, 'good', 'brain_mri'],
+      ['brain_mri/no/2.png', 0, 'good', 'brain_mri'],
+      ['brain_mri/yes/Y1.png', 1, 'yes', 'brain_mri'],
+      ['brain_mri/yes/Y2.png', 1, 'yes', 'brain_mri'],
+    ]);
+    expect(index.warnings.map((w) => [rel(root, w.path), w.message])).toEqual([
+      ['brain_mri/notes', 'folder notes/ is neither the normal folder (no/) nor an anomalous one (yes); left out'],
+    ]);
+    // a misspelled anomalous folder is an error naming it
+    await expect(readDataset(root, { fs, folder: { normalDir: 'no', abnormalDirs: ['yse'] } })).rejects.toThrow(
+      /anomalous-image folder yse\/ does not exist \(found: no, notes, yes\)/,
+    );
+    await expect(readDataset(root, { fs, folder: { normalDir: 'normal' } })).rejects.toThrow(/no normal\/ folder found/);
+  });
+});
+
 describe('detection and bad roots', () => {
   it('explains what it found when nothing matches, and a missing root', async () => {
     const root = await tree({ 'photos/a.png': img });

@@ -3,7 +3,7 @@ import { joinPath, listSorted, type DatasetFileSystem } from '../file-system';
 import { DATASET_FORMATS, type DatasetFormat, type DatasetIndex } from '../sample';
 import { type DatasetReader, type ReaderContext, subfolders } from './context';
 import { dagmClasses, dagmReader } from './dagm';
-import { folderCategories, folderReader } from './folder';
+import { folderCategories, folderReaderWith, type FolderLayout } from './folder';
 import { ksdd2Reader } from './ksdd2';
 import { metaJsonReader } from './meta-json';
 import { mvtecCategories, mvtecReader } from './mvtec';
@@ -21,6 +21,8 @@ export interface ReadDatasetOptions {
   skipCorrupt?: boolean;
   /** VisA split file, relative to the root (default `split_csv/1cls.csv`). */
   visaSplitFile?: string;
+  /** Other names for the folders of the `folder` layout (`no/` + `yes/` for BrainMRI and HeadCT). */
+  folder?: FolderLayout;
 }
 
 function readerFor(format: DatasetFormat, options: ReadDatasetOptions): DatasetReader {
@@ -41,7 +43,7 @@ function readerFor(format: DatasetFormat, options: ReadDatasetOptions): DatasetR
     case 'meta-json':
       return metaJsonReader();
     case 'folder':
-      return folderReader;
+      return folderReaderWith(options.folder ?? {});
   }
 }
 
@@ -49,10 +51,15 @@ function readerFor(format: DatasetFormat, options: ReadDatasetOptions): DatasetR
  * Guesses the layout of `root` from its structure, in this order: `meta.json` (meta-json), `split_csv/` (visa),
  * `ClassN/` folders (dagm), `train/` + `test/` with `*_GT` files (ksdd2), category folders with `test/`
  * (MVTec family: `rgb/` inside defect folders means mvtec-3d, `logical_anomalies` mvtec-loco, `ok`/`ko` btad,
- * otherwise mvtec, which also reads MPDD and DTD-Synthetic), folders with `good/` (folder).
+ * otherwise mvtec, which also reads MPDD and DTD-Synthetic), folders with `good/` (folder; with `folder`'s
+ * names given, the folder layout).
  * @returns the format, or null with the reason when nothing matches
  */
-export async function detectFormat(root: string, fs: DatasetFileSystem): Promise<{ format: DatasetFormat } | { format: null; reason: string }> {
+export async function detectFormat(
+  root: string,
+  fs: DatasetFileSystem,
+  folder: FolderLayout = {},
+): Promise<{ format: DatasetFormat } | { format: null; reason: string }> {
   const ctx: ReaderContext = { fs, skipCorrupt: false, errors: [], warnings: [] };
   const kind = await fs.kind(root);
   if (kind !== 'directory') return { format: null, reason: kind === null ? 'folder does not exist' : 'not a folder' };
@@ -75,7 +82,9 @@ export async function detectFormat(root: string, fs: DatasetFileSystem): Promise
     }
     return { format: 'mvtec' };
   }
-  if ((await folderCategories(ctx, root)).length > 0) return { format: 'folder' };
+  if ((await folderCategories(ctx, root, folder.normalDir)).length > 0) return { format: 'folder' };
+  // a layout with other folder names was asked for: it is the folder layout, whose reader names what is missing
+  if (folder.normalDir !== undefined || folder.abnormalDirs !== undefined) return { format: 'folder' };
   return {
     format: null,
     reason: `no known layout (found folders: ${top.slice(0, 12).join(', ') || 'none'}); pass a format (${DATASET_FORMATS.join(', ')})`,
@@ -95,7 +104,7 @@ export async function readDataset(root: string, options: ReadDatasetOptions): Pr
     throw new DatasetError(root, [{ path: root, kind: 'layout', message: `unknown format '${format}' (expected one of ${DATASET_FORMATS.join(', ')})` }]);
   }
   if (format === undefined) {
-    const d = await detectFormat(root, options.fs);
+    const d = await detectFormat(root, options.fs, options.folder);
     if (d.format === null) throw new DatasetError(root, [{ path: root, kind: 'layout', message: `cannot detect the dataset layout: ${d.reason}` }]);
     format = d.format;
   } else if ((await options.fs.kind(root)) !== 'directory') {
