@@ -16,6 +16,7 @@ import { registerWeights } from './commands/weights';
 import { registerDemo } from './commands/demo';
 import { registerDoctor } from './commands/doctor';
 import { registerExport } from './commands/export';
+import { registerImport } from './commands/import';
 import { registerServe } from './commands/serve';
 import { registerWorker, registerQueue } from './commands/queue';
 
@@ -57,6 +58,7 @@ export function buildProgram(io: CommandIo, state: { code: number }): Command {
   registerWeights(program, action);
   registerDoctor(program, action);
   registerExport(program, action);
+  registerImport(program, action);
   registerServe(program, action);
   registerWorker(program, action);
   registerQueue(program, action);
