@@ -1,5 +1,6 @@
 /** Reads the samples a command works on: a dataset root, its layout, a split and categories, with clear errors. */
 import { readDatasetFromDisk, DATASET_FORMATS, type DatasetFormat, type DatasetSample, type FolderLayout } from '@hgm/data/node';
+import { stat } from 'node:fs/promises';
 import type { Schema } from './config-file';
 import { CliError, EXIT } from './exit-codes';
 
@@ -43,7 +44,15 @@ export function folderLayoutOf(sel: { normalDir?: string | undefined; abnormalDi
 }
 
 /** Indexes the dataset (strict: every layout error is listed) and filters by split and categories. */
+/** Exit 66 naming the option when the dataset root does not exist (a missing input, not bad data). */
+export async function requireDatasetRoot(root: string, option = '--data'): Promise<void> {
+  const s = await stat(root).catch(() => null);
+  if (!s) throw new CliError(`${option} ${root}: no such folder`, EXIT.noInput);
+  if (!s.isDirectory()) throw new CliError(`${option} ${root}: not a folder (a dataset root is a folder)`, EXIT.noInput);
+}
+
 export async function selectSamples(sel: DatasetSelection): Promise<{ samples: DatasetSample[]; format: DatasetFormat; categories: string[] }> {
+  await requireDatasetRoot(sel.data);
   if ((sel.normalDir !== undefined || sel.abnormalDir !== undefined) && sel.format !== undefined && sel.format !== 'folder') {
     throw new CliError(`--normal-dir and --abnormal-dir name the folders of the folder layout, not of --format ${sel.format}`, EXIT.usage);
   }

@@ -4,6 +4,7 @@
  * the exit codes are in exit-codes.ts.
  */
 import { Command, CommanderError } from 'commander';
+import { isHgmError } from '@hgm/tensor';
 import { isMainModule } from '@hgm/tensor/node';
 import { CommandContext, type ActionFactory, type CommandIo } from './command-context';
 import { CliError, EXIT } from './exit-codes';
@@ -47,6 +48,8 @@ export function buildProgram(io: CommandIo, state: { code: number }): Command {
         io.stderr.write(`hgm ${name}: ${err.message}\n`);
         if (err.hint) io.stderr.write(`hint: ${err.hint}\n`);
         if (err.exitCode === EXIT.software && e instanceof Error && e.stack) io.stderr.write(`${e.stack}\n`);
+        // --json: scripts read the failure from stdout too, as one JSON object
+        if (flags['json'] === true) io.stdout.write(`${JSON.stringify(jsonError(e, err))}\n`);
         state.code = err.exitCode;
       }
     };
@@ -68,6 +71,27 @@ export function buildProgram(io: CommandIo, state: { code: number }): Command {
     for (const s of c.commands) s.exitOverride();
   }
   return program;
+}
+
+/** Names of the exit codes, the `code` of a `--json` error that no typed library error names. */
+const EXIT_NAMES: Record<number, string> = {
+  [EXIT.failed]: 'failed',
+  [EXIT.usage]: 'usage',
+  [EXIT.dataError]: 'data',
+  [EXIT.noInput]: 'input-not-found',
+  [EXIT.unavailable]: 'unavailable',
+  [EXIT.cantCreate]: 'output-not-writable',
+  [EXIT.software]: 'internal',
+  [EXIT.interrupted]: 'interrupted',
+};
+
+/**
+ * What `--json` prints on stdout when a command fails: `{"error": {"code", "exit", "message", "hint"?}}`, the
+ * code being the library error's stable `code` where there is one, else the exit code's name.
+ */
+export function jsonError(e: unknown, err: CliError): { error: { code: string; exit: number; message: string; hint?: string } } {
+  const code = isHgmError(e) ? e.code : (EXIT_NAMES[err.exitCode] ?? `exit-${err.exitCode}`);
+  return { error: { code, exit: err.exitCode, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } };
 }
 
 /**
@@ -93,6 +117,10 @@ export async function runCommand(args: string[], io: CommandIo = { stdout: proce
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      if (args.includes('--json')) {
+        const message = e.message.replace(/^error: /, '');
+        io.stdout.write(`${JSON.stringify({ error: { code: 'usage', exit: EXIT.usage, message } })}\n`);
+      }
       return EXIT.usage;
     }
     const err = e instanceof CliError ? e : toCliError(e);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { formatInspectReport, inspectDatasetOnDisk, type DatasetFormat } from '@hgm/data/node';
 import { CommandContext, type ActionFactory } from '../command-context';
 import { CliError, EXIT } from '../exit-codes';
-import { FOLDER_NAME_OPTIONS, FORMAT_CHOICES, folderLayoutOf } from '../dataset';
+import { FOLDER_NAME_OPTIONS, FORMAT_CHOICES, folderLayoutOf, requireDatasetRoot } from '../dataset';
 
 export async function runDataInspect(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const root = flags['root'] as string | undefined;
@@ -12,6 +12,7 @@ export async function runDataInspect(flags: Record<string, unknown>, ctx: Comman
   if (format !== undefined && !(FORMAT_CHOICES as readonly string[]).includes(format)) {
     throw new CliError(`option --format must be one of ${FORMAT_CHOICES.join(', ')}, found ${JSON.stringify(format)}`, EXIT.usage);
   }
+  await requireDatasetRoot(root, 'dataset');
   const normalDir = typeof flags['normalDir'] === 'string' ? flags['normalDir'] : undefined;
   const abnormalDir = typeof flags['abnormalDir'] === 'string' ? flags['abnormalDir'].split(',').map((d) => d.trim()) : undefined;
   const report = await inspectDatasetOnDisk(root, {

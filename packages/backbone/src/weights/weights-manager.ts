@@ -177,12 +177,7 @@ export class WeightsManager {
   async resolve(nameOrPath: string, options: FetchOptions = {}): Promise<ResolvedWeights> {
     if (await isFile(nameOrPath)) return { path: resolve(nameOrPath), paths: [resolve(nameOrPath)], source: 'local' };
     const entry = this.options.catalogue.find((e) => e.name === nameOrPath);
-    if (!entry) {
-      throw new InputNotFoundError(
-        nameOrPath,
-        `weights ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name (known: ${this.options.catalogue.map((e) => e.name).join(', ')})`,
-      );
-    }
+    if (!entry) throw unknownWeights(nameOrPath, 'weights', this.options.catalogue);
     const paths: string[] = [];
     let downloaded = false;
     for (const file of entry.files) {
@@ -243,7 +238,7 @@ export class WeightsManager {
   async verify(nameOrPath: string): Promise<VerifiedFile[]> {
     const entry = this.options.catalogue.find((e) => e.name === nameOrPath);
     if (!entry) {
-      if (!(await isFile(nameOrPath))) throw new InputNotFoundError(nameOrPath, `verify ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name`);
+      if (!(await isFile(nameOrPath))) throw unknownWeights(nameOrPath, 'verify', this.options.catalogue);
       return [await verifyFile(resolve(nameOrPath), undefined, undefined)];
     }
     const out: VerifiedFile[] = [];
@@ -346,4 +341,36 @@ async function sizeOf(path: string): Promise<number | undefined> {
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v === '' ? undefined : v;
+}
+
+/** True for what can only be meant as a file: a path with a folder, or a weights file extension. */
+function looksLikePath(s: string): boolean {
+  return /[\\/]/.test(s) || /\.(safetensors|pth|pt|bin|ckpt)$/i.test(s);
+}
+
+/** Levenshtein distance of two short strings. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The error for a weights name that is neither an existing file nor a catalogue name: a missing file when it
+ * looks like a path (exit 66 in the CLI), else a bad name with the closest catalogue name (exit 64).
+ */
+function unknownWeights(nameOrPath: string, what: string, catalogue: readonly WeightsEntry[]): Error {
+  const names = catalogue.map((e) => e.name);
+  if (looksLikePath(nameOrPath)) return new InputNotFoundError(nameOrPath, `${what} ${JSON.stringify(nameOrPath)}: no such file`);
+  const closest = names
+    .map((n) => ({ n, d: editDistance(nameOrPath.toLowerCase(), n) }))
+    .sort((x, y) => x.d - y.d)
+    .find((x) => x.d <= Math.max(2, Math.floor(x.n.length / 3)));
+  return new ConfigError(
+    `${what} ${JSON.stringify(nameOrPath)}: not a file and not a catalogue name${closest ? `; did you mean ${closest.n}?` : ''} (known: ${names.join(', ')})`,
+  );
 }
