@@ -134,6 +134,7 @@ describe('train, eval, detect on the tiny configuration', () => {
     expect(r.code, r.stderr).toBe(EXIT.ok);
     expect(r.stderr).toContain('backend: cpu (@tensorflow/tfjs-backend-cpu)');
     expect(r.stderr).toMatch(/training set: 7 images \(4 anomalous\) of wood/);
+    expect(r.stderr).toContain('model: dual-anchor tiny (--model tiny; random frozen weights (seed 0): a smoke test, not a detector)');
     expect(r.stdout).toContain('trained 1 epochs (2 steps');
     const badField = join(root, 'bad.yaml');
     await writeFile(badField, 'data: x\nepocs: 3\n');

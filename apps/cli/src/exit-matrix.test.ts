@@ -54,6 +54,13 @@ const CASES: Case[] = [
     stderr: /"clip-vit-l-14-33": not a file and not a catalogue name; did you mean clip-vit-l-14-336\?/,
   },
   {
+    what: 'train without --model (the default toy model used to train on real data silently)',
+    args: () => ['train', '--data', repoRoot, '--out', join(root, 'o5')],
+    exit: EXIT.usage,
+    code: 'usage',
+    stderr: /no --model given: name the model to train/,
+  },
+  {
     what: 'a missing weights file',
     args: () => ['weights', 'verify', join(root, 'no.safetensors')],
     exit: EXIT.noInput,

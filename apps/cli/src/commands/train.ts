@@ -46,7 +46,8 @@ export interface TrainOptionsCli extends Record<string, unknown> {
   lr: number;
   seed: number;
   resume: boolean;
-  model: string;
+  /** The preset; no default: a run names the model it trains (the tiny one has random frozen weights). */
+  model?: string;
   imageSize?: ImageSize;
   weights?: string;
   clipWeights?: string;
@@ -64,7 +65,6 @@ export const TRAIN_DEFAULTS: TrainOptionsCli = {
   lr: 1e-3,
   seed: 111,
   resume: true,
-  model: 'tiny',
   backend: 'auto',
   executor: 'auto',
 };
@@ -116,17 +116,31 @@ async function checkResumable(checkpoint: string, config: DualAnchorConfig): Pro
 
 export async function runTrain(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(TRAIN_SCHEMA, TRAIN_DEFAULTS, flags, ['data', 'out']);
+  if (o.model === undefined) {
+    throw new CliError(
+      'no --model given: name the model to train (paper: DINOv3 ViT-L/16 + CLIP-L text; anomalyclip: the AnomalyCLIP baseline; tiny: random frozen weights, a smoke test that transfers nothing)',
+      EXIT.usage,
+      'e.g. --model paper (downloads its weights unless --clip-weights / --backbone-weights name files), or --model tiny to train the toy model anyway',
+    );
+  }
+  const preset = o.model as ModelPreset;
   const outDir = await ensureWritableDir(o.out!);
   const backend = await ctx.backend(o.backend);
   const { samples, format, categories } = await selectSamples({ ...o, data: o.data! });
   ctx.info(
     `training set: ${samples.length} images (${samples.filter((s) => s.label === 1).length} anomalous) of ${categories.join(', ')} from ${o.data} (${format}, split ${o.split})`,
   );
+  const weights = frozenWeightChoice({ ...o, model: preset });
   const model = await createModel({
-    config: presetConfig(o.model as ModelPreset, o.imageSize ? { imageSize: o.imageSize } : {}),
-    ...frozenWeightChoice(o),
+    config: presetConfig(preset, o.imageSize ? { imageSize: o.imageSize } : {}),
+    ...weights,
     log: (l) => ctx.info(l),
   });
+  const frozenLine =
+    model.frozen.kind === 'random'
+      ? `random frozen weights (seed ${model.frozen.seed}): a smoke test, not a detector`
+      : `frozen weights ${[model.frozen.clip.name, model.frozen.backbone?.name].filter(Boolean).join(' + ')}`;
+  ctx.info(`model: ${model.model.config.name} (--model ${preset}; ${frozenLine})`);
   let executor: ReturnType<typeof useExecutor> | undefined;
   try {
     const checkpoint = join(outDir, 'checkpoint.safetensors');
@@ -227,7 +241,10 @@ export function registerTrain(program: Command, action: ActionFactory): void {
     .option('--seed <n>', 'seed of the data order and noise (default 111)')
     .option('--resume', 'continue from <out>/checkpoint.safetensors when present (default)')
     .option('--no-resume', 'start over, replacing an existing checkpoint')
-    .option('--model <preset>', 'tiny (random frozen weights, no download), paper (DINOv3 ViT-L/16 + CLIP-L text) or anomalyclip (default tiny)')
+    .option(
+      '--model <preset>',
+      'tiny (random frozen weights, no download), paper (DINOv3 ViT-L/16 + CLIP-L text) or anomalyclip (required: a run names the model it trains)',
+    )
     .option(
       '--image-size <size>',
       "input size: a side in pixels (512) or WIDTHxHEIGHT (512x384: 512 wide, 384 high); each side a multiple of the patch size (default: the preset's)",
