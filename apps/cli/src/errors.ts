@@ -44,7 +44,7 @@ interface ErrorMapping {
 /** Error classes and their exit codes, most specific first (a subclass before its base). */
 export const ERROR_EXIT_CODES: readonly ErrorMapping[] = [
   { type: WeightsOfflineError, exitCode: EXIT.unavailable, hint: () => 'turn offline mode off (unset HGM_OFFLINE / HF_HUB_OFFLINE) or put the file in place' },
-  { type: WeightsUnavailableError, exitCode: EXIT.unavailable },
+  { type: WeightsUnavailableError, exitCode: EXIT.unavailable, hint: () => 'or use a file you have: --clip-weights FILE / --backbone-weights FILE' },
   { type: BackendStartError, exitCode: EXIT.unavailable, hint: () => 'try --backend cpu, which always works' },
   { type: DeviceLimitError, exitCode: EXIT.unavailable, hint: () => 'lower --batch-size or --image-size, or use --backend wasm' },
   { type: OutOfMemoryError, exitCode: EXIT.unavailable, hint: () => 'lower --batch-size or --image-size, or run on a GPU (--backend webgpu)' },

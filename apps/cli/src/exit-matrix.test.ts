@@ -34,6 +34,8 @@ interface Case {
   exit: number;
   code: string;
   stderr: RegExp;
+  /** Environment of this case (default: offline). */
+  env?: () => Record<string, string>;
 }
 
 const torch = (f: string) => join(repoRoot, 'fixtures', 'torch', f);
@@ -103,6 +105,15 @@ const CASES: Case[] = [
     stderr: /offline mode is on; download https:\/\//,
   },
   {
+    what: 'a download whose server cannot be reached: the URL and the path to fetch by hand, no partial file named',
+    args: () => ['weights', 'pull', 'clip-vit-b-16'],
+    env: () => ({ HGM_OFFLINE: '', HF_HUB_OFFLINE: '', HF_ENDPOINT: `http://127.0.0.1:${closedPort}`, HGM_CACHE: join(root, 'cache') }),
+    exit: EXIT.unavailable,
+    code: 'weights-unavailable',
+    stderr:
+      /no bytes were received; to fetch it by hand, download http:\/\/127\.0\.0\.1:\d+\/openai\/clip-vit-base-patch16\/resolve\/main\/model\.safetensors and save it as /,
+  },
+  {
     what: 'a queue nobody listens on',
     args: () => ['queue', 'status', '--queue', `redis://127.0.0.1:${closedPort}`],
     exit: EXIT.unavailable,
@@ -122,11 +133,12 @@ describe('exit codes and --json errors that scripts can trust', () => {
   for (const c of CASES) {
     it(`${c.what}: exit ${c.exit}, one line, and the error object under --json`, async () => {
       const args = c.args();
-      const plain = await runHgm(args, { env });
+      const caseEnv = c.env?.() ?? env;
+      const plain = await runHgm(args, { env: caseEnv });
       expect(plain.code, plain.stderr).toBe(c.exit);
       expect(plain.stderr).toMatch(c.stderr);
       expect(plain.stderr).not.toMatch(/\n\s+at /); // no stack trace
-      const json = await runHgm(args.includes('--json') ? args : [...args, '--json'], { env });
+      const json = await runHgm(args.includes('--json') ? args : [...args, '--json'], { env: caseEnv });
       expect(json.code).toBe(c.exit);
       const out = JSON.parse(json.stdout) as { error: { code: string; exit: number; message: string } };
       expect(out.error).toMatchObject({ code: c.code, exit: c.exit });

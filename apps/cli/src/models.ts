@@ -103,7 +103,14 @@ async function loadWeightsFile(
 ): Promise<{ ref: WeightsRef; tensors: Map<string, HostTensor> }> {
   const resolved = await manager.resolve(name, {
     onProgress: (p) => {
-      if (p.phase !== 'data') log?.(`weights ${name}: ${p.phase} ${p.path}`);
+      if (p.phase === 'start') {
+        // a download is never silent: what, how much, from where, and the alternatives
+        const size = p.totalBytes !== undefined ? `${(p.totalBytes / 1e9).toFixed(2)} GB` : 'unknown size';
+        log?.(
+          `weights ${name}: not in the cache; downloading ${p.url} (${size}${p.resumedFrom > 0 ? `, resuming at ${p.resumedFrom} bytes` : ''}) to ${p.path}` +
+            ` (Ctrl-C keeps what arrived; \`hgm weights pull ${name}\` fetches ahead; --${family === 'clip' ? 'clip' : 'backbone'}-weights FILE uses a file you have)`,
+        );
+      } else if (p.phase !== 'data') log?.(`weights ${name}: ${p.phase} ${p.path}`);
     },
   });
   log?.(`weights ${name}: ${resolved.path} (${resolved.source})`);

@@ -100,10 +100,13 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
   let lastFault = '';
   for (;;) {
     if (failures > retries) {
+      const kept = await fileSize(partial);
       throw new DownloadError(
         url,
         dest,
-        `${lastFault}; gave up after ${retries} resume attempt${retries === 1 ? '' : 's'}; the ${await fileSize(partial)} bytes received are kept in ${partial} and the next download resumes from there`,
+        `${lastFault}; gave up after ${retries} resume attempt${retries === 1 ? '' : 's'}; ` +
+          (kept > 0 ? `the ${kept} bytes received are kept in ${partial} and the next download resumes from there` : 'no bytes were received') +
+          `; to fetch it by hand, download ${url} and save it as ${dest}`,
       );
     }
     const have = await fileSize(partial);

@@ -108,6 +108,25 @@ describe('WeightsManager over a real HTTP server', () => {
     ).toBe(sha);
   });
 
+  it('a server that cannot be reached: the error names the URL and the path to fetch by hand, and no partial file', async () => {
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const err = await manager({ retries: 0, endpoint: `http://127.0.0.1:${port}` })
+      .pull('dinov2-tiny')
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DownloadError);
+    const message = (err as Error).message;
+    expect(message).toContain('no bytes were received');
+    expect(message).not.toContain('.partial');
+    expect(message).toContain(`to fetch it by hand, download http://127.0.0.1:${port}${FILE_URL_PATH} and save it as ${cached()}`);
+    await expect(stat(cached() + '.partial')).rejects.toThrow();
+  });
+
   it('resumes by itself within one pull when retries are allowed', async () => {
     server.faults.dropAfterBytes = 100_000;
     server.faults.dropTimes = 2;
