@@ -2,9 +2,9 @@
 // one line on stderr naming the input, and under --json the error object {"error": {code, exit, message}} on stdout.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { closedLoopbackPort } from '@hgm/tensor/testing';
 import { ensureBuilt, repoRoot, runHgm } from './test-support';
 import { EXIT } from './exit-codes';
 
@@ -16,12 +16,7 @@ beforeAll(async () => {
   ensureBuilt();
   root = await mkdtemp(join(tmpdir(), 'hgm-exit-'));
   await writeFile(join(root, 'a-file'), 'x');
-  closedPort = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  closedPort = await closedLoopbackPort();
 }, 120_000);
 
 afterAll(async () => {

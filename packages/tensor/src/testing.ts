@@ -367,3 +367,16 @@ export function itInstallsOptionalPackage(name: string, platforms: readonly stri
     }
   });
 }
+
+/** A loopback port that was free a moment ago, so that nothing listens there: for tests of unreachable services. */
+export async function closedLoopbackPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}

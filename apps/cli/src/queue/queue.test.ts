@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePng } from '@hgm/data';
 import { loadOnnxRuntime } from '@hgm/onnx';
+import { closedLoopbackPort } from '@hgm/tensor/testing';
 import { ensureBuilt, runHgm, type RunResult } from '../test-support';
 import { startHgm, stopProcess, tfjsUnlessNamed, trainTinyModel, type HgmProcess } from '../serve/serve-test-support';
 import { RedisTestServer } from './redis-test-server';
@@ -173,14 +174,7 @@ describe('hgm detect --queue with hgm worker', () => {
   });
 
   it('a queue nobody listens on: detect --queue, eval --queue and queue status exit 69 within 10 s with one line', async () => {
-    // a port that was free a moment ago: nothing listens there
-    const { createServer } = await import('node:net');
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await closedLoopbackPort();
     const url = `redis://127.0.0.1:${port}`;
     const runs = [
       ['detect', imagesDir, '--checkpoint', checkpoint, '--out', join(root, 'closed-detect'), '--queue', url],

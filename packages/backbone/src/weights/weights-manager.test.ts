@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir, homedir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { repoFixturesDir } from '@hgm/tensor/testing';
+import { closedLoopbackPort, repoFixturesDir } from '@hgm/tensor/testing';
 import type { WeightsEntry } from './catalogue';
 import { ChecksumError, DownloadError, downloadFile, type DownloadProgress } from './download';
 import { WeightsManager, WeightsOfflineError, resolveWeightsManagerOptions } from './weights-manager';
@@ -109,13 +109,7 @@ describe('WeightsManager over a real HTTP server', () => {
   });
 
   it('a server that cannot be reached: the error names the URL and the path to fetch by hand, and no partial file', async () => {
-    const { createServer } = await import('node:net');
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await closedLoopbackPort();
     const err = await manager({ retries: 0, endpoint: `http://127.0.0.1:${port}` })
       .pull('dinov2-tiny')
       .catch((e: unknown) => e);
