@@ -48,19 +48,28 @@ async function architecture(backbone: string, configFile: string | undefined): P
   }
   if (!configFile)
     throw new CliError(`--backbone ${backbone} needs --config (a JSON file with "constructor": the reference constructor's arguments)`, EXIT.usage);
-  let doc: { constructor?: unknown };
-  try {
-    doc = JSON.parse(await readFile(configFile, 'utf8')) as { constructor?: unknown };
-  } catch (e) {
-    throw new CliError(`--config ${configFile}: ${(e as Error).message}`, EXIT.usage);
-  }
-  const ctor = Object.prototype.hasOwnProperty.call(doc, 'constructor') ? doc.constructor : undefined;
-  if (!ctor || typeof ctor !== 'object')
-    throw new CliError(`--config ${configFile}: no "constructor" object (the reference constructor's arguments)`, EXIT.usage);
-  const args = ctor as Record<string, unknown>;
+  const { args } = await readConstructorArgs(configFile, '--config');
   if (backbone === 'dinov3') return { family: 'dinov3', config: dinov3ConfigFromReference(args) };
   if (backbone === 'dinov2') return { family: 'dinov2', config: dinov2ConfigFromReference(args) };
   return { family: 'clip', config: clipConfigFromConstructorArgs(args as unknown as OpenaiClipConstructorArgs, { name: configFile }) };
+}
+
+/**
+ * A JSON file with "constructor" (a reference model's constructor arguments, as the golden fixtures' config.json
+ * records them) and optionally "derived" (values derived from them, such as `vision_heads`).
+ * @throws CliError (exit 64) naming the option and the file when it is unreadable or has no "constructor" object
+ */
+export async function readConstructorArgs(file: string, option: string): Promise<{ args: Record<string, unknown>; derived: Record<string, unknown> }> {
+  let doc: { constructor?: unknown; derived?: unknown };
+  try {
+    doc = JSON.parse(await readFile(file, 'utf8')) as typeof doc;
+  } catch (e) {
+    throw new CliError(`${option} ${file}: ${(e as Error).message}`, EXIT.usage);
+  }
+  const ctor = Object.prototype.hasOwnProperty.call(doc, 'constructor') ? doc.constructor : undefined;
+  if (!ctor || typeof ctor !== 'object') throw new CliError(`${option} ${file}: no "constructor" object (the reference constructor's arguments)`, EXIT.usage);
+  const derived = doc.derived && typeof doc.derived === 'object' ? (doc.derived as Record<string, unknown>) : {};
+  return { args: ctor as Record<string, unknown>, derived };
 }
 
 function parseLayers(s: string | undefined): number[] | undefined {

@@ -5,76 +5,74 @@
  * `model.safetensors` that `hgm detect`, `hgm eval` and `hgm serve` take. The settings are recorded in the model.
  */
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { formatImageSize, type ImageSize } from '@hgm/tensor';
 import { openTensorFile, atomicWriteFile } from '@hgm/tensor/node';
 import { clipConfigFromConstructorArgs, vvBlocksFromDpamLayer, type OpenaiClipConstructorArgs } from '@hgm/backbone';
 import type { DualAnchorConfigInput } from '@hgm/dual-anchor';
-import type { ActionFactory, CommandContext } from '../command-context';
+import { BACKEND_FIELD, resolveCommandOptions, type ActionFactory, type CommandContext } from '../command-context';
+import type { Schema } from '../config-file';
+import { readConstructorArgs } from './export';
 import { CliError, EXIT } from '../exit-codes';
 import { DEFAULT_WEIGHTS, createModel, presetConfig } from '../models';
 
 /** test.sh's settings (zqhang/AnomalyCLIP): `--features_list 24 --image_size 518 --depth 9 --n_ctx 12 --t_n_ctx 4`; test.py's DPAM_layer 20 and sigma 4. */
 export const ANOMALYCLIP_TEST_SETTINGS = { features: [24], imageSize: 518, depth: 9, nCtx: 12, tNCtx: 4, dpamLayer: 20, sigma: 4 } as const;
 
-function positiveInteger(flags: Record<string, unknown>, key: string, option: string, fallback: number): number {
-  const v = flags[key];
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`option ${option} must be a positive integer, found ${JSON.stringify(v)}`, EXIT.usage);
-  return n;
-}
+const IMPORT_SCHEMA: Schema = {
+  file: { type: 'string', description: 'the checkpoint' },
+  out: { type: 'string', description: 'the model to write' },
+  clipWeights: { type: 'string', description: 'CLIP weights' },
+  clipConfig: { type: 'string', description: 'CLIP architecture file' },
+  imageSize: { type: 'image-size', min: 8, description: 'input size' },
+  features: { type: 'integer[]', min: 1, description: "1-based blocks, as AnomalyCLIP's --features_list" },
+  depth: { type: 'integer', min: 1, description: 'deep text prompt depth' },
+  nCtx: { type: 'integer', min: 1, description: 'learnable context tokens' },
+  tNCtx: { type: 'integer', min: 1, description: 'deep text prompt length' },
+  dpamLayer: { type: 'integer', min: 1, description: 'DPAM_layer' },
+  sigma: { type: 'number', min: 0, description: 'Gaussian blur of the maps' },
+  backend: BACKEND_FIELD,
+};
 
-function featureList(v: unknown): number[] {
-  if (v === undefined) return [...ANOMALYCLIP_TEST_SETTINGS.features];
-  const xs = String(v)
-    .split(',')
-    .map((x) => Number(x.trim()));
-  if (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 1))
-    throw new CliError(
-      `option --features must be comma-separated 1-based block indices as AnomalyCLIP's --features_list, found ${JSON.stringify(v)}`,
-      EXIT.usage,
-    );
-  return xs;
-}
-
-/** The CLIP architecture of `--clip-config`: a JSON file with "constructor", openai CLIP's constructor arguments. */
-async function clipArchitecture(file: string): Promise<DualAnchorConfigInput['clip']> {
-  let doc: { constructor?: unknown; derived?: { vision_heads?: number } };
-  try {
-    doc = JSON.parse(await readFile(file, 'utf8')) as typeof doc;
-  } catch (e) {
-    throw new CliError(`--clip-config ${file}: ${(e as Error).message}`, EXIT.usage);
-  }
-  const ctor = Object.prototype.hasOwnProperty.call(doc, 'constructor') ? doc.constructor : undefined;
-  if (!ctor || typeof ctor !== 'object') throw new CliError(`--clip-config ${file}: no "constructor" object (openai CLIP's constructor arguments)`, EXIT.usage);
-  return clipConfigFromConstructorArgs(ctor as OpenaiClipConstructorArgs, {
-    name: file,
-    ...(typeof doc.derived?.vision_heads === 'number' ? { visionHeads: doc.derived.vision_heads } : {}),
-  });
-}
+type ImportOptions = {
+  file?: string;
+  out?: string;
+  clipWeights: string;
+  clipConfig?: string;
+  imageSize: ImageSize;
+  features: number[];
+  depth: number;
+  nCtx: number;
+  tNCtx: number;
+  dpamLayer: number;
+  sigma: number;
+  backend: string;
+};
 
 export async function runImportAnomalyClip(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
-  const file = flags['file'] as string | undefined;
-  const out = flags['out'] as string | undefined;
-  if (!file || !out) throw new CliError('hgm import anomalyclip needs <file.pth> and --out <model.safetensors>', EXIT.usage);
   const s = ANOMALYCLIP_TEST_SETTINGS;
-  const features = featureList(flags['features']);
-  const dpamLayer = positiveInteger(flags, 'dpamLayer', '--dpam-layer', s.dpamLayer);
+  const defaults: ImportOptions = { ...s, features: [...s.features], clipWeights: DEFAULT_WEIGHTS.anomalyclip.clip!, backend: 'auto' };
+  const o = await resolveCommandOptions(IMPORT_SCHEMA, defaults, flags, ['file', 'out']);
+  const file = o.file!;
+  let clip: DualAnchorConfigInput['clip'] | undefined;
+  if (o.clipConfig !== undefined) {
+    const { args, derived } = await readConstructorArgs(o.clipConfig, '--clip-config');
+    const visionHeads = derived['vision_heads'];
+    clip = clipConfigFromConstructorArgs(args as unknown as OpenaiClipConstructorArgs, {
+      name: o.clipConfig,
+      ...(typeof visionHeads === 'number' ? { visionHeads } : {}),
+    });
+  }
   const overrides: DualAnchorConfigInput = {
     name: 'AnomalyCLIP',
-    imageSize: positiveInteger(flags, 'imageSize', '--image-size', s.imageSize),
-    layers: features.map((l) => l - 1),
-    backbone: { kind: 'clip', vvAttentionBlocks: vvBlocksFromDpamLayer(dpamLayer), globalToken: 'no-ln-post' },
-    blur: { sigma: positiveInteger(flags, 'sigma', '--sigma', s.sigma), truncate: 4 },
-    staticPrompts: {
-      contextTokens: positiveInteger(flags, 'nCtx', '--n-ctx', s.nCtx),
-      deepPromptDepth: positiveInteger(flags, 'depth', '--depth', s.depth),
-      deepPromptLength: positiveInteger(flags, 'tNCtx', '--t-n-ctx', s.tNCtx),
-    },
-    ...(typeof flags['clipConfig'] === 'string' ? { clip: await clipArchitecture(flags['clipConfig']) } : {}),
+    imageSize: o.imageSize,
+    layers: o.features.map((l) => l - 1),
+    backbone: { kind: 'clip', vvAttentionBlocks: vvBlocksFromDpamLayer(o.dpamLayer), globalToken: 'no-ln-post' },
+    blur: { sigma: o.sigma, truncate: 4 },
+    staticPrompts: { contextTokens: o.nCtx, deepPromptDepth: o.depth, deepPromptLength: o.tNCtx },
+    ...(clip ? { clip } : {}),
   };
-  const clipWeights = (flags['clipWeights'] as string | undefined) ?? DEFAULT_WEIGHTS.anomalyclip.clip!;
+  const clipWeights = o.clipWeights;
   // the checkpoint first: a wrong file is found before the CLIP weights are loaded
   const reader = await openTensorFile(resolve(file));
   let prompts;
@@ -89,27 +87,27 @@ export async function runImportAnomalyClip(flags: Record<string, unknown>, ctx: 
       EXIT.dataError,
     );
   }
-  await ctx.backend((flags['backend'] as string | undefined) ?? 'auto');
+  await ctx.backend(o.backend);
   const model = await createModel({ config: presetConfig('anomalyclip', overrides), clipWeights, log: (l) => ctx.info(l) });
   try {
     const report = await model.model.loadAnomalyClipPrompts(prompts);
-    const path = resolve(out);
+    const path = resolve(o.out!);
     await atomicWriteFile(path, await model.saveTrainable());
     const c = model.model.config;
     const settings = {
       imageSize: c.imageSize,
-      features: features,
+      features: o.features,
       depth: c.staticPrompts.deepPromptDepth,
       nCtx: c.staticPrompts.contextTokens,
       tNCtx: c.staticPrompts.deepPromptLength,
-      dpamLayer,
+      dpamLayer: o.dpamLayer,
       sigma: c.blur.sigma,
     };
     ctx.result(
       { command: 'import anomalyclip', source: resolve(file), out: path, clipWeights, loaded: report.loaded.length, settings },
       [
         `imported AnomalyCLIP's prompt learner from ${file}: ${report.loaded.length} tensors`,
-        `settings: image size ${settings.imageSize}, features ${features.join(',')}, depth ${settings.depth}, n_ctx ${settings.nCtx}, t_n_ctx ${settings.tNCtx}, DPAM layer ${dpamLayer}, sigma ${settings.sigma}`,
+        `settings: image size ${formatImageSize(c.imageSize)}, features ${o.features.join(',')}, depth ${settings.depth}, n_ctx ${settings.nCtx}, t_n_ctx ${settings.tNCtx}, DPAM layer ${o.dpamLayer}, sigma ${settings.sigma}`,
         `written: ${path} (run it with: hgm detect <images> --checkpoint ${path})`,
       ].join('\n'),
     );
@@ -141,6 +139,7 @@ export function registerImport(program: Command, action: ActionFactory): void {
     .option('--dpam-layer <n>', `DPAM_layer: V-V attention in the last n-1 blocks (default ${ANOMALYCLIP_TEST_SETTINGS.dpamLayer})`)
     .option('--sigma <n>', `Gaussian blur of the maps (default ${ANOMALYCLIP_TEST_SETTINGS.sigma})`)
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
+    .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--json', 'print the result as JSON on stdout')
     .option('--verbose', 'more detail')
     .action(action('import anomalyclip', runImportAnomalyClip));
