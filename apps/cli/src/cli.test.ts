@@ -556,31 +556,33 @@ describe('data and weights', () => {
 
 describe('PyTorch checkpoints as frozen weights', () => {
   const torchFixture = (file: string): string => join(repoRoot, 'fixtures', 'torch', file);
+  /** hgm detect on the wood test images with the given frozen weights files: image, score and map maximum of each. */
+  const detectWith = async (clip: string, backbone: string, out: string) => {
+    const r = await hgm([
+      'detect',
+      join(data, 'wood', 'test', 'good'),
+      '--checkpoint',
+      trained,
+      '--out',
+      join(root, out),
+      '--clip-weights',
+      clip,
+      '--backbone-weights',
+      backbone,
+      '--backend',
+      'cpu',
+      '--json',
+    ]);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    return (json(r) as { detections: { image: string; score: number; maxMap?: number }[] }).detections.map((d) => ({
+      image: d.image,
+      score: d.score,
+      maxMap: d.maxMap,
+    }));
+  };
 
   it('detect with --clip-weights model.pt (TorchScript) and --backbone-weights model.pth gives the outputs of their safetensors twins; verify accepts them', async () => {
-    const run = async (clip: string, backbone: string, out: string) => {
-      const r = await hgm([
-        'detect',
-        join(data, 'wood', 'test', 'good'),
-        '--checkpoint',
-        trained,
-        '--out',
-        join(root, out),
-        '--clip-weights',
-        torchFixture(clip),
-        '--backbone-weights',
-        torchFixture(backbone),
-        '--backend',
-        'cpu',
-        '--json',
-      ]);
-      expect(r.code, r.stderr).toBe(EXIT.ok);
-      return (json(r) as { detections: { image: string; score: number; maxMap?: number }[] }).detections.map((d) => ({
-        image: d.image,
-        score: d.score,
-        maxMap: d.maxMap,
-      }));
-    };
+    const run = async (clip: string, backbone: string, out: string) => detectWith(torchFixture(clip), torchFixture(backbone), out);
     const twins = await run('tiny-clip.safetensors', 'tiny-dinov3.safetensors', 'detect-safetensors');
     const torch = await run('tiny-clip.pt', 'tiny-dinov3.pth', 'detect-torch');
     expect(twins.length).toBe(3);
@@ -614,25 +616,7 @@ describe('PyTorch checkpoints as frozen weights', () => {
       expect(v.code, v.stderr).toBe(EXIT.ok);
       expect(json(v)).toMatchObject({ ok: true });
     }
-    const detect = async (clip: string, backbone: string, out: string) => {
-      const r = await hgm([
-        'detect',
-        join(data, 'wood', 'test', 'good'),
-        '--checkpoint',
-        trained,
-        '--out',
-        join(root, out),
-        '--clip-weights',
-        clip,
-        '--backbone-weights',
-        backbone,
-        '--backend',
-        'cpu',
-        '--json',
-      ]);
-      expect(r.code, r.stderr).toBe(EXIT.ok);
-      return (json(r) as { detections: { score: number }[] }).detections.map((d) => d.score);
-    };
+    const detect = async (clip: string, backbone: string, out: string) => (await detectWith(clip, backbone, out)).map((d) => d.score);
     const plain = await detect(torchFixture('tiny-clip.safetensors'), torchFixture('tiny-dinov3.safetensors'), 'detect-unpadded');
     expect(await detect(clip80, dinoPK, 'detect-padded')).toEqual(plain);
     const notWeights = join(root, 'not-weights.pth');
