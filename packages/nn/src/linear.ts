@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '@hgm/tensor';
 import { transposeMatrix } from './transpose-matrix';
+import { matMulFast } from './wasm-gradients';
 
 /**
  * `y = x Wᵀ + b` with a PyTorch-layout weight, on each backend through its fast kernel. The wasm backend
@@ -26,7 +27,8 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias?: tf.Tensor): tf.Te
       });
     const lead = x.shape.slice(0, -1);
     const x2 = tf.reshape(x, [-1, inDim]);
-    let y: tf.Tensor = tf.getBackend() === 'wasm' ? transposeMatrix(tf.matMul(weight, tf.transpose(x2))) : tf.matMul(x2, weight, false, true);
+    let y: tf.Tensor =
+      tf.getBackend() === 'wasm' ? transposeMatrix(matMulFast(weight as tf.Tensor2D, tf.transpose(x2) as tf.Tensor2D)) : tf.matMul(x2, weight, false, true);
     if (bias) y = tf.add(y, bias);
     return tf.reshape(y, [...lead, outDim]);
   });

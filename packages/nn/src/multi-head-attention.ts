@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { splitAttention } from './split-attention';
 import { gatherRow, unstackRows } from './unstack-rows';
+import { matMulFast, stackFirst } from './wasm-gradients';
 import { ShapeError } from '@hgm/tensor';
 
 /**
@@ -95,10 +96,10 @@ function attendHeads(
   const outs = Array.from({ length: count }, (_, i) =>
     tf.tidy(() => {
       const [q, kT, v] = head(i);
-      let logits = tf.mul(tf.matMul(q, kT), scale);
+      let logits = tf.mul(matMulFast(q as tf.Tensor2D, kT as tf.Tensor2D), scale);
       if (mask) logits = tf.add(logits, masks ? masks[i]! : mask);
-      return tf.matMul(tf.softmax(logits), v);
+      return matMulFast(tf.softmax(logits) as tf.Tensor2D, v as tf.Tensor2D);
     }),
   );
-  return tf.stack(outs);
+  return stackFirst(outs);
 }

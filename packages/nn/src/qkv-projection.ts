@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { linear } from './linear';
 import { splitHeads } from './attention';
 import { gatherRow } from './unstack-rows';
+import { matMulFast, stackFirst } from './wasm-gradients';
 import { ShapeError } from '@hgm/tensor';
 
 /** Queries, keys and values split into heads. */
@@ -66,12 +67,13 @@ export function qkvProjectionStacked(x: tf.Tensor, weight: tf.Tensor, bias: tf.T
     const perImage: tf.Tensor[] = [];
     for (let i = 0; i < b; i++) {
       const xi = b === 1 ? tf.reshape(x, [n, c]) : tf.reshape(gatherRow(tf.reshape(x, [b, n * c]), i), [n, c]);
-      let yT: tf.Tensor = tf.matMul(weight, tf.transpose(xi));
+      let yT: tf.Tensor = matMulFast(weight as tf.Tensor2D, tf.transpose(xi) as tf.Tensor2D);
       if (biasColumn) yT = tf.add(yT, biasColumn);
       // [3C, N] = [3, heads, d, N] -> [3, heads, N, d]
       perImage.push(tf.transpose(tf.reshape(yT, [3, heads, d, n]), [0, 1, 3, 2]));
     }
-    return b === 1 ? tf.reshape(perImage[0]!, [3, 1, heads, n, d]) : tf.stack(perImage, 1);
+    // stacked along a new first axis, then moved (the gradient of a stack along axis 1 is slow there)
+    return b === 1 ? tf.reshape(perImage[0]!, [3, 1, heads, n, d]) : tf.transpose(stackFirst(perImage), [1, 0, 2, 3, 4]);
   });
 }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { storageBindingLimit, ShapeError } from '@hgm/tensor';
 import { linear } from './linear';
 import { transposeMatrix } from './transpose-matrix';
+import { matMulFast } from './wasm-gradients';
 
 /** Weight [out, in] and bias [out] of one linear layer (PyTorch layout). */
 export interface LinearWeights {
@@ -57,9 +58,9 @@ export function transformerMlp(
   return tf.tidy(() => {
     const lead = x.shape.slice(0, -1);
     const column = (b: tf.Tensor) => tf.reshape(b, [-1, 1]);
-    let h: tf.Tensor = tf.matMul(fc1.weight, tf.transpose(tf.reshape(x, [-1, inDim])));
+    let h: tf.Tensor = matMulFast(fc1.weight as tf.Tensor2D, tf.transpose(tf.reshape(x, [-1, inDim])));
     if (fc1.bias) h = tf.add(h, column(fc1.bias));
-    let y: tf.Tensor = tf.matMul(fc2.weight, activation(h));
+    let y: tf.Tensor = matMulFast(fc2.weight as tf.Tensor2D, activation(h) as tf.Tensor2D);
     if (fc2.bias) y = tf.add(y, column(fc2.bias));
     return tf.reshape(transposeMatrix(y), [...lead, outDim]);
   });

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '@hgm/tensor';
+import { oneHotRow } from './wasm-gradients';
 
 /**
  * Row `i` of a matrix, `x[i:i+1]`. On the wasm backend (tfjs 4.22) it is the product of a one-hot row
@@ -24,11 +25,7 @@ export function gatherRow(x: tf.Tensor, i: number): tf.Tensor2D {
   if (!Number.isInteger(i) || i < 0 || i >= n) throw new ConfigError(`gatherRow: row ${i} is outside [0, ${n - 1}]`);
   if (tf.getBackend() !== 'wasm') return tf.slice(x, [i, 0], [1, l]) as tf.Tensor2D;
   if (n === 1) return tf.clone(x) as tf.Tensor2D;
-  return tf.tidy(() => {
-    const oneHot = new Float32Array(n);
-    oneHot[i] = 1;
-    return tf.matMul(tf.tensor2d(oneHot, [1, n]), x) as tf.Tensor2D;
-  });
+  return oneHotRow(x as tf.Tensor2D, i);
 }
 
 /**
