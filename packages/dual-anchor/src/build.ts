@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { Rng, type HostTensor, type SafetensorsReader, ConfigError } from '@hgm/tensor';
+import { Rng, type HostTensor, type ParameterStore, type SafetensorsReader, ConfigError } from '@hgm/tensor';
 import { ClipModel, Dinov2VisionTransformer, Dinov3VisionTransformer, type ClipTokenizer } from '@hgm/backbone';
 import { resolveConfig, TINY_CONFIG, type DualAnchorConfig, type DualAnchorConfigInput } from './config';
 import { DualAnchorModel, type FrozenParts } from './dual-anchor-model';
@@ -24,6 +24,22 @@ export function mergeConfigInput(base: DualAnchorConfigInput, over: DualAnchorCo
   return out as DualAnchorConfigInput;
 }
 
+/** The variables not yet disposed (a released vision encoder's are). */
+function live(variables: tf.Variable[]): tf.Variable[] {
+  return variables.filter((v) => !v.isDisposed);
+}
+
+/** Disposes the variables of a store whose names match, returning their bytes (those already disposed count 0). */
+function disposeWhere(store: ParameterStore, match: (name: string) => boolean): number {
+  let bytes = 0;
+  for (const p of store.entries()) {
+    if (!match(p.name) || p.variable.isDisposed) continue;
+    bytes += p.variable.size * 4;
+    p.variable.dispose();
+  }
+  return bytes;
+}
+
 /** Builds the frozen parts with zero weights for a resolved config (CLIP shares one model for both towers). */
 function frozenParts(
   c: DualAnchorConfig,
@@ -37,8 +53,9 @@ function frozenParts(
         text: clip.text,
         tokenizer,
         dispose: () => clip.dispose(),
-        frozenVariables: () => clip.params.entries().map((p) => p.variable),
+        frozenVariables: () => live(clip.params.entries().map((p) => p.variable)),
         visionSource: { kind: 'clip', clip, globalToken: c.backbone.globalToken },
+        releaseVision: () => disposeWhere(clip.params, (name) => name.startsWith('visual.')),
       },
       stores: [{ name: 'clip', load: (w) => clip.load(w, { ignore: ['^prompt_learner\\.'] }), randomize: (rng) => randomizeBackboneWeights(clip.params, rng) }],
     };
@@ -55,8 +72,9 @@ function frozenParts(
         clip.dispose();
         dino.dispose();
       },
-      frozenVariables: () => [...clip.params.entries(), ...dino.params.entries()].map((p) => p.variable),
+      frozenVariables: () => live([...clip.params.entries(), ...dino.params.entries()].map((p) => p.variable)),
       visionSource: { kind: c.backbone.kind, encoder: dino },
+      releaseVision: () => disposeWhere(dino.params, () => true),
     },
     stores: [
       { name: 'clip', load: (w) => clip.load(w), randomize: (rng) => randomizeBackboneWeights(clip.params, rng) },

@@ -39,6 +39,11 @@ export interface FrozenParts {
   frozenVariables(): tf.Variable[];
   /** The loaded vision encoder behind `backbone`, for another executor of the same weights (e.g. ONNX Runtime). */
   visionSource?: VisionSource;
+  /**
+   * Frees the tfjs weights of the frozen vision encoder only (the text tower stays), returning the bytes freed
+   * (0 when already freed). Disposing the parts later is still safe.
+   */
+  releaseVision?(): number;
 }
 
 /** The model object a backbone reads its frozen vision weights from. */
@@ -197,8 +202,9 @@ export class DualAnchorModel {
       const p = this.prompts(imageAnchors);
       const eot = tf.tensor1d(p.eotIndices, 'int32');
       const out = this.frozen.text.forward(
-        { tokenEmbeddings: p.embeddings, eotIndices: eot, compoundPrompts: p.deepTokens },
-        options.hiddenStates ? { hiddenStates: true } : {},
+        // positions after the last EOT are never read (causal mask): the tower runs on the prompt's tokens only
+        { tokenEmbeddings: p.embeddings, eotIndices: eot, compoundPrompts: p.deepTokens, usedLength: Math.max(...p.eotIndices) + 1 },
+        { ...(options.hiddenStates ? { hiddenStates: true } : {}), recompute: this.recomputeText },
       );
       return out as unknown as tf.TensorContainer;
     }) as unknown as ClipTextOutput;
@@ -383,6 +389,40 @@ export class DualAnchorModel {
     }
     this.frozen.backbone = backbone;
   }
+
+  /**
+   * Frees the frozen vision encoder (its tfjs weights, and `onRelease` of another executor set with
+   * {@link useBackbone}) for a job that reads cached features only, such as training: the encoder of the paper
+   * model holds 1.2 GB that a training step needs. Afterwards {@link encodeVision} throws; everything after step 1
+   * is unchanged. Returns the tfjs bytes freed (0 the second time).
+   */
+  releaseVisionEncoder(): number {
+    const b = this.frozen.backbone;
+    const bytes = this.frozen.releaseVision?.() ?? 0;
+    this.frozen.backbone = {
+      kind: b.kind,
+      patchSize: b.patchSize,
+      depth: b.depth,
+      tokenWidth: b.tokenWidth,
+      encode: () => {
+        throw new InvalidStateError(
+          'Dual-Anchor encodeVision: the frozen vision encoder was released (releaseVisionEncoder) for a job on cached features; build the model again to encode images',
+        );
+      },
+    };
+    this.visionReleased = true;
+    return bytes;
+  }
+
+  /**
+   * Under a gradient tape, recompute the frozen text tower's activations block by block in the backward pass
+   * instead of keeping them (default true): with Dynamic State Prompts the tower runs two 77-token sequences per
+   * image, and its kept activations are most of a training step's memory. The gradient is the same.
+   */
+  recomputeText = true;
+
+  /** Whether {@link releaseVisionEncoder} ran. */
+  visionReleased = false;
 
   /** Frees the learnable parameters, the prompt buffers, the kept text anchors and the frozen parts. */
   dispose(): void {

@@ -95,8 +95,9 @@ describe('the tiny model on webgpu with a lowered storage-binding limit', () => 
     const whole = await run(null, null);
     const split = await run(BUILD_LIMIT, STEP_LIMIT);
     expect(tf.memory().numTensors).toBe(before);
-    // the splits ran: attention and MLP blocks are cut with slices
-    expect(split.slices).toBeGreaterThan(whole.slices + 100);
+    // the splits ran: attention and MLP blocks are cut with slices (fewer in the text tower since it runs on the
+    // prompt's tokens only)
+    expect(split.slices).toBeGreaterThan(whole.slices + 50);
     whole.features.forEach((f, i) => expect(relativeError(split.features[i]!, f), `features ${i}`).toBeLessThan(REL_TOL));
     for (const k of Object.keys(whole.loss) as (keyof LossValues)[]) {
       expect(Math.abs(split.loss[k] - whole.loss[k]) / Math.max(Math.abs(whole.loss[k]), 1e-6), `loss ${k}`).toBeLessThan(REL_TOL);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { layerNorm, project, causalMask } from '@hgm/nn';
+import { layerNorm, project, causalMask, recomputeInBackward } from '@hgm/nn';
 import type { ClipConfig } from './config';
 import { residualBlock, residualBlockWeights, type ResidualBlockWeights } from './residual-block';
 import type { ClipTextForwardOptions, ClipTextInput, ClipTextOutput } from './types';
@@ -82,25 +82,35 @@ export class ClipTextTransformer {
     for (const i of requested)
       if (!Number.isInteger(i) || i < 0 || i >= t.layers) throw new ConfigError(`ClipTextTransformer: layer ${i} is out of range [0, ${t.layers - 1}]`);
     const keep = new Set(requested);
+    const used = requested.length === 0 && input.usedLength !== undefined ? input.usedLength : l;
+    const longestCompound = Math.max(0, ...compoundPrompts.map((c) => c.shape[0]));
+    if (!Number.isInteger(used) || used < Math.max(1, longestCompound + 1) || used > l)
+      throw new ConfigError(
+        `ClipTextTransformer: usedLength must be an integer in [${Math.max(1, longestCompound + 1)}, ${l}] (past every compound prompt token), found ${used}`,
+      );
 
     const out = tf.tidy(() => {
       const emb = tokenEmbeddings ?? this.embedTokens(tokenIds!);
       let x = tf.add(emb, this.positionalEmbedding) as tf.Tensor3D;
-      const mask = causalMask(l);
+      if (used < l) x = tf.slice(x, [0, 0, 0], [b, used, t.width]);
+      const mask = causalMask(used);
       const hidden = new Map<number, tf.Tensor3D>();
       for (let i = 0; i < t.layers; i++) {
         const compound = i >= 1 ? compoundPrompts[i - 1] : undefined;
         if (compound) x = replaceTokens(x, compound, 1);
-        x = residualBlock(x, this.blocks[i]!, t.heads, eps, mask);
+        const w = this.blocks[i]!;
+        x = options.recompute
+          ? (recomputeInBackward(([y], [m]) => residualBlock(y as tf.Tensor3D, w, t.heads, eps, m))([x], [mask]) as tf.Tensor3D)
+          : residualBlock(x, w, t.heads, eps, mask);
         if (keep.has(i)) hidden.set(i, x);
       }
       const normed = layerNorm(x, this.lnFinalWeight, this.lnFinalBias, eps);
       const eot = eotIndices ? tf.cast(eotIndices, 'int32') : tf.cast(tf.argMax(tokenIds!, -1), 'int32');
       // Pool at EOT with a one-hot matmul (differentiable on every backend; a gather's gradient needs
       // UnsortedSegmentSum, which the wasm backend lacks).
-      const positions = tf.reshape(tf.range(0, l, 1, 'int32'), [1, l]);
+      const positions = tf.reshape(tf.range(0, used, 1, 'int32'), [1, used]);
       const select = tf.cast(tf.equal(positions, tf.reshape(eot, [b, 1])), 'float32');
-      const pooled = tf.reshape(tf.matMul(tf.reshape(select, [b, 1, l]), normed), [b, t.width]);
+      const pooled = tf.reshape(tf.matMul(tf.reshape(select, [b, 1, used]), normed), [b, t.width]);
       return { textEmbeds: project(pooled, this.textProjection), hiddenStates: requested.map((i) => tf.clone(hidden.get(i)!)) };
     }) as { textEmbeds: tf.Tensor2D; hiddenStates: tf.Tensor3D[] };
     if (options.hiddenStates === undefined || options.hiddenStates === false) return { textEmbeds: out.textEmbeds };

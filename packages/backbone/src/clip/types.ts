@@ -81,12 +81,25 @@ export interface ClipTextInput {
    * runs; later blocks keep what is in the stream. Gradients flow into these tensors.
    */
   compoundPrompts?: readonly tf.Tensor2D[];
+  /**
+   * Positions the output reads: every EOT position is below it (and every compound prompt's). Under the causal
+   * mask a position never sees a later one, so the tower runs on the first `usedLength` positions only (exact:
+   * the pooled EOT tokens are the same; about 5x less work for a 16-token prompt). Ignored when block outputs
+   * are requested (they have every position). Default: the context length.
+   */
+  usedLength?: number;
 }
 
 /** What {@link ClipTextTransformer.forward} should return besides the text embeddings. */
 export interface ClipTextForwardOptions {
   /** 0-based blocks whose outputs to return; `true` for all. */
   hiddenStates?: boolean | readonly number[];
+  /**
+   * Under a gradient tape, recompute each block's activations in the backward pass instead of keeping them
+   * (gradient checkpointing, `recomputeInBackward`): the tape then holds one block's intermediates at a time
+   * plus the blocks' inputs. Same gradient, one more forward pass. Default false.
+   */
+  recompute?: boolean;
 }
 
 /** Output of the text tower. Every tensor belongs to the caller. */
