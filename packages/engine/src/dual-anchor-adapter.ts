@@ -78,6 +78,20 @@ export class DualAnchorEngineModel implements EngineModel {
     return this.model.params;
   }
 
+  releaseVisionEncoder(): number {
+    const bytes = this.model.releaseVisionEncoder();
+    const hooks = this.releaseHooks.splice(0);
+    for (const h of hooks) h();
+    return bytes;
+  }
+
+  /** Called once when the vision encoder is released (e.g. to close another executor's session). */
+  onVisionRelease(hook: () => void): void {
+    this.releaseHooks.push(hook);
+  }
+
+  private readonly releaseHooks: (() => void)[] = [];
+
   /**
    * The frozen features of a batch as named tensors: `global` [B, E], `patch.{i}` [B, M, E] per tapped
    * layer, and per image the patch grid `grid` [B, 2] (rows, columns) and the input size `imageSize`

@@ -39,6 +39,11 @@ export interface EngineModel {
   /** All parameters; the trainable ones are updated by training. */
   readonly parameters: ParameterStore;
   /** Frozen features of normalised images [B, 3, S, S] (no gradient flows into the backbone). */
+  /**
+   * Frees the frozen vision encoder once every feature a job needs is cached (training: the paper's encoder
+   * holds 1.2 GB a step needs); `encodeVision` cannot run afterwards. Returns the tfjs bytes freed. Optional.
+   */
+  releaseVisionEncoder?(): number;
   encodeVision(pixels: tf.Tensor4D): FeatureBatch;
   /**
    * The training loss of a batch, computed inside a gradient tape by the engine.

@@ -3,6 +3,7 @@ export * from './progress';
 export * from './colormap';
 export * from './html-report';
 export * from './adam';
+export * from './gradient-accumulation';
 export * from './engine-model';
 export * from './dual-anchor-adapter';
 export * from './map-images';

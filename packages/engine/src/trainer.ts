@@ -15,6 +15,7 @@ import {
   DivergedError,
   InputNotFoundError,
   checkMemoryNeed,
+  formatGiB,
   formatImageSize,
   withMemoryGuard,
   type MemoryContext,
@@ -26,6 +27,7 @@ import type { EngineModel } from './engine-model';
 import { FeatureCache } from './feature-cache';
 import { loadFeatureBatch, maskBatch, prepareSamples, type PreparedSample } from './features';
 import { RateMeter, type ProgressListener } from './progress';
+import { accumulateGradients } from './gradient-accumulation';
 
 export interface TrainOptions {
   model: EngineModel;
@@ -38,6 +40,18 @@ export interface TrainOptions {
   featureCacheDir: string;
   epochs?: number;
   batchSize?: number;
+  /**
+   * Images per forward/backward pass (default: the batch size). A batch is run in micro-batches of this size
+   * whose gradients are summed, weighted by their share of the batch, before the one optimiser step of the
+   * batch: the same step as the whole batch at once (every loss term is a mean over images and each micro-batch
+   * gets its rows of the batch's noise), with the memory of a micro-batch.
+   */
+  microBatch?: number;
+  /**
+   * Free the frozen vision encoder once the features are cached (default true): training reads the cache only.
+   * The model cannot encode images afterwards.
+   */
+  releaseEncoder?: boolean;
   adam?: Partial<AdamConfig>;
   seed?: number;
   /** Continue from `outDir/checkpoint.safetensors` when it exists (default true). */
@@ -189,45 +203,52 @@ async function writeCheckpoint(
 }
 
 /**
- * One optimisation step on a batch of prepared samples: features from the cache, masks and labels, the
- * loss with the step's own noise seed, Adam. Returns the step's loss and its terms; every tensor it made is
- * disposed. @throws DivergedError when the loss is not finite
+ * One optimisation step on a batch of prepared samples, in micro-batches of `microBatch` images whose weighted
+ * gradients are summed ({@link accumulateGradients}; features read from the cache one micro-batch at a time),
+ * then Adam. Returns the step's loss and its terms; every tensor it made is disposed.
+ * @throws DivergedError when the loss is not finite
  */
 async function trainStep(
   model: EngineModel,
   adam: NamedAdam,
+  trainable: ReadonlyMap<string, tf.Variable>,
   cache: FeatureCache,
   batch: readonly PreparedSample[],
+  microBatch: number,
   size: EngineModel['preprocess']['size'],
   noiseSeed: string,
   where: { epoch: number; step: number },
   memory?: { gradientBytes: number; context: MemoryContext },
 ): Promise<{ loss: number; terms: Record<string, number> }> {
-  const features = await loadFeatureBatch(cache, batch);
-  const masks = maskBatch(batch, size);
-  const labels = tf.tensor1d(
-    batch.map((b) => b.label),
-    'float32',
-  );
-  const rng = new Rng(noiseSeed);
-  let termTensors: Record<string, tf.Scalar> = {};
+  // the first step of a run: its inputs are resident now, and the backward pass adds one gradient per parameter
+  // (two with micro-batches: the sum and the newest)
+  if (memory) {
+    const need = memory.gradientBytes * (batch.length > microBatch ? 2 : 1);
+    checkMemoryNeed(need, { gradients: need }, memory.context);
+  }
+  const r = await accumulateGradients(trainable, batch.length, microBatch, noiseSeed, async (offset, rows) => {
+    const micro = batch.slice(offset, offset + rows);
+    const features = await loadFeatureBatch(cache, micro);
+    const masks = maskBatch(micro, size);
+    const labels = tf.tensor1d(
+      micro.map((b) => b.label),
+      'float32',
+    );
+    return {
+      loss: (rng) => model.loss(features, masks, labels, rng),
+      dispose: () => {
+        for (const t of features.values()) t.dispose();
+        masks.dispose();
+        labels.dispose();
+      },
+    };
+  });
   try {
-    // the first step of a run: its inputs are resident now, and the backward pass adds one gradient per parameter
-    if (memory) checkMemoryNeed(memory.gradientBytes, { gradients: memory.gradientBytes }, memory.context);
-    const loss = await adam.minimize(() => {
-      const out = model.loss(features, masks, labels, rng);
-      termTensors = Object.fromEntries(Object.entries(out.terms).map(([k, v]) => [k, tf.keep(v)]));
-      return out.total;
-    });
-    const terms: Record<string, number> = {};
-    for (const [k, v] of Object.entries(termTensors)) terms[k] = (await v.data())[0]!;
-    if (!Number.isFinite(loss)) throw new DivergedError(`training diverged at epoch ${where.epoch}, step ${where.step}: loss is ${loss}`);
-    return { loss, terms };
+    if (!Number.isFinite(r.loss)) throw new DivergedError(`training diverged at epoch ${where.epoch}, step ${where.step}: loss is ${r.loss}`);
+    adam.apply(r.grads);
+    return { loss: r.loss, terms: r.terms };
   } finally {
-    for (const t of features.values()) t.dispose();
-    masks.dispose();
-    labels.dispose();
-    for (const t of Object.values(termTensors)) t.dispose();
+    for (const g of r.grads.values()) g.dispose();
   }
 }
 
@@ -236,10 +257,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, fs, outDir } = options;
   const epochs = options.epochs ?? 15;
   const batchSize = options.batchSize ?? 8;
+  const microBatch = Math.min(options.microBatch ?? batchSize, batchSize);
   const seed = options.seed ?? 111;
   const adamConfig: AdamConfig = { ...DEFAULT_ADAM, ...options.adam };
   if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError(`epochs must be a positive integer, got ${epochs}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(microBatch) || microBatch < 1) throw new ConfigError(`micro-batch must be a positive integer, got ${options.microBatch}`);
   if (options.samples.length === 0) throw new InputNotFoundError('training samples', 'no training samples');
   const emit = options.onProgress ?? (() => undefined);
   const paths = { checkpointPath: join(outDir, 'checkpoint.safetensors'), modelPath: join(outDir, 'model.safetensors'), outDir };
@@ -285,6 +308,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       stage: 'features',
       ...(options.counters ? { counters: options.counters } : {}),
     });
+    if ((options.releaseEncoder ?? true) && model.releaseVisionEncoder) {
+      const freed = model.releaseVisionEncoder();
+      if (freed > 0)
+        emit({ type: 'stage', stage: 'features', message: `released the frozen vision encoder (${formatGiB(freed)}): training reads the feature cache only` });
+    }
     const size = model.preprocess.size;
     const stepsPerEpoch = Math.ceil(prepared.length / batchSize);
     const meter = new RateMeter();
@@ -300,9 +328,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const order = epochOrder(seed, epoch, prepared.length);
       const epochRecords: StepRecord[] = [];
       const memoryContext: MemoryContext = {
-        what: `training step of model ${model.name} (${formatImageSize(size)} px, ${trainableBytes / 4} trainable parameters), batch size ${batchSize}`,
+        what: `training step of model ${model.name} (${formatImageSize(size)} px, ${trainableBytes / 4} trainable parameters), batch size ${batchSize}${microBatch < batchSize ? ` in micro-batches of ${microBatch}` : ''}`,
         tryInstead:
-          'a smaller batch size or image size, or a backend with more memory (webgpu on a GPU)' +
+          `${microBatch > 1 ? `a smaller micro-batch (--micro-batch ${Math.max(1, Math.floor(microBatch / 2))}: the same optimiser steps), ` : ''}a smaller image size, or a backend with more memory (webgpu on a GPU)` +
           ((await pathExists(checkpointPath)) ? `; the checkpoint ${checkpointPath} is intact and the same run resumes from it` : ''),
       };
       for (let step = nextStep; step < stepsPerEpoch; step++) {
@@ -323,8 +351,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             trainStep(
               model,
               adam,
+              trainable,
               cache,
               batch,
+              microBatch,
               size,
               `${seed}:noise:${epoch}:${step}`,
               { epoch, step: step + 1 },

@@ -1,5 +1,5 @@
 // @hgm/tensor: what the model code needs beyond tfjs-core. Browser-safe; Node extras are in `@hgm/tensor/node`.
-export { Rng } from './rng';
+export { Rng, BatchRowsRng } from './rng';
 export {
   HgmError,
   isHgmError,
@@ -31,6 +31,8 @@ export {
   checkMemoryNeed,
   withMemoryGuard,
   formatGiB,
+  measurePeakBytes,
+  wasmHeapBytes,
   type MemoryContext,
 } from './memory';
 export {

@@ -92,3 +92,38 @@ export async function withMemoryGuard<T>(fn: () => Promise<T>, ctx: MemoryContex
     throw e;
   }
 }
+
+/**
+ * Runs `fn` and measures the peak of the live tensor bytes (`tf.memory().numBytes`, which counts a reshaped view
+ * of a buffer again) while it ran, relative to the bytes live when it started: what a step adds at its worst.
+ * Works on every backend (it watches tfjs's engine as tensors are made); nesting is allowed.
+ */
+export function measurePeakBytes<T>(fn: () => T): { result: T; peakBytes: number; startBytes: number } {
+  const engine = tf.engine() as unknown as { trackTensor: (...args: unknown[]) => void; state: { numBytes: number } };
+  const startBytes = engine.state.numBytes;
+  let peak = startBytes;
+  const own = Object.prototype.hasOwnProperty.call(engine, 'trackTensor');
+  const previous = engine.trackTensor;
+  engine.trackTensor = function (this: unknown, ...args: unknown[]) {
+    previous.apply(engine, args);
+    if (engine.state.numBytes > peak) peak = engine.state.numBytes;
+  };
+  try {
+    const result = fn();
+    return { result, peakBytes: peak - startBytes, startBytes };
+  } finally {
+    if (own) engine.trackTensor = previous;
+    else delete (engine as { trackTensor?: unknown }).trackTensor;
+  }
+}
+
+/**
+ * The size of tfjs-backend-wasm's heap now: it grows as the backend needs and never shrinks, so it is the
+ * high-water mark of what the process has asked of it (the number to keep under {@link WASM_HEAP_MAX_BYTES}).
+ * Undefined on other backends.
+ */
+export function wasmHeapBytes(): number | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array; wasmMemory?: WebAssembly.Memory } }).wasm;
+  return wasm?.wasmMemory?.buffer.byteLength ?? wasm?.HEAPU8?.buffer.byteLength;
+}

@@ -191,3 +191,41 @@ function sizeOf(shape: number[]): number {
   }
   return n;
 }
+
+/**
+ * The noise of rows `offset .. offset + rows - 1` of a batch of `batch` rows: each `tensorGumbel([rows, ...])`
+ * draws `[batch, ...]` from the same stream as an {@link Rng} of the same seed would and returns those rows. A
+ * batch cut into micro-batches (gradient accumulation) so gets the noise that the whole batch gets from one
+ * `Rng(seed)`, draw by draw. Only `tensorGumbel` is offered (the noise of a training forward pass); other draws throw.
+ */
+export class BatchRowsRng extends Rng {
+  constructor(
+    seed: number | string,
+    readonly batch: number,
+    readonly offset: number,
+    readonly rows: number,
+  ) {
+    super(seed);
+    if (!Number.isInteger(offset) || !Number.isInteger(rows) || offset < 0 || rows < 1 || offset + rows > batch)
+      throw new RangeError(`BatchRowsRng: rows ${offset}..${offset + rows - 1} are outside a batch of ${batch}`);
+  }
+
+  override tensorGumbel(shape: number[]): tf.Tensor {
+    if (shape[0] !== this.rows) throw new RangeError(`BatchRowsRng: asked for ${shape[0]} rows, this micro-batch has ${this.rows}`);
+    const per = sizeOf(shape.slice(1));
+    const all = this.gumbelArray(this.batch * per);
+    return tf.tensor(all.subarray(this.offset * per, (this.offset + this.rows) * per), shape, 'float32');
+  }
+
+  override tensorNormal(): tf.Tensor {
+    throw new RangeError('BatchRowsRng offers tensorGumbel only');
+  }
+
+  override tensorUniform(): tf.Tensor {
+    throw new RangeError('BatchRowsRng offers tensorGumbel only');
+  }
+
+  override tensorTruncatedNormal(): tf.Tensor {
+    throw new RangeError('BatchRowsRng offers tensorGumbel only');
+  }
+}
