@@ -852,6 +852,27 @@ describe('bad input: a clear error naming the file, nothing already written lost
     expect(lr.stderr).toContain('hint: lower --lr');
   }, 180_000);
 
+  it('train --dry-run caches the features, prints the measured plan and writes no checkpoint; --micro-batch is checked', async () => {
+    const out = join(root, 'dry-run');
+    const r = await hgm(['train', '--data', data, '--out', out, '--epochs', '3', ...TRAIN_ARGS, '--dry-run', '--json']);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    const j = json(r) as {
+      dryRun: boolean;
+      plan: { batchSize: number; microBatch: number; secondsPerStep: number; stepsPerEpoch: number; featureCacheBytes: number };
+    };
+    expect(j.dryRun).toBe(true);
+    expect(j.plan).toMatchObject({ batchSize: 4, microBatch: 4, stepsPerEpoch: 4 });
+    expect(j.plan.secondsPerStep).toBeGreaterThan(0);
+    expect(j.plan.featureCacheBytes).toBeGreaterThan(0);
+    expect(r.stderr).toMatch(
+      /plan: [\d.]+ s per step of 4 \([\d.]+ s per image measured, micro-batches of 4\), peak memory ~[\d.]+ GiB, feature cache [\d.]+ MiB/,
+    );
+    expect(await readdir(out)).toEqual([]);
+    const bad = await hgm(['train', '--data', data, '--out', out, ...TRAIN_ARGS, '--micro-batch', 'half']);
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toContain('--micro-batch must be a positive integer or auto, found half');
+  });
+
   it('Ctrl-C during training saves a checkpoint, exits 130, and the same command resumes to the end', async () => {
     const out = join(root, 'interrupted');
     const args = ['train', '--data', data, '--out', out, '--epochs', '3', '--model', 'tiny', '--image-size', '32', '--batch-size', '2', '--backend', 'cpu'];

@@ -108,6 +108,19 @@ export class FeatureCache {
     }
   }
 
+  /** Bytes on disk of the entries of `keys` (absent ones count 0). */
+  async sizeOf(keys: Iterable<string>): Promise<number> {
+    let bytes = 0;
+    for (const key of new Set(keys)) {
+      try {
+        bytes += (await stat(this.path(key))).size;
+      } catch {
+        // absent: counts 0
+      }
+    }
+    return bytes;
+  }
+
   /** Stores tensors under a key (atomic write). */
   async put(key: string, tensors: Map<string, WritableTensor>): Promise<void> {
     const path = this.path(key);

@@ -43,7 +43,8 @@ describe('running out of memory in training', () => {
   it("wasm's Aborted() ends in an OutOfMemoryError naming the backend, its limit, the model and batch size; the last checkpoint stays intact", async () => {
     const outDir = join(root, 'run');
     const steps = Math.ceil(samples.length / 4);
-    const model = new AbortingModel(steps + 2); // epoch 1 completes and is saved; epoch 2 dies at its second step
+    // two probe passes of the plan, epoch 1 completes and is saved, epoch 2 dies at its second step
+    const model = new AbortingModel(2 + steps + 2);
     const e = await train({ model, samples, fs: nodeFileSystem, outDir, featureCacheDir: join(root, 'cache'), epochs: 3, batchSize: 4 }).then(
       () => undefined,
       (err: unknown) => err,

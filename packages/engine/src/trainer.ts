@@ -15,6 +15,9 @@ import {
   DivergedError,
   InputNotFoundError,
   checkMemoryNeed,
+  backendMemoryLimit,
+  trackPeakBytes,
+  OutOfMemoryError,
   formatGiB,
   formatImageSize,
   withMemoryGuard,
@@ -41,12 +44,18 @@ export interface TrainOptions {
   epochs?: number;
   batchSize?: number;
   /**
-   * Images per forward/backward pass (default: the batch size). A batch is run in micro-batches of this size
+   * Images per forward/backward pass (default 'auto': the batch size where the backend has no known memory limit;
+   * on wasm the largest that the probe's measured memory per image fits under the heap's limit). A batch is run in micro-batches of this size
    * whose gradients are summed, weighted by their share of the batch, before the one optimiser step of the
    * batch: the same step as the whole batch at once (every loss term is a mean over images and each micro-batch
    * gets its rows of the batch's noise), with the memory of a micro-batch.
    */
-  microBatch?: number;
+  microBatch?: number | 'auto';
+  /**
+   * Measure and report the plan (see {@link TrainPlan}), then stop before the first optimiser step: nothing is
+   * trained and no checkpoint is written. The features are cached (they are what a run needs first).
+   */
+  dryRun?: boolean;
   /**
    * Free the frozen vision encoder once the features are cached (default true): training reads the cache only.
    * The model cannot encode images afterwards.
@@ -82,6 +91,139 @@ export interface TrainResult {
   /** Epoch and step this run started from (1-based epoch, 0-based step) when it resumed. */
   resumedFrom?: { epoch: number; step: number };
   featureCache: { hits: number; misses: number; writes: number };
+  /** The plan measured before the first step. */
+  plan: TrainPlan;
+  /** True when the run stopped after the plan ({@link TrainOptions.dryRun}). */
+  dryRun?: boolean;
+}
+
+/**
+ * What a run will cost, measured before its first step by two probe passes (forward and backward of one image,
+ * no update): the first warms up, the second is timed.
+ */
+export interface TrainPlan {
+  batchSize: number;
+  microBatch: number;
+  /** Seconds of the timed probe pass (one image: reading its features, forward, backward). */
+  secondsPerImage: number;
+  /** Estimated seconds per optimiser step (images of a batch x seconds per image). */
+  secondsPerStep: number;
+  stepsPerEpoch: number;
+  secondsPerEpoch: number;
+  /** For the epochs still to run (after a resume: the rest). */
+  secondsForRun: number;
+  /** Peak of live tensor bytes a one-image pass adds. */
+  peakBytesPerImage: number;
+  /** Live tensor bytes before the first step (frozen text tower, trainable parameters, Adam moments). */
+  residentBytes: number;
+  /** Estimated peak of live tensor bytes of a step: resident, gradients, micro-batch x per image. */
+  peakBytes: number;
+  /** The backend's memory limit, where it has one (wasm). */
+  limitBytes?: number;
+  featureCacheBytes: number;
+  /** Seconds to read one image's features from the cache. */
+  featureReadSeconds: number;
+}
+
+/** Share of the backend's limit a planned step may use (the rest: fragmentation of the heap, host copies). */
+const PLAN_HEADROOM = 0.85;
+
+function formatDuration(seconds: number): string {
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** The plan as one line for the progress stream. */
+export function formatTrainPlan(p: TrainPlan, epochsLeft: number): string {
+  const limit = p.limitBytes !== undefined ? ` of a ${formatGiB(p.limitBytes)} limit` : '';
+  return (
+    `plan: ${p.secondsPerStep.toFixed(1)} s per step of ${p.batchSize} (${p.secondsPerImage.toFixed(2)} s per image measured, micro-batches of ${p.microBatch}), ` +
+    `peak memory ~${formatGiB(p.peakBytes)}${limit}, feature cache ${p.featureCacheBytes < 2 ** 30 ? `${(p.featureCacheBytes / 2 ** 20).toFixed(1)} MiB` : formatGiB(p.featureCacheBytes)} (${(p.featureReadSeconds * 1000).toFixed(0)} ms per image to read), ` +
+    `${formatDuration(p.secondsPerEpoch)} per epoch of ${p.stepsPerEpoch} steps, ${formatDuration(p.secondsForRun)} for the ${epochsLeft} epoch(s) to run`
+  );
+}
+
+/**
+ * Two probe passes of one image (forward and backward, no update, noise of their own): the time of the second
+ * and the peak memory of either, then the micro-batch and the plan. @throws OutOfMemoryError when even one image
+ * does not fit, naming the need and the limit
+ */
+async function probePlan(
+  model: EngineModel,
+  trainable: ReadonlyMap<string, tf.Variable>,
+  cache: FeatureCache,
+  prepared: readonly PreparedSample[],
+  o: { batchSize: number; microBatch: number | 'auto'; epochsLeft: number; stepsLeftThisEpoch: number; context: MemoryContext },
+): Promise<TrainPlan> {
+  const size = model.preprocess.size;
+  const trainableBytes = [...trainable.values()].reduce((sum, v) => sum + v.size * 4, 0);
+  const residentBytes = tf.memory().numBytes;
+  const limit = backendMemoryLimit();
+  checkMemoryNeed(2 * trainableBytes, { gradients: 2 * trainableBytes }, o.context);
+  let seconds = 0;
+  let readSeconds = 0;
+  let peak = 0;
+  const sample = [prepared[0]!];
+  // its own reader of the same folder: the probe's reads are not the run's cache statistics
+  const reader = new FeatureCache(cache.dir);
+  for (let probe = 0; probe < 2; probe++) {
+    const tracker = trackPeakBytes();
+    const t0 = performance.now();
+    let t1 = t0;
+    try {
+      const r = await accumulateGradients(trainable, 1, 1, `probe:${probe}`, async () => {
+        const features = await loadFeatureBatch(reader, sample);
+        t1 = performance.now();
+        const masks = maskBatch(sample, size);
+        const labels = tf.tensor1d([sample[0]!.label], 'float32');
+        return {
+          loss: (rng) => model.loss(features, masks, labels, rng),
+          dispose: () => tf.dispose([...features.values(), masks, labels]),
+        };
+      });
+      tf.dispose([...r.grads.values()]);
+    } finally {
+      peak = Math.max(peak, tracker.stop());
+    }
+    seconds = (performance.now() - t0) / 1000;
+    readSeconds = (t1 - t0) / 1000;
+  }
+  let microBatch: number;
+  if (o.microBatch !== 'auto') microBatch = Math.min(o.microBatch, o.batchSize);
+  else if (limit === undefined) microBatch = o.batchSize;
+  else {
+    const room = PLAN_HEADROOM * limit - residentBytes - 2 * trainableBytes;
+    microBatch = Math.max(1, Math.min(o.batchSize, Math.floor(room / Math.max(1, peak))));
+  }
+  const peakBytes = residentBytes + (o.batchSize > microBatch ? 2 : 1) * trainableBytes + microBatch * peak;
+  if (limit !== undefined && residentBytes + 2 * trainableBytes + peak > limit) {
+    throw new OutOfMemoryError(
+      `out of memory on ${tf.getBackend()}: one image of the ${o.context.what} needs ~${formatGiB(residentBytes + 2 * trainableBytes + peak)} (resident ${formatGiB(residentBytes)}, gradients ${formatGiB(2 * trainableBytes)}, one image's pass ${formatGiB(peak)}), over the limit of ${formatGiB(limit)}. Try ${o.context.tryInstead}`,
+      tf.getBackend(),
+      limit,
+      residentBytes + 2 * trainableBytes + peak,
+    );
+  }
+  const stepsPerEpoch = Math.ceil(prepared.length / o.batchSize);
+  const secondsPerStep = seconds * o.batchSize;
+  const secondsPerEpoch = seconds * prepared.length;
+  const featureCacheBytes = await cache.sizeOf(prepared.map((p) => p.key));
+  return {
+    batchSize: o.batchSize,
+    microBatch,
+    secondsPerImage: seconds,
+    secondsPerStep,
+    stepsPerEpoch,
+    secondsPerEpoch,
+    secondsForRun: secondsPerEpoch * Math.max(0, o.epochsLeft - 1) + secondsPerStep * o.stepsLeftThisEpoch,
+    peakBytesPerImage: peak,
+    residentBytes,
+    peakBytes,
+    ...(limit !== undefined ? { limitBytes: limit } : {}),
+    featureCacheBytes,
+    featureReadSeconds: readSeconds,
+  };
 }
 
 const CHECKPOINT_FORMAT = 'hgm-train-checkpoint';
@@ -257,12 +399,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { model, fs, outDir } = options;
   const epochs = options.epochs ?? 15;
   const batchSize = options.batchSize ?? 8;
-  const microBatch = Math.min(options.microBatch ?? batchSize, batchSize);
+  const microBatchOption = options.microBatch ?? 'auto';
   const seed = options.seed ?? 111;
   const adamConfig: AdamConfig = { ...DEFAULT_ADAM, ...options.adam };
   if (!Number.isInteger(epochs) || epochs < 1) throw new ConfigError(`epochs must be a positive integer, got ${epochs}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batch size must be a positive integer, got ${batchSize}`);
-  if (!Number.isInteger(microBatch) || microBatch < 1) throw new ConfigError(`micro-batch must be a positive integer, got ${options.microBatch}`);
+  if (microBatchOption !== 'auto' && (!Number.isInteger(microBatchOption) || microBatchOption < 1))
+    throw new ConfigError(`micro-batch must be a positive integer or 'auto', got ${options.microBatch}`);
   if (options.samples.length === 0) throw new InputNotFoundError('training samples', 'no training samples');
   const emit = options.onProgress ?? (() => undefined);
   const paths = { checkpointPath: join(outDir, 'checkpoint.safetensors'), modelPath: join(outDir, 'model.safetensors'), outDir };
@@ -315,6 +458,37 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const size = model.preprocess.size;
     const stepsPerEpoch = Math.ceil(prepared.length / batchSize);
+    const planContext: MemoryContext = {
+      what: `training step of model ${model.name} (${formatImageSize(size)} px, ${trainableBytes / 4} trainable parameters), batch size ${batchSize}`,
+      tryInstead: 'a smaller image size, or a backend with more memory (webgpu on a GPU)',
+    };
+    const epochsLeft = Math.max(0, epochs - startEpoch + 1);
+    const plan = await withMemoryGuard(
+      () =>
+        probePlan(model, trainable, cache, prepared, {
+          batchSize,
+          microBatch: microBatchOption,
+          epochsLeft,
+          stepsLeftThisEpoch: epochsLeft > 0 ? stepsPerEpoch - startStep : 0,
+          context: planContext,
+        }),
+      planContext,
+    );
+    const microBatch = plan.microBatch;
+    emit({ type: 'stage', stage: 'plan', message: formatTrainPlan(plan, epochsLeft) });
+    if (options.dryRun) {
+      return {
+        epochsCompleted: startEpoch - 1,
+        history,
+        checkpointPath,
+        modelPath,
+        interrupted: false,
+        ...(resumedFrom ? { resumedFrom } : {}),
+        featureCache: { ...cache.stats },
+        plan,
+        dryRun: true,
+      };
+    }
     const meter = new RateMeter();
     let interrupted = false;
     let epoch = startEpoch;
@@ -405,6 +579,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       interrupted,
       ...(resumedFrom ? { resumedFrom } : {}),
       featureCache: { ...cache.stats },
+      plan,
     };
   } finally {
     adam.dispose();

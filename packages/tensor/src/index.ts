@@ -32,6 +32,8 @@ export {
   withMemoryGuard,
   formatGiB,
   measurePeakBytes,
+  trackPeakBytes,
+  type PeakTracker,
   wasmHeapBytes,
   type MemoryContext,
 } from './memory';

@@ -93,27 +93,58 @@ export async function withMemoryGuard<T>(fn: () => Promise<T>, ctx: MemoryContex
   }
 }
 
+/** A running measurement of {@link trackPeakBytes}. */
+export interface PeakTracker {
+  /** The peak so far, over the bytes live at the start. */
+  readonly peakBytes: number;
+  /** Stops watching and returns the peak over the bytes live at the start. */
+  stop(): number;
+}
+
 /**
- * Runs `fn` and measures the peak of the live tensor bytes (`tf.memory().numBytes`, which counts a reshaped view
- * of a buffer again) while it ran, relative to the bytes live when it started: what a step adds at its worst.
- * Works on every backend (it watches tfjs's engine as tensors are made); nesting is allowed.
+ * Starts watching the live tensor bytes (`tf.memory().numBytes`, which counts a reshaped view of a buffer again)
+ * as tfjs's engine makes tensors, across `await`s: the peak a job adds at its worst over what was live when it
+ * started. Works on every backend. Trackers may overlap; stop each one.
  */
-export function measurePeakBytes<T>(fn: () => T): { result: T; peakBytes: number; startBytes: number } {
+export function trackPeakBytes(): PeakTracker {
   const engine = tf.engine() as unknown as { trackTensor: (...args: unknown[]) => void; state: { numBytes: number } };
-  const startBytes = engine.state.numBytes;
-  let peak = startBytes;
-  const own = Object.prototype.hasOwnProperty.call(engine, 'trackTensor');
+  const start = engine.state.numBytes;
+  let peak = start;
   const previous = engine.trackTensor;
-  engine.trackTensor = function (this: unknown, ...args: unknown[]) {
+  const own = Object.prototype.hasOwnProperty.call(engine, 'trackTensor');
+  const watcher = function (this: unknown, ...args: unknown[]) {
     previous.apply(engine, args);
     if (engine.state.numBytes > peak) peak = engine.state.numBytes;
   };
+  engine.trackTensor = watcher;
+  let stopped = false;
+  return {
+    get peakBytes() {
+      return peak - start;
+    },
+    stop() {
+      if (!stopped) {
+        stopped = true;
+        // put back what was there, unless a later tracker wrapped this one (it then keeps calling this watcher,
+        // which only updates a peak nobody reads)
+        if (engine.trackTensor === watcher) {
+          if (own) engine.trackTensor = previous;
+          else delete (engine as { trackTensor?: unknown }).trackTensor;
+        }
+      }
+      return peak - start;
+    },
+  };
+}
+
+/** Runs `fn` (synchronous) under {@link trackPeakBytes}: its result and the peak bytes it added. */
+export function measurePeakBytes<T>(fn: () => T): { result: T; peakBytes: number } {
+  const tracker = trackPeakBytes();
   try {
     const result = fn();
-    return { result, peakBytes: peak - startBytes, startBytes };
+    return { result, peakBytes: tracker.stop() };
   } finally {
-    if (own) engine.trackTensor = previous;
-    else delete (engine as { trackTensor?: unknown }).trackTensor;
+    tracker.stop();
   }
 }
 

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { openSafetensors, pathExists } from '@hgm/tensor/node';
 import type { ImageSize } from '@hgm/tensor';
 import { architectureOf, configDifferences, type DualAnchorConfig } from '@hgm/dual-anchor';
-import { train, type TrainResult } from '@hgm/engine/node';
+import { train, describeFrozenWeights, type TrainResult } from '@hgm/engine/node';
 import { nodeFileSystem } from '@hgm/data/node';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
@@ -20,6 +20,8 @@ export const TRAIN_SCHEMA: Schema = {
   out: { type: 'string', description: 'output folder' },
   epochs: { type: 'integer', min: 1, description: 'epochs' },
   batchSize: { type: 'integer', min: 1, description: 'batch size' },
+  microBatch: { type: 'string', description: "images per forward/backward pass: a positive integer or 'auto'" },
+  dryRun: { type: 'boolean', description: 'measure and print the plan, then stop' },
   lr: { type: 'number', min: 0, description: 'Adam learning rate' },
   seed: { type: 'integer', description: 'seed of the data order and noise' },
   resume: { type: 'boolean', description: 'continue from <out>/checkpoint.safetensors' },
@@ -43,6 +45,8 @@ export interface TrainOptionsCli extends Record<string, unknown> {
   out?: string;
   epochs: number;
   batchSize: number;
+  microBatch: string;
+  dryRun: boolean;
   lr: number;
   seed: number;
   resume: boolean;
@@ -62,6 +66,8 @@ export const TRAIN_DEFAULTS: TrainOptionsCli = {
   split: 'test',
   epochs: 15,
   batchSize: 8,
+  microBatch: 'auto',
+  dryRun: false,
   lr: 1e-3,
   seed: 111,
   resume: true,
@@ -124,6 +130,9 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
     );
   }
   const preset = o.model as ModelPreset;
+  const microBatch = o.microBatch === 'auto' ? 'auto' : Number(o.microBatch);
+  if (microBatch !== 'auto' && (!Number.isInteger(microBatch) || microBatch < 1))
+    throw new CliError(`--micro-batch must be a positive integer or auto, found ${o.microBatch}`, EXIT.usage);
   const outDir = await ensureWritableDir(o.out!);
   const backend = await ctx.backend(o.backend);
   const { samples, format, categories } = await selectSamples({ ...o, data: o.data! });
@@ -136,11 +145,7 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
     ...weights,
     log: (l) => ctx.info(l),
   });
-  const frozenLine =
-    model.frozen.kind === 'random'
-      ? `random frozen weights (seed ${model.frozen.seed}): a smoke test, not a detector`
-      : `frozen weights ${[model.frozen.clip.name, model.frozen.backbone?.name].filter(Boolean).join(' + ')}`;
-  ctx.info(`model: ${model.model.config.name} (--model ${preset}; ${frozenLine})`);
+  ctx.info(`model: ${model.model.config.name} (--model ${preset}; ${describeFrozenWeights(model.frozen)})`);
   let executor: ReturnType<typeof useExecutor> | undefined;
   try {
     const checkpoint = join(outDir, 'checkpoint.safetensors');
@@ -156,6 +161,8 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
         featureCacheDir: o.cacheDir ?? defaultFeatureCacheDir(),
         epochs: o.epochs,
         batchSize: o.batchSize,
+        microBatch,
+        dryRun: o.dryRun,
         adam: { learningRate: o.lr },
         seed: o.seed,
         resume: o.resume,
@@ -164,6 +171,22 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
       }),
     );
     const last = result.history[result.history.length - 1];
+    if (result.dryRun) {
+      ctx.result(
+        {
+          command: 'train',
+          dryRun: true,
+          backend: backend.chosen,
+          executor: executor.executor,
+          out: outDir,
+          samples: samples.length,
+          plan: result.plan,
+          featureCache: result.featureCache,
+        },
+        `dry run: nothing trained, no checkpoint written; the plan is above (features are cached for the run)`,
+      );
+      return EXIT.ok;
+    }
     const summary = {
       command: 'train',
       backend: backend.chosen,
@@ -181,6 +204,7 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
       finalLoss: last ? last.loss : null,
       samples: samples.length,
       featureCache: result.featureCache,
+      plan: result.plan,
     };
     if (result.interrupted) {
       ctx.result(summary, '');
@@ -237,6 +261,11 @@ export function registerTrain(program: Command, action: ActionFactory): void {
     .option('--out <dir>', 'output folder: checkpoint.safetensors, model.safetensors, history.json')
     .option('--epochs <n>', 'epochs (default 15)')
     .option('--batch-size <n>', 'batch size (default 8)')
+    .option(
+      '--micro-batch <n|auto>',
+      'images per forward/backward pass; their gradients are summed into one optimiser step per batch, the same step with less memory (default auto: the whole batch, or on wasm what its 4 GiB heap fits, measured)',
+    )
+    .option('--dry-run', 'cache the features, measure two probe passes, print the plan (s/step, peak memory, cache size, time per epoch and run) and stop')
     .option('--lr <x>', 'Adam learning rate (default 0.001)')
     .option('--seed <n>', 'seed of the data order and noise (default 111)')
     .option('--resume', 'continue from <out>/checkpoint.safetensors when present (default)')
