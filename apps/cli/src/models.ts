@@ -10,7 +10,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { openSafetensors, openTensorFile } from '@hgm/tensor/node';
 import type { HostTensor, SafetensorsReader } from '@hgm/tensor';
-import { prepareSource, readAllTensors, type ClipTokenizer } from '@hgm/backbone';
+import { RANDOM_WEIGHTS_METADATA_KEY, prepareSource, readAllTensors, type ClipTokenizer } from '@hgm/backbone';
 import { loadClipTokenizer, CLIP_VOCAB_FILE, WeightsManager } from '@hgm/backbone/node';
 import {
   PAPER_CONFIG,
@@ -120,7 +120,11 @@ async function loadWeightsFile(
     const prepared = prepareSource(reader, family === 'dino' ? { context: { numHeads } } : {});
     const tensors = await readAllTensors(prepared.source);
     const size = (await stat(resolved.path)).size;
-    return { ref: { name, path: resolved.path, sizeBytes: size }, tensors };
+    const randomMark = reader.metadata[RANDOM_WEIGHTS_METADATA_KEY];
+    const random = randomMark ? (JSON.parse(randomMark) as { name: string; seed: number }) : undefined;
+    if (random)
+      log?.(`weights ${name}: RANDOM weights (${random.name}, seed ${random.seed}, written by hgm weights random): nothing this model finds means anything`);
+    return { ref: { name, path: resolved.path, sizeBytes: size, ...(random ? { random: { name: random.name, seed: random.seed } } : {}) }, tensors };
   } finally {
     await reader.close();
   }

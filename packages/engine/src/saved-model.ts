@@ -13,6 +13,20 @@ export interface WeightsRef {
   /** Resolved file path at training time. */
   path: string;
   sizeBytes: number;
+  /** Set when the file holds seeded random weights (`hgm weights random`): a smoke run, not a detector. */
+  random?: { name: string; seed: number };
+}
+
+/** One line naming a model's frozen weights, saying plainly when any of them are random. */
+export function describeFrozenWeights(frozen: FrozenWeights | undefined): string {
+  if (!frozen) return 'frozen weights not recorded';
+  if (frozen.kind === 'random') return `random frozen weights (seed ${frozen.seed}): a smoke test, not a detector`;
+  const refs = [frozen.clip, frozen.backbone].filter((r): r is WeightsRef => !!r);
+  const random = refs.filter((r) => r.random);
+  const names = refs.map((r) => (r.random ? `${r.name} (random ${r.random.name}, seed ${r.random.seed})` : r.name)).join(' + ');
+  return random.length > 0
+    ? `frozen weights ${names}: RANDOM weights of the real shapes, every code path of a real run but no detector`
+    : `frozen weights ${names}`;
 }
 
 /** Where the frozen weights of a model come from. */

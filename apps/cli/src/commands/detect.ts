@@ -1,6 +1,6 @@
 /** `hgm detect`: anomaly maps, scores and decisions for new images (files, folders, globs). */
 import type { Command } from 'commander';
-import { describeScale, detect, expandInputs, parseMapScale } from '@hgm/engine/node';
+import { describeScale, detect, expandInputs, parseMapScale, describeFrozenWeights } from '@hgm/engine/node';
 import { DEFAULT_MAX_PIXELS, imageDecoderInfo, nodeFileSystem, nodeImageDecoder } from '@hgm/data/node';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
@@ -85,7 +85,7 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
   let executor: ReturnType<typeof useExecutor> | undefined;
   try {
     executor = useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
-    ctx.info(`model: ${info.config.name} (${info.path}); ${images.length} image${images.length === 1 ? '' : 's'}`);
+    ctx.info(`model: ${info.config.name} (${info.path}; ${describeFrozenWeights(model.frozen)}); ${images.length} image${images.length === 1 ? '' : 's'}`);
     const r = await detect({
       model,
       images,

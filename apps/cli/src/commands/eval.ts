@@ -11,6 +11,7 @@ import {
   writeColorBar,
   writeEvaluationTables,
   DEFAULT_EVAL_METRICS,
+  describeFrozenWeights,
 } from '@hgm/engine/node';
 import { parseMetricName } from '@hgm/metrics';
 import { DEFAULT_MAX_PIXELS, imageDecoderInfo, nodeFileSystem, nodeImageDecoder } from '@hgm/data/node';
@@ -136,7 +137,9 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
   let executor: ReturnType<typeof useExecutor> | undefined;
   try {
     executor = useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
-    ctx.info(`model: ${info.config.name} (${info.path}); evaluating ${samples.length} images of ${categories.join(', ')}`);
+    ctx.info(
+      `model: ${info.config.name} (${info.path}; ${describeFrozenWeights(model.frozen)}); evaluating ${samples.length} images of ${categories.join(', ')}`,
+    );
     const result = await evaluate({
       model,
       samples,

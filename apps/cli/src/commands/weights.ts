@@ -1,6 +1,7 @@
 /** `hgm weights list|pull|verify`: the known checkpoints, the cache, downloads and checks. */
 import type { Command } from 'commander';
-import { WeightsManager, type DownloadProgress } from '@hgm/backbone/node';
+import { RANDOM_WEIGHTS_NAMES, randomWeightsPlan } from '@hgm/backbone';
+import { WeightsManager, writeRandomWeightsFile, type DownloadProgress } from '@hgm/backbone/node';
 import { CommandContext, type ActionFactory } from '../command-context';
 import { CliError, EXIT } from '../exit-codes';
 
@@ -70,6 +71,33 @@ export async function runWeightsVerify(flags: Record<string, unknown>, ctx: Comm
   return ok ? EXIT.ok : EXIT.failed;
 }
 
+export async function runWeightsRandom(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
+  const name = flags['name'] as string;
+  const out = flags['out'];
+  if (typeof out !== 'string' || out === '') throw new CliError('--out FILE is required (the safetensors file to write)', EXIT.usage);
+  const seedText = flags['seed'] === undefined ? '0' : String(flags['seed']);
+  const seed = Number(seedText);
+  if (!Number.isInteger(seed) || seed < 0) throw new CliError(`--seed must be a non-negative integer, found ${seedText}`, EXIT.usage);
+  if (!(RANDOM_WEIGHTS_NAMES as readonly string[]).includes(name)) {
+    throw new CliError(`no random weights for ${JSON.stringify(name)}`, EXIT.usage, `known names: ${RANDOM_WEIGHTS_NAMES.join(', ')}`);
+  }
+  const plan = randomWeightsPlan(name);
+  const bytes = plan.entries.reduce((sum, e) => sum + 4 * e.shape.reduce((a, b) => a * b, 1), 0);
+  ctx.info(`weights random: ${name} (${plan.entries.length} tensors, ${mib(bytes)}, ${plan.keyFormat} key names), seed ${seed} -> ${out}`);
+  let last = 0;
+  const r = await writeRandomWeightsFile(out, name, seed, (done, total) => {
+    const now = Date.now();
+    if (now - last < 2000 && done < total) return;
+    last = now;
+    ctx.info(`weights random: ${done} of ${total} tensors`);
+  });
+  ctx.result(
+    { name, seed, out, random: true, keyFormat: plan.keyFormat, tensors: r.tensors, sizeBytes: r.sizeBytes },
+    `wrote ${out}: RANDOM ${name} weights (seed ${seed}; ${r.tensors} tensors, ${mib(r.sizeBytes)}), marked as random in the file's metadata; use it with --clip-weights / --backbone-weights for a run of every code path (it detects nothing)`,
+  );
+  return EXIT.ok;
+}
+
 export function registerWeights(program: Command, action: ActionFactory): void {
   const w = program.command('weights').description('pretrained weights: list the catalogue and the cache, download, verify');
   const common = (c: Command) =>
@@ -95,4 +123,16 @@ export function registerWeights(program: Command, action: ActionFactory): void {
       )
       .argument('<target>', 'catalogue name or file path'),
   ).action(action('weights verify', runWeightsVerify));
+  common(
+    w
+      .command('random')
+      .description(
+        "write seeded random weights with a checkpoint's real key names and shapes (safetensors, marked random): every code path of a real run with no download; they detect nothing",
+      )
+      .argument('<name>', `catalogue name: ${RANDOM_WEIGHTS_NAMES.join(', ')}`)
+      .option('--seed <n>', 'seed (default 0; the same seed gives the same file)')
+      .option('--out <file>', 'the .safetensors file to write (required)'),
+  )
+    .addHelpText('after', '\nExample:\n  hgm weights random dinov3-vitl16 --seed 1 --out dinov3-random.safetensors')
+    .action(action('weights random', runWeightsRandom));
 }

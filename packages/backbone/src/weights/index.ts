@@ -18,3 +18,4 @@ export * from './tensor-source';
 export * from './load-weights';
 export * from './safetensors-encode';
 export * from './catalogue';
+export * from './random-weights';

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { openTensorFile } from '@hgm/tensor/node';
 import { planSafetensors, encodeFloats, type HeaderEntry } from './safetensors-encode';
 import { prepareSource, type PrepareOptions } from './load-weights';
-import { InvalidStateError } from '@hgm/tensor';
+import { InvalidStateError, Rng } from '@hgm/tensor';
+import { RANDOM_WEIGHTS_METADATA_KEY, randomFrozenValue, randomWeightsPlan, type RandomWeightsPlan } from './random-weights';
 
 /** Produces the bytes of one tensor: one buffer, or chunks whose lengths add up to the tensor's size. */
 export type TensorBytes = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -87,4 +88,34 @@ export async function convertCheckpointFile(
   } finally {
     await reader.close();
   }
+}
+
+/**
+ * Writes seeded random weights of a catalogue entry's real key names and shapes ({@link randomWeightsPlan}) as a
+ * safetensors file, one tensor at a time, marked as random in its metadata ({@link RANDOM_WEIGHTS_METADATA_KEY}:
+ * every model loaded from it says so). The same name and seed give the same bytes.
+ */
+export async function writeRandomWeightsFile(
+  path: string,
+  name: string,
+  seed: number,
+  onTensor?: (done: number, total: number) => void,
+): Promise<{ sizeBytes: number; tensors: number; plan: RandomWeightsPlan }> {
+  const plan = randomWeightsPlan(name);
+  const rng = new Rng(seed);
+  const entries: HeaderEntry[] = plan.entries.map((e) => ({ name: e.name, dtype: 'F32', shape: e.shape }));
+  const { sizeBytes } = await writeSafetensorsStreamed(
+    path,
+    entries,
+    (entry, i) => {
+      const value = randomFrozenValue(entry.name, entry.shape, rng, plan.dino);
+      onTensor?.(i + 1, entries.length);
+      return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    },
+    {
+      format: 'pt',
+      [RANDOM_WEIGHTS_METADATA_KEY]: JSON.stringify({ name, seed, keyFormat: plan.keyFormat }),
+    },
+  );
+  return { sizeBytes, tensors: entries.length, plan };
 }
