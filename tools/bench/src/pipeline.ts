@@ -1,14 +1,17 @@
 /**
  * `npm run bench -- pipeline [--model paper|tiny] [--size 512] [--backend webgpu|wasm|cpu|tensorflow]
- *   [--batches 1,8|none] [--train-batch 8] [--features encoder|random] [--executors tfjs,onnx] [--threads 0]
- *   [--repeats 3] [--seed 0]`
+ *   [--batches 1,8|none] [--train-batch 8] [--micro-batch N] [--features encoder|random] [--executors tfjs,onnx]
+ *   [--threads 0] [--repeats 3] [--seed 0]`
  *
  * The whole model at its real sizes with seeded random weights (nothing is downloaded): the paper
  * configuration is DINOv3 ViT-L/16 at 512 px + CLIP ViT-L/14-336 text tower + HGM [16, 8, 4, 2], GGTR and DSP.
  * Prints, per batch size: the frozen encoder, the head (HGM, GGTR, DSP prompts through the text tower,
  * anomaly maps with their blur), the blur alone, the whole forward, ms per image and images/s; then one
- * training step (forward + backward of the trainable part + Adam, encoder features cached as in
- * `hgm train`); then the peak GPU memory where the backend reports it, with the backend and adapter named.
+ * training step as `hgm train` runs it (forward + backward of the trainable part + Adam on cached features, the
+ * vision encoder released, the text tower recomputed in the backward pass, `--micro-batch` images per pass with
+ * gradient accumulation; default: 1 on wasm, the whole batch elsewhere) with its seconds, the peak of live tensor
+ * bytes, the wasm heap's high-water mark, the memory of each part, and the time of an epoch of VisA (10,821 images)
+ * at that speed; then the peak GPU memory where the backend reports it, with the backend and adapter named.
  * Times are medians of `--repeats` calls after one warm-up call (shader compilation, caches). `--size`
  * (a multiple of 16) makes a smaller run on slow adapters such as lavapipe; the table says which size ran.
  * `--batches none` skips the inference table; `--features random` trains on seeded random features of the
@@ -25,7 +28,20 @@
  * `shader-f16` line only reports whether the adapter offers it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, checkMemoryNeed, formatImageSize, imageHW, sameImageSize, withMemoryGuard, type MemoryContext } from '@hgm/tensor';
+import {
+  Rng,
+  WASM_HEAP_MAX_BYTES,
+  checkMemoryNeed,
+  formatImageSize,
+  imageHW,
+  measurePeakBytes,
+  sameImageSize,
+  trackPeakBytes,
+  wasmHeapBytes,
+  withMemoryGuard,
+  type MemoryContext,
+} from '@hgm/tensor';
+import { NamedAdam, accumulateGradients } from '@hgm/engine';
 import { initNodeBackend, webgpuDeviceInfo } from '@hgm/tensor/node';
 import { loadClipTokenizer } from '@hgm/backbone/node';
 import { OnnxImageEncoder, loadOnnxRuntime } from '@hgm/onnx';
@@ -52,6 +68,7 @@ interface Options {
   backend: Backend;
   batches: number[];
   trainBatch: number;
+  microBatch: number | null;
   features: 'encoder' | 'random';
   executors: Executor[];
   threads: number;
@@ -66,6 +83,7 @@ function parseArgs(argv: string[]): Options {
     backend: 'webgpu',
     batches: [1, 8],
     trainBatch: 8,
+    microBatch: null,
     features: 'encoder',
     executors: ['tfjs'],
     threads: 0,
@@ -107,11 +125,12 @@ function parseArgs(argv: string[]): Options {
       o.executors = (['tfjs', 'onnx'] as const).filter((e) => list.includes(e));
     } else if (a === '--threads') o.threads = int(value(), 0);
     else if (a === '--train-batch') o.trainBatch = int(value(), 0);
+    else if (a === '--micro-batch') o.microBatch = int(value(), 1);
     else if (a === '--repeats') o.repeats = int(value(), 1);
     else if (a === '--seed') o.seed = int(value(), 0);
     else
       throw new Error(
-        `pipeline: unknown argument ${a} (expected --model, --size, --backend, --batches, --train-batch, --features, --executors, --threads, --repeats, --seed)`,
+        `pipeline: unknown argument ${a} (expected --model, --size, --backend, --batches, --train-batch, --micro-batch, --features, --executors, --threads, --repeats, --seed)`,
       );
   }
   return o;
@@ -180,6 +199,146 @@ function useOnnx(model: DualAnchorModel, threads: number): OnnxImageEncoder {
   return encoder;
 }
 
+const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+/** VisA's image count: the auxiliary dataset of the paper's MVTec AD runs (all of its splits). */
+const VISA_IMAGES = 10821;
+
+/**
+ * The training step of `hgm train` at the model's real shapes: the vision encoder released (features cached,
+ * or seeded random ones of its shapes), the text tower recomputed in the backward pass, micro-batches with
+ * gradient accumulation, Adam. Prints its time, its memory by part and an epoch's time.
+ */
+async function trainingStep(model: DualAnchorModel, o: Options, [height, width]: [number, number], backend: string): Promise<void> {
+  const b = o.trainBatch;
+  const micro = Math.min(b, o.microBatch ?? (backend === 'wasm' ? 1 : b));
+  const size = model.config.imageSize;
+  const featureBatch = (rows: number, seed: number): VisionFeatures =>
+    o.features === 'random'
+      ? randomFeatures(model, rows, height, width, seed)
+      : (tf.tidy(() => {
+          const pixels = tf.randomUniform([rows, 3, height, width], -1, 1, 'float32', seed) as tf.Tensor4D;
+          return model.encodeVision(pixels) as unknown as tf.TensorContainer;
+        }) as unknown as VisionFeatures);
+  // the features of the whole batch, as the cache holds them (host memory), sliced per micro-batch
+  const features = featureBatch(b, o.seed + 4);
+  const encoderBytes = model.releaseVisionEncoder();
+  model.recomputeText = true;
+  const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, height, width], 0, 1, 'float32', o.seed + 3), 0.9), 'float32') as tf.Tensor3D);
+  const labels = tf.tensor1d(
+    Array.from({ length: b }, (_, i) => i % 2),
+    'int32',
+  );
+  const trainable = new Map(model.params.entries().map((p) => [p.name, p.variable] as const));
+  const trainableBytes = [...trainable.values()].reduce((sum, v) => sum + v.size * 4, 0);
+  const adam = new NamedAdam(trainable);
+  const memory: MemoryContext = {
+    what: `training step of ${model.config.name ?? o.model} at ${formatImageSize(size)} px, batch size ${b} in micro-batches of ${micro}`,
+    tryInstead: 'a smaller --micro-batch (the same optimiser step) or --size, or --backend webgpu on a GPU',
+  };
+  // Adam's two moments are resident from here; a step adds the gradients (the sum and the newest)
+  checkMemoryNeed(2 * trainableBytes, { gradients: 2 * trainableBytes }, memory);
+  const featureBytes = [features.globalToken, ...features.patchTokens].reduce((sum, t) => sum + t.size * 4, 0) / b;
+  const slice = <T extends tf.Tensor>(t: T, offset: number, rows: number): T => tf.slice(t, offset, rows) as T;
+  let step = 0;
+  let peak = 0;
+  let lastLoss = NaN;
+  const runStep = async () => {
+    const tracker = trackPeakBytes();
+    const r = await accumulateGradients(trainable, b, micro, `${o.seed}:noise:1:${++step}`, (offset, rows) => {
+      const f: VisionFeatures = {
+        globalToken: slice(features.globalToken, offset, rows),
+        patchTokens: features.patchTokens.map((t) => slice(t, offset, rows)),
+        grid: features.grid,
+        imageSize: features.imageSize,
+      };
+      const mk = slice(masks, offset, rows);
+      const lb = slice(labels, offset, rows);
+      return {
+        loss: (rng) => {
+          const r = model.trainingLoss({ features: f, masks: mk, labels: lb }, { rng });
+          return { total: r.total, terms: r.terms as unknown as Record<string, tf.Scalar> };
+        },
+        dispose: () => {
+          disposeVisionFeatures(f);
+          tf.dispose([mk, lb]);
+        },
+      };
+    }).finally(() => (peak = Math.max(peak, tracker.stop())));
+    adam.apply(r.grads);
+    tf.dispose([...r.grads.values()]);
+    lastLoss = r.loss;
+    sampleMemory();
+  };
+  const stepMs = await withMemoryGuard(() => time(o.repeats, runStep), memory);
+  // the parts, each measured alone at one micro-batch
+  const parts = await withMemoryGuard(() => partPeaks(model, micro, features), memory);
+  const textBytes = model.frozen.frozenVariables().reduce((sum, v) => sum + v.size * 4, 0);
+  console.log('');
+  const source = o.features === 'random' ? "seeded random features of the encoder's shapes" : 'features encoded once';
+  console.log(
+    `training step at batch ${b} in micro-batches of ${micro} (${source}; vision encoder released; text tower recomputed in the backward pass; forward + backward + Adam): ${(stepMs / 1000).toFixed(1)} s (median of ${o.repeats} after a warm-up), loss ${lastLoss.toFixed(4)}`,
+  );
+  console.log('');
+  console.log('| part | memory |');
+  console.log('|---|---|');
+  console.log(`| vision encoder weights (released before the first step) | ${MiB(encoderBytes)} |`);
+  console.log(`| frozen text tower weights (resident) | ${MiB(textBytes)} |`);
+  console.log(`| trainable parameters | ${MiB(trainableBytes)} |`);
+  console.log(`| Adam moments | ${MiB(2 * trainableBytes)} |`);
+  console.log(`| gradients (sum + newest micro-batch) | ${MiB(2 * trainableBytes)} |`);
+  console.log(`| cached features per image (float32) | ${MiB(featureBytes)} |`);
+  console.log(`| DSP prompts through the text tower, forward + backward, ${micro} image(s) (peak added) | ${MiB(parts.text)} |`);
+  console.log(`| HGM at M = ${features.grid[0] * features.grid[1]} tokens, forward + backward, ${micro} image(s) (peak added) | ${MiB(parts.hgm)} |`);
+  console.log(`| whole micro-batch step (peak added over resident) | ${MiB(peak)} |`);
+  const heap = wasmHeapBytes();
+  console.log(`| live tensors at the step's peak | ${MiB(peak + tf.memory().numBytes)} |`);
+  peakBytes = Math.max(peakBytes, peak + tf.memory().numBytes);
+  if (heap !== undefined) console.log(`| wasm heap high-water mark (limit ${MiB(WASM_HEAP_MAX_BYTES)}) | ${MiB(heap)} |`);
+  console.log('');
+  const steps = Math.ceil(VISA_IMAGES / b);
+  console.log(
+    `an epoch of VisA (${VISA_IMAGES} images, ${steps} steps of ${b}) at this speed: ${((steps * stepMs) / 3.6e6).toFixed(1)} h; the paper's 15 epochs: ${((15 * steps * stepMs) / 3.6e6).toFixed(1)} h`,
+  );
+  if (backend === 'wasm')
+    console.log(
+      'wasm ran on 1 thread: tfjs-backend-wasm 4.22 turns its threads off under Node (WASM_HAS_MULTITHREAD_SUPPORT is false there, tfjs issue #3830)',
+    );
+  adam.dispose();
+  disposeVisionFeatures(features);
+  tf.dispose([masks, labels]);
+}
+
+/** Peak tensor bytes added by the text tower (DSP prompts) and by HGM, each forward + backward alone. */
+async function partPeaks(model: DualAnchorModel, rows: number, features: VisionFeatures): Promise<{ text: number; hgm: number }> {
+  const d = model.config.clip.embedDim;
+  const anchors = tf.variable(tf.randomNormal([rows, 2, d], 0, 1, 'float32', 1) as tf.Tensor3D);
+  const text = measurePeakBytes(() => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(model.textFeatures(anchors)) as tf.Scalar, [anchors]);
+    tf.dispose([value, ...Object.values(grads)]);
+  }).peakBytes;
+  anchors.dispose();
+  let hgm = 0;
+  if (model.hgm) {
+    const patches = features.patchTokens.map((t) => tf.slice(t, 0, rows) as tf.Tensor3D);
+    const vars = model.params
+      .entries()
+      .filter((p) => p.name.startsWith('hgm.'))
+      .map((p) => p.variable);
+    const rng = new Rng(3);
+    hgm = measurePeakBytes(() => {
+      const { value, grads } = tf.variableGrads(() => {
+        const mapped = patches.map((t, i) => (model.adapters ? model.adapters.mapPatches(t, i) : t) as tf.Tensor3D);
+        const h = model.hgm!.forward(mapped, { mode: 'train', rng });
+        return tf.sum(h.imageAnchors) as tf.Scalar;
+      }, vars);
+      tf.dispose([value, ...Object.values(grads)]);
+    }).peakBytes;
+    tf.dispose(patches);
+  }
+  return { text, hgm };
+}
+
 export async function run(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   if (o.executors.includes('onnx') && (o.backend === 'webgpu' || o.backend === 'tensorflow'))
@@ -210,7 +369,6 @@ export async function run(argv: string[]): Promise<void> {
     );
   }
   console.log(`model built with seeded random weights in ${(buildMs / 1000).toFixed(1)} s`);
-  const rng = new Rng(o.seed + 1);
   let onnx: OnnxImageEncoder | undefined;
   if (o.batches.length > 0) {
     const forwardMs = new Map<string, number>();
@@ -262,45 +420,7 @@ export async function run(argv: string[]): Promise<void> {
       }
     }
   }
-  if (o.trainBatch > 0) {
-    const b = o.trainBatch;
-    const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, height, width], 0, 1, 'float32', o.seed + 3), 0.9), 'float32') as tf.Tensor3D);
-    const labels = tf.tensor1d(
-      Array.from({ length: b }, (_, i) => i % 2),
-      'int32',
-    );
-    const features =
-      o.features === 'random'
-        ? randomFeatures(model, b, height, width, o.seed + 4)
-        : (tf.tidy(() => {
-            const pixels = tf.randomUniform([b, 3, height, width], -1, 1, 'float32', o.seed + 2) as tf.Tensor4D;
-            return model.encodeVision(pixels) as unknown as tf.TensorContainer;
-          }) as unknown as VisionFeatures);
-    const optimizer = tf.train.adam(1e-3, 0.5, 0.999);
-    const trainableBytes = model.trainableVariables().reduce((sum, v) => sum + v.size * 4, 0);
-    const memory: MemoryContext = {
-      what: `training step of ${model.config.name ?? o.model} at ${formatImageSize(size)} px, batch size ${b}`,
-      tryInstead: 'a smaller --train-batch or --size, or --backend webgpu on a GPU',
-    };
-    // inputs resident; Adam adds two moments and the backward pass one gradient per trainable parameter
-    checkMemoryNeed(3 * trainableBytes, { 'Adam moments': 2 * trainableBytes, gradients: trainableBytes }, memory);
-    const step = await withMemoryGuard(
-      () =>
-        time(o.repeats, async () => {
-          const lf = model.lossFunction({ features, masks, labels }, { rng });
-          optimizer.minimize(lf.lossFn, false, model.trainableVariables());
-          await lf.read();
-          sampleMemory();
-        }),
-      memory,
-    );
-    console.log('');
-    const source = o.features === 'random' ? "seeded random features of the encoder's shapes" : 'features cached';
-    console.log(`training step at batch ${b} (${source}, forward + backward + Adam): ${step.toFixed(1)} ms`);
-    optimizer.dispose();
-    disposeVisionFeatures(features);
-    tf.dispose([masks, labels]);
-  }
+  if (o.trainBatch > 0) await trainingStep(model, o, [height, width], report.chosen);
   const memKind = report.chosen === 'webgpu' ? 'GPU buffers allocated' : 'tensor bytes';
   console.log(`peak memory (${memKind}): ${(peakBytes / 2 ** 20).toFixed(0)} MiB`);
   if (report.chosen !== 'webgpu' || software) console.log('no GPU ran this table: its times are not GPU times');
