@@ -854,6 +854,13 @@ describe('bad input: a clear error naming the file, nothing already written lost
 
   it('train --dry-run caches the features, prints the measured plan and writes no checkpoint; --micro-batch is checked', async () => {
     const out = join(root, 'dry-run');
+    // the plan is a progress line (stderr); --json prints the result alone
+    const shown = await hgm(['train', '--data', data, '--out', out, '--epochs', '3', ...TRAIN_ARGS, '--dry-run']);
+    expect(shown.code, shown.stderr).toBe(EXIT.ok);
+    expect(shown.stderr).toMatch(
+      /plan: [\d.]+ s per step of 4 \([\d.]+ s per image measured, micro-batches of 4\), peak memory ~[\d.]+ GiB, feature cache [\d.]+ MiB/,
+    );
+    expect(shown.stdout).toContain('dry run: nothing trained, no checkpoint written');
     const r = await hgm(['train', '--data', data, '--out', out, '--epochs', '3', ...TRAIN_ARGS, '--dry-run', '--json']);
     expect(r.code, r.stderr).toBe(EXIT.ok);
     const j = json(r) as {
@@ -864,9 +871,6 @@ describe('bad input: a clear error naming the file, nothing already written lost
     expect(j.plan).toMatchObject({ batchSize: 4, microBatch: 4, stepsPerEpoch: 4 });
     expect(j.plan.secondsPerStep).toBeGreaterThan(0);
     expect(j.plan.featureCacheBytes).toBeGreaterThan(0);
-    expect(r.stderr).toMatch(
-      /plan: [\d.]+ s per step of 4 \([\d.]+ s per image measured, micro-batches of 4\), peak memory ~[\d.]+ GiB, feature cache [\d.]+ MiB/,
-    );
     expect(await readdir(out)).toEqual([]);
     const bad = await hgm(['train', '--data', data, '--out', out, ...TRAIN_ARGS, '--micro-batch', 'half']);
     expect(bad.code).toBe(EXIT.usage);
