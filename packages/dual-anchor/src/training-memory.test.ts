@@ -1,21 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
 import { Rng } from '@hgm/tensor';
-import { describeBackends } from '@hgm/tensor/testing';
+import { describeBackends, maxRelativeError } from '@hgm/tensor/testing';
 import { disposeVisionFeatures } from './vision-features';
 import { syntheticBatch, tinyModel } from './test-support';
 import type { DualAnchorModel } from './dual-anchor-model';
-
-/** max |got - want| / max |want| */
-function relative(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1e-12;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / scale;
-}
 
 /** The training loss and its gradient for every learnable parameter, by name (Gumbel noise from `seed`). */
 async function lossAndGrads(model: DualAnchorModel, batch: Parameters<DualAnchorModel['trainingLoss']>[0], seed: number) {
@@ -46,7 +35,7 @@ describeBackends('the memory techniques of a training step', ({ it }) => {
     expect(Math.abs(recomputed.loss - kept.loss)).toBeLessThan(1e-5 * Math.abs(kept.loss));
     expect([...recomputed.grads.keys()].sort()).toEqual([...kept.grads.keys()].sort());
     expect(kept.grads.size).toBeGreaterThan(20);
-    for (const [name, g] of kept.grads) expect(relative(recomputed.grads.get(name)!, g), name).toBeLessThan(1e-5);
+    for (const [name, g] of kept.grads) expect(maxRelativeError(recomputed.grads.get(name)!, g), name).toBeLessThan(1e-5);
     disposeVisionFeatures(features);
     tf.dispose([pixels, masks, labels]);
     model.dispose();
@@ -75,8 +64,8 @@ describeBackends('the memory techniques of a training step', ({ it }) => {
     };
     const all = await run();
     const short = await run(used);
-    expect(relative(short.out, all.out)).toBeLessThan(1e-5);
-    short.values.forEach((g, i) => expect(relative(g, all.values[i]!)).toBeLessThan(1e-5));
+    expect(maxRelativeError(short.out, all.out)).toBeLessThan(1e-5);
+    short.values.forEach((g, i) => expect(maxRelativeError(g, all.values[i]!)).toBeLessThan(1e-5));
     expect(() => model.frozen.text.forward({ tokenEmbeddings: prompts.embeddings, eotIndices: eot, usedLength: 78 })).toThrow(
       /usedLength must be an integer in/,
     );

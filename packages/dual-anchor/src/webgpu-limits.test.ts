@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, it, expect, beforeAll } from 'vitest';
 import { Rng, setStorageBindingLimit } from '@hgm/tensor';
-import { useBackend } from '@hgm/tensor/testing';
+import { useBackend, maxRelativeError } from '@hgm/tensor/testing';
 import { disposeVisionFeatures } from './vision-features';
 import type { LossValues } from './dual-anchor-model';
 import { syntheticBatch, tinyModel } from './test-support';
@@ -70,16 +70,6 @@ async function run(buildLimit: number | null, stepLimit: number | null): Promise
   }
 }
 
-function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1e-6;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / scale;
-}
-
 // Runs where a WebGPU adapter exists (lavapipe in CI); elsewhere it is skipped, naming the reason.
 describe('the tiny model on webgpu with a lowered storage-binding limit', () => {
   let unavailable: string | null = null;
@@ -98,11 +88,11 @@ describe('the tiny model on webgpu with a lowered storage-binding limit', () => 
     // the splits ran: attention and MLP blocks are cut with slices (fewer in the text tower since it runs on the
     // prompt's tokens only)
     expect(split.slices).toBeGreaterThan(whole.slices + 50);
-    whole.features.forEach((f, i) => expect(relativeError(split.features[i]!, f), `features ${i}`).toBeLessThan(REL_TOL));
+    whole.features.forEach((f, i) => expect(maxRelativeError(split.features[i]!, f, 1e-6), `features ${i}`).toBeLessThan(REL_TOL));
     for (const k of Object.keys(whole.loss) as (keyof LossValues)[]) {
       expect(Math.abs(split.loss[k] - whole.loss[k]) / Math.max(Math.abs(whole.loss[k]), 1e-6), `loss ${k}`).toBeLessThan(REL_TOL);
     }
     expect(split.grads.size).toBe(whole.grads.size);
-    for (const [name, g] of whole.grads) expect(relativeError(split.grads.get(name)!, g), `gradient of ${name}`).toBeLessThan(REL_TOL);
+    for (const [name, g] of whole.grads) expect(maxRelativeError(split.grads.get(name)!, g, 1e-6), `gradient of ${name}`).toBeLessThan(REL_TOL);
   }, 300_000);
 });

@@ -1,23 +1,12 @@
 import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@hgm/tensor';
-import { describeBackends } from '@hgm/tensor/testing';
+import { describeBackends, maxRelativeError } from '@hgm/tensor/testing';
 import { matMulFast, oneHotRow, stackFirst } from './wasm-gradients';
 import { recomputeInBackward } from './recompute';
 import { linear } from './linear';
 import { transformerMlp } from './transformer-mlp';
 import { quickGelu } from './activations';
-
-/** max |got - want| / max |want| */
-function relative(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 1e-12;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return diff / scale;
-}
 
 /** The gradients of `sum(f(xs) * dy)` (read with `data()`: webgpu has no synchronous read in Node). */
 async function gradsOf(f: (xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): Promise<Float32Array[]> {
@@ -36,20 +25,23 @@ describeBackends('gradients built for the wasm kernels', ({ it }) => {
     const dy = rng.tensorNormal([6, 5]);
     const fast = await gradsOf(([x, y]) => matMulFast(x as tf.Tensor2D, y as tf.Tensor2D), [a, b], dy);
     const plain = await gradsOf(([x, y]) => tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D), [a, b], dy);
-    fast.forEach((g, i) => expect(relative(g, plain[i]!)).toBeLessThan(1e-6));
+    fast.forEach((g, i) => expect(maxRelativeError(g, plain[i]!)).toBeLessThan(1e-6));
     // a frozen operand gets no gradient; the other one the same as before
     const frozen = tf.variable(b, false);
     const onlyA = await gradsOf(([x]) => matMulFast(x as tf.Tensor2D, frozen), [a], dy);
-    expect(relative(onlyA[0]!, plain[0]!)).toBeLessThan(1e-6);
+    expect(maxRelativeError(onlyA[0]!, plain[0]!)).toBeLessThan(1e-6);
     const row = rng.tensorNormal([1, 7]);
     expect(
-      relative((await gradsOf(([x]) => oneHotRow(x as tf.Tensor2D, 4), [a], row))[0]!, (await gradsOf(([x]) => tf.slice(x!, [4, 0], [1, 7]), [a], row))[0]!),
+      maxRelativeError(
+        (await gradsOf(([x]) => oneHotRow(x as tf.Tensor2D, 4), [a], row))[0]!,
+        (await gradsOf(([x]) => tf.slice(x!, [4, 0], [1, 7]), [a], row))[0]!,
+      ),
     ).toBe(0);
     const parts = [rng.tensorNormal([2, 3]), rng.tensorNormal([2, 3]), rng.tensorNormal([2, 3])];
     const dStack = rng.tensorNormal([3, 2, 3]);
     const s1 = await gradsOf((xs) => stackFirst(xs), parts, dStack);
     const s2 = await gradsOf((xs) => tf.stack(xs), parts, dStack);
-    s1.forEach((g, i) => expect(relative(g, s2[i]!)).toBe(0));
+    s1.forEach((g, i) => expect(maxRelativeError(g, s2[i]!)).toBe(0));
     tf.dispose([a, b, dy, frozen, row, dStack, ...parts]);
     expect(tf.memory().numTensors).toBe(before);
   });
@@ -65,10 +57,10 @@ describeBackends('gradients built for the wasm kernels', ({ it }) => {
     const reference = ([t]: tf.Tensor[]) => tf.add(tf.matMul(quickGelu(tf.add(tf.matMul(t!, w1, false, true), b1)), w2, false, true), b2);
     const want = (await gradsOf(reference, [x], dy))[0]!;
     expect(
-      relative((await gradsOf(([t]) => transformerMlp(t!, { weight: w1, bias: b1 }, quickGelu, { weight: w2, bias: b2 }), [x], dy))[0]!, want),
+      maxRelativeError((await gradsOf(([t]) => transformerMlp(t!, { weight: w1, bias: b1 }, quickGelu, { weight: w2, bias: b2 }), [x], dy))[0]!, want),
     ).toBeLessThan(1e-5);
     expect(
-      relative(
+      maxRelativeError(
         (await gradsOf(([t]) => linear(linear(t!, w1, b1), w2, b2), [x], dy))[0]!,
         (await gradsOf(([t]) => tf.add(tf.matMul(tf.add(tf.matMul(t!, w1, false, true), b1), w2, false, true), b2), [x], dy))[0]!,
       ),
@@ -96,7 +88,7 @@ describeBackends('gradients built for the wasm kernels', ({ it }) => {
       [x, c],
       dy,
     );
-    got.forEach((g, i) => expect(relative(g, want[i]!)).toBeLessThan(1e-6));
+    got.forEach((g, i) => expect(maxRelativeError(g, want[i]!)).toBeLessThan(1e-6));
     // (webgpu frees some of its own small tensors meanwhile: no more than before is what matters)
     expect(tf.memory().numTensors).toBeLessThanOrEqual(before);
     // nested in an outer gradient (an optimiser's variableGrads): the outer tape survives the inner one
@@ -105,7 +97,7 @@ describeBackends('gradients built for the wasm kernels', ({ it }) => {
     start.dispose();
     const r = tf.variableGrads(() => tf.sum(chain((xs, cs) => recomputeInBackward(block)(xs, cs))([v, c])) as tf.Scalar, [v]);
     const direct = tf.variableGrads(() => tf.sum(chain(block)([v, c])) as tf.Scalar, [v]);
-    expect(relative(await r.grads[v.name]!.data(), await direct.grads[v.name]!.data())).toBeLessThan(1e-6);
+    expect(maxRelativeError(await r.grads[v.name]!.data(), await direct.grads[v.name]!.data())).toBeLessThan(1e-6);
     tf.dispose([r.value, direct.value, ...Object.values(r.grads), ...Object.values(direct.grads)]);
     expect(tf.memory().numTensors).toBeLessThanOrEqual(before + 1);
     tf.dispose([w, x, c, mask, dy, v]);

@@ -380,3 +380,17 @@ export async function closedLoopbackPort(): Promise<number> {
     });
   });
 }
+
+/**
+ * max |got - want| / max(max |want|, floor): the error of a whole tensor relative to its largest value. The
+ * floor keeps a tensor that is zero in exact arithmetic (float noise in practice) from dividing by ~0.
+ */
+export function maxRelativeError(got: ArrayLike<number>, want: ArrayLike<number>, floor = 1e-12): number {
+  let diff = 0;
+  let scale = floor;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return diff / scale;
+}
