@@ -410,7 +410,6 @@ export class DualAnchorModel {
         );
       },
     };
-    this.visionReleased = true;
     return bytes;
   }
 
@@ -420,9 +419,6 @@ export class DualAnchorModel {
    * image, and its kept activations are most of a training step's memory. The gradient is the same.
    */
   recomputeText = true;
-
-  /** Whether {@link releaseVisionEncoder} ran. */
-  visionReleased = false;
 
   /** Frees the learnable parameters, the prompt buffers, the kept text anchors and the frozen parts. */
   dispose(): void {
