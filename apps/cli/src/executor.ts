@@ -37,7 +37,7 @@ export interface ExecutorChoice {
   /** Why tfjs runs when ONNX Runtime was asked for or possible. */
   reason?: string;
   /** Frees the ONNX session (the model's other weights stay with the model, which the caller disposes). */
-  dispose(): void;
+  dispose(): Promise<void>;
 }
 
 /**
@@ -45,32 +45,25 @@ export interface ExecutorChoice {
  * `executor: onnx (onnxruntime-node 1.30.0, cpu, N threads)`, `executor: onnx-webgpu (onnxruntime-node
  * 1.30.0, webgpu)` or `executor: tfjs (<reason>)`.
  */
-export function useExecutor(
+export async function useExecutor(
   engineModel: DualAnchorEngineModel,
   request: string,
   options: { threads?: number | undefined; log: (line: string) => void },
-): ExecutorChoice {
+): Promise<ExecutorChoice> {
   const model = engineModel.model;
   if (!(EXECUTOR_CHOICES as readonly string[]).includes(request)) {
     throw new CliError(`option --executor must be one of ${EXECUTOR_CHOICES.join(', ')}, found ${JSON.stringify(request)}`, EXIT.usage);
   }
   const tfjs = (reason: string): ExecutorChoice => {
     options.log(`executor: tfjs (${reason})`);
-    return { executor: 'tfjs', reason, dispose: () => undefined };
+    return { executor: 'tfjs', reason, dispose: async () => undefined };
   };
   if (request === 'tfjs') return tfjs('asked for with --executor tfjs');
-  // The ONNX encoder reads its input and positional tables from tfjs synchronously, which the webgpu backend
-  // cannot do in Node; there the encoder stays on tfjs (and on the GPU).
+  // Asked for by name, ONNX Runtime runs the encoder under any backend (it reads its input with `data()` and
+  // hands tfjs its outputs, which feed the heads on the GPU under webgpu); under auto the webgpu backend keeps
+  // the encoder on tfjs, on the GPU.
   const onnxRequest = request === 'onnx' || request === 'onnx-webgpu';
-  if (tf.getBackend() === 'webgpu') {
-    if (onnxRequest)
-      throw new CliError(
-        `--executor ${request}: not available with --backend webgpu (the ONNX encoder reads tfjs tensors synchronously)`,
-        EXIT.usage,
-        'use --backend wasm or cpu with --executor onnx',
-      );
-    return tfjs('ONNX Runtime not used: the backend is webgpu, which keeps the encoder on the GPU');
-  }
+  if (tf.getBackend() === 'webgpu' && !onnxRequest) return tfjs('ONNX Runtime not used: the backend is webgpu, which keeps the encoder on the GPU');
   const load = loadOnnxRuntime(onnxRuntimePackage());
   if (!load.ok) {
     if (onnxRequest)
@@ -106,8 +99,8 @@ export function useExecutor(
   try {
     encoder =
       source.kind === 'clip'
-        ? OnnxImageEncoder.fromClip(source.clip, sessionOptions)
-        : OnnxImageEncoder.fromDino(source.encoder as Parameters<typeof OnnxImageEncoder.fromDino>[0], sessionOptions);
+        ? await OnnxImageEncoder.fromClip(source.clip, sessionOptions)
+        : await OnnxImageEncoder.fromDino(source.encoder as Parameters<typeof OnnxImageEncoder.fromDino>[0], sessionOptions);
   } catch (e) {
     // Under auto, session creation fails before the tfjs weights are released, so the model still runs on tfjs.
     const reason = (e as Error).message.split('\n')[0]!;
@@ -126,9 +119,13 @@ export function useExecutor(
  * {@link useExecutor} with a long-running command's `--executor` and `--threads` (`hgm serve`, `hgm worker`):
  * when the choice fails, the model is disposed before the error goes on.
  */
-export function executorForModel(engineModel: DualAnchorEngineModel, o: { executor: string; threads?: number }, log: (line: string) => void): ExecutorChoice {
+export async function executorForModel(
+  engineModel: DualAnchorEngineModel,
+  o: { executor: string; threads?: number },
+  log: (line: string) => void,
+): Promise<ExecutorChoice> {
   try {
-    return useExecutor(engineModel, o.executor, { threads: o.threads, log });
+    return await useExecutor(engineModel, o.executor, { threads: o.threads, log });
   } catch (e) {
     engineModel.dispose();
     throw e;

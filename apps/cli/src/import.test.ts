@@ -85,7 +85,7 @@ describe('hgm import anomalyclip', () => {
     const { model } = await modelFromCheckpoint(out, { clipWeights });
     try {
       const pixels = hostToTensor(inputs.get('pixel_values')!) as tf.Tensor4D;
-      const o = model.model.forward(pixels);
+      const o = await model.model.forward(pixels);
       for (const [name, got] of [
         ['anomaly_map_smoothed', o.anomalyMap],
         ['anomaly_map', o.rawAnomalyMap],

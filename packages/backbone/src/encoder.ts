@@ -49,11 +49,25 @@ export interface ImageEncoding {
 }
 
 /**
- * One interface for every vision backbone (CLIP ViT, DINOv2, DINOv3) and every executor of their weights
- * (tfjs today; an ONNX Runtime graph can implement the same interface).
+ * One asynchronous interface for every vision backbone (CLIP ViT, DINOv2, DINOv3) and every executor of their
+ * weights: tfjs, ONNX Runtime in Node (`@hgm/onnx`, computing in a thread of its own) and onnxruntime-web in
+ * the browser. Callers await `encode`; the returned tensors are theirs to dispose.
  */
-export interface ImageEncoder {
+export interface AsyncImageEncoder {
   readonly info: ImageEncoderInfo;
+  /**
+   * @param pixels normalised images [B, 3, H, W] (H and W multiples of the patch size); the caller may dispose
+   *   them once the promise settles
+   */
+  encode(pixels: tf.Tensor4D, options?: EncodeImageOptions): Promise<ImageEncoding>;
+  dispose(): void | Promise<void>;
+}
+
+/**
+ * A tfjs encoder: {@link AsyncImageEncoder} plus a synchronous `encodeImage`, which runs inside `tf.tidy` and
+ * gradient tapes.
+ */
+export interface ImageEncoder extends AsyncImageEncoder {
   /**
    * @param pixels normalised images [B, 3, H, W] (H and W multiples of the patch size)
    */

@@ -39,7 +39,7 @@ describeBackends(
       const inputs = await fx.tensors('inputs.safetensors');
       const expected = await fx.tensors('outputs.safetensors');
       const pixels = hostToTensor(inputs.get('pixel_values')!) as tf.Tensor4D;
-      const out = model.forward(pixels);
+      const out = model.forwardSync(pixels);
       const tol = { atol: 1e-4, rtol: 1e-4 };
       await expectClose(out.textFeatures, expected.get('text_features')!, { ...tol, name: 'text_features' });
       await expectClose(out.imageProbabilities, expected.get('text_probs_full')!, { ...tol, name: 'text_probs_full' });

@@ -14,7 +14,7 @@ describeBackends(
     it('gives typed outputs with the documented shapes and ranges, and caching features changes nothing', async () => {
       const model = await tinyModel();
       const { pixels, masks, labels } = syntheticBatch(2, 32, 1);
-      const features = model.encodeVision(pixels);
+      const features = model.encodeVisionSync(pixels);
       expect(features.patchTokens.map((t) => t.shape)).toEqual([
         [2, 16, 32],
         [2, 16, 32],
@@ -55,9 +55,12 @@ describeBackends(
         out.rawAnomalyMap,
         { atol: 1e-6, name: 'mean of maps' },
       );
-      const direct = model.forward(pixels);
+      const direct = model.forwardSync(pixels);
       await expectClose(direct.anomalyMap, out.anomalyMap, { atol: 1e-6, name: 'forward(pixels) vs cached features' });
       await expectClose(direct.imageScore, out.imageScore, { atol: 1e-6, name: 'score' });
+      const awaited = await model.forward(pixels);
+      await expectClose(awaited.anomalyMap, out.anomalyMap, { atol: 1e-6, name: 'awaited forward(pixels) vs cached features' });
+      disposeDualAnchorOutput(awaited);
       // training mode: no blur, Gumbel noise from the rng
       const train = model.forwardFromFeatures(features, { training: true, rng: new Rng(3) });
       await expectClose(train.anomalyMap, train.rawAnomalyMap, { atol: 0, name: 'no blur in training' });
@@ -92,7 +95,7 @@ describeBackends(
         const live = model.storeCounts();
         for (const [k, n] of Object.entries(analytic.modules)) if (k !== 'backbone' && k !== 'text') expect(live[k] ?? 0, `${JSON.stringify(v)} ${k}`).toBe(n);
         expect(model.params.count()).toBe(analytic.trainable);
-        const out = model.forward(pixels);
+        const out = model.forwardSync(pixels);
         results.push({
           counts: live,
           trainable: analytic.trainable,
@@ -136,7 +139,7 @@ describeBackends(
       const b = await tinyModel({ seed: 7 });
       const features = (() => {
         const { pixels } = syntheticBatch(1, 32, 4);
-        const f = a.encodeVision(pixels);
+        const f = a.encodeVisionSync(pixels);
         pixels.dispose();
         return f;
       })();
@@ -172,7 +175,7 @@ describeBackends(
     it('trains only the learnable parameters and leaks nothing over repeated forward + backward steps', async () => {
       const model = await tinyModel();
       const { pixels, masks, labels } = syntheticBatch(2, 32, 5);
-      const features = model.encodeVision(pixels);
+      const features = model.encodeVisionSync(pixels);
       const frozen = frozenVariables(model);
       const frozenBefore = await Promise.all(frozen.slice(0, 6).map((v) => v.data()));
       const trainable = model.trainableVariables();

@@ -8,7 +8,7 @@ import { resolveConfig, usesAnchors, type DualAnchorConfig, type DualAnchorConfi
 import { FeatureAdapters } from './adapters';
 import { anomalyFromProbabilities, gaussianBlur, l2Normalize, stateLogits, upsampleBilinear } from './maps';
 import { clipPromptTextSpec } from './text-spec';
-import type { VisionBackbone, VisionFeatures } from './vision-features';
+import { disposeVisionFeatures, type VisionBackbone, type VisionFeatures } from './vision-features';
 import { countParameters, type ParameterCounts } from './parameter-count';
 import { disposeLossResult, lossValues, type DualAnchorOutput, type ForwardOptions, type LossResult, type LossValues, type TrainingBatch } from './model-types';
 import { dualAnchorLoss } from './loss';
@@ -54,7 +54,7 @@ export type VisionSource =
  * The Dual-Anchor model (method steps 1-6) and, with every module off, the AnomalyCLIP baseline.
  *
  * ```ts
- * const features = model.encodeVision(pixels);               // frozen, cacheable
+ * const features = await model.encodeVision(pixels);         // frozen, cacheable
  * const out = model.forwardFromFeatures(features);           // eval: blurred map + score
  * const loss = model.computeLoss(out, masks, labels);        // training terms
  * ```
@@ -109,26 +109,55 @@ export class DualAnchorModel {
   }
 
   /**
-   * Step 1 (frozen): the backbone's global token and tapped patch tokens, before any learnable adapter.
+   * Step 1 (frozen): the backbone's global token and tapped patch tokens, before any learnable adapter. Every
+   * backbone executor (tfjs, ONNX Runtime) runs it; the caller may dispose `pixels` once it settles.
    * @param pixels normalised images [B, 3, H, W], H and W multiples of the patch size
    */
-  encodeVision(pixels: tf.Tensor4D): VisionFeatures {
+  async encodeVision(pixels: tf.Tensor4D): Promise<VisionFeatures> {
+    this.checkPixels(pixels);
+    const out = await this.frozen.backbone.encode(pixels, this.config.layers);
+    return { ...out, imageSize: [pixels.shape[2], pixels.shape[3]] };
+  }
+
+  /**
+   * {@link encodeVision}, synchronously, for use inside `tf.tidy` and gradient tapes: tfjs backbones only.
+   * @throws InvalidStateError when the backbone runs asynchronously only (another executor, e.g. ONNX Runtime)
+   */
+  encodeVisionSync(pixels: tf.Tensor4D): VisionFeatures {
+    this.checkPixels(pixels);
+    const b = this.frozen.backbone;
+    if (!b.encodeSync)
+      throw new InvalidStateError(
+        'Dual-Anchor encodeVisionSync: this backbone runs asynchronously only (another executor than tfjs); await encodeVision instead',
+      );
+    const out = b.encodeSync(pixels, this.config.layers);
+    return { ...out, imageSize: [pixels.shape[2], pixels.shape[3]] };
+  }
+
+  private checkPixels(pixels: tf.Tensor4D): void {
     const p = this.frozen.backbone.patchSize;
     if (pixels.rank !== 4 || pixels.shape[1] !== 3 || pixels.shape[2] % p !== 0 || pixels.shape[3] % p !== 0) {
       throw new ShapeError(`Dual-Anchor encodeVision: pixels must be [B, 3, H, W] with H, W multiples of ${p}, found [${pixels.shape.join(', ')}]`);
     }
-    const out = this.frozen.backbone.encode(pixels, this.config.layers);
-    return { ...out, imageSize: [pixels.shape[2], pixels.shape[3]] };
   }
 
-  /** {@link encodeVision} then {@link forwardFromFeatures}. */
-  forward(pixels: tf.Tensor4D, options: ForwardOptions = {}): DualAnchorOutput {
-    const f = this.encodeVision(pixels);
+  /** {@link encodeVision} then {@link forwardFromFeatures}, on any backbone executor. */
+  async forward(pixels: tf.Tensor4D, options: ForwardOptions = {}): Promise<DualAnchorOutput> {
+    const f = await this.encodeVision(pixels);
     try {
       return this.forwardFromFeatures(f, options);
     } finally {
-      f.globalToken.dispose();
-      for (const t of f.patchTokens) t.dispose();
+      disposeVisionFeatures(f);
+    }
+  }
+
+  /** {@link forward}, synchronously: tfjs backbones only ({@link encodeVisionSync}). */
+  forwardSync(pixels: tf.Tensor4D, options: ForwardOptions = {}): DualAnchorOutput {
+    const f = this.encodeVisionSync(pixels);
+    try {
+      return this.forwardFromFeatures(f, options);
+    } finally {
+      disposeVisionFeatures(f);
     }
   }
 
@@ -299,7 +328,7 @@ export class DualAnchorModel {
    */
   trainingLoss(batch: TrainingBatch, options: { rng?: Rng; training?: boolean } = {}): LossResult {
     return tf.tidy(() => {
-      const features = batch.features ?? this.encodeVision(batch.pixels ?? failNoInput());
+      const features = batch.features ?? this.encodeVisionSync(batch.pixels ?? failNoInput());
       const out = this.forwardFromFeatures(features, { training: options.training ?? true, ...(options.rng ? { rng: options.rng } : {}) });
       return this.computeLoss(out, batch.masks, batch.labels) as unknown as tf.TensorContainer;
     }) as unknown as LossResult;
@@ -393,7 +422,7 @@ export class DualAnchorModel {
   /**
    * Frees the frozen vision encoder (its tfjs weights, and `onRelease` of another executor set with
    * {@link useBackbone}) for a job that reads cached features only, such as training: the encoder of the paper
-   * model holds 1.2 GB that a training step needs. Afterwards {@link encodeVision} throws; everything after step 1
+   * model holds 1.2 GB that a training step needs. Afterwards {@link encodeVision} rejects; everything after step 1
    * is unchanged. Returns the tfjs bytes freed (0 the second time).
    */
   releaseVisionEncoder(): number {
@@ -404,11 +433,8 @@ export class DualAnchorModel {
       patchSize: b.patchSize,
       depth: b.depth,
       tokenWidth: b.tokenWidth,
-      encode: () => {
-        throw new InvalidStateError(
-          'Dual-Anchor encodeVision: the frozen vision encoder was released (releaseVisionEncoder) for a job on cached features; build the model again to encode images',
-        );
-      },
+      encode: async () => released(),
+      encodeSync: released,
     };
     return bytes;
   }
@@ -432,4 +458,10 @@ export class DualAnchorModel {
 
 function failNoInput(): never {
   throw new ConfigError('Dual-Anchor training batch: give features or pixels');
+}
+
+function released(): never {
+  throw new InvalidStateError(
+    'Dual-Anchor encodeVision: the frozen vision encoder was released (releaseVisionEncoder) for a job on cached features; build the model again to encode images',
+  );
 }

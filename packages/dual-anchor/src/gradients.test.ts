@@ -21,7 +21,7 @@ describeBackends(
       const second = <T extends tf.Tensor>(t: T): T => tf.tidy(() => tf.slice(t, [1], [1]) as T);
       const [pixels, masks, labels] = [second(pair.pixels), second(pair.masks), second(pair.labels)];
       tf.dispose([pair.pixels, pair.masks, pair.labels]);
-      const features = model.encodeVision(pixels);
+      const features = model.encodeVisionSync(pixels);
       const batch = { features, masks, labels };
       // The refiner only reaches the image term, whose gradient is small next to the map terms' float32
       // noise: its groups are checked on that term alone.

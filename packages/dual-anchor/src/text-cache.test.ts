@@ -31,7 +31,7 @@ async function uncached(model: DualAnchorModel, features: VisionFeatures): Promi
 function featureBatches(model: DualAnchorModel, count: number, batch: number): VisionFeatures[] {
   return Array.from({ length: count }, (_, i) => {
     const { pixels, masks, labels } = syntheticBatch(batch, 32, 20 + i);
-    const f = model.encodeVision(pixels);
+    const f = model.encodeVisionSync(pixels);
     tf.dispose([pixels, masks, labels]);
     return f;
   });

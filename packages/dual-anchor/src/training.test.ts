@@ -14,7 +14,7 @@ describeBackends(
     it('Adam (lr 1e-3, betas 0.5/0.999) drives the loss well down on synthetic images with masks', async () => {
       const model = await tinyModel();
       const { pixels, masks, labels } = syntheticBatch(2, 32, 31);
-      const features = model.encodeVision(pixels); // frozen: computed once, as the engine caches it
+      const features = model.encodeVisionSync(pixels); // frozen: computed once, as the engine caches it
       const optimizer = tf.train.adam(1e-3, 0.5, 0.999);
       const rng = new Rng(111);
       const history: LossValues[] = [];

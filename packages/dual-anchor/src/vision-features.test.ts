@@ -8,8 +8,8 @@ import { syntheticBatch, tinyModel } from './test-support';
 
 async function sameFeatures(a: VisionBackbone, b: VisionBackbone, model: DualAnchorModel): Promise<void> {
   const { pixels, masks, labels } = syntheticBatch(2, 32, 7);
-  const fa = a.encode(pixels, model.config.layers);
-  const fb = b.encode(pixels, model.config.layers);
+  const fa = await a.encode(pixels, model.config.layers);
+  const fb = await b.encode(pixels, model.config.layers);
   try {
     expect(fb.grid).toEqual(fa.grid);
     await expectClose(fb.globalToken, fa.globalToken, { atol: 0, rtol: 0, name: 'global token' });
@@ -57,7 +57,7 @@ describeBackends(
         const tfjs = (g: 'ln-post' | 'no-ln-post') => clipVisionBackbone(source.clip.vision, g);
         const encoder: ClipTokenEncoder = {
           info: source.clip.vision.info,
-          encodeImage: (pixels, options) => source.clip.vision.encodeImage(pixels, options),
+          encode: (pixels, options) => source.clip.vision.encode(pixels, options),
           dispose: () => undefined,
           encodeClipTokens: (pixels, layers, g) => {
             asked.push(g);

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, disposeOwned } from '@hgm/tensor';
-import type { ClipVisionTransformer, ImageEncoder } from '@hgm/backbone';
+import type { AsyncImageEncoder, ClipVisionTransformer, ImageEncoder } from '@hgm/backbone';
 import type { VisionSource } from './dual-anchor-model';
 
 /**
@@ -23,7 +23,14 @@ export function disposeVisionFeatures(f: VisionFeatures): void {
   disposeOwned(f);
 }
 
-/** A frozen vision backbone as the model uses it. */
+/** What a backbone gives for a batch (the features without their image size). */
+export type BackboneOutput = Omit<VisionFeatures, 'imageSize'>;
+
+/**
+ * A frozen vision backbone as the model uses it: `encode` is asynchronous (every executor offers it, and
+ * ONNX Runtime computes in a thread of its own); tfjs backbones also offer `encodeSync`, which runs inside
+ * `tf.tidy` and gradient tapes.
+ */
 export interface VisionBackbone {
   readonly kind: 'clip' | 'dinov3' | 'dinov2';
   readonly patchSize: number;
@@ -35,7 +42,9 @@ export interface VisionBackbone {
    * @param pixels [B, 3, H, W] normalised
    * @param layers 0-based blocks to tap
    */
-  encode(pixels: tf.Tensor4D, layers: readonly number[]): Omit<VisionFeatures, 'imageSize'>;
+  encode(pixels: tf.Tensor4D, layers: readonly number[]): Promise<BackboneOutput>;
+  /** The same, synchronously: tfjs backbones only. */
+  encodeSync?(pixels: tf.Tensor4D, layers: readonly number[]): BackboneOutput;
 }
 
 /**
@@ -44,36 +53,46 @@ export interface VisionBackbone {
  * AnomalyCLIP's `CLS @ proj`.
  */
 export function clipVisionBackbone(vision: ClipVisionTransformer, globalToken: 'ln-post' | 'no-ln-post'): VisionBackbone {
+  const encodeSync = (pixels: tf.Tensor4D, layers: readonly number[]): BackboneOutput => {
+    const out = vision.forward(pixels, { layers });
+    const patchTokens = out.projectedTokens.map((t) => {
+      const s = tf.slice(t, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D;
+      t.dispose();
+      return s;
+    });
+    const keep = globalToken === 'ln-post' ? out.imageEmbeds : out.globalFeature;
+    (globalToken === 'ln-post' ? out.globalFeature : out.imageEmbeds).dispose();
+    return { globalToken: keep, patchTokens, grid: out.grid };
+  };
   return {
     kind: 'clip',
     patchSize: vision.config.vision.patchSize,
     depth: vision.config.vision.layers,
     tokenWidth: vision.config.embedDim,
-    encode(pixels, layers) {
-      const out = vision.forward(pixels, { layers });
-      const patchTokens = out.projectedTokens.map((t) => {
-        const s = tf.slice(t, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D;
-        t.dispose();
-        return s;
-      });
-      const keep = globalToken === 'ln-post' ? out.imageEmbeds : out.globalFeature;
-      (globalToken === 'ln-post' ? out.globalFeature : out.imageEmbeds).dispose();
-      return { globalToken: keep, patchTokens, grid: out.grid };
-    },
+    encode: async (pixels, layers) => encodeSync(pixels, layers),
+    encodeSync,
   };
 }
 
-/** A DINO encoder (any {@link ImageEncoder}) as backbone: normed CLS and normed tapped patch tokens, width C. */
-export function imageEncoderBackbone(encoder: ImageEncoder, kind: 'dinov3' | 'dinov2'): VisionBackbone {
+/**
+ * A DINO encoder as backbone: normed CLS and normed tapped patch tokens, width C. Any
+ * {@link AsyncImageEncoder}; a tfjs {@link ImageEncoder} also gives `encodeSync`.
+ */
+export function imageEncoderBackbone(encoder: AsyncImageEncoder | ImageEncoder, kind: 'dinov3' | 'dinov2'): VisionBackbone {
+  const features = (out: { cls: tf.Tensor2D; patchTokens: tf.Tensor3D[]; grid: [number, number] }): BackboneOutput => ({
+    globalToken: out.cls,
+    patchTokens: out.patchTokens,
+    grid: out.grid,
+  });
   return {
     kind,
     patchSize: encoder.info.patchSize,
     depth: encoder.info.numLayers,
     tokenWidth: encoder.info.outputDim,
-    encode(pixels, layers) {
-      const out = encoder.encodeImage(pixels, { layers: [...layers] });
-      return { globalToken: out.cls, patchTokens: out.patchTokens, grid: out.grid };
-    },
+    encode: async (pixels, layers) => features(await encoder.encode(pixels, { layers: [...layers] })),
+    ...('encodeImage' in encoder
+      ? { encodeSync: (pixels: tf.Tensor4D, layers: readonly number[]) => features(encoder.encodeImage(pixels, { layers: [...layers] })) }
+      : {}),
   };
 }
 
@@ -82,12 +101,8 @@ export function imageEncoderBackbone(encoder: ImageEncoder, kind: 'dinov3' | 'di
  * without `ln_post`, projected patch tokens without CLS): what another executor of a CLIP vision tower, such as
  * `@hgm/onnx`'s `OnnxImageEncoder`, offers.
  */
-export interface ClipTokenEncoder extends ImageEncoder {
-  encodeClipTokens(
-    pixels: tf.Tensor4D,
-    layers: readonly number[],
-    globalToken: 'ln-post' | 'no-ln-post',
-  ): { globalToken: tf.Tensor2D; patchTokens: tf.Tensor3D[]; grid: [number, number] };
+export interface ClipTokenEncoder extends AsyncImageEncoder {
+  encodeClipTokens(pixels: tf.Tensor4D, layers: readonly number[], globalToken: 'ln-post' | 'no-ln-post'): Promise<BackboneOutput>;
 }
 
 /**
@@ -97,7 +112,7 @@ export interface ClipTokenEncoder extends ImageEncoder {
  * @throws ConfigError when a CLIP source gets an encoder without `encodeClipTokens`
  */
 export function executorBackbone(
-  encoder: ImageEncoder | ClipTokenEncoder,
+  encoder: AsyncImageEncoder | ClipTokenEncoder,
   source: Pick<VisionSource, 'kind'> & { globalToken?: 'ln-post' | 'no-ln-post' },
 ): VisionBackbone {
   if (source.kind !== 'clip') return imageEncoderBackbone(encoder, source.kind);

@@ -37,11 +37,11 @@ async function run(buildLimit: number | null, stepLimit: number | null): Promise
     const { pixels, masks, labels } = syntheticBatch(2, 32, 31);
     let slices = 0;
     const profile = await tf.profile(() => {
-      const f = model.encodeVision(pixels);
+      const f = model.encodeVisionSync(pixels);
       disposeVisionFeatures(f);
     });
     slices += profile.kernels.filter((k) => k.name === 'Slice').length;
-    const features = model.encodeVision(pixels);
+    const features = model.encodeVisionSync(pixels);
     const featureValues = [
       Array.from(await features.globalToken.data()),
       ...(await Promise.all(features.patchTokens.map(async (t) => Array.from(await t.data())))),

@@ -35,7 +35,7 @@ describe('DualAnchorEngineModel features', () => {
 
   it('stores the patch grid and the image size with the cached features and reads them back', async () => {
     const input = pixels(2);
-    const features = engineModel.encodeVision(input);
+    const features = await engineModel.encodeVision(input);
     input.dispose();
     const size = engineModel.preprocess.size;
     const patchCount = features.get('patch.0')!.shape[1]!;
@@ -62,9 +62,9 @@ describe('DualAnchorEngineModel features', () => {
     disposeAll(features);
   });
 
-  it('refuses features whose stored layout does not fit them or the model, naming what it found', () => {
+  it('refuses features whose stored layout does not fit them or the model, naming what it found', async () => {
     const input = pixels(1);
-    const features = engineModel.encodeVision(input);
+    const features = await engineModel.encodeVision(input);
     input.dispose();
     const patchCount = features.get('patch.0')!.shape[1]!;
     const withLayout = (name: string, value: number[][]): FeatureBatch => new Map([...features, [name, tf.tensor2d(value)]]);
@@ -93,7 +93,7 @@ describe('DualAnchorEngineModel features', () => {
       expect(wide.preprocess.size).toEqual([16, 40]);
       expect(wide.featureKey.resolution).toEqual([16, 40]);
       const input = pixels(1, wide);
-      const features = wide.encodeVision(input);
+      const features = await wide.encodeVision(input);
       input.dispose();
       expect(await features.get('grid')!.array()).toEqual([[2, 5]]);
       expect(await features.get('imageSize')!.array()).toEqual([[16, 40]]);
@@ -131,7 +131,7 @@ describe('DualAnchorEngineModel features', () => {
       expect(other.featureKey.executor).toBeUndefined();
       expect(featureKey(bytes, other.featureKey)).toBe(tfjsKey);
       const input = pixels(1);
-      disposeAll(other.encodeVision(input));
+      disposeAll(await other.encodeVision(input));
       expect(calls).toBe(1);
 
       other.useVisionExecutor(counting, { name: 'approximate', exact: false });

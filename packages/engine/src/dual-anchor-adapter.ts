@@ -97,8 +97,8 @@ export class DualAnchorEngineModel implements EngineModel {
    * layer, and per image the patch grid `grid` [B, 2] (rows, columns) and the input size `imageSize`
    * [B, 2] (height, width), so that cached features carry their layout instead of it being guessed.
    */
-  encodeVision(pixels: tf.Tensor4D): FeatureBatch {
-    const f = this.model.encodeVision(pixels);
+  async encodeVision(pixels: tf.Tensor4D): Promise<FeatureBatch> {
+    const f = await this.model.encodeVision(pixels);
     const batch = pixels.shape[0];
     const out: FeatureBatch = new Map([['global', f.globalToken as tf.Tensor]]);
     f.patchTokens.forEach((t, i) => out.set(`patch.${i}`, t));

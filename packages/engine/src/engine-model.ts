@@ -38,13 +38,16 @@ export interface EngineModel {
   readonly featureKey: FeatureKeyParts;
   /** All parameters; the trainable ones are updated by training. */
   readonly parameters: ParameterStore;
-  /** Frozen features of normalised images [B, 3, S, S] (no gradient flows into the backbone). */
   /**
    * Frees the frozen vision encoder once every feature a job needs is cached (training: the paper's encoder
    * holds 1.2 GB a step needs); `encodeVision` cannot run afterwards. Returns the tfjs bytes freed. Optional.
    */
   releaseVisionEncoder?(): number;
-  encodeVision(pixels: tf.Tensor4D): FeatureBatch;
+  /**
+   * Frozen features of normalised images [B, 3, S, S] (no gradient flows into the backbone), awaited: the
+   * encoder may compute off the main thread (ONNX Runtime). The caller may dispose `pixels` once it settles.
+   */
+  encodeVision(pixels: tf.Tensor4D): Promise<FeatureBatch>;
   /**
    * The training loss of a batch, computed inside a gradient tape by the engine.
    * @param masks [B, S, S] 0/1 float32

@@ -79,8 +79,12 @@ export async function prepareSamples(model: EngineModel, samples: readonly Datas
     const pixels = new Float32Array(batch.length * 3 * height * width);
     batch.forEach((b, i) => pixels.set(b.pixels, i * 3 * height * width));
     const input = tf.tensor4d(pixels, [batch.length, 3, height, width]);
-    const features = model.encodeVision(input);
-    input.dispose();
+    let features: FeatureBatch;
+    try {
+      features = await model.encodeVision(input);
+    } finally {
+      input.dispose();
+    }
     if (options.counters) {
       options.counters.encoderCalls++;
       options.counters.encodedImages += batch.length;

@@ -12,7 +12,7 @@ describeBackends('gradient accumulation over micro-batches', ({ it }) => {
     const model = new DualAnchorEngineModel(buildTinyModel({ tokenizer: await loadClipTokenizer() }), { backbone: 'tiny', weights: 'seed-0' });
     const b = 5;
     const pixels = tf.randomNormal([b, 3, 32, 32], 0, 1, 'float32', 3) as tf.Tensor4D;
-    const features = model.encodeVision(pixels);
+    const features = await model.encodeVision(pixels);
     const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, 32, 32], 0, 1, 'float32', 4), 0.8), 'float32') as tf.Tensor3D);
     const labels = tf.tensor1d([0, 1, 1, 0, 1], 'float32');
     const trainable = new Map(

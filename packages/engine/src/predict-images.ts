@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { imageHW, type ImageSize } from '@hgm/tensor';
-import type { EngineModel } from './engine-model';
+import type { EngineModel, FeatureBatch } from './engine-model';
 
 /** Scores and maps of a batch, copied off the backend. */
 export interface ImagePredictions {
@@ -32,8 +32,12 @@ export async function predictImages(model: EngineModel, pixels: readonly Float32
     data.set(p, j * per);
   });
   const input = tf.tensor4d(data, [pixels.length, 3, height, width]);
-  const features = model.encodeVision(input);
-  input.dispose();
+  let features: FeatureBatch;
+  try {
+    features = await model.encodeVision(input);
+  } finally {
+    input.dispose();
+  }
   let pred;
   try {
     pred = model.predict(features);

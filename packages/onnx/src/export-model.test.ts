@@ -69,7 +69,7 @@ describe.skipIf(!ok)('exported ONNX models load in onnxruntime-node (public API)
       const expected = await fx.tensors('outputs.safetensors');
       const pixels = inputs.get(up.input)!;
       const path = join(dir, `${family}.onnx`);
-      const written = writeOnnxModel(exportVisionGraph(model, { imageSize: pixels.shape[2]!, layers: [0, 1, 2] }), path, { externalData: external });
+      const written = writeOnnxModel(await exportVisionGraph(model, { imageSize: pixels.shape[2]!, layers: [0, 1, 2] }), path, { externalData: external });
       model.dispose();
       expect(existsSync(`${path}.data`)).toBe(external === 'always');
       expect(written.weightBytes).toBeGreaterThan(0);
@@ -92,7 +92,7 @@ describe.skipIf(!ok)('exported ONNX models load in onnxruntime-node (public API)
     const pixels = (await fx.tensors('inputs.safetensors')).get('pixel_values')!;
     const expected = await fx.tensors('outputs.safetensors');
     const path = join(dir, 'clip.onnx');
-    writeOnnxModel(exportVisionGraph(model, { imageSize: pixels.shape[2]! }), path);
+    writeOnnxModel(await exportVisionGraph(model, { imageSize: pixels.shape[2]! }), path);
     model.dispose();
     const out = await runFile(path, { data: pixels.data as Float32Array, shape: pixels.shape });
     expect(compareClose(out['image_embeds']!.data, expected.get('image_embeds')!.data as Float32Array, { atol: 1e-4, rtol: 1e-4 }).ok).toBe(true);
@@ -114,7 +114,7 @@ describe.skipIf(!ok)('exported ONNX models load in onnxruntime-node (public API)
       const pixels = tf.randomNormal([1, 3, 16, 24], 0, 1, 'float32', 5) as tf.Tensor4D;
       const reference = model.forwardFeatures(pixels);
       const path = join(dir, `${family}-wide.onnx`);
-      writeOnnxModel(exportVisionGraph(model, { imageSize: [16, 24] }), path);
+      writeOnnxModel(await exportVisionGraph(model, { imageSize: [16, 24] }), path);
       model.dispose();
       const out = await runFile(path, { data: pixels.dataSync() as Float32Array, shape: [1, 3, 16, 24] });
       expect(reference.grid).toEqual([4, 6]);
@@ -128,7 +128,7 @@ describe.skipIf(!ok)('exported ONNX models load in onnxruntime-node (public API)
     const fx = await readFixture(join(repoFixturesDir(), 'vit/dinov3-tiny'));
     const run = parseDinoReferenceRun(await fx.json('config.json'), 'dinov3');
     const model = new Dinov3VisionTransformer(run.config as ConstructorParameters<typeof Dinov3VisionTransformer>[0]);
-    expect(() => exportVisionGraph(model, { imageSize: 18 })).toThrow(
+    await expect(exportVisionGraph(model, { imageSize: 18 })).rejects.toThrow(
       'export: image size: expected a multiple of the patch size 4, found 18 (the nearest multiples are 16 and 20)',
     );
     model.dispose();

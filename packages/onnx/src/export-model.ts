@@ -25,10 +25,10 @@ export interface ExportGraphOptions {
  * `pixel_values` [batch, 3, height, width]. CLIP outputs `image_embeds`, `global_feature` and
  * `patch_features.{l}`; DINO outputs `prenorm`, `norm`, `block.{l}` and `block_norm.{l}`.
  */
-export function exportVisionGraph(
+export async function exportVisionGraph(
   model: ClipModel | (DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }),
   options: ExportGraphOptions,
-): GraphBuilder {
+): Promise<GraphBuilder> {
   const size = options.imageSize;
   const patch = model instanceof ClipModel ? model.config.vision.patchSize : model.config.patchSize;
   const problems = imageSizeProblems('image size', size, patch);
@@ -39,7 +39,7 @@ export function exportVisionGraph(
   let source: PositionalSource;
   try {
     const tables: Record<string, { data: Float32Array; shape: number[] }> = {};
-    for (const [name, t] of Object.entries(positional.feeds(grid))) tables[name] = { data: t.data, shape: t.dims };
+    for (const [name, t] of Object.entries(await positional.feeds(grid))) tables[name] = { data: t.data, shape: [...t.dims] };
     source = { kind: 'baked', tables };
   } finally {
     positional.dispose();

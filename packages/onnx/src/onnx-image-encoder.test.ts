@@ -27,25 +27,25 @@ const ort = loadOnnxRuntime();
  * Why onnxruntime-node's WebGPU provider cannot run here (no runtime, no provider in the binary, no adapter
  * found by Dawn), or undefined when a one-node model runs on it.
  */
-function webgpuUnavailable(): string | undefined {
+async function webgpuUnavailable(): Promise<string | undefined> {
   if (!ort.ok) return ort.reason;
   if (!ort.runtime.providers.includes('webgpu')) return `onnxruntime-node ${ort.runtime.version} has no WebGPU provider here`;
   const g = new GraphBuilder('probe');
   g.input('x', ['batch', 2]);
   g.output('y', g.add('x', g.weight('w', [2], Float32Array.of(1, 2))), ['batch', 2]);
   try {
-    const session = ort.runtime.createSession(g.toModel(), { executionProviders: ['webgpu'] });
+    const session = await ort.runtime.createSession(g.toModel(), { executionProviders: ['webgpu'] });
     try {
-      const y = session.run({ x: ort.runtime.tensor(Float32Array.of(1, 1), [1, 2]) }, ['y'])['y']!;
+      const y = (await session.run({ x: { data: Float32Array.of(1, 1), dims: [1, 2] } }, ['y']))['y']!;
       return y.data[0] === 2 && y.data[1] === 3 ? undefined : `the WebGPU provider gave [${[...y.data].join(', ')}] for [2, 3]`;
     } finally {
-      session.dispose();
+      await session.dispose();
     }
   } catch (e) {
     return (e as Error).message;
   }
 }
-const noWebgpu = webgpuUnavailable();
+const noWebgpu = await webgpuUnavailable();
 
 function close(actual: tf.Tensor, expected: HostTensor | undefined, name: string): { ok: boolean; maxAbsError: number } {
   if (!expected) throw new Error(`fixture has no ${name}`);
@@ -93,7 +93,7 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     options: OnnxEncoderOptions = {},
   ): Promise<{ ok: boolean; worst: number; checks: number }> {
     const taps = model.selectBlocks(run.intermediate!.n);
-    const enc = OnnxImageEncoder.fromDino(model as DinoVisionTransformer & { config: typeof run.config }, { layers: taps, threads: 1, ...options });
+    const enc = await OnnxImageEncoder.fromDino(model as DinoVisionTransformer & { config: typeof run.config }, { layers: taps, threads: 1, ...options });
     const inputs = await fx.tensors('inputs.safetensors');
     const expected = await fx.tensors('outputs.safetensors');
     let ok = true;
@@ -102,7 +102,7 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     try {
       for (const c of run.cases) {
         const pixels = hostToTensor(inputs.get(c.input)!) as tf.Tensor4D;
-        const out = enc.encodeImage(pixels, { layers: taps });
+        const out = await enc.encode(pixels, { layers: taps });
         const rows = [close(out.cls, expected.get(`${c.prefix}x_norm_clstoken`), `${c.prefix}x_norm_clstoken`)];
         taps.forEach((l, j) => rows.push(close(out.patchTokens[j]!, expected.get(`${c.prefix}inter.${l}.patch`), `${c.prefix}inter.${l}.patch`)));
         for (const r of rows) {
@@ -113,7 +113,7 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
         tf.dispose([pixels, out.cls, ...out.patchTokens]);
       }
     } finally {
-      enc.dispose();
+      await enc.dispose();
     }
     return { ok, worst, checks };
   }
@@ -169,12 +169,12 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     it(`${folder}: image embeddings and projected patch tokens of every block within 1e-4`, async () => {
       const { fx, model } = await clip(folder);
       const layers = Array.from({ length: model.config.vision.layers }, (_, i) => i);
-      const enc = OnnxImageEncoder.fromClip(model, { layers, threads: 1 });
+      const enc = await OnnxImageEncoder.fromClip(model, { layers, threads: 1 });
       const inputs = await fx.tensors('inputs.safetensors');
       const expected = await fx.tensors('outputs.safetensors');
       try {
         const pixels = hostToTensor(inputs.get('pixel_values')!) as tf.Tensor4D;
-        const out = enc.encodeImage(pixels, { layers });
+        const out = await enc.encode(pixels, { layers });
         expect(close(out.cls, expected.get('image_embeds'), 'image_embeds').ok).toBe(true);
         let compared = 0;
         layers.forEach((l, j) => {
@@ -186,7 +186,7 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
         expect(compared).toBeGreaterThan(0);
         tf.dispose([pixels, out.cls, ...out.patchTokens]);
       } finally {
-        enc.dispose();
+        await enc.dispose();
         model.dispose();
       }
     });
@@ -203,23 +203,23 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
       const inputs = await fx.tensors(variant.inputs);
       const expected = await fx.tensors(variant.outputs);
       const pixels = hostToTensor(inputs.get('pixel_values')!) as tf.Tensor4D;
-      const check = () => {
-        const enc = OnnxImageEncoder.fromClip(model, { layers, threads: 1 });
+      const check = async () => {
+        const enc = await OnnxImageEncoder.fromClip(model, { layers, threads: 1 });
         try {
-          const out = enc.run(pixels, ['global_feature', ...layers.map((l) => `patch_features.${l}`)]);
+          const out = await enc.run(pixels, ['global_feature', ...layers.map((l) => `patch_features.${l}`)]);
           const rows = [close(out.get('global_feature')!, expected.get('image_features_raw'), 'image_features_raw')];
           layers.forEach((l, j) => rows.push(close(out.get(`patch_features.${l}`)!, expected.get(`patch_features.${j}`), `patch_features.${j}`)));
           tf.dispose([...out.values()]);
           return rows;
         } finally {
-          enc.dispose();
+          await enc.dispose();
         }
       };
       try {
-        expect(check().every((r) => r.ok)).toBe(true);
+        expect((await check()).every((r) => r.ok)).toBe(true);
         const v = model.params.get(`visual.transformer.resblocks.${model.config.vision.layers - 1}.attn.in_proj_weight`) as tf.Variable;
         v.assign(tf.tidy(() => tf.add(v, 0.01)));
-        expect(check().every((r) => r.ok)).toBe(false);
+        expect((await check()).every((r) => r.ok)).toBe(false);
       } finally {
         pixels.dispose();
         model.dispose();
@@ -245,9 +245,9 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
       const r = await dinoChecks(fx, model, run, { weightStaging: 'disk', stagingDir });
       expect(r.ok, `worst abs error ${r.worst}`).toBe(true);
       expect(readdirSync(stagingDir)).toEqual([]);
-      expect(() =>
+      await expect(
         OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { weightStaging: 'disk', stagingDir: join(stagingDir, 'missing') }),
-      ).toThrow(/ONNX executor: cannot make a staging folder for the weights in .*missing \(.*\); set stagingDir or use weightStaging 'memory'/);
+      ).rejects.toThrow(/ONNX executor: cannot make a staging folder for the weights in .*missing \(.*\); set stagingDir or use weightStaging 'memory'/);
     } finally {
       model.dispose();
       rmSync(stagingDir, { recursive: true, force: true });
@@ -269,12 +269,12 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     }
     const { model } = await dino('vit/dinov2-tiny', 'dinov2');
     try {
-      expect(() =>
+      await expect(
         OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], {
           release: 'before-session',
           executionProviders: ['no-such-provider'],
         }),
-      ).toThrow(/has no no-such-provider execution provider/);
+      ).rejects.toThrow(/has no no-such-provider execution provider/);
       expect(model.params.entries().every((p) => p.variable.isDisposed)).toBe(true);
     } finally {
       model.dispose();
@@ -284,9 +284,9 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
   it('a session that cannot be made releases nothing and names the provider', async () => {
     const { model } = await dino('vit/dinov2-tiny', 'dinov2');
     try {
-      expect(() =>
+      await expect(
         OnnxImageEncoder.fromDino(model as Parameters<typeof OnnxImageEncoder.fromDino>[0], { release: true, executionProviders: ['no-such-provider'] }),
-      ).toThrow(/onnx session: onnxruntime-node [\d.]+ has no no-such-provider execution provider here \(it has cpu/);
+      ).rejects.toThrow(/onnx session: onnxruntime-node [\d.]+ has no no-such-provider execution provider here \(it has cpu/);
       expect(model.params.entries().some((p) => p.variable.isDisposed)).toBe(false);
     } finally {
       model.dispose();
@@ -296,7 +296,7 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
   it("clip/clip-tiny with release: the vision tower's tfjs weights are disposed, the text tower's kept", async () => {
     const { fx, model } = await clip('clip/clip-tiny');
     const last = model.config.vision.layers - 1;
-    const enc = OnnxImageEncoder.fromClip(model, { layers: [last], threads: 1, release: true });
+    const enc = await OnnxImageEncoder.fromClip(model, { layers: [last], threads: 1, release: true });
     const inputs = await fx.tensors('inputs.safetensors');
     const expected = await fx.tensors('outputs.safetensors');
     try {
@@ -306,11 +306,11 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
       expect(vision.every((p) => p.variable.isDisposed)).toBe(true);
       expect(params.filter((p) => !p.name.startsWith('visual.')).some((p) => p.variable.isDisposed)).toBe(false);
       const pixels = hostToTensor(inputs.get('pixel_values')!) as tf.Tensor4D;
-      const out = enc.encodeImage(pixels, { layers: [last] });
+      const out = await enc.encode(pixels, { layers: [last] });
       expect(close(out.cls, expected.get('image_embeds'), 'image_embeds').ok).toBe(true);
       tf.dispose([pixels, out.cls, ...out.patchTokens]);
     } finally {
-      enc.dispose();
+      await enc.dispose();
       model.dispose();
     }
   });
@@ -330,38 +330,38 @@ describe.skipIf(!ort.ok)('OnnxImageEncoder against the golden fixtures (onnxrunt
     it('clip/clip-tiny: image embeddings within 1e-4', async () => {
       const { fx, model } = await clip('clip/clip-tiny');
       const last = model.config.vision.layers - 1;
-      const enc = OnnxImageEncoder.fromClip(model, { layers: [last], executionProviders: ['webgpu'] });
+      const enc = await OnnxImageEncoder.fromClip(model, { layers: [last], executionProviders: ['webgpu'] });
       const inputs = await fx.tensors('inputs.safetensors');
       const expected = await fx.tensors('outputs.safetensors');
       try {
         const pixels = hostToTensor(inputs.get('pixel_values')!) as tf.Tensor4D;
-        const out = enc.encodeImage(pixels, { layers: [last] });
+        const out = await enc.encode(pixels, { layers: [last] });
         expect(close(out.cls, expected.get('image_embeds'), 'image_embeds').ok).toBe(true);
         const e = expected.get(`vision_patch_proj.${last}`);
         if (e) expect(close(out.patchTokens[0]!, e, `vision_patch_proj.${last}`).ok).toBe(true);
         tf.dispose([pixels, out.cls, ...out.patchTokens]);
       } finally {
-        enc.dispose();
+        await enc.dispose();
         model.dispose();
       }
     });
   });
 
-  it('encodeImage frees what it makes, refuses layers the graph lacks, and throws after dispose', async () => {
+  it('encode frees what it makes, refuses layers the graph lacks, and rejects after dispose', async () => {
     const { model } = await clip('clip/clip-tiny');
-    const enc = OnnxImageEncoder.fromClip(model, { layers: [0], threads: 1 });
+    const enc = await OnnxImageEncoder.fromClip(model, { layers: [0], threads: 1 });
     const pixels = tf.randomNormal([1, 3, model.config.vision.imageSize, model.config.vision.imageSize]) as tf.Tensor4D;
     try {
       await expectNoLeak(
-        () => {
-          const out = enc.encodeImage(pixels, { layers: [0] });
+        async () => {
+          const out = await enc.encode(pixels, { layers: [0] });
           tf.dispose([out.cls, ...out.patchTokens]);
         },
-        { name: 'OnnxImageEncoder.encodeImage' },
+        { name: 'OnnxImageEncoder.encode' },
       );
-      expect(() => enc.encodeImage(pixels, { layers: [1] })).toThrow(/layers \[1\] are not outputs of this graph \(built with \[0\]\)/);
-      enc.dispose();
-      expect(() => enc.encodeImage(pixels, { layers: [0] })).toThrow(/used after dispose/);
+      await expect(enc.encode(pixels, { layers: [1] })).rejects.toThrow(/layers \[1\] are not outputs of this graph \(built with \[0\]\)/);
+      await enc.dispose();
+      await expect(enc.encode(pixels, { layers: [0] })).rejects.toThrow(/used after dispose/);
     } finally {
       pixels.dispose();
       model.dispose();

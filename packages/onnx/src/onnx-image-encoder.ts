@@ -11,12 +11,12 @@ import {
   type Dinov2Config,
   type Dinov3Config,
   type EncodeImageOptions,
-  type ImageEncoder,
+  type AsyncImageEncoder,
   type ImageEncoderInfo,
   type ImageEncoding,
 } from '@hgm/backbone';
 import type { GraphBuilder } from './graph-builder';
-import { loadOnnxRuntime, type OnnxRuntime, type OrtSession, type OrtTensor, type SessionOptions } from './ort-node';
+import { loadOnnxRuntime, type HostTensor, type OnnxRuntime, type OrtSession, type SessionOptions } from './ort-node';
 import { clipVisionGraph, dinoGraph, GRAPH_NAMES, tfjsWeightReader } from './vit-graphs';
 
 /** Options of the ONNX encoders. */
@@ -54,7 +54,7 @@ export interface OnnxEncoderOptions extends SessionOptions {
 export const DISK_STAGING_BYTES = 64 * 2 ** 20;
 
 /** Host positional tables for one patch grid, fed as graph inputs. */
-export type PositionalFeeds = (grid: [number, number]) => Record<string, { data: Float32Array; dims: number[] }>;
+export type PositionalFeeds = (grid: [number, number]) => Promise<Record<string, HostTensor>>;
 
 /** The raw outputs of one run, as tfjs tensors the caller owns. */
 export type OnnxOutputs = Map<string, tf.Tensor>;
@@ -66,18 +66,22 @@ function requireRuntime(): OnnxRuntime {
 }
 
 /**
- * A frozen vision encoder run by ONNX Runtime (Node), behind the backbone's {@link ImageEncoder} interface.
- * The graph is built once from the loaded weights with the tapped blocks as outputs; the positional tables
- * of each patch grid are computed on the host once and fed as inputs, so one session serves every image size.
+ * A frozen vision encoder run by ONNX Runtime (Node), behind the backbone's asynchronous
+ * {@link AsyncImageEncoder} interface: the session computes in a thread of its own, so awaiting `encode` leaves
+ * the event loop free. The graph is built once from the loaded weights with the tapped blocks as outputs; the
+ * positional tables of each patch grid are computed once and fed as inputs, so one session serves every image
+ * size. Inputs are read from tfjs with `data()` and outputs made with `tf.tensor`, so any tfjs backend (cpu,
+ * wasm, webgpu) takes them.
  */
-export class OnnxImageEncoder implements ImageEncoder {
-  private readonly gridCache = new Map<string, Record<string, OrtTensor>>();
+export class OnnxImageEncoder implements AsyncImageEncoder {
+  private readonly gridCache = new Map<string, Promise<Record<string, HostTensor>>>();
   private session: OrtSession | null;
 
   private constructor(
     readonly info: ImageEncoderInfo,
     readonly layers: readonly number[],
-    private readonly runtime: OnnxRuntime,
+    /** The runtime's package version and providers. */
+    readonly runtime: OnnxRuntime,
     session: OrtSession,
     private readonly positional: PositionalFeeds,
     private readonly decode: (out: OnnxOutputs, layers: readonly number[]) => { cls: tf.Tensor2D; patchTokens: tf.Tensor3D[] },
@@ -89,7 +93,7 @@ export class OnnxImageEncoder implements ImageEncoder {
     this.session = session;
   }
 
-  private static create(
+  private static async create(
     info: ImageEncoderInfo,
     layers: readonly number[],
     graph: GraphBuilder,
@@ -99,7 +103,7 @@ export class OnnxImageEncoder implements ImageEncoder {
     outputNames: (layers: readonly number[]) => string[],
     onDispose: () => void,
     release: () => void,
-  ): OnnxImageEncoder {
+  ): Promise<OnnxImageEncoder> {
     const runtime = requireRuntime();
     const weightBytes = graph.weightBytes();
     const staging = options.weightStaging ?? (weightBytes >= DISK_STAGING_BYTES ? 'disk' : 'memory');
@@ -112,14 +116,13 @@ export class OnnxImageEncoder implements ImageEncoder {
           }
         : () => {};
     let session: OrtSession;
-    if (staging === 'disk') session = sessionFromDisk(runtime, graph, options, early);
+    if (staging === 'disk') session = await sessionFromDisk(runtime, graph, options, early);
     else {
       // The graph's weights are lazy: each is read from tfjs (and transposed) while the model is written, so
-      // the serialized model is the only other copy, and it is dropped once the session is made.
-      let model: Uint8Array | null = graph.toModel();
+      // the serialized model is the only other copy, and it moves to the runtime's thread.
+      const model = graph.toModel();
       early();
-      session = runtime.createSession(model, options);
-      model = null;
+      session = await runtime.createSession(model, options);
     }
     if (options.release === true) release();
     return new OnnxImageEncoder(info, layers, runtime, session, positional, decode, outputNames, onDispose, weightBytes);
@@ -130,7 +133,7 @@ export class OnnxImageEncoder implements ImageEncoder {
    * `ClipVisionTransformer.encodeImage` returns: `ln_post(CLS) @ proj` and the projected patch tokens.
    * The CLIP model keeps its weights (the text tower shares the store); dispose it separately.
    */
-  static fromClip(model: ClipModel, options: OnnxEncoderOptions & { vvAttentionBlocks?: number } = {}): OnnxImageEncoder {
+  static fromClip(model: ClipModel, options: OnnxEncoderOptions & { vvAttentionBlocks?: number } = {}): Promise<OnnxImageEncoder> {
     const vision = model.vision;
     const config = model.config;
     const layers = [...(options.layers ?? [config.vision.layers - 1])];
@@ -164,7 +167,7 @@ export class OnnxImageEncoder implements ImageEncoder {
   static fromDino(
     model: DinoVisionTransformer & { config: Dinov2Config | Dinov3Config },
     options: OnnxEncoderOptions & { normalizeTaps?: boolean } = {},
-  ): OnnxImageEncoder {
+  ): Promise<OnnxImageEncoder> {
     const family = model.info.family as 'dinov2' | 'dinov3';
     const config = model.config;
     const layers = [...(options.layers ?? [config.depth - 1])];
@@ -193,29 +196,30 @@ export class OnnxImageEncoder implements ImageEncoder {
     );
   }
 
-  private feedsFor(grid: [number, number]): Record<string, OrtTensor> {
+  private feedsFor(grid: [number, number]): Promise<Record<string, HostTensor>> {
     const key = `${grid[0]}x${grid[1]}`;
     let feeds = this.gridCache.get(key);
     if (!feeds) {
-      feeds = {};
-      for (const [name, t] of Object.entries(this.positional(grid))) feeds[name] = this.runtime.tensor(t.data, t.dims);
+      feeds = this.positional(grid);
       this.gridCache.set(key, feeds);
+      feeds.catch(() => this.gridCache.delete(key));
     }
     return feeds;
   }
 
   /**
    * Runs the graph and returns the named outputs as tfjs tensors (the caller disposes them).
-   * @param pixels [B, 3, H, W]
+   * @param pixels [B, 3, H, W] (read before the promise settles; the caller may dispose it afterwards)
    */
-  run(pixels: tf.Tensor4D, outputs: readonly string[]): OnnxOutputs {
-    if (!this.session) throw new Error('OnnxImageEncoder: used after dispose');
+  async run(pixels: tf.Tensor4D, outputs: readonly string[]): Promise<OnnxOutputs> {
+    const session = this.session;
+    if (!session) throw new Error('OnnxImageEncoder: used after dispose');
     if (pixels.rank !== 4 || pixels.shape[1] !== 3) throw new Error(`OnnxImageEncoder: pixels must be [B, 3, H, W], found [${pixels.shape.join(', ')}]`);
     const p = this.info.patchSize;
     const [, , h, w] = pixels.shape;
     if (h % p !== 0 || w % p !== 0) throw new Error(`OnnxImageEncoder: image ${h}x${w} is not a multiple of the patch size ${p}`);
-    const feeds = { ...this.feedsFor([h / p, w / p]), [GRAPH_NAMES.pixels]: this.runtime.tensor(pixels.dataSync() as Float32Array, pixels.shape) };
-    const result = this.session.run(feeds, outputs);
+    const [positional, data] = await Promise.all([this.feedsFor([h / p, w / p]), pixels.data() as Promise<Float32Array>]);
+    const result = await session.run({ ...positional, [GRAPH_NAMES.pixels]: { data, dims: pixels.shape } }, outputs);
     const out: OnnxOutputs = new Map();
     for (const name of outputs) {
       const t = result[name];
@@ -230,31 +234,31 @@ export class OnnxImageEncoder implements ImageEncoder {
    * `no-ln-post` = AnomalyCLIP's `CLS @ proj`; patch tokens `ln_post(tokens) @ proj` without CLS.
    * Only for graphs made by {@link fromClip}.
    */
-  encodeClipTokens(
+  async encodeClipTokens(
     pixels: tf.Tensor4D,
     layers: readonly number[],
     globalToken: 'ln-post' | 'no-ln-post',
-  ): { globalToken: tf.Tensor2D; patchTokens: tf.Tensor3D[]; grid: [number, number] } {
+  ): Promise<{ globalToken: tf.Tensor2D; patchTokens: tf.Tensor3D[]; grid: [number, number] }> {
     if (this.info.family !== 'clip') throw new Error(`OnnxImageEncoder.encodeClipTokens: this is a ${this.info.family} graph, expected clip`);
     const missing = layers.filter((l) => !this.layers.includes(l));
     if (missing.length > 0)
       throw new Error(`OnnxImageEncoder: layers [${missing.join(', ')}] are not outputs of this graph (built with [${this.layers.join(', ')}])`);
     const global = globalToken === 'ln-post' ? 'image_embeds' : 'global_feature';
-    const out = this.run(pixels, [global, ...new Set(layers.map((l) => `patch_features.${l}`))]);
+    const out = await this.run(pixels, [global, ...new Set(layers.map((l) => `patch_features.${l}`))]);
     const patchTokens = tf.tidy(() => layers.map((l) => tf.slice(out.get(`patch_features.${l}`)!, [0, 1, 0], [-1, -1, -1]) as tf.Tensor3D));
     for (const [name, t] of out) if (name !== global) t.dispose();
     const p = this.info.patchSize;
     return { globalToken: out.get(global) as tf.Tensor2D, patchTokens, grid: [pixels.shape[2] / p, pixels.shape[3] / p] };
   }
 
-  /** {@link ImageEncoder.encodeImage}; `layers` must be among the blocks the graph was built with. */
-  encodeImage(pixels: tf.Tensor4D, options: EncodeImageOptions = {}): ImageEncoding {
+  /** {@link AsyncImageEncoder.encode}; `layers` must be among the blocks the graph was built with. */
+  async encode(pixels: tf.Tensor4D, options: EncodeImageOptions = {}): Promise<ImageEncoding> {
     const layers = options.layers ?? [this.info.numLayers - 1];
     const missing = layers.filter((l) => !this.layers.includes(l));
     if (missing.length > 0)
       throw new Error(`OnnxImageEncoder: layers [${missing.join(', ')}] are not outputs of this graph (built with [${this.layers.join(', ')}])`);
     const names = this.outputNames([...new Set(layers)]);
-    const out = this.run(pixels, names);
+    const out = await this.run(pixels, names);
     try {
       const { cls, patchTokens } = tf.tidy(() => {
         const d = this.decode(out, layers);
@@ -267,11 +271,13 @@ export class OnnxImageEncoder implements ImageEncoder {
     }
   }
 
-  dispose(): void {
-    this.session?.dispose();
+  /** Frees the session (its thread stops once a run in flight ends) and the positional tables' tfjs copies. */
+  dispose(): Promise<void> {
+    const session = this.session;
     this.session = null;
     this.gridCache.clear();
-    this.onDispose();
+    if (session) this.onDispose();
+    return session ? session.dispose() : Promise.resolve();
   }
 }
 
@@ -280,7 +286,7 @@ export class OnnxImageEncoder implements ImageEncoder {
  * data file beside it (page-aligned, so the runtime maps it rather than reading it into a buffer), makes the
  * session from the file and deletes both files: the session keeps what it mapped or copied.
  */
-function sessionFromDisk(runtime: OnnxRuntime, graph: GraphBuilder, options: OnnxEncoderOptions, written: () => void): OrtSession {
+async function sessionFromDisk(runtime: OnnxRuntime, graph: GraphBuilder, options: OnnxEncoderOptions, written: () => void): Promise<OrtSession> {
   const base = options.stagingDir ?? tmpdir();
   let dir: string;
   try {
@@ -307,7 +313,7 @@ function sessionFromDisk(runtime: OnnxRuntime, graph: GraphBuilder, options: Onn
       closeSync(mfd);
     }
     written();
-    return runtime.createSession(modelPath, options);
+    return await runtime.createSession(modelPath, options);
   } finally {
     // A mapped file stays readable after it is unlinked (POSIX); where the system refuses to delete a mapped
     // file, the folder is left to the temporary-folder cleanup.
@@ -339,9 +345,9 @@ export function releaseClipVision(model: ClipModel): number {
  */
 export function clipPositionalFeeds(model: ClipModel): { feeds: PositionalFeeds; dispose: () => void } {
   const table = tf.clone(model.params.get('visual.positional_embedding')) as tf.Tensor2D;
-  const feeds: PositionalFeeds = (grid) => {
+  const feeds: PositionalFeeds = async (grid) => {
     const t = interpolatePositionalEmbedding(table, grid);
-    const data = t.dataSync() as Float32Array;
+    const data = (await t.data()) as Float32Array;
     const dims = [...t.shape];
     t.dispose();
     return { [GRAPH_NAMES.positional]: { data, dims } };
@@ -362,9 +368,9 @@ export function dinoPositionalFeeds(model: DinoVisionTransformer & { config: Din
   if (model.info.family === 'dinov2') {
     const c = config as Dinov2Config;
     small = tf.clone(model.params.get('pos_embed'));
-    positional = ([gh, gw]) => {
+    positional = async ([gh, gw]) => {
       const t = interpolatePosEmbed(small, gh * c.patchSize, gw * c.patchSize, c.patchSize, { antialias: c.interpolateAntialias, offset: c.interpolateOffset });
-      const data = t.dataSync() as Float32Array;
+      const data = (await t.data()) as Float32Array;
       const dims = [...t.shape];
       t.dispose();
       return { [GRAPH_NAMES.positional]: { data, dims } };
@@ -373,11 +379,10 @@ export function dinoPositionalFeeds(model: DinoVisionTransformer & { config: Din
     const c = config as Dinov3Config;
     small = tf.clone(model.params.get('rope_embed.periods'));
     const headDim = c.embedDim / c.numHeads;
-    positional = ([gh, gw]) => {
+    positional = async ([gh, gw]) => {
       const r = ropeTables(small, gh, gw, c.ropeNormalizeCoords);
       const n = gh * gw;
-      const sinData = r.sin.dataSync() as Float32Array;
-      const cosData = r.cos.dataSync() as Float32Array;
+      const [sinData, cosData] = (await Promise.all([r.sin.data(), r.cos.data()])) as [Float32Array, Float32Array];
       tf.dispose([r.sin, r.cos]);
       // Prefix tokens are not rotated: cos 1, sin 0.
       const sin = new Float32Array((prefix + n) * headDim);

@@ -1,39 +1,35 @@
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 
 /**
- * The one file that touches `onnxruntime-node` (an optional dependency). The backbone's `ImageEncoder`
- * interface is synchronous, and the package's native session runs synchronously (its public `run` only
- * wraps that call in a promise), so sessions here are created through the package's binding module and run
- * synchronously. Loading checks the binding's shape and reports what is missing instead of failing later.
+ * The one file that touches `onnxruntime-node` (an optional dependency), through its public API only
+ * (`InferenceSession.create`, `session.run`, `Tensor`, `listSupportedBackends`).
+ *
+ * The package's `run` returns a promise but computes synchronously on the calling thread (it defers the native
+ * call with `setImmediate`), so a session on the main thread would stall a server's event loop for a whole
+ * encoder pass. Each session here lives in its own worker thread instead: the main thread posts the inputs
+ * and awaits the outputs, and stays free to accept requests, decode images and run the tfjs heads meanwhile.
+ * The runtime's own intra-op threads work for that worker as they would for the main thread.
  */
 
-/** A tensor as the binding takes and returns it (an `onnxruntime-common` Tensor). */
-export interface OrtTensor {
-  readonly dims: readonly number[];
+/** A float32 tensor on the host: what a session takes and returns. */
+export interface HostTensor {
   readonly data: Float32Array;
-  readonly type: string;
-}
-
-interface NativeSession {
-  loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
-  loadModel(path: string, options: object): void;
-  run(feeds: Record<string, OrtTensor>, fetches: Record<string, null>, options: object): Record<string, OrtTensor>;
-  dispose(): void;
-  readonly inputMetadata: unknown;
-  readonly outputMetadata: unknown;
+  readonly dims: readonly number[];
 }
 
 /** What a loaded runtime offers. */
 export interface OnnxRuntime {
+  /** The installed package's version. */
   readonly version: string;
   /** Execution providers the installed binary ships (`cpu`, `webgpu`, ...). */
   readonly providers: string[];
   /**
    * A session of a serialized model, or of the model file at a path (its external data file beside it is
-   * mapped into memory rather than read into a second buffer, where its offsets are page-aligned).
+   * mapped into memory rather than read into a second buffer, where its offsets are page-aligned), in a worker
+   * thread of its own. A serialized model is moved to the worker, not copied: the caller's array is emptied.
    */
-  createSession(model: Uint8Array | string, options: SessionOptions): OrtSession;
-  tensor(data: Float32Array, dims: readonly number[]): OrtTensor;
+  createSession(model: Uint8Array | string, options: SessionOptions): Promise<OrtSession>;
 }
 
 export interface SessionOptions {
@@ -43,14 +39,25 @@ export interface SessionOptions {
   executionProviders?: string[];
 }
 
-/** A loaded model: runs synchronously. */
+/** A loaded model. Runs are queued: one at a time per session, in the order they were asked for. */
 export interface OrtSession {
-  run(feeds: Record<string, OrtTensor>, outputs: readonly string[]): Record<string, OrtTensor>;
-  dispose(): void;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Runs the model; the outputs are the caller's (float32 only). */
+  run(feeds: Record<string, HostTensor>, outputs: readonly string[]): Promise<Record<string, HostTensor>>;
+  /** Releases the session and stops its thread; runs still queued are refused. */
+  dispose(): Promise<void>;
 }
 
 /** The result of {@link loadOnnxRuntime}: the runtime, or why it is not available. */
 export type OnnxRuntimeLoad = { ok: true; runtime: OnnxRuntime } | { ok: false; reason: string };
+
+/** The public surface of `onnxruntime-node` used here. */
+interface OrtPackage {
+  listSupportedBackends(): { name: string }[];
+  InferenceSession: { create: unknown };
+  Tensor: unknown;
+}
 
 let cached: OnnxRuntimeLoad | undefined;
 
@@ -65,73 +72,185 @@ export function loadOnnxRuntime(packageName = 'onnxruntime-node'): OnnxRuntimeLo
 }
 
 function tryLoad(packageName: string): OnnxRuntimeLoad {
-  let require = createRequire(import.meta.url);
-  let binding: { binding: { InferenceSession: new () => NativeSession; listSupportedBackends(): { name: string }[] }; initOrt(): void };
-  let common: { Tensor: new (type: string, data: Float32Array, dims: readonly number[]) => OrtTensor };
+  const require = createRequire(import.meta.url);
   let version: string;
   try {
     version = (require(`${packageName}/package.json`) as { version: string }).version;
   } catch (e) {
     return { ok: false, reason: `the optional package ${packageName} is not installed (${(e as Error).message.split('\n')[0]})` };
   }
+  let entry: string;
+  let ort: OrtPackage;
   try {
-    // Resolve the binding's own copy of onnxruntime-common (its Tensor class is the one the binding knows).
-    require = createRequire(require.resolve(packageName));
-    binding = require('./binding.js');
-    common = require('onnxruntime-common');
+    entry = require.resolve(packageName);
+    ort = require(entry) as OrtPackage;
   } catch (e) {
-    return { ok: false, reason: `onnxruntime-node ${version} is installed but its native binding did not load: ${(e as Error).message.split('\n')[0]}` };
+    return { ok: false, reason: `${packageName} ${version} is installed but its native binding did not load: ${(e as Error).message.split('\n')[0]}` };
   }
-  if (typeof binding?.binding?.InferenceSession !== 'function' || typeof binding.initOrt !== 'function') {
-    return { ok: false, reason: `onnxruntime-node ${version}: the binding module does not have the expected InferenceSession / initOrt (tested with 1.30)` };
+  if (typeof ort?.listSupportedBackends !== 'function' || typeof ort.InferenceSession?.create !== 'function' || typeof ort.Tensor !== 'function') {
+    return { ok: false, reason: `${packageName} ${version} does not offer InferenceSession.create, Tensor and listSupportedBackends` };
   }
-  binding.initOrt();
-  const providers = binding.binding.listSupportedBackends().map((b) => b.name);
+  const providers = ort.listSupportedBackends().map((b) => b.name);
   return {
     ok: true,
     runtime: {
       version,
       providers,
-      tensor: (data, dims) => new common.Tensor('float32', data, dims),
-      createSession(model, options) {
+      async createSession(model, options) {
         const threads = options.threads ?? 0;
         if (!Number.isInteger(threads) || threads < 0)
           throw new Error(`onnx session: threads must be a non-negative integer (0 = every core), found ${threads}`);
         const eps = options.executionProviders ?? ['cpu'];
         const unknown = eps.filter((name) => !providers.includes(name));
         if (unknown.length > 0)
-          throw new Error(`onnx session: onnxruntime-node ${version} has no ${unknown.join(', ')} execution provider here (it has ${providers.join(', ')})`);
-        const native = new binding.binding.InferenceSession();
+          throw new Error(`onnx session: ${packageName} ${version} has no ${unknown.join(', ')} execution provider here (it has ${providers.join(', ')})`);
+        const sessionOptions = {
+          executionProviders: eps,
+          intraOpNumThreads: threads,
+          graphOptimizationLevel: 'all',
+          // Errors only: the runtime's warnings (e.g. shape ops placed on the CPU next to a GPU provider) are
+          // expected and say nothing about the result.
+          logSeverityLevel: 3,
+        };
+        const session = new WorkerSession(entry);
         try {
-          const sessionOptions = {
-            executionProviders: eps.map((name) => ({ name })),
-            intraOpNumThreads: threads,
-            graphOptimizationLevel: 'all',
-            // Errors only: the runtime's warnings (e.g. shape ops placed on the CPU next to a GPU provider) are
-            // expected and say nothing about the result.
-            logSeverityLevel: 3,
-          };
-          if (typeof model === 'string') native.loadModel(model, sessionOptions);
-          else native.loadModel(model.buffer, model.byteOffset, model.byteLength, sessionOptions);
+          await session.open(model, sessionOptions);
         } catch (e) {
+          await session.dispose();
           throw new Error(`onnx session on ${eps.join(', ')}: ${runtimeMessage(e)}`);
         }
-        let disposed = false;
-        return {
-          run(feeds, outputs) {
-            if (disposed) throw new Error('onnx session: used after dispose');
-            const fetches: Record<string, null> = {};
-            for (const o of outputs) fetches[o] = null;
-            return native.run(feeds, fetches, {});
-          },
-          dispose() {
-            if (!disposed) native.dispose();
-            disposed = true;
-          },
-        };
+        return session;
       },
     },
   };
+}
+
+/**
+ * The worker's program (CommonJS, evaluated by `new Worker(..., { eval: true })`, so it needs no file of its
+ * own next to the built bundle or the sources). It loads the package from the path the main thread resolved,
+ * holds one session and answers each message with `{ id, ok, ... }`; outputs are copied into fresh buffers that
+ * move back without another copy.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const ort = require(workerData.entry);
+let session = null;
+const message = (e) => (e && e.message ? String(e.message) : String(e));
+parentPort.on('message', async (m) => {
+  try {
+    if (m.type === 'open') {
+      session = await ort.InferenceSession.create(m.model, m.options);
+      parentPort.postMessage({ id: m.id, ok: true, inputNames: session.inputNames, outputNames: session.outputNames });
+    } else if (m.type === 'run') {
+      const feeds = {};
+      for (const name of Object.keys(m.feeds)) feeds[name] = new ort.Tensor('float32', m.feeds[name].data, m.feeds[name].dims);
+      const result = await session.run(feeds, m.outputs);
+      const outputs = {};
+      const moved = [];
+      for (const name of m.outputs) {
+        const t = result[name];
+        if (!t) throw new Error('the session returned no output ' + name);
+        if (t.type !== 'float32') throw new Error('output ' + name + ' is ' + t.type + ', expected float32');
+        const data = new Float32Array(t.data);
+        outputs[name] = { data, dims: Array.from(t.dims) };
+        moved.push(data.buffer);
+      }
+      for (const t of Object.values(result)) if (t && typeof t.dispose === 'function') t.dispose();
+      parentPort.postMessage({ id: m.id, ok: true, outputs }, moved);
+    } else if (m.type === 'dispose') {
+      if (session) await session.release();
+      session = null;
+      parentPort.postMessage({ id: m.id, ok: true });
+    }
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, ok: false, message: message(e) });
+  }
+});
+`;
+
+interface Reply {
+  id: number;
+  ok: boolean;
+  message?: string;
+  inputNames?: string[];
+  outputNames?: string[];
+  outputs?: Record<string, HostTensor>;
+}
+
+/** A session in a worker thread; the thread keeps the process alive only while a request is pending. */
+class WorkerSession implements OrtSession {
+  inputNames: readonly string[] = [];
+  outputNames: readonly string[] = [];
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | null = null;
+  private closed = false;
+
+  constructor(entry: string) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { entry } });
+    this.worker.unref();
+    this.worker.on('message', (r: Reply) => {
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      this.pending.delete(r.id);
+      this.settle();
+      if (r.ok) p.resolve(r);
+      else p.reject(new Error(runtimeMessage(r.message ?? 'unknown error')));
+    });
+    const fail = (e: Error) => {
+      this.failure = e;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+      this.settle();
+    };
+    this.worker.on('error', (e) => fail(new Error(`the ONNX Runtime thread failed: ${e.message}`)));
+    this.worker.on('exit', (code) => {
+      if (!this.closed) fail(new Error(`the ONNX Runtime thread stopped (exit code ${code})`));
+    });
+  }
+
+  private settle(): void {
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  private request(message: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<Reply> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('onnx session: used after dispose'));
+    const id = this.nextId++;
+    return new Promise<Reply>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ ...message, id }, transfer);
+    });
+  }
+
+  async open(model: Uint8Array | string, options: object): Promise<void> {
+    let transfer: ArrayBuffer[] = [];
+    let payload: Uint8Array | string = model;
+    if (typeof model !== 'string') {
+      // move a whole buffer; a view of part of one is copied first (the rest of the buffer is not ours to move)
+      payload = model.byteOffset === 0 && model.byteLength === model.buffer.byteLength && model.buffer instanceof ArrayBuffer ? model : model.slice();
+      transfer = [payload.buffer as ArrayBuffer];
+    }
+    const r = await this.request({ type: 'open', model: payload, options }, transfer);
+    this.inputNames = r.inputNames ?? [];
+    this.outputNames = r.outputNames ?? [];
+  }
+
+  async run(feeds: Record<string, HostTensor>, outputs: readonly string[]): Promise<Record<string, HostTensor>> {
+    const plain: Record<string, { data: Float32Array; dims: number[] }> = {};
+    for (const [name, t] of Object.entries(feeds)) plain[name] = { data: t.data, dims: [...t.dims] };
+    const r = await this.request({ type: 'run', feeds: plain, outputs: [...outputs] });
+    return r.outputs!;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.closed) return;
+    if (!this.failure) await this.request({ type: 'dispose' }).catch(() => undefined);
+    this.closed = true;
+    await this.worker.terminate();
+  }
 }
 
 /**

@@ -23,6 +23,7 @@ import {
   Dinov2VisionTransformer,
   Dinov3VisionTransformer,
   ropePeriods,
+  type AsyncImageEncoder,
   type ImageEncoder,
 } from '@hgm/backbone';
 
@@ -187,9 +188,9 @@ export function gflops(arch: Arch, size: number, batch: number): { tokens: numbe
   return { tokens: t, gflop: (batch * (arch.depth * block + embed)) / 1e9 };
 }
 
-export async function forward(encoder: ImageEncoder, pixels: tf.Tensor4D, layers: number[]): Promise<number> {
+export async function forward(encoder: AsyncImageEncoder, pixels: tf.Tensor4D, layers: number[]): Promise<number> {
   const t0 = performance.now();
-  const out = encoder.encodeImage(pixels, { layers });
+  const out = await encoder.encode(pixels, { layers });
   // Read every output back: the time includes the whole forward, whatever the backend defers.
   await Promise.all([out.cls.data(), ...out.patchTokens.map((p) => p.data())]);
   const ms = performance.now() - t0;

@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@hgm/tensor';
 import { initNodeBackend } from '@hgm/tensor/node';
 import { loadOnnxRuntime, OnnxImageEncoder } from '@hgm/onnx';
-import type { Dinov2Config, Dinov3Config, DinoVisionTransformer } from '@hgm/backbone';
+import type { AsyncImageEncoder, Dinov2Config, Dinov3Config, DinoVisionTransformer } from '@hgm/backbone';
 import { build, fillRandom, forward, gflops, median, MODELS, taps, type ModelName } from './backbone-forward';
 
 const ALL_CASES = ['dinov3-vitl16@224', 'dinov3-vitl16@512', 'dinov2-vitl14-reg@518', 'clip-vitl14-336@336', 'clip-vitl14-336@518'];
@@ -59,7 +59,7 @@ async function child(c: Case, executor: 'tfjs-wasm' | 'onnx', threads: number, r
   fillRandom(built, 0);
   const layers = taps(built.arch.depth, 4);
   const weightBytes = built.params.reduce((s, p) => s + p.variable.size * 4, 0);
-  let encoder = built.encoder;
+  let encoder: AsyncImageEncoder = built.encoder;
   let onnx: OnnxImageEncoder | null = null;
   if (executor === 'onnx') {
     // The session takes the weights; the tfjs copy is released once they are written for the runtime (the
@@ -67,8 +67,8 @@ async function child(c: Case, executor: 'tfjs-wasm' | 'onnx', threads: number, r
     const options = { layers, threads, release: 'before-session' as const };
     onnx =
       built.owner.kind === 'clip'
-        ? OnnxImageEncoder.fromClip(built.owner.model, options)
-        : OnnxImageEncoder.fromDino(built.owner.model as DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }, options);
+        ? await OnnxImageEncoder.fromClip(built.owner.model, options)
+        : await OnnxImageEncoder.fromDino(built.owner.model as DinoVisionTransformer & { config: Dinov2Config | Dinov3Config }, options);
     encoder = onnx;
   }
   const pixels = tf.tidy(() => new Rng(1).tensorNormal([1, 3, c.size, c.size])) as tf.Tensor4D;
@@ -81,7 +81,7 @@ async function child(c: Case, executor: 'tfjs-wasm' | 'onnx', threads: number, r
   const out: Measured = { executor, threads, ms: median(times), firstMs, peakRssBytes: process.resourceUsage().maxRSS * 1024, weightBytes, shapes };
   console.log(JSON.stringify(out));
   pixels.dispose();
-  encoder.dispose();
+  await encoder.dispose();
 }
 
 function runChild(c: Case, executor: string, threads: number, repeats: number): Measured {

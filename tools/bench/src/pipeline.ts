@@ -184,7 +184,7 @@ function randomFeatures(model: DualAnchorModel, batch: number, height: number, w
  * Moves the model's frozen vision encoder to ONNX Runtime's CPU provider (the tfjs weights are released once
  * the session exists) and returns the encoder, to dispose at the end.
  */
-function useOnnx(model: DualAnchorModel, threads: number): OnnxImageEncoder {
+async function useOnnx(model: DualAnchorModel, threads: number): Promise<OnnxImageEncoder> {
   const load = loadOnnxRuntime();
   if (!load.ok) throw new Error(`pipeline: --executors onnx: ${load.reason}`);
   const source = model.frozen.visionSource;
@@ -192,8 +192,8 @@ function useOnnx(model: DualAnchorModel, threads: number): OnnxImageEncoder {
   const options = { layers: model.config.layers, threads, release: true };
   const encoder =
     source.kind === 'clip'
-      ? OnnxImageEncoder.fromClip(source.clip, options)
-      : OnnxImageEncoder.fromDino(source.encoder as Parameters<typeof OnnxImageEncoder.fromDino>[0], options);
+      ? await OnnxImageEncoder.fromClip(source.clip, options)
+      : await OnnxImageEncoder.fromDino(source.encoder as Parameters<typeof OnnxImageEncoder.fromDino>[0], options);
   model.useBackbone(executorBackbone(encoder, source));
   console.log(`executor onnx: onnxruntime-node ${load.runtime.version}, cpu, ${threads === 0 ? 'every core' : `${threads} thread(s)`}`);
   return encoder;
@@ -213,15 +213,17 @@ async function trainingStep(model: DualAnchorModel, o: Options, [height, width]:
   const b = o.trainBatch;
   const micro = Math.min(b, o.microBatch ?? (backend === 'wasm' ? 1 : b));
   const size = model.config.imageSize;
-  const featureBatch = (rows: number, seed: number): VisionFeatures =>
-    o.features === 'random'
-      ? randomFeatures(model, rows, height, width, seed)
-      : (tf.tidy(() => {
-          const pixels = tf.randomUniform([rows, 3, height, width], -1, 1, 'float32', seed) as tf.Tensor4D;
-          return model.encodeVision(pixels) as unknown as tf.TensorContainer;
-        }) as unknown as VisionFeatures);
+  const featureBatch = async (rows: number, seed: number): Promise<VisionFeatures> => {
+    if (o.features === 'random') return randomFeatures(model, rows, height, width, seed);
+    const pixels = tf.randomUniform([rows, 3, height, width], -1, 1, 'float32', seed) as tf.Tensor4D;
+    try {
+      return await model.encodeVision(pixels);
+    } finally {
+      pixels.dispose();
+    }
+  };
   // the features of the whole batch, as the cache holds them (host memory), sliced per micro-batch
-  const features = featureBatch(b, o.seed + 4);
+  const features = await featureBatch(b, o.seed + 4);
   const encoderBytes = model.releaseVisionEncoder();
   model.recomputeText = true;
   const masks = tf.tidy(() => tf.cast(tf.greater(tf.randomUniform([b, height, width], 0, 1, 'float32', o.seed + 3), 0.9), 'float32') as tf.Tensor3D);
@@ -341,8 +343,6 @@ async function partPeaks(model: DualAnchorModel, rows: number, features: VisionF
 
 export async function run(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
-  if (o.executors.includes('onnx') && (o.backend === 'webgpu' || o.backend === 'tensorflow'))
-    throw new Error(`pipeline: --executors onnx needs --backend wasm or cpu (the ONNX encoder reads tfjs tensors synchronously), found ${o.backend}`);
   const report = await initNodeBackend(o.backend, { wasmThreads: 1 });
   tf.enableProdMode();
   const base = o.model === 'paper' ? PAPER_CONFIG : TINY_CONFIG;
@@ -374,15 +374,15 @@ export async function run(argv: string[]): Promise<void> {
     const forwardMs = new Map<string, number>();
     const rows: string[] = [];
     for (const executor of o.executors) {
-      if (executor === 'onnx') onnx = useOnnx(model, o.threads);
+      if (executor === 'onnx') onnx = await useOnnx(model, o.threads);
       for (const b of o.batches) {
         const pixels = tf.tidy(() => tf.randomUniform([b, 3, height, width], -1, 1, 'float32', o.seed) as tf.Tensor4D);
         const encoder = await time(o.repeats, async () => {
-          const f = model.encodeVision(pixels);
+          const f = await model.encodeVision(pixels);
           await settle(f.globalToken);
           disposeVisionFeatures(f);
         });
-        const features = model.encodeVision(pixels);
+        const features = await model.encodeVision(pixels);
         const head = await time(o.repeats, async () => {
           const out = model.forwardFromFeatures(features);
           await settle(out.anomalyMap);
@@ -397,7 +397,7 @@ export async function run(argv: string[]): Promise<void> {
         });
         maps.dispose();
         const forward = await time(o.repeats, async () => {
-          const out = model.forward(pixels);
+          const out = await model.forward(pixels);
           await settle(out.anomalyMap);
           disposeDualAnchorOutput(out);
         });
@@ -425,5 +425,5 @@ export async function run(argv: string[]): Promise<void> {
   console.log(`peak memory (${memKind}): ${(peakBytes / 2 ** 20).toFixed(0)} MiB`);
   if (report.chosen !== 'webgpu' || software) console.log('no GPU ran this table: its times are not GPU times');
   model.dispose();
-  onnx?.dispose();
+  await onnx?.dispose();
 }

@@ -1,8 +1,9 @@
 /**
- * `npm run parity -- <folder> [<folder> ...] [--backend cpu|wasm|webgpu] [--executor tfjs|onnx]`: runs every golden fixture at or
+ * `npm run parity -- <folder> [<folder> ...] [--backend cpu|wasm|webgpu] [--executor tfjs|onnx|onnx-webgpu]`: runs every golden fixture at or
  * below each folder with the kind named in its fixture.json, prints a table per fixture and ends with
- * `parity: N passed, M failed`. Exit code 1 when anything failed. With `--executor onnx` the vision encoders
- * of the openai-clip, anomalyclip, dinov2 and dinov3 kinds run as ONNX graphs in onnxruntime-node.
+ * `parity: N passed, M failed`. Exit code 1 when anything failed. With `--executor onnx` (CPU provider) or
+ * `onnx-webgpu` (WebGPU provider) the vision encoders of the openai-clip, anomalyclip, dinov2 and dinov3 kinds
+ * run as ONNX graphs in onnxruntime-node, and so does CLIP's text tower of openai-clip and anomalyclip.
  */
 import { initNodeBackend } from '@hgm/tensor/node';
 import type { BackendRequest } from '@hgm/tensor';
@@ -20,26 +21,33 @@ async function main(): Promise<number> {
     else if (a.startsWith('--backend=')) backend = a.slice('--backend='.length) as BackendRequest;
     else if (a === '--executor' || a.startsWith('--executor=')) {
       const e = a === '--executor' ? args[++i] : a.slice('--executor='.length);
-      if (e !== 'tfjs' && e !== 'onnx') {
-        console.error(`--executor: expected tfjs or onnx, found ${JSON.stringify(e)}`);
+      if (e !== 'tfjs' && e !== 'onnx' && e !== 'onnx-webgpu') {
+        console.error(`--executor: expected tfjs, onnx or onnx-webgpu, found ${JSON.stringify(e)}`);
         return 2;
       }
       executor = e;
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run parity -- <fixture folder> [...] [--backend cpu|wasm|webgpu|auto] [--executor tfjs|onnx]');
+      console.log('usage: npm run parity -- <fixture folder> [...] [--backend cpu|wasm|webgpu|auto] [--executor tfjs|onnx|onnx-webgpu]');
       return 0;
     } else folders.push(a);
   }
   if (folders.length === 0) folders.push('fixtures');
   const report = await initNodeBackend(backend, { wasmThreads: 1 });
   console.log(`backend: ${report.chosen}`);
-  if (executor === 'onnx') {
+  if (executor !== 'tfjs') {
     const ort = loadOnnxRuntime();
     if (!ort.ok) {
-      console.error(`--executor onnx: ${ort.reason}`);
+      console.error(`--executor ${executor}: ${ort.reason}`);
       return 2;
     }
-    console.log(`executor: onnx (onnxruntime-node ${ort.runtime.version}, cpu)`);
+    const provider = executor === 'onnx-webgpu' ? 'webgpu' : 'cpu';
+    if (!ort.runtime.providers.includes(provider)) {
+      console.error(
+        `--executor ${executor}: onnxruntime-node ${ort.runtime.version} has no ${provider} execution provider here (it has ${ort.runtime.providers.join(', ')})`,
+      );
+      return 2;
+    }
+    console.log(`executor: ${executor} (onnxruntime-node ${ort.runtime.version}, ${provider})`);
   }
   const all: FixtureResult[] = [];
   for (const folder of folders) {

@@ -6,21 +6,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ClipModel, ClipVisionOutput } from '@hgm/backbone';
 import type { VisionBackbone } from '@hgm/dual-anchor';
 import { OnnxImageEncoder } from '@hgm/onnx';
+import { onnxProviders } from './run-parity';
 
 /** The ONNX graph of `model`'s vision tower tapping `layers`, with the raw block outputs. */
-export function onnxClipEncoder(model: ClipModel, layers: readonly number[]): OnnxImageEncoder {
-  return OnnxImageEncoder.fromClip(model, { layers, debugOutputs: true });
+export function onnxClipEncoder(model: ClipModel, layers: readonly number[], executor: 'onnx' | 'onnx-webgpu'): Promise<OnnxImageEncoder> {
+  return OnnxImageEncoder.fromClip(model, { layers, debugOutputs: true, ...onnxProviders(executor) });
 }
 
 /** `ClipVisionTransformer.forward(pixels, { layers, hiddenStates: true })` run by the graph. */
-export function onnxClipForward(onnx: OnnxImageEncoder, model: ClipModel, pixels: tf.Tensor4D, layers: readonly number[]): ClipVisionOutput {
+export async function onnxClipForward(onnx: OnnxImageEncoder, model: ClipModel, pixels: tf.Tensor4D, layers: readonly number[]): Promise<ClipVisionOutput> {
   const firstVV = model.config.vision.layers - model.vision.vvAttentionBlocks;
   const names = [
     'image_embeds',
     'global_feature',
     ...layers.flatMap((l) => [`patch_features.${l}`, `hidden.${l}`, ...(l >= firstVV ? [`hidden_vv.${l}`] : [])]),
   ];
-  const out = onnx.run(pixels, names);
+  const out = await onnx.run(pixels, names);
   const p = model.config.vision.patchSize;
   return {
     imageEmbeds: out.get('image_embeds') as tf.Tensor2D,

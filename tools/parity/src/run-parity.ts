@@ -7,8 +7,21 @@ export interface KindRunner {
   runFixture(fixture: Fixture, options?: ParityOptions): Promise<ParityRow[]>;
 }
 
-/** What runs the frozen encoders: tfjs, or ONNX Runtime (`@hgm/onnx`) for the kinds that have an encoder. */
-export type ParityExecutor = 'tfjs' | 'onnx';
+/**
+ * What runs the frozen encoders: tfjs, or ONNX Runtime (`@hgm/onnx`) for the kinds that have an encoder, on
+ * its CPU provider (`onnx`) or its WebGPU provider (`onnx-webgpu`).
+ */
+export type ParityExecutor = 'tfjs' | 'onnx' | 'onnx-webgpu';
+
+/** Whether `executor` is one of ONNX Runtime's. */
+export function isOnnx(executor: ParityExecutor | undefined): executor is 'onnx' | 'onnx-webgpu' {
+  return executor === 'onnx' || executor === 'onnx-webgpu';
+}
+
+/** The session options of an ONNX executor: its provider. */
+export function onnxProviders(executor: 'onnx' | 'onnx-webgpu'): { executionProviders: string[] } {
+  return { executionProviders: [executor === 'onnx-webgpu' ? 'webgpu' : 'cpu'] };
+}
 
 export interface ParityOptions {
   executor?: ParityExecutor;

@@ -7,7 +7,7 @@ import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint, readSavedModel } from '../models';
-import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor, type ExecutorChoice } from '../executor';
 import type { DetectJobData, DetectJobResult } from '../queue/detect-jobs';
 import { checkQueuedOptions } from '../queue/worker-options';
 
@@ -82,9 +82,9 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
     backboneWeights: o.backboneWeights,
     log: (l) => ctx.info(l),
   });
-  let executor: ReturnType<typeof useExecutor> | undefined;
+  let executor: ExecutorChoice | undefined;
   try {
-    executor = useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
+    executor = await useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
     ctx.info(`model: ${info.config.name} (${info.path}; ${describeFrozenWeights(model.frozen)}); ${images.length} image${images.length === 1 ? '' : 's'}`);
     const r = await detect({
       model,
@@ -124,7 +124,7 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
     );
     return o.failOnAnomaly && anomalous > 0 ? EXIT.failed : EXIT.ok;
   } finally {
-    executor?.dispose();
+    await executor?.dispose();
     model.dispose();
   }
 }

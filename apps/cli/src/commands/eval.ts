@@ -20,7 +20,7 @@ import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { claimOutputDir, ensureWritableDir } from '../output-dir';
 import { FROZEN_WEIGHT_FIELDS, checkpointPath, modelFromCheckpoint, readSavedModel } from '../models';
-import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor, type ExecutorChoice } from '../executor';
 import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples, FOLDER_NAME_OPTIONS } from '../dataset';
 import { defaultFeatureCacheDir } from '../paths';
 import { checkQueuedOptions } from '../queue/worker-options';
@@ -134,9 +134,9 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
     backboneWeights: o.backboneWeights,
     log: (l) => ctx.info(l),
   });
-  let executor: ReturnType<typeof useExecutor> | undefined;
+  let executor: ExecutorChoice | undefined;
   try {
-    executor = useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
+    executor = await useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
     ctx.info(
       `model: ${info.config.name} (${info.path}; ${describeFrozenWeights(model.frozen)}); evaluating ${samples.length} images of ${categories.join(', ')}`,
     );
@@ -173,7 +173,7 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
     );
     return EXIT.ok;
   } finally {
-    executor?.dispose();
+    await executor?.dispose();
     model.dispose();
   }
 }

@@ -123,7 +123,7 @@ export async function runExportOnnx(flags: Record<string, unknown>, ctx: Command
     await reader.close();
   }
   try {
-    const graph = exportVisionGraph(model, { imageSize: size, ...(layers ? { layers } : {}) });
+    const graph = await exportVisionGraph(model, { imageSize: size, ...(layers ? { layers } : {}) });
     const path = resolve(out);
     await mkdir(dirname(path), { recursive: true });
     const written = writeOnnxModel(graph, path, { externalData: externalData as 'auto' | 'always' | 'never' });

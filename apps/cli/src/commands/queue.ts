@@ -52,7 +52,7 @@ export async function runWorker(flags: Record<string, unknown>, ctx: CommandCont
   const path = await checkpointPath(o.checkpoint!);
   const fingerprint = await modelFingerprint(path);
   const { model, info } = await modelFromCheckpoint(path, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
-  const executor = executorForModel(model, o, (l) => ctx.info(l));
+  const executor = await executorForModel(model, o, (l) => ctx.info(l));
   let done = 0;
   const featureCacheDir = o.cacheDir ?? defaultFeatureCacheDir();
   type Data = DetectJobData | EvalJobData;
@@ -94,7 +94,7 @@ export async function runWorker(flags: Record<string, unknown>, ctx: CommandCont
     ctx.info(`stopped after ${done} job${done === 1 ? '' : 's'}`);
     return EXIT.ok;
   } finally {
-    executor.dispose();
+    await executor.dispose();
     model.dispose();
   }
 }

@@ -76,7 +76,7 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
   await probeListen(o.host, o.port);
   const backend = await ctx.backend(o.backend);
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
-  const executor = executorForModel(model, o, (l) => ctx.info(l));
+  const executor = await executorForModel(model, o, (l) => ctx.info(l));
   // Loaded lazily: the other commands do not pay for the HTTP stack.
   const { buildServer } = await import('../serve/server');
   const app = await buildServer({
@@ -114,7 +114,7 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
     ctx.info('stopped');
     return EXIT.ok;
   } finally {
-    executor.dispose();
+    await executor.dispose();
     model.dispose();
   }
 }

@@ -9,7 +9,7 @@ import { nodeFileSystem } from '@hgm/data/node';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
-import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor } from '../executor';
+import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, useExecutor, type ExecutorChoice } from '../executor';
 import { ensureWritableDir } from '../output-dir';
 import { createModel, DEFAULT_WEIGHTS, FROZEN_WEIGHT_FIELDS, MODEL_PRESETS, presetConfig, type ModelPreset } from '../models';
 import { DATASET_FIELDS, FORMAT_CHOICES, selectSamples, FOLDER_NAME_OPTIONS } from '../dataset';
@@ -146,12 +146,12 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
     log: (l) => ctx.info(l),
   });
   ctx.info(`model: ${model.model.config.name} (--model ${preset}; ${describeFrozenWeights(model.frozen)})`);
-  let executor: ReturnType<typeof useExecutor> | undefined;
+  let executor: ExecutorChoice | undefined;
   try {
     const checkpoint = join(outDir, 'checkpoint.safetensors');
     if (o.resume) await checkResumable(checkpoint, model.model.config);
     // The frozen encoder only makes the features of the feature cache; training runs on tfjs.
-    executor = useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
+    executor = await useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
     const result = await trainWithInterrupt(ctx, (signal) =>
       train({
         model,
@@ -219,7 +219,7 @@ export async function runTrain(flags: Record<string, unknown>, ctx: CommandConte
     );
     return EXIT.ok;
   } finally {
-    executor?.dispose();
+    await executor?.dispose();
     model.dispose();
   }
 }

@@ -158,6 +158,11 @@ export class ClipVisionTransformer implements ImageEncoder {
     return { cls: out.imageEmbeds, patchTokens, grid: out.grid };
   }
 
+  /** {@link encodeImage}, awaited: the asynchronous side of {@link ImageEncoder} that every executor offers. */
+  async encode(pixels: tf.Tensor4D, options: EncodeImageOptions = {}): Promise<ImageEncoding> {
+    return this.encodeImage(pixels, options);
+  }
+
   /** Disposes the weights of the model this tower belongs to. */
   dispose(): void {
     this.onDispose();

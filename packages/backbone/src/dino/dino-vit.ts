@@ -289,6 +289,11 @@ export abstract class DinoVisionTransformer implements ImageEncoder {
     return { ...result, grid };
   }
 
+  /** {@link encodeImage}, awaited: the asynchronous side of {@link ImageEncoder} that every executor offers. */
+  async encode(pixels: tf.Tensor4D, options: EncodeImageOptions = {}): Promise<ImageEncoding> {
+    return this.encodeImage(pixels, options);
+  }
+
   /** Disposes every parameter. */
   dispose(): void {
     this.params.dispose();

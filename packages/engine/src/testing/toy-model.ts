@@ -37,7 +37,7 @@ export class ToyModel implements EngineModel {
     return this.config.size / this.config.patch;
   }
 
-  encodeVision(pixels: tf.Tensor4D): FeatureBatch {
+  async encodeVision(pixels: tf.Tensor4D): Promise<FeatureBatch> {
     this.encodeCalls++;
     const { patch } = this.config;
     const g = this.grid;

@@ -24,7 +24,7 @@ import { DualAnchorModel, anomalyClipConfig, clipVisionBackbone, disposeDualAnch
 import type { OnnxImageEncoder } from '@hgm/onnx';
 import { compareExact, compareOutput, DEFAULT_TOLERANCE, type ParityRow } from '../compare';
 import { onnxClipBackbone, onnxClipEncoder, onnxClipForward } from '../onnx-clip';
-import type { ParityOptions } from '../run-parity';
+import { isOnnx, type ParityOptions } from '../run-parity';
 
 interface AnomalyClipFixtureConfig {
   constructor: OpenaiClipConstructorArgs;
@@ -79,7 +79,7 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
     clip = await ClipModel.fromStateDict(clipConfig, weights, { vvAttentionBlocks, ignore: ['^prompt_learner\\.'] });
     const c = clip;
     const allBlocks = [...new Set([...layers, ...Array.from({ length: clipConfig.vision.layers }, (_, i) => i)])].sort((a, b) => a - b);
-    if (options.executor === 'onnx') onnx = onnxClipEncoder(c, allBlocks);
+    if (isOnnx(options.executor)) onnx = await onnxClipEncoder(c, allBlocks, options.executor);
     model = new DualAnchorModel(
       anomalyClipConfig({
         name: `anomalyclip parity ${v.config}`,
@@ -126,7 +126,7 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
     produced.set('text_features', textFeatures);
 
     // Vision side, straight from the tower (hidden states and patch features with CLS).
-    const vision = onnx ? onnxClipForward(onnx, c, pixels, allBlocks) : c.vision.forward(pixels, { layers: allBlocks, hiddenStates: true });
+    const vision = onnx ? await onnxClipForward(onnx, c, pixels, allBlocks) : c.vision.forward(pixels, { layers: allBlocks, hiddenStates: true });
     allBlocks.forEach((l, j) => {
       produced.set(`vision_hidden.${l}`, vision.hiddenStates![j]!);
       const vv = vision.vvHiddenStates![j];
@@ -145,7 +145,7 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
     produced.set('visual_positional_embedding_used', c.vision.positionalEmbeddingFor(vision.grid));
 
     // The model's own forward (eval): maps, score, smoothing.
-    const out = model.forward(pixels);
+    const out = await model.forward(pixels);
     produced.set('text_probs_full', out.imageProbabilities);
     produced.set('text_probs', out.imageScore);
     out.mapProbabilities.forEach((m, j) => produced.set(`similarity_map.${j}`, m));
@@ -177,7 +177,7 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
     disposeClipVisionOutput(vision);
     disposeClipTextOutput(text);
   } finally {
-    onnx?.dispose();
+    await onnx?.dispose();
     model?.dispose();
     clip?.dispose();
     await reader.close();

@@ -20,7 +20,7 @@ import { Dinov2VisionTransformer, Dinov3VisionTransformer, dinoReferenceOutputs,
 import * as tfc from '@tensorflow/tfjs-core';
 import { OnnxImageEncoder } from '@hgm/onnx';
 import { compareOutput, DEFAULT_TOLERANCE, type ParityRow } from '../compare';
-import type { ParityOptions } from '../run-parity';
+import { isOnnx, onnxProviders, type ParityOptions } from '../run-parity';
 
 /** Runs one dinov2 or dinov3 fixture folder and compares every output. */
 export async function runDinoFixture(fixture: Fixture, family: 'dinov2' | 'dinov3', options: ParityOptions = {}): Promise<ParityRow[]> {
@@ -46,9 +46,12 @@ export async function runDinoFixture(fixture: Fixture, family: 'dinov2' | 'dinov
   const produced = new Map<string, tf.Tensor>();
   let onnx: OnnxImageEncoder | null = null;
   try {
-    if (options.executor === 'onnx') {
+    if (isOnnx(options.executor)) {
       const taps = run.intermediate ? model.selectBlocks(run.intermediate.n) : [];
-      onnx = OnnxImageEncoder.fromDino(model as DinoVisionTransformer & { config: typeof run.config }, { layers: taps });
+      onnx = await OnnxImageEncoder.fromDino(model as DinoVisionTransformer & { config: typeof run.config }, {
+        layers: taps,
+        ...onnxProviders(options.executor),
+      });
     }
     for (const c of run.cases) {
       const host = inputs.get(c.input);
@@ -58,7 +61,7 @@ export async function runDinoFixture(fixture: Fixture, family: 'dinov2' | 'dinov
       const pixels = hostToTensor(host) as tf.Tensor4D;
       try {
         const outputs = onnx
-          ? onnxReferenceOutputs(onnx, model, pixels, c.prefix, run.intermediate)
+          ? await onnxReferenceOutputs(onnx, model, pixels, c.prefix, run.intermediate)
           : dinoReferenceOutputs(model, pixels, { prefix: c.prefix, ...(run.intermediate ? { intermediate: run.intermediate } : {}) });
         for (const [name, t] of outputs) {
           if (produced.has(name)) {
@@ -76,7 +79,7 @@ export async function runDinoFixture(fixture: Fixture, family: 'dinov2' | 'dinov
     return rows;
   } finally {
     for (const t of produced.values()) t.dispose();
-    onnx?.dispose();
+    await onnx?.dispose();
     model.dispose();
   }
 }
@@ -85,15 +88,15 @@ export async function runDinoFixture(fixture: Fixture, family: 'dinov2' | 'dinov
  * The names of {@link dinoReferenceOutputs} from the ONNX graph's outputs (`prenorm`, `norm`, `block.{i}`,
  * `block_norm.{i}`); the positional tables come from the model's functions that feed the graph.
  */
-function onnxReferenceOutputs(
+async function onnxReferenceOutputs(
   onnx: OnnxImageEncoder,
   model: DinoVisionTransformer,
   pixels: tf.Tensor4D,
   p: string,
   spec: { n: number | readonly number[]; variants: Readonly<Record<string, boolean>>; reshape?: boolean } | undefined,
-): Map<string, tf.Tensor> {
+): Promise<Map<string, tf.Tensor>> {
   const taps = spec ? model.selectBlocks(spec.n) : [];
-  const raw = onnx.run(pixels, ['prenorm', 'norm', ...taps.flatMap((l) => [`block.${l}`, `block_norm.${l}`])]);
+  const raw = await onnx.run(pixels, ['prenorm', 'norm', ...taps.flatMap((l) => [`block.${l}`, `block_norm.${l}`])]);
   const out = new Map<string, tf.Tensor>();
   const k = 1 + model.numRegisterTokens;
   const [, , h, w] = pixels.shape;

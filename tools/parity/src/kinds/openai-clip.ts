@@ -10,7 +10,7 @@ import type { Fixture } from '@hgm/tensor/testing';
 import { ClipModel, clipConfigFromConstructorArgs, disposeClipTextOutput, disposeClipVisionOutput, type OpenaiClipConstructorArgs } from '@hgm/backbone';
 import { OnnxImageEncoder } from '@hgm/onnx';
 import { compareOutput, DEFAULT_TOLERANCE, type ParityRow } from '../compare';
-import type { ParityOptions } from '../run-parity';
+import { isOnnx, onnxProviders, type ParityOptions } from '../run-parity';
 
 /** 0-based indices named by outputs `<prefix>.{i}`. */
 function indicesOf(names: Iterable<string>, prefix: string): number[] {
@@ -62,10 +62,10 @@ export async function runFixture(fixture: Fixture, options: ParityOptions = {}):
   });
   textLayers.forEach((l, j) => produced.set(`text_hidden.${l}`, text.hiddenStates![j]!));
   produced.set('visual_positional_embedding_interpolated', model.vision.positionalEmbeddingFor(vision.grid));
-  if (options.executor === 'onnx') {
-    const onnx = OnnxImageEncoder.fromClip(model, { layers: visionLayers, debugOutputs: true });
+  if (isOnnx(options.executor)) {
+    const onnx = await OnnxImageEncoder.fromClip(model, { layers: visionLayers, debugOutputs: true, ...onnxProviders(options.executor) });
     try {
-      const out = onnx.run(pixels, ['image_embeds', 'ln_pre', ...visionLayers.flatMap((l) => [`hidden.${l}`, `patch_features.${l}`])]);
+      const out = await onnx.run(pixels, ['image_embeds', 'ln_pre', ...visionLayers.flatMap((l) => [`hidden.${l}`, `patch_features.${l}`])]);
       const replace = (name: string, t: tf.Tensor) => {
         produced.get(name)?.dispose();
         produced.set(name, t);
@@ -81,7 +81,7 @@ export async function runFixture(fixture: Fixture, options: ParityOptions = {}):
       replace('logits_per_image', logitsOnnx.logitsPerImage);
       replace('logits_per_text', logitsOnnx.logitsPerText);
     } finally {
-      onnx.dispose();
+      await onnx.dispose();
     }
   }
 
