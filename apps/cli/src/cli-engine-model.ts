@@ -25,9 +25,9 @@ export class CliEngineModel extends DualAnchorEngineModel {
     super(model, identity);
   }
 
-  override predict(features: FeatureBatch): BatchPrediction {
+  override async predict(features: FeatureBatch): Promise<BatchPrediction> {
     if (this.scoreSource === 'configured') return super.predict(features);
-    const out = this.model.forwardFromFeatures(this.toVisionFeatures(features), { training: false });
+    const out = await this.model.predictFromFeatures(this.toVisionFeatures(features));
     try {
       return { anomalyMap: tf.clone(out.anomalyMap), imageScore: tf.clone(out.imageScore) };
     } finally {

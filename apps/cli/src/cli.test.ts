@@ -311,10 +311,22 @@ describe('train, eval, detect on the tiny configuration', () => {
       const onnx = await hgm([...base, '--out', join(root, 'detect-onnx'), '--executor', 'onnx', '--threads', '1']);
       expect(onnx.code, onnx.stderr).toBe(EXIT.ok);
       expect(json(onnx)['executor']).toBe('onnx');
+      // the tiny model's prompts come from HGM's group tokens (DSP), so the text tower runs per image: on ONNX too
+      expect(json(onnx)['textExecutor']).toBe('onnx');
       const a = scores(onnx);
       const b = scores(tfjs);
       expect(a.length).toBe(b.length);
       a.forEach((x, i) => expect(Math.abs(x - b[i]!)).toBeLessThan(1e-4));
+      // under --backend webgpu the ONNX encoder (and text tower) feed tfjs-webgpu's heads; the WebGPU provider
+      // runs where Dawn finds an adapter (lavapipe will do)
+      const gpu = [...base.filter((x) => x !== 'cpu' && x !== '--backend'), '--backend', 'webgpu'];
+      for (const executor of ['onnx', 'onnx-webgpu']) {
+        const r = await hgm([...gpu, '--out', join(root, `detect-webgpu-${executor}`), '--executor', executor, '--threads', '1']);
+        if (r.code === EXIT.unavailable && /webgpu|WebGPU|adapter/.test(r.stderr)) continue; // no adapter here
+        expect(r.code, r.stderr).toBe(EXIT.ok);
+        expect(json(r)).toMatchObject({ backend: 'webgpu', executor, textExecutor: executor });
+        scores(r).forEach((x, i) => expect(Math.abs(x - b[i]!), `${executor} image ${i}`).toBeLessThan(1e-3));
+      }
     }
     const missing = { HGM_ONNXRUNTIME_PACKAGE: 'onnxruntime-node-absent' };
     const auto = await hgm([...base, '--out', join(root, 'detect-auto')], { env: missing });

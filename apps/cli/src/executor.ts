@@ -15,7 +15,7 @@ import { runInNewContext } from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DualAnchorEngineModel } from '@hgm/engine';
 import { executorBackbone } from '@hgm/dual-anchor';
-import { loadOnnxRuntime, OnnxImageEncoder } from '@hgm/onnx';
+import { loadOnnxRuntime, OnnxImageEncoder, OnnxTextTower } from '@hgm/onnx';
 import { CliError, EXIT } from './exit-codes';
 
 export const EXECUTOR_CHOICES = ['auto', 'tfjs', 'onnx', 'onnx-webgpu'] as const;
@@ -36,6 +36,12 @@ export interface ExecutorChoice {
   executor: 'tfjs' | 'onnx' | 'onnx-webgpu';
   /** Why tfjs runs when ONNX Runtime was asked for or possible. */
   reason?: string;
+  /**
+   * What runs the frozen text tower at inference: the ONNX executor for models whose prompts depend on the
+   * image (Dynamic State Prompts on HGM's group tokens, the tower runs per image), tfjs otherwise (the text
+   * anchors are computed once and kept) and in training (gradients flow through the tower).
+   */
+  text: 'tfjs' | 'onnx' | 'onnx-webgpu';
   /** Frees the ONNX session (the model's other weights stay with the model, which the caller disposes). */
   dispose(): Promise<void>;
 }
@@ -48,7 +54,12 @@ export interface ExecutorChoice {
 export async function useExecutor(
   engineModel: DualAnchorEngineModel,
   request: string,
-  options: { threads?: number | undefined; log: (line: string) => void },
+  options: {
+    threads?: number | undefined;
+    log: (line: string) => void;
+    /** Also run the text tower of inference on ONNX Runtime where it runs per image (detect, eval, serve, worker). */
+    text?: boolean;
+  },
 ): Promise<ExecutorChoice> {
   const model = engineModel.model;
   if (!(EXECUTOR_CHOICES as readonly string[]).includes(request)) {
@@ -56,7 +67,7 @@ export async function useExecutor(
   }
   const tfjs = (reason: string): ExecutorChoice => {
     options.log(`executor: tfjs (${reason})`);
-    return { executor: 'tfjs', reason, dispose: async () => undefined };
+    return { executor: 'tfjs', reason, text: 'tfjs', dispose: async () => undefined };
   };
   if (request === 'tfjs') return tfjs('asked for with --executor tfjs');
   // Asked for by name, ONNX Runtime runs the encoder under any backend (it reads its input with `data()` and
@@ -111,8 +122,38 @@ export async function useExecutor(
   const name = webgpu ? 'onnx-webgpu' : 'onnx';
   engineModel.useVisionExecutor(backbone, { name, exact: true });
   const where = webgpu ? 'webgpu' : `cpu, ${threads === 0 ? 'every core' : `${threads} thread${threads === 1 ? '' : 's'}`}`;
-  options.log(`executor: ${name} (onnxruntime-node ${load.runtime.version}, ${where})`);
-  return { executor: name, dispose: () => encoder.dispose() };
+  let tower: OnnxTextTower | null = null;
+  let textNote = '';
+  if (options.text && !model.textIsInputIndependent && model.frozen.textSource) {
+    // The tower's session is made now, so that a failure shows at start-up and the first image is not slowed.
+    try {
+      tower = OnnxTextTower.fromClip(model.frozen.textSource, { threads, ...(webgpu ? { executionProviders: ['webgpu'] } : {}) });
+      await tower.prepare((model.dsp?.deepTokens ?? model.promptLearner?.deepTokens ?? []).map((t) => t.shape[0]!));
+      model.useTextExecutor(tower);
+      textNote = '; text tower too';
+    } catch (e) {
+      await tower?.dispose();
+      tower = null;
+      const reason = (e as Error).message.split('\n')[0]!;
+      if (onnxRequest) {
+        await encoder.dispose();
+        throw new CliError(`--executor ${request}: ONNX Runtime could not load the text tower: ${reason}`, EXIT.unavailable, 'use --executor tfjs');
+      }
+      textNote = `; text tower on tfjs: ${reason}`;
+    }
+  }
+  options.log(`executor: ${name} (onnxruntime-node ${load.runtime.version}, ${where}${textNote})`);
+  return {
+    executor: name,
+    text: tower ? name : 'tfjs',
+    dispose: async () => {
+      if (tower) {
+        model.useTextExecutor(null);
+        await tower.dispose();
+      }
+      await encoder.dispose();
+    },
+  };
 }
 
 /**
@@ -125,7 +166,7 @@ export async function executorForModel(
   log: (line: string) => void,
 ): Promise<ExecutorChoice> {
   try {
-    return await useExecutor(engineModel, o.executor, { threads: o.threads, log });
+    return await useExecutor(engineModel, o.executor, { threads: o.threads, log, text: true });
   } catch (e) {
     engineModel.dispose();
     throw e;

@@ -55,6 +55,7 @@ function frozenParts(
         dispose: () => clip.dispose(),
         frozenVariables: () => live(clip.params.entries().map((p) => p.variable)),
         visionSource: { kind: 'clip', clip, globalToken: c.backbone.globalToken },
+        textSource: clip,
         releaseVision: () => disposeWhere(clip.params, (name) => name.startsWith('visual.')),
       },
       stores: [{ name: 'clip', load: (w) => clip.load(w, { ignore: ['^prompt_learner\\.'] }), randomize: (rng) => randomizeBackboneWeights(clip.params, rng) }],
@@ -74,6 +75,7 @@ function frozenParts(
       },
       frozenVariables: () => live([...clip.params.entries(), ...dino.params.entries()].map((p) => p.variable)),
       visionSource: { kind: c.backbone.kind, encoder: dino },
+      textSource: clip,
       releaseVision: () => disposeWhere(dino.params, () => true),
     },
     stores: [

@@ -39,6 +39,8 @@ export interface FrozenParts {
   frozenVariables(): tf.Variable[];
   /** The loaded vision encoder behind `backbone`, for another executor of the same weights (e.g. ONNX Runtime). */
   visionSource?: VisionSource;
+  /** The CLIP model that holds `text`'s weights, for another executor of the text tower (e.g. ONNX Runtime). */
+  textSource?: ClipModel;
   /**
    * Frees the tfjs weights of the frozen vision encoder only (the text tower stays), returning the bytes freed
    * (0 when already freed). Disposing the parts later is still safe.
@@ -75,6 +77,7 @@ export class DualAnchorModel {
   readonly promptLearner: AnomalyClipPromptLearner | null;
   /** T of the last inference forward whose prompts do not depend on the image, with the state it was computed from. */
   private textCache: { key: readonly object[]; backend: string; batch: number; features: tf.Tensor3D } | null = null;
+  private textExecutor: TextTowerExecutor | null = null;
 
   constructor(
     configInput: DualAnchorConfigInput | DualAnchorConfig,
@@ -203,6 +206,37 @@ export class DualAnchorModel {
     return tf.clone(features);
   }
 
+  /**
+   * {@link inferenceTextFeatures} at inference, with the text tower on the executor of {@link useTextExecutor}
+   * when one is set (the same cache of input-independent anchors).
+   */
+  private async inferenceTextFeaturesAsync(imageAnchors: tf.Tensor3D | null, batch: number): Promise<tf.Tensor3D> {
+    const executor = this.textExecutor;
+    if (!executor || tf.engine().isTapeOn()) return this.inferenceTextFeatures(imageAnchors, batch, false);
+    const anchors = this.dsp ? imageAnchors : null;
+    const independent = this.textIsInputIndependent;
+    const key = this.params.entries().map((p) => p.variable.dataId);
+    const backend = tf.getBackend();
+    const size = this.dsp ? batch : 1;
+    const c = this.textCache;
+    if (independent && c && c.backend === backend && c.batch === size && c.key.length === key.length && c.key.every((k, i) => k === key[i]))
+      return tf.clone(c.features);
+    const p = this.prompts(anchors);
+    let raw: tf.Tensor2D;
+    try {
+      raw = await executor.encode({ tokenEmbeddings: p.embeddings, eotIndices: p.eotIndices, compoundPrompts: p.deepTokens });
+    } finally {
+      // the learners' deep tokens are their variables; the rest of the batch was made for this call
+      tf.dispose([p.embeddings, ...p.deepTokens.filter((t) => !(t instanceof tf.Variable))]);
+    }
+    const features = tf.tidy(() => l2Normalize(tf.reshape(raw, [raw.shape[0] / 2, 2, this.config.clip.embedDim])) as tf.Tensor3D);
+    raw.dispose();
+    if (!independent) return features;
+    this.dropTextCache();
+    this.textCache = { key, backend, batch: size, features: tf.keep(features) };
+    return tf.clone(features);
+  }
+
   /** Frees the kept text anchors of {@link inferenceTextFeatures} (the next inference forward recomputes them). */
   dropTextCache(): void {
     this.textCache?.features.dispose();
@@ -240,9 +274,56 @@ export class DualAnchorModel {
   }
 
   /**
-   * Steps 1 (adapters) to 5 on cached vision features. Differentiable with respect to {@link params}.
+   * Steps 1 (adapters) to 5 on cached vision features. Differentiable with respect to {@link params}. The
+   * text tower runs on tfjs here (inside tapes); {@link predictFromFeatures} runs it on the text executor.
    */
   forwardFromFeatures(features: VisionFeatures, options: ForwardOptions = {}): DualAnchorOutput {
+    const training = options.training ?? false;
+    const anchors = this.anchorStage(features, options);
+    let textFeatures: tf.Tensor3D;
+    try {
+      textFeatures = this.inferenceTextFeatures(anchors.imageAnchors, anchors.globalToken.shape[0], training);
+    } catch (e) {
+      disposeAnchorStage(anchors);
+      throw e;
+    }
+    return this.mapStage(features, anchors, textFeatures, training);
+  }
+
+  /**
+   * {@link forwardFromFeatures} in eval mode, with the frozen text tower on the executor set by
+   * {@link useTextExecutor} (awaited: ONNX Runtime computes in a thread of its own), or on tfjs without one.
+   * The same values within the executor's tolerance.
+   */
+  async predictFromFeatures(features: VisionFeatures, options: Pick<ForwardOptions, 'keepGroupLevels'> = {}): Promise<DualAnchorOutput> {
+    const anchors = this.anchorStage(features, { ...options, training: false });
+    let textFeatures: tf.Tensor3D;
+    try {
+      textFeatures = await this.inferenceTextFeaturesAsync(anchors.imageAnchors, anchors.globalToken.shape[0]);
+    } catch (e) {
+      disposeAnchorStage(anchors);
+      throw e;
+    }
+    return this.mapStage(features, anchors, textFeatures, false);
+  }
+
+  /**
+   * Runs the frozen text tower of inference on another executor (such as `@hgm/onnx`'s `OnnxTextTower`);
+   * `null` goes back to tfjs. Training and the synchronous paths keep the tfjs tower. The kept text anchors
+   * are dropped. The caller disposes the executor.
+   */
+  useTextExecutor(executor: TextTowerExecutor | null): void {
+    this.textExecutor = executor;
+    this.dropTextCache();
+  }
+
+  /** The text executor set by {@link useTextExecutor}, or null (tfjs). */
+  get textTowerExecutor(): TextTowerExecutor | null {
+    return this.textExecutor;
+  }
+
+  /** Steps 1-3: adapters, HGM's image anchors (or the static ones) and the refined CLS. */
+  private anchorStage(features: VisionFeatures, options: ForwardOptions): AnchorStage {
     const c = this.config;
     const training = options.training ?? false;
     if (features.patchTokens.length !== c.layers.length) {
@@ -251,9 +332,7 @@ export class DualAnchorModel {
       );
     }
     if (training && this.hgm && c.hgm.gumbel && !options.rng) throw new ConfigError('Dual-Anchor forward: training mode with Gumbel noise needs options.rng');
-    const [gh, gw] = features.grid;
-    const size = features.imageSize;
-    const result = tf.tidy(() => {
+    return tf.tidy(() => {
       const d = c.clip.embedDim;
       const patchFeatures = features.patchTokens.map((t, i) => (this.adapters ? this.adapters.mapPatches(t, i) : tf.clone(t)) as tf.Tensor3D);
       const globalToken = (this.adapters ? this.adapters.mapGlobal(features.globalToken) : tf.clone(features.globalToken)) as tf.Tensor2D;
@@ -271,8 +350,19 @@ export class DualAnchorModel {
         imageAnchors = tf.tile(tf.reshape(this.staticAnchors, [1, 2, d]), [b, 1, 1]) as tf.Tensor3D;
       }
       const refinedCls = this.refiner ? this.refiner.forward(globalToken, imageAnchors!).refinedCls : tf.clone(globalToken);
-      const textFeatures = this.inferenceTextFeatures(imageAnchors, b, training);
-      const sources = assignedFeatures ? [...patchFeatures, assignedFeatures] : patchFeatures;
+      const stage: AnchorStage = { patchFeatures, globalToken, imageAnchors, assignedFeatures, groupLevels, refinedCls };
+      return stage as unknown as tf.TensorContainer;
+    }) as unknown as AnchorStage;
+  }
+
+  /** Steps 4-5 with the text anchors T (owned by the output): maps, blur and the image score. */
+  private mapStage(features: VisionFeatures, a: AnchorStage, textFeatures: tf.Tensor3D, training: boolean): DualAnchorOutput {
+    const c = this.config;
+    const [gh, gw] = features.grid;
+    const size = features.imageSize;
+    const b = a.globalToken.shape[0];
+    const result = tf.tidy(() => {
+      const sources = a.assignedFeatures ? [...a.patchFeatures, a.assignedFeatures] : a.patchFeatures;
       const mapProbabilities = sources.map((f) => {
         const logits = tf.reshape(stateLogits(f, textFeatures, c.temperature), [b, gh, gw, 2]) as tf.Tensor4D;
         return c.mapUpsampling === 'logits'
@@ -283,7 +373,7 @@ export class DualAnchorModel {
       const summed = layerAnomalyMaps.length === 1 ? tf.clone(layerAnomalyMaps[0]!) : tf.addN(layerAnomalyMaps);
       const rawAnomalyMap = (c.mapReduction === 'sum' ? summed : tf.div(summed, layerAnomalyMaps.length)) as tf.Tensor3D;
       const anomalyMap = !training && c.blur.sigma > 0 ? gaussianBlur(rawAnomalyMap, c.blur.sigma, c.blur.truncate) : tf.clone(rawAnomalyMap);
-      const imageLogits = tf.reshape(stateLogits(tf.expandDims(refinedCls, 1) as tf.Tensor3D, textFeatures, c.temperature), [b, 2]) as tf.Tensor2D;
+      const imageLogits = tf.reshape(stateLogits(tf.expandDims(a.refinedCls, 1) as tf.Tensor3D, textFeatures, c.temperature), [b, 2]) as tf.Tensor2D;
       const imageProbabilities = tf.softmax(imageLogits) as tf.Tensor2D;
       const imageScore = tf.reshape(tf.slice(imageProbabilities, [0, 1], [b, 1]), [b]) as tf.Tensor1D;
       let fusedImageScore: tf.Tensor1D | null = null;
@@ -295,7 +385,7 @@ export class DualAnchorModel {
             : tf.mean(tf.topk(flat, Math.max(1, Math.ceil(c.scoreFusion.topKFraction * flat.shape[1]!))).values, 1);
         fusedImageScore = tf.add(tf.mul(imageScore, 1 - c.scoreFusion.weight), tf.mul(stat, c.scoreFusion.weight)) as tf.Tensor1D;
       }
-      const out: Omit<DualAnchorOutput, 'grid'> = {
+      return {
         anomalyMap,
         rawAnomalyMap,
         imageScore,
@@ -304,17 +394,12 @@ export class DualAnchorModel {
         imageLogits,
         mapProbabilities,
         layerAnomalyMaps,
-        textFeatures,
-        globalToken,
-        refinedCls,
-        patchFeatures,
-        imageAnchors,
-        assignedFeatures,
-        groupLevels,
-      };
-      return out as unknown as tf.TensorContainer;
-    }) as unknown as Omit<DualAnchorOutput, 'grid'>;
-    return { ...result, grid: [gh, gw] };
+      } as unknown as tf.TensorContainer;
+    }) as unknown as Pick<
+      DualAnchorOutput,
+      'anomalyMap' | 'rawAnomalyMap' | 'imageScore' | 'fusedImageScore' | 'imageProbabilities' | 'imageLogits' | 'mapProbabilities' | 'layerAnomalyMaps'
+    >;
+    return { ...result, ...a, textFeatures, grid: [gh, gw] };
   }
 
   /** The loss of method step 6 for a forward output, with each term ({@link dualAnchorLoss}). */
@@ -464,4 +549,27 @@ function released(): never {
   throw new InvalidStateError(
     'Dual-Anchor encodeVision: the frozen vision encoder was released (releaseVisionEncoder) for a job on cached features; build the model again to encode images',
   );
+}
+
+/** What {@link DualAnchorModel} computes before the text anchors (steps 1-3); owned by the forward's output. */
+type AnchorStage = Pick<DualAnchorOutput, 'patchFeatures' | 'globalToken' | 'imageAnchors' | 'assignedFeatures' | 'groupLevels' | 'refinedCls'>;
+
+function disposeAnchorStage(a: AnchorStage): void {
+  tf.dispose([
+    ...a.patchFeatures,
+    a.globalToken,
+    a.refinedCls,
+    ...(a.imageAnchors ? [a.imageAnchors] : []),
+    ...(a.assignedFeatures ? [a.assignedFeatures] : []),
+  ]);
+  a.groupLevels?.forEach(disposeGroupMergingLevel);
+}
+
+/**
+ * Another executor of the frozen CLIP text tower for inference (`@hgm/onnx`'s `OnnxTextTower` implements it):
+ * the unnormalised text embeddings [B, E] of prompts given as token embeddings, as
+ * `ClipTextTransformer.forward(...).textEmbeds`.
+ */
+export interface TextTowerExecutor {
+  encode(input: { tokenEmbeddings: tf.Tensor3D; eotIndices: readonly number[]; compoundPrompts?: readonly tf.Tensor2D[] }): Promise<tf.Tensor2D>;
 }

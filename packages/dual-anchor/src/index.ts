@@ -39,5 +39,6 @@ export {
   type LossValues,
   type FrozenParts,
   type VisionSource,
+  type TextTowerExecutor,
 } from './dual-anchor-model';
 export { buildRandomModel, buildTinyModel, buildModel, mergeConfigInput, frozenVariables } from './build';

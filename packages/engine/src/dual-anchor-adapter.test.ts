@@ -54,7 +54,7 @@ describe('DualAnchorEngineModel features', () => {
     const vision = engineModel.toVisionFeatures(batch);
     expect(vision.grid).toEqual([Math.sqrt(patchCount), Math.sqrt(patchCount)]);
     expect(vision.imageSize).toEqual([size, size]);
-    const prediction = engineModel.predict(batch);
+    const prediction = await engineModel.predict(batch);
     expect(prediction.anomalyMap.shape).toEqual([1, size, size]);
     prediction.anomalyMap.dispose();
     prediction.imageScore.dispose();
@@ -99,7 +99,7 @@ describe('DualAnchorEngineModel features', () => {
       expect(await features.get('imageSize')!.array()).toEqual([[16, 40]]);
       const vision = wide.toVisionFeatures(features);
       expect(vision.grid).toEqual([2, 5]);
-      const prediction = wide.predict(features);
+      const prediction = await wide.predict(features);
       expect(prediction.anomalyMap.shape).toEqual([1, 16, 40]);
       tf.dispose([prediction.anomalyMap, prediction.imageScore]);
 

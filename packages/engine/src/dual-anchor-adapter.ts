@@ -156,8 +156,8 @@ export class DualAnchorEngineModel implements EngineModel {
     };
   }
 
-  predict(features: FeatureBatch): BatchPrediction {
-    const out = this.model.forwardFromFeatures(this.toVisionFeatures(features), { training: false });
+  async predict(features: FeatureBatch): Promise<BatchPrediction> {
+    const out = await this.model.predictFromFeatures(this.toVisionFeatures(features));
     const anomalyMap = tf.clone(out.anomalyMap);
     // With score fusion configured (off by default), the fused score is the image score.
     const imageScore = tf.clone(out.fusedImageScore ?? out.imageScore);

@@ -56,7 +56,7 @@ export interface EngineModel {
    */
   loss(features: FeatureBatch, masks: tf.Tensor3D, labels: tf.Tensor1D, rng: Rng): BatchLoss;
   /** Predictions in eval mode. */
-  predict(features: FeatureBatch): BatchPrediction;
+  predict(features: FeatureBatch): Promise<BatchPrediction>;
   /** Trainable parameters as safetensors bytes with the config in the metadata. */
   saveTrainable(): Promise<Uint8Array>;
   /** Loads trainable parameters saved by {@link saveTrainable}; refuses another configuration, naming the difference. */

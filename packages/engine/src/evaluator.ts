@@ -264,8 +264,12 @@ async function scoreSamples(ctx: ScoringContext, list: readonly DatasetSample[],
   for (let i = 0; i < list.length; i += ctx.batchSize) {
     const batch = await prepareSamples(model, list.slice(i, i + ctx.batchSize), { ...ctx.prepare, keepDecoded: ctx.drawsMaps });
     const features = await loadFeatureBatch(cache, batch);
-    const pred = model.predict(features);
-    for (const t of features.values()) t.dispose();
+    let pred;
+    try {
+      pred = await model.predict(features);
+    } finally {
+      for (const t of features.values()) t.dispose();
+    }
     const maps = (await pred.anomalyMap.data()) as Float32Array;
     const batchScores = (await pred.imageScore.data()) as Float32Array;
     pred.anomalyMap.dispose();

@@ -40,7 +40,7 @@ export async function predictImages(model: EngineModel, pixels: readonly Float32
   }
   let pred;
   try {
-    pred = model.predict(features);
+    pred = await model.predict(features);
   } finally {
     for (const t of features.values()) t.dispose();
   }

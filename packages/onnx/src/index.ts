@@ -5,3 +5,5 @@ export * from './vit-graphs';
 export * from './ort-node';
 export * from './onnx-image-encoder';
 export * from './export-model';
+export * from './text-graph';
+export * from './onnx-text-tower';

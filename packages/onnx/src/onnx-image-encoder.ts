@@ -1,6 +1,3 @@
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   interpolatePositionalEmbedding,
@@ -17,7 +14,10 @@ import {
 } from '@hgm/backbone';
 import type { GraphBuilder } from './graph-builder';
 import { loadOnnxRuntime, type HostTensor, type OnnxRuntime, type OrtSession, type SessionOptions } from './ort-node';
-import { clipVisionGraph, dinoGraph, GRAPH_NAMES, tfjsWeightReader } from './vit-graphs';
+import { clipVisionGraph, dinoGraph, GRAPH_NAMES, weightReaderFor } from './vit-graphs';
+import { DISK_STAGING_BYTES, sessionFromDisk } from './staging';
+
+export { DISK_STAGING_BYTES } from './staging';
 
 /** Options of the ONNX encoders. */
 export interface OnnxEncoderOptions extends SessionOptions {
@@ -49,9 +49,6 @@ export interface OnnxEncoderOptions extends SessionOptions {
   /** Folder of the temporary files of `weightStaging: 'disk'` (best on a disk, not a RAM-backed tmpfs). */
   stagingDir?: string;
 }
-
-/** From this many bytes of weights on, {@link OnnxEncoderOptions.weightStaging} defaults to `disk`. */
-export const DISK_STAGING_BYTES = 64 * 2 ** 20;
 
 /** Host positional tables for one patch grid, fed as graph inputs. */
 export type PositionalFeeds = (grid: [number, number]) => Promise<Record<string, HostTensor>>;
@@ -133,11 +130,11 @@ export class OnnxImageEncoder implements AsyncImageEncoder {
    * `ClipVisionTransformer.encodeImage` returns: `ln_post(CLS) @ proj` and the projected patch tokens.
    * The CLIP model keeps its weights (the text tower shares the store); dispose it separately.
    */
-  static fromClip(model: ClipModel, options: OnnxEncoderOptions & { vvAttentionBlocks?: number } = {}): Promise<OnnxImageEncoder> {
+  static async fromClip(model: ClipModel, options: OnnxEncoderOptions & { vvAttentionBlocks?: number } = {}): Promise<OnnxImageEncoder> {
     const vision = model.vision;
     const config = model.config;
     const layers = [...(options.layers ?? [config.vision.layers - 1])];
-    const graph = clipVisionGraph(config, tfjsWeightReader(model.params), {
+    const graph = clipVisionGraph(config, await weightReaderFor(model.params, (name) => name.startsWith('visual.')), {
       layers,
       vvAttentionBlocks: options.vvAttentionBlocks ?? vision.vvAttentionBlocks,
       ...(options.debugOutputs ? { debugOutputs: true } : {}),
@@ -164,7 +161,7 @@ export class OnnxImageEncoder implements AsyncImageEncoder {
    * returns (normed CLS; normed, or raw with `normalizeTaps: false`, patch tokens of the tapped blocks).
    * With `release` the tfjs weights are disposed (the model cannot run on tfjs afterwards).
    */
-  static fromDino(
+  static async fromDino(
     model: DinoVisionTransformer & { config: Dinov2Config | Dinov3Config },
     options: OnnxEncoderOptions & { normalizeTaps?: boolean } = {},
   ): Promise<OnnxImageEncoder> {
@@ -172,7 +169,7 @@ export class OnnxImageEncoder implements AsyncImageEncoder {
     const config = model.config;
     const layers = [...(options.layers ?? [config.depth - 1])];
     const spec = family === 'dinov2' ? ({ family, config: config as Dinov2Config } as const) : ({ family, config: config as Dinov3Config } as const);
-    const graph = dinoGraph(spec, tfjsWeightReader(model.params), { layers });
+    const graph = dinoGraph(spec, await weightReaderFor(model.params), { layers });
     const prefix = 1 + model.numRegisterTokens;
     const normalizeTaps = options.normalizeTaps ?? true;
     const { feeds: positional, dispose: disposeSmall } = dinoPositionalFeeds(model);
@@ -278,50 +275,6 @@ export class OnnxImageEncoder implements AsyncImageEncoder {
     this.gridCache.clear();
     if (session) this.onDispose();
     return session ? session.dispose() : Promise.resolve();
-  }
-}
-
-/**
- * Writes `graph` to a temporary model file whose weights go, one at a time as they are made, to an external
- * data file beside it (page-aligned, so the runtime maps it rather than reading it into a buffer), makes the
- * session from the file and deletes both files: the session keeps what it mapped or copied.
- */
-async function sessionFromDisk(runtime: OnnxRuntime, graph: GraphBuilder, options: OnnxEncoderOptions, written: () => void): Promise<OrtSession> {
-  const base = options.stagingDir ?? tmpdir();
-  let dir: string;
-  try {
-    dir = mkdtempSync(join(base, 'hgm-onnx-'));
-  } catch (e) {
-    throw new Error(
-      `ONNX executor: cannot make a staging folder for the weights in ${base} (${(e as Error).message}); set stagingDir or use weightStaging 'memory'`,
-    );
-  }
-  try {
-    const modelPath = join(dir, `${graph.name}.onnx`);
-    const dataName = `${graph.name}.onnx.data`;
-    const fd = openSync(join(dir, dataName), 'w');
-    let model: Uint8Array;
-    try {
-      model = graph.toModel({ kind: 'external', location: dataName, write: (chunk) => void writeSync(fd, chunk) });
-    } finally {
-      closeSync(fd);
-    }
-    const mfd = openSync(modelPath, 'w');
-    try {
-      writeSync(mfd, model);
-    } finally {
-      closeSync(mfd);
-    }
-    written();
-    return await runtime.createSession(modelPath, options);
-  } finally {
-    // A mapped file stays readable after it is unlinked (POSIX); where the system refuses to delete a mapped
-    // file, the folder is left to the temporary-folder cleanup.
-    try {
-      rmSync(dir, { recursive: true, force: true });
-    } catch {
-      // see above
-    }
   }
 }
 

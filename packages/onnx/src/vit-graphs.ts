@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import * as tfc from '@tensorflow/tfjs-core';
 import type { ClipConfig, Dinov2Config, Dinov3Config } from '@hgm/backbone';
 import { GraphBuilder, transposeMatrix } from './graph-builder';
 
@@ -22,6 +23,35 @@ export function tfjsWeightReader(store: { has(name: string): boolean; get(name: 
       return { data: t.dataSync() as Float32Array, shape: [...t.shape] };
     },
   };
+}
+
+/**
+ * A weight reader over a store of tfjs variables on any backend: {@link tfjsWeightReader} where the backend
+ * reads synchronously (cpu, wasm), otherwise (webgpu, webgl) a host copy of the variables whose names pass
+ * `keep`, read with `data()` first.
+ */
+export async function weightReaderFor(
+  store: { has(name: string): boolean; get(name: string): tf.Tensor; entries(): { name: string; variable: tf.Tensor }[] },
+  keep: (name: string) => boolean = () => true,
+): Promise<WeightReader> {
+  const backend = tfc.getBackend();
+  if (backend !== 'webgpu' && backend !== 'webgl') return tfjsWeightReader(store);
+  const host = new Map<string, { data: Float32Array; shape: number[] }>();
+  for (const p of store.entries()) {
+    if (!keep(p.name) || p.variable.isDisposed) continue;
+    host.set(p.name, { data: (await p.variable.data()) as Float32Array, shape: [...p.variable.shape] });
+  }
+  return {
+    has: (name) => host.has(name),
+    shape: (name) => [...need(host, name).shape],
+    read: (name) => need(host, name),
+  };
+}
+
+function need<T>(m: Map<string, T>, name: string): T {
+  const v = m.get(name);
+  if (v === undefined) throw new Error(`weights: no ${name}`);
+  return v;
 }
 
 /**
@@ -55,7 +85,8 @@ interface BlockWeights {
   ls2?: string;
 }
 
-class VitGraph {
+/** The transformer pieces the graphs share (patch embedding, blocks, attention), over a {@link GraphBuilder}. */
+export class VitGraph {
   constructor(
     readonly g: GraphBuilder,
     private readonly read: WeightReader,
@@ -90,9 +121,10 @@ class VitGraph {
     return this.g.op('Expand', [this.g.reshape(table, [1, k, c]), shape]);
   }
 
-  /** softmax(a bᵀ / sqrt(d)) c for [B, H, T, d] operands. */
-  private attend(a: string, b: string, c: string, scale: string): string {
-    const scores = this.g.op('MatMul', [this.g.mul(a, scale), this.g.transpose(b, [0, 1, 3, 2])]);
+  /** softmax(a bᵀ / sqrt(d) + mask) c for [B, H, T, d] operands (mask [T, T], additive). */
+  private attend(a: string, b: string, c: string, scale: string, mask?: string): string {
+    let scores = this.g.op('MatMul', [this.g.mul(a, scale), this.g.transpose(b, [0, 1, 3, 2])]);
+    if (mask) scores = this.g.add(scores, mask);
     return this.g.op('MatMul', [this.g.op('Softmax', [scores], { axis: { int: -1 } }), c]);
   }
 
@@ -124,7 +156,16 @@ class VitGraph {
   block(
     x: string,
     w: BlockWeights,
-    o: { heads: number; headDim: number; eps: number; act: (h: string) => string; rope?: { sin: string; cos: string }; vvInput?: string },
+    o: {
+      heads: number;
+      headDim: number;
+      eps: number;
+      act: (h: string) => string;
+      rope?: { sin: string; cos: string };
+      vvInput?: string;
+      /** Additive attention mask [T, T] (the text tower's causal mask). */
+      mask?: string;
+    },
   ): { x: string; vv?: string } {
     const scale = this.g.scalar(1 / Math.sqrt(o.headDim));
     const y = this.g.layerNorm(x, w.ln1[0], w.ln1[1], o.eps);
@@ -135,7 +176,7 @@ class VitGraph {
       q = this.rope(q, o.rope.sin, o.rope.cos);
       k = this.rope(k, o.rope.sin, o.rope.cos);
     }
-    let attn = this.g.linear(this.mergeHeads(this.attend(q, k, v, scale)), w.projT, w.projBias);
+    let attn = this.g.linear(this.mergeHeads(this.attend(q, k, v, scale, o.mask)), w.projT, w.projBias);
     if (w.ls1) attn = this.g.mul(attn, w.ls1);
     const h = this.g.add(x, attn);
     const y2 = this.g.layerNorm(h, w.ln2[0], w.ln2[1], o.eps);

@@ -47,7 +47,7 @@ async function main(): Promise<number> {
       );
       return 2;
     }
-    console.log(`executor: ${executor} (onnxruntime-node ${ort.runtime.version}, ${provider})`);
+    console.log(`executor: ${executor} (onnxruntime-node ${ort.runtime.version}, ${provider}; the vision encoders and CLIP's text tower)`);
   }
   const all: FixtureResult[] = [];
   for (const folder of folders) {

@@ -84,7 +84,7 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
   });
   let executor: ExecutorChoice | undefined;
   try {
-    executor = await useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
+    executor = await useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l), text: true });
     ctx.info(`model: ${info.config.name} (${info.path}; ${describeFrozenWeights(model.frozen)}); ${images.length} image${images.length === 1 ? '' : 's'}`);
     const r = await detect({
       model,
@@ -111,6 +111,7 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
         mapScale: r.scale,
         executor: executor.executor,
         ...(executor.reason ? { executorReason: executor.reason } : {}),
+        textExecutor: executor.text,
         checkpoint: info.path,
         out: outDir,
         threshold: o.threshold ?? null,

@@ -136,7 +136,7 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
   });
   let executor: ExecutorChoice | undefined;
   try {
-    executor = await useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l) });
+    executor = await useExecutor(model, o.executor, { threads: o.threads, log: (l) => ctx.info(l), text: true });
     ctx.info(
       `model: ${info.config.name} (${info.path}; ${describeFrozenWeights(model.frozen)}); evaluating ${samples.length} images of ${categories.join(', ')}`,
     );
@@ -161,6 +161,7 @@ export async function runEval(flags: Record<string, unknown>, ctx: CommandContex
         backend: backend.chosen,
         executor: executor.executor,
         ...(executor.reason ? { executorReason: executor.reason } : {}),
+        textExecutor: executor.text,
         checkpoint: info.path,
         out: outDir,
         files,

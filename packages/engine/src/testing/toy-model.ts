@@ -80,7 +80,7 @@ export class ToyModel implements EngineModel {
     return { total: tf.add(pixel, image) as tf.Scalar, terms: { pixel, image } };
   }
 
-  predict(features: FeatureBatch): BatchPrediction {
+  async predict(features: FeatureBatch): Promise<BatchPrediction> {
     return tf.tidy(() => {
       const logits = this.patchLogits(features);
       return { anomalyMap: tf.sigmoid(this.upsample(logits)) as tf.Tensor3D, imageScore: tf.sigmoid(tf.max(logits, 1)) as tf.Tensor1D };

@@ -20,11 +20,20 @@ import {
   type OpenaiClipConstructorArgs,
 } from '@hgm/backbone';
 import { loadClipTokenizer } from '@hgm/backbone/node';
-import { DualAnchorModel, anomalyClipConfig, clipVisionBackbone, disposeDualAnchorOutput, l2Normalize, stateLogits } from '@hgm/dual-anchor';
-import type { OnnxImageEncoder } from '@hgm/onnx';
+import {
+  DualAnchorModel,
+  anomalyClipConfig,
+  clipVisionBackbone,
+  disposeDualAnchorOutput,
+  disposeVisionFeatures,
+  l2Normalize,
+  stateLogits,
+  type DualAnchorOutput,
+} from '@hgm/dual-anchor';
+import { OnnxTextTower, type OnnxImageEncoder } from '@hgm/onnx';
 import { compareExact, compareOutput, DEFAULT_TOLERANCE, type ParityRow } from '../compare';
 import { onnxClipBackbone, onnxClipEncoder, onnxClipForward } from '../onnx-clip';
-import { isOnnx, type ParityOptions } from '../run-parity';
+import { isOnnx, onnxProviders, type ParityOptions } from '../run-parity';
 
 interface AnomalyClipFixtureConfig {
   constructor: OpenaiClipConstructorArgs;
@@ -73,6 +82,7 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
   let clip: ClipModel | null = null;
   let model: DualAnchorModel | null = null;
   let onnx: OnnxImageEncoder | null = null;
+  let tower: OnnxTextTower | null = null;
   const produced = new Map<string, tf.Tensor>();
   const rows: ParityRow[] = [];
   try {
@@ -121,6 +131,15 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
     produced.set('prompts', prompts.embeddings);
     const text = model.encodePrompts(null, { hiddenStates: true });
     produced.set('text_features_raw', text.textEmbeds);
+    if (isOnnx(options.executor)) {
+      // the text tower's ONNX graph on the learned prompts (compound tokens included), also for the forward below
+      tower = OnnxTextTower.fromClip(c, onnxProviders(options.executor));
+      produced.set(
+        'text_features_raw',
+        await tower.encode({ tokenEmbeddings: prompts.embeddings, eotIndices: prompts.eotIndices, compoundPrompts: prompts.deepTokens }),
+      );
+      model.useTextExecutor(tower);
+    }
     text.hiddenStates!.forEach((h, i) => produced.set(`text_hidden.${text.hiddenStateLayers![i]}`, h));
     const textFeatures = model.textFeatures(null);
     produced.set('text_features', textFeatures);
@@ -145,7 +164,12 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
     produced.set('visual_positional_embedding_used', c.vision.positionalEmbeddingFor(vision.grid));
 
     // The model's own forward (eval): maps, score, smoothing.
-    const out = await model.forward(pixels);
+    let out: DualAnchorOutput;
+    if (tower) {
+      const features = await model.encodeVision(pixels);
+      out = await model.predictFromFeatures(features);
+      disposeVisionFeatures(features);
+    } else out = await model.forward(pixels);
     produced.set('text_probs_full', out.imageProbabilities);
     produced.set('text_probs', out.imageScore);
     out.mapProbabilities.forEach((m, j) => produced.set(`similarity_map.${j}`, m));
@@ -178,6 +202,7 @@ async function runVariant(fixture: Fixture, v: (typeof VARIANTS)[number], option
     disposeClipTextOutput(text);
   } finally {
     await onnx?.dispose();
+    await tower?.dispose();
     model?.dispose();
     clip?.dispose();
     await reader.close();

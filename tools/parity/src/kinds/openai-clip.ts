@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { hostToTensor, type HostTensor } from '@hgm/tensor';
 import type { Fixture } from '@hgm/tensor/testing';
 import { ClipModel, clipConfigFromConstructorArgs, disposeClipTextOutput, disposeClipVisionOutput, type OpenaiClipConstructorArgs } from '@hgm/backbone';
-import { OnnxImageEncoder } from '@hgm/onnx';
+import { OnnxImageEncoder, OnnxTextTower } from '@hgm/onnx';
 import { compareOutput, DEFAULT_TOLERANCE, type ParityRow } from '../compare';
 import { isOnnx, onnxProviders, type ParityOptions } from '../run-parity';
 
@@ -77,7 +77,19 @@ export async function runFixture(fixture: Fixture, options: ParityOptions = {}):
         replace(`vision_patch_proj.${l}`, tf.slice(out.get(`patch_features.${l}`)!, [0, 1, 0], [-1, -1, -1]));
         out.get(`patch_features.${l}`)!.dispose();
       }
-      const logitsOnnx = model.logits(out.get('image_embeds') as tf.Tensor2D, text.textEmbeds);
+      // the text tower's ONNX graph, from the token embeddings (EOT = argmax of the ids)
+      const tower = OnnxTextTower.fromClip(model, onnxProviders(options.executor));
+      let textOnnx: tf.Tensor2D;
+      try {
+        const emb = model.text.embedTokens(ids);
+        const eot = tf.argMax(ids, -1);
+        textOnnx = await tower.encode({ tokenEmbeddings: emb, eotIndices: Array.from((await eot.data()) as Int32Array) });
+        tf.dispose([emb, eot]);
+      } finally {
+        await tower.dispose();
+      }
+      replace('text_embeds', textOnnx);
+      const logitsOnnx = model.logits(out.get('image_embeds') as tf.Tensor2D, textOnnx);
       replace('logits_per_image', logitsOnnx.logitsPerImage);
       replace('logits_per_text', logitsOnnx.logitsPerText);
     } finally {
