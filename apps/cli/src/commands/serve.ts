@@ -1,4 +1,5 @@
 /** `hgm serve`: the model loaded once behind an HTTP service (see serve/server.ts). */
+import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { BACKEND_FIELD, CommandContext, resolveCommandOptions, type ActionFactory } from '../command-context';
 import type { Schema } from '../config-file';
@@ -22,6 +23,8 @@ export const SERVE_SCHEMA: Schema = {
   backend: BACKEND_FIELD,
   executor: EXECUTOR_FIELD,
   threads: THREADS_FIELD,
+  apiKeyFile: { type: 'string', description: 'file holding the API key requests must carry (Authorization: Bearer <key>)' },
+  insecureNoAuth: { type: 'boolean', description: 'listen on a non-loopback address without an API key' },
 };
 
 type CliLimits = Omit<ServeLimits, 'maxBatchImages'>;
@@ -36,6 +39,60 @@ interface ServeOptionsCli extends Record<string, unknown>, CliLimits {
   backend: string;
   executor: string;
   threads?: number;
+  apiKeyFile?: string;
+  insecureNoAuth?: boolean;
+}
+
+/** The shortest API key accepted. */
+export const MIN_API_KEY_LENGTH = 16;
+
+/** Whether `host` only accepts connections from this machine. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/**
+ * The API key of `--api-key-file` (its first line, without surrounding white space), or undefined without one.
+ * Refuses a missing file, an empty or short key, and a non-loopback `--host` without a key unless
+ * `--insecure-no-auth`.
+ */
+export async function serveApiKey(
+  o: { host: string; apiKeyFile?: string; insecureNoAuth?: boolean },
+  info: (line: string) => void,
+): Promise<string | undefined> {
+  if (o.apiKeyFile === undefined) {
+    if (isLoopback(o.host)) return undefined;
+    if (!o.insecureNoAuth)
+      throw new CliError(
+        `--host ${o.host}: refusing to serve a non-loopback address without authentication`,
+        EXIT.usage,
+        'give --api-key-file FILE (clients send Authorization: Bearer <key>), or --insecure-no-auth to serve without a key',
+      );
+    info(`serve: no API key on ${o.host} (--insecure-no-auth): anyone who reaches this address can use the service`);
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = await readFile(o.apiKeyFile, 'utf8');
+  } catch (e) {
+    throw new CliError(`--api-key-file ${o.apiKeyFile}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, EXIT.usage);
+  }
+  const key = (text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '').trim();
+  if (key.length < MIN_API_KEY_LENGTH || /\s/.test(key))
+    throw new CliError(
+      `--api-key-file ${o.apiKeyFile}: expected a key of at least ${MIN_API_KEY_LENGTH} characters without spaces on its first line, found ${key.length === 0 ? 'none' : `${key.length} characters`}`,
+      EXIT.usage,
+      'make one with: openssl rand -hex 32 > FILE',
+    );
+  try {
+    const mode = (await stat(o.apiKeyFile)).mode;
+    if (process.platform !== 'win32' && (mode & 0o077) !== 0)
+      info(`serve: --api-key-file ${o.apiKeyFile} is readable by other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
+  } catch {
+    // read above; a stat failure says nothing more
+  }
+  return key;
 }
 
 const { maxBatchImages: _perRequest, ...LIMIT_DEFAULTS } = DEFAULT_SERVE_LIMITS;
@@ -73,6 +130,7 @@ async function probeListen(host: string, port: number): Promise<void> {
 
 export async function runServe(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(SERVE_SCHEMA, DEFAULTS, flags, ['checkpoint']);
+  const apiKey = await serveApiKey(o, (l) => ctx.info(l));
   await probeListen(o.host, o.port);
   const backend = await ctx.backend(o.backend);
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
@@ -93,6 +151,7 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
       maxPixels: o.maxPixels,
     },
     logger: { level: o.logLevel },
+    ...(apiKey !== undefined ? { apiKey } : {}),
   });
   let signalled: NodeJS.Signals | undefined;
   const closed = new Promise<void>((resolve) => {
@@ -109,7 +168,7 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
     const address = await app.listen({ host: o.host, port: o.port }).catch((e: unknown) => {
       throw listenError(e, o.host, o.port) ?? e;
     });
-    ctx.info(`model: ${info.config.name} (${info.path}); listening on ${address}`);
+    ctx.info(`model: ${info.config.name} (${info.path}); listening on ${address}${apiKey !== undefined ? ' (API key required but for /healthz)' : ''}`);
     await closed;
     ctx.info('stopped');
     return EXIT.ok;
@@ -138,11 +197,16 @@ export function registerServe(program: Command, action: ActionFactory): void {
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
     .option('--executor <name>', EXECUTOR_OPTION_HELP)
     .option('--threads <n>', THREADS_OPTION_HELP)
+    .option(
+      '--api-key-file <file>',
+      `file whose first line is the API key (${MIN_API_KEY_LENGTH}+ characters); requests but GET /healthz need Authorization: Bearer <key>, 401 otherwise`,
+    )
+    .option('--insecure-no-auth', 'serve a non-loopback --host without an API key (refused otherwise)')
     .option('--config <file>', 'JSON or YAML file with these options (camelCase keys); flags override it')
     .option('--verbose', 'more detail')
     .addHelpText(
       'after',
-      '\nExample:\n  hgm serve --checkpoint runs/visa/model.safetensors --port 8080\n  curl -s --data-binary @part.png -H "content-type: image/png" "http://127.0.0.1:8080/v1/detect?threshold=0.5"',
+      '\nExamples:\n  hgm serve --checkpoint runs/visa/model.safetensors --port 8080\n  curl -s --data-binary @part.png -H "content-type: image/png" "http://127.0.0.1:8080/v1/detect?threshold=0.5"\n\n  openssl rand -hex 32 > api.key && chmod 600 api.key\n  hgm serve --checkpoint runs/visa/model.safetensors --host 0.0.0.0 --api-key-file api.key\n  curl -s -H "authorization: Bearer $(cat api.key)" --data-binary @part.png -H "content-type: image/png" http://HOST:8080/v1/detect',
     )
     .action(action('serve', runServe));
 }

@@ -2,7 +2,7 @@
 // endpoint, bad inputs, the limits (queue full, timeout), a shutdown with requests in flight, scores
 // equal to `hgm detect`'s, and the encoder on ONNX Runtime.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePng } from '@hgm/data';
@@ -172,7 +172,7 @@ describe('hgm serve', () => {
     const s = await startServe(checkpoint, onnx ? ['--executor', 'onnx', '--threads', '1'] : ['--executor', 'auto'], env);
     try {
       const ready = (await (await fetch(`${s.url}/readyz`)).json()) as Record<string, unknown>;
-      if (onnx) expect(ready).toMatchObject({ executor: 'onnx' });
+      if (onnx) expect(ready).toMatchObject({ executor: 'onnx', textExecutor: 'onnx' });
       else expect(ready['executorReason']).toMatch(/ONNX Runtime not used/);
       for (const image of images) {
         const r = await post(`${s.url}/v1/detect`, await readFile(image), 'image/png');
@@ -206,6 +206,46 @@ describe('hgm serve', () => {
     } finally {
       await stopProcess(slow.proc);
     }
+  });
+
+  it('with --api-key-file: 401 without the key or with a wrong one, 200 with it; /healthz stays open', async () => {
+    const keyFile = join(root, 'api.key');
+    const key = 'k3y-' + 'abcdef0123456789'.repeat(2);
+    await writeFile(keyFile, `${key}\n`, { mode: 0o600 });
+    const s = await startServe(checkpoint, ['--api-key-file', keyFile], env);
+    try {
+      expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+      const bare = await fetch(`${s.url}/readyz`);
+      expect(bare.status).toBe(401);
+      expect(bare.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect(((await bare.json()) as { message: string }).message).toMatch(/needs an API key: send Authorization: Bearer <key>/);
+      const png = await readFile(images[0]!);
+      const detect = (authorization?: string) =>
+        fetch(`${s.url}/v1/detect`, { method: 'POST', body: png, headers: { 'content-type': 'image/png', ...(authorization ? { authorization } : {}) } });
+      for (const wrong of [undefined, `Bearer ${key}x`, `Bearer ${key.slice(0, -1)}`, `Basic ${key}`, key]) {
+        const r = await detect(wrong);
+        expect(r.status, String(wrong)).toBe(401);
+      }
+      const ok = await detect(`Bearer ${key}`);
+      expect(ok.status).toBe(200);
+      expect(((await ok.json()) as { score: number }).score).toBeCloseTo(local.get(images[0]!)!.score, 6);
+      expect((await fetch(`${s.url}/readyz`, { headers: { authorization: `bearer ${key}` } })).status).toBe(200);
+    } finally {
+      await stopProcess(s.proc);
+    }
+  });
+
+  it('refuses a non-loopback --host without an API key, and a key file that holds no usable key, before the model is loaded', async () => {
+    const open = await runHgm(['serve', '--checkpoint', checkpoint, '--host', '0.0.0.0', '--port', '0', '--backend', 'cpu'], { env });
+    expect(open.code, open.stderr).toBe(64);
+    expect(open.stderr).toContain('hgm serve: --host 0.0.0.0: refusing to serve a non-loopback address without authentication');
+    expect(open.stderr).toMatch(/--api-key-file FILE .* or --insecure-no-auth/);
+    expect(open.stderr).not.toMatch(/model:|backend:/);
+    const short = join(root, 'short.key');
+    await writeFile(short, 'abc\n');
+    const bad = await runHgm(['serve', '--checkpoint', checkpoint, '--api-key-file', short, '--port', '0', '--backend', 'cpu'], { env });
+    expect(bad.code, bad.stderr).toBe(64);
+    expect(bad.stderr).toContain(`--api-key-file ${short}: expected a key of at least 16 characters without spaces on its first line, found 3 characters`);
   });
 
   it('a busy port: exit 69 with one line naming --port, before the model is loaded', async () => {

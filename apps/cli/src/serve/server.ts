@@ -4,6 +4,7 @@
  * document (@fastify/swagger), pino logs, and limits that protect the process (body size, pixel count,
  * a bounded queue answered with 503 + Retry-After, a per-request timeout).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
@@ -22,12 +23,17 @@ export interface ServerOptions {
   /** Name of the running tfjs backend (reported by /readyz). */
   backend: string;
   /** What runs the frozen vision encoder (`useExecutor`'s choice, reported by /readyz; default tfjs). */
-  executor?: { executor: string; reason?: string | undefined };
+  executor?: { executor: string; reason?: string | undefined; text?: string };
   /** What /readyz says about the model (checkpoint path, configuration name). */
   modelInfo: Record<string, unknown>;
   limits?: Partial<ServeLimits>;
   /** pino logger options or `false` for no logs (default: JSON logs on stdout). */
   logger?: boolean | { level?: string; stream?: DestinationStream };
+  /**
+   * The key every request but `GET /healthz` must carry as `Authorization: Bearer <key>` (compared in constant
+   * time); 401 otherwise. Default: no authentication.
+   */
+  apiKey?: string;
 }
 
 /** An HTTP error with a status and a message naming what was wrong. */
@@ -88,6 +94,7 @@ const querySchema = {
 
 const STATUS_NAMES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
   404: 'Not Found',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
@@ -180,6 +187,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.addHook('onRequest', async (req) => {
     started.set(req, performance.now());
   });
+  if (options.apiKey !== undefined) {
+    const check = bearerCheck(options.apiKey);
+    app.addHook('onRequest', async (req) => {
+      if (req.method === 'GET' && req.url.split('?')[0] === '/healthz') return;
+      const problem = check(req.headers.authorization);
+      if (problem) throw new HttpError(401, problem, { 'www-authenticate': 'Bearer realm="hgm"' });
+    });
+  }
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';
     metrics.requests.inc({ route, status: String(reply.statusCode) });
@@ -244,6 +259,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     backend: options.backend,
     executor: executor.executor,
     ...(executor.reason ? { executorReason: executor.reason } : {}),
+    textExecutor: executor.text ?? 'tfjs',
     imageSize: size,
     batchSize: limits.batchSize,
     model: options.modelInfo,
@@ -347,4 +363,20 @@ function toHttpError(error: Error & { statusCode?: number; code?: string }, limi
   if (error.code === 'FST_ERR_VALIDATION') return new HttpError(400, error.message);
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) return new HttpError(error.statusCode, error.message);
   return new HttpError(500, error.message);
+}
+
+/**
+ * A check of `Authorization` headers against `key`: undefined when the header is `Bearer <key>`, otherwise
+ * what was wrong. The key is compared as SHA-256 digests with `timingSafeEqual`, so the time does not depend
+ * on where a wrong key differs, nor on its length.
+ */
+export function bearerCheck(key: string): (header: string | undefined) => string | undefined {
+  const want = createHash('sha256').update(key, 'utf8').digest();
+  return (header) => {
+    if (!header) return 'this service needs an API key: send Authorization: Bearer <key>';
+    const m = /^Bearer +(\S+) *$/i.exec(header);
+    if (!m) return 'the Authorization header must be Bearer <key>';
+    const got = createHash('sha256').update(m[1]!, 'utf8').digest();
+    return timingSafeEqual(got, want) ? undefined : 'wrong API key';
+  };
 }
