@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { joinName, type ParameterStore, type Rng } from '@hgm/tensor';
-import { gelu, layerNorm, linear, splitHeads } from '@hgm/nn';
+import { gelu, layerNorm, linear, matMulTransposedB, splitHeads } from '@hgm/nn';
 import { addLayerNorm, addLinear, checkShape, tidyObject, type LayerNormParameters, type LinearParameters } from './parameters';
 import { assignOverLastAxis, gumbelNoiseFor } from './assignment';
 import type { HierarchicalGroupMergingConfig } from './config';
@@ -127,7 +127,7 @@ export class GroupMergeBlock {
           };
           // scores_h = (f Wq_h^T + bq_h) k_h^T = f (k_h Wq_h)^T + k_h bq_h
           const kq = perHead(kh, tf.reshape(p.init.q.weight, [heads, dh, c.dim])); // [B, H K, D]
-          let scores = tf.matMul(f, kq, false, true); // [B, M, H K]
+          let scores = matMulTransposedB(f, kq); // [B, M, H K]
           const bq = tf.reshape(p.init.q.bias!, [1, heads, 1, dh]);
           scores = tf.add(scores, tf.reshape(tf.sum(tf.mul(kh, bq), -1), [b, 1, heads * k]));
           const attn = tf.softmax(tf.reshape(tf.mul(scores, 1 / Math.sqrt(dh)), [b, m, heads, k])); // per head over K
@@ -144,7 +144,7 @@ export class GroupMergeBlock {
         // logits = (f W_Q^T + b_Q)(G W_K)^T / sqrt(D) = (f (gk W_Q)^T + gk b_Q) / sqrt(D)
         const gkq = tf.reshape(tf.matMul(tf.reshape(gk, [b * k, c.dim]), p.assign.q.weight), [b, k, c.dim]); // [B, K, D]
         const gkb = tf.reshape(tf.sum(tf.mul(gk, p.assign.q.bias!), -1), [b, 1, k]);
-        const logits = tf.mul(tf.add(tf.matMul(f, gkq, false, true), gkb), 1 / Math.sqrt(c.dim));
+        const logits = tf.mul(tf.add(matMulTransposedB(f, gkq), gkb), 1 / Math.sqrt(c.dim));
         const { assignment, soft } = assignOverLastAxis(logits, { hard: c.hard, tau: c.tau, ...(noise ? { gumbelNoise: noise } : {}) });
         // norm_M: [B, K, M] columns of Pi divided by (mass over patches + eps).
         const piT = tf.transpose(assignment, [0, 2, 1]);

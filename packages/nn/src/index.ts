@@ -11,5 +11,5 @@ export { transposeMatrix } from './transpose-matrix';
 export { gatherRow, unstackRows } from './unstack-rows';
 export { bilinearResizeMatrix } from './bilinear-resize-matrix';
 export { cubicKernel, bicubicWeights, resizeBicubic, type BicubicOptions } from './bicubic-resize';
-export { matMulFast, oneHotRow, stackFirst } from './wasm-gradients';
+export { matMulFast, matMulTransposedB, oneHotRow, stackFirst } from './wasm-gradients';
 export { recomputeInBackward } from './recompute';

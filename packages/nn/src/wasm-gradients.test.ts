@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@hgm/tensor';
 import { describeBackends, maxRelativeError } from '@hgm/tensor/testing';
-import { matMulFast, oneHotRow, stackFirst } from './wasm-gradients';
+import { matMulFast, matMulTransposedB, oneHotRow, stackFirst } from './wasm-gradients';
 import { recomputeInBackward } from './recompute';
 import { linear } from './linear';
 import { transformerMlp } from './transformer-mlp';
@@ -101,5 +101,23 @@ describeBackends('gradients built for the wasm kernels', ({ it }) => {
     tf.dispose([r.value, direct.value, ...Object.values(r.grads), ...Object.values(direct.grads)]);
     expect(tf.memory().numTensors).toBeLessThanOrEqual(before + 1);
     tf.dispose([w, x, c, mask, dy, v]);
+  });
+
+  it('matMulTransposedB gives a @ bᵀ (batched), and under a tape the gradients of matMul(a, b, false, true)', async () => {
+    const rng = new Rng(9);
+    const a = rng.tensorNormal([2, 6, 7]) as tf.Tensor3D;
+    const b = rng.tensorNormal([2, 5, 7]) as tf.Tensor3D;
+    const dy = rng.tensorNormal([2, 6, 5]);
+    const before = tf.memory().numTensors;
+    const got = matMulTransposedB(a, b);
+    const want = tf.matMul(a, b, false, true);
+    expect(got.shape).toEqual([2, 6, 5]);
+    expect(maxRelativeError((await got.data()) as Float32Array, (await want.data()) as Float32Array)).toBeLessThan(1e-6);
+    tf.dispose([got, want]);
+    expect(tf.memory().numTensors).toBe(before);
+    const g = await gradsOf(([x, y]) => matMulTransposedB(x as tf.Tensor3D, y as tf.Tensor3D), [a, b], dy);
+    const plain = await gradsOf(([x, y]) => tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, false, true), [a, b], dy);
+    g.forEach((x, i) => expect(maxRelativeError(x, plain[i]!)).toBeLessThan(1e-6));
+    tf.dispose([a, b, dy]);
   });
 });

@@ -89,3 +89,16 @@ export function stackFirst(xs: tf.Tensor[]): tf.Tensor {
       }),
   );
 }
+
+/**
+ * `a @ bᵀ` over the last two axes (batched). Outside a gradient tape on wasm, where a product with a
+ * transposed operand runs about 12x slower than a plain one ([1, 1024, 768] x [1, 128, 768]ᵀ: 198 ms, and
+ * 16 ms with `b` transposed first), `b` is transposed first; elsewhere, and under a tape (whose backward pass
+ * keeps the gradients it always had), it is `tf.matMul(a, b, false, true)`. The same values.
+ */
+export function matMulTransposedB<T extends tf.Tensor>(a: T, b: T): T {
+  if (tf.getBackend() !== 'wasm' || tf.engine().isTapeOn()) return tf.matMul(a, b, false, true) as T;
+  const r = b.rank;
+  const perm = [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+  return tf.tidy(() => tf.matMul(a, tf.transpose(b, perm))) as T;
+}
