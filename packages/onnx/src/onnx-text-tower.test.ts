@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostToTensor, Rng } from '@hgm/tensor';
 import { compareClose, expectNoLeak, readFixture, repoFixturesDir } from '@hgm/tensor/testing';
@@ -11,10 +13,10 @@ import { OnnxTextTower } from './onnx-text-tower';
 const ort = loadOnnxRuntime();
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 
-async function clipTiny(): Promise<{ model: ClipModel; ids: tf.Tensor2D; expected: Float32Array; shape: number[] }> {
+async function clipTiny(name = 'clip-tiny'): Promise<{ model: ClipModel; ids: tf.Tensor2D; expected: Float32Array; shape: number[] }> {
   const fx = await readFixture(join(repoFixturesDir(), 'clip/clip-tiny'));
   const cfg = await fx.json<{ constructor: OpenaiClipConstructorArgs; derived?: { vision_heads: number } }>('config.json');
-  const config = clipConfigFromConstructorArgs(cfg.constructor, { name: 'clip-tiny', ...(cfg.derived ? { visionHeads: cfg.derived.vision_heads } : {}) });
+  const config = clipConfigFromConstructorArgs(cfg.constructor, { name, ...(cfg.derived ? { visionHeads: cfg.derived.vision_heads } : {}) });
   const reader = await fx.safetensors('weights.safetensors');
   let model: ClipModel;
   try {
@@ -76,6 +78,25 @@ describe.skipIf(!ort.ok)('OnnxTextTower (onnxruntime-node)', () => {
       await tower.dispose();
       tf.dispose([emb, ids]);
       model.dispose();
+    }
+  });
+
+  it('stages its weights on disk under fixed file names (a model name may hold a slash)', async () => {
+    const { model, ids, expected } = await clipTiny('ViT-L/14@336px (tiny)');
+    const stagingDir = mkdtempSync(join(tmpdir(), 'hgm-text-staging-'));
+    const tower = OnnxTextTower.fromClip(model, { threads: 1, weightStaging: 'disk', stagingDir });
+    try {
+      const emb = model.text.embedTokens(ids);
+      const eot = Array.from((await tf.argMax(ids, -1).data()) as Int32Array);
+      const got = await tower.encode({ tokenEmbeddings: emb, eotIndices: eot });
+      expect(compareClose(got.dataSync(), expected, TOL).ok).toBe(true);
+      expect(readdirSync(stagingDir)).toEqual([]);
+      tf.dispose([emb, got]);
+    } finally {
+      await tower.dispose();
+      ids.dispose();
+      model.dispose();
+      rmSync(stagingDir, { recursive: true, force: true });
     }
   });
 

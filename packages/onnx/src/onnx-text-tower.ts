@@ -7,7 +7,12 @@ import { weightReaderFor } from './vit-graphs';
 
 /** Options of {@link OnnxTextTower}. */
 export interface OnnxTextTowerOptions extends SessionOptions {
-  /** Folder of the temporary model files of large towers (default: the system's temporary folder). */
+  /**
+   * How the weights reach the session: `memory` (a serialized model) or `disk` (a temporary model file with
+   * external data, which the runtime maps). Default: `disk` from {@link DISK_STAGING_BYTES} of weights on.
+   */
+  weightStaging?: 'memory' | 'disk';
+  /** Folder of the temporary model files (default: the system's temporary folder). */
   stagingDir?: string;
 }
 
@@ -78,7 +83,8 @@ export class OnnxTextTower {
     const graph = clipTextGraph(this.model.config, await weightReaderFor(this.model.params, (name) => !name.startsWith('visual.')), {
       compoundLengths: lengths,
     });
-    if (graph.weightBytes() >= DISK_STAGING_BYTES) return sessionFromDisk(load.runtime, graph, this.options, () => undefined);
+    const staging = this.options.weightStaging ?? (graph.weightBytes() >= DISK_STAGING_BYTES ? 'disk' : 'memory');
+    if (staging === 'disk') return sessionFromDisk(load.runtime, graph, this.options, () => undefined);
     return load.runtime.createSession(graph.toModel(), this.options);
   }
 

@@ -28,8 +28,9 @@ export async function sessionFromDisk(
     );
   }
   try {
-    const modelPath = join(dir, `${graph.name}.onnx`);
-    const dataName = `${graph.name}.onnx.data`;
+    // fixed names in a folder of its own: a graph's name may hold characters a file name cannot (ViT-L/14)
+    const modelPath = join(dir, 'model.onnx');
+    const dataName = 'model.onnx.data';
     const fd = openSync(join(dir, dataName), 'w');
     let model: Uint8Array;
     try {
