@@ -6,7 +6,8 @@ import { defineConfig } from 'tsup';
  * dependencies stay external (one tfjs-core instance, wasm binaries found in node_modules).
  */
 export default defineConfig({
-  entry: { main: 'src/main.ts' },
+  // the image threads of `hgm serve` load their own file (serve/image-pool.ts finds it next to the bundle)
+  entry: { main: 'src/main.ts', 'serve-image-worker': 'src/serve/image-worker.ts' },
   format: ['esm'],
   dts: false,
   clean: true,

@@ -6,6 +6,7 @@ import type { Schema } from '../config-file';
 import { CliError, EXIT } from '../exit-codes';
 import { FROZEN_WEIGHT_FIELDS, modelFromCheckpoint } from '../models';
 import { DEFAULT_SERVE_LIMITS, type ServeLimits } from '../serve/limits';
+import { defaultImageWorkers } from '../serve/image-pool';
 import { EXECUTOR_FIELD, EXECUTOR_OPTION_HELP, THREADS_FIELD, THREADS_OPTION_HELP, executorForModel } from '../executor';
 
 export const SERVE_SCHEMA: Schema = {
@@ -23,6 +24,7 @@ export const SERVE_SCHEMA: Schema = {
   backend: BACKEND_FIELD,
   executor: EXECUTOR_FIELD,
   threads: THREADS_FIELD,
+  imageWorkers: { type: 'integer', min: 0, description: 'threads that decode images and draw maps (0: the main thread)' },
   apiKeyFile: { type: 'string', description: 'file holding the API key requests must carry (Authorization: Bearer <key>)' },
   insecureNoAuth: { type: 'boolean', description: 'listen on a non-loopback address without an API key' },
 };
@@ -41,6 +43,7 @@ interface ServeOptionsCli extends Record<string, unknown>, CliLimits {
   threads?: number;
   apiKeyFile?: string;
   insecureNoAuth?: boolean;
+  imageWorkers?: number;
 }
 
 /** The shortest API key accepted. */
@@ -131,6 +134,7 @@ async function probeListen(host: string, port: number): Promise<void> {
 export async function runServe(flags: Record<string, unknown>, ctx: CommandContext): Promise<number> {
   const o = await resolveCommandOptions(SERVE_SCHEMA, DEFAULTS, flags, ['checkpoint']);
   const apiKey = await serveApiKey(o, (l) => ctx.info(l));
+  const imageWorkers = o.imageWorkers ?? defaultImageWorkers();
   await probeListen(o.host, o.port);
   const backend = await ctx.backend(o.backend);
   const { model, info } = await modelFromCheckpoint(o.checkpoint!, { clipWeights: o.clipWeights, backboneWeights: o.backboneWeights, log: (l) => ctx.info(l) });
@@ -152,6 +156,7 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
     },
     logger: { level: o.logLevel },
     ...(apiKey !== undefined ? { apiKey } : {}),
+    imageWorkers,
   });
   let signalled: NodeJS.Signals | undefined;
   const closed = new Promise<void>((resolve) => {
@@ -168,7 +173,9 @@ export async function runServe(flags: Record<string, unknown>, ctx: CommandConte
     const address = await app.listen({ host: o.host, port: o.port }).catch((e: unknown) => {
       throw listenError(e, o.host, o.port) ?? e;
     });
-    ctx.info(`model: ${info.config.name} (${info.path}); listening on ${address}${apiKey !== undefined ? ' (API key required but for /healthz)' : ''}`);
+    ctx.info(
+      `model: ${info.config.name} (${info.path}); image threads: ${imageWorkers === 0 ? 'none (main thread)' : imageWorkers}; listening on ${address}${apiKey !== undefined ? ' (API key required but for /healthz)' : ''}`,
+    );
     await closed;
     ctx.info('stopped');
     return EXIT.ok;
@@ -197,6 +204,10 @@ export function registerServe(program: Command, action: ActionFactory): void {
     .option('--backend <name>', 'auto, cpu, wasm, webgpu or tensorflow (default auto)')
     .option('--executor <name>', EXECUTOR_OPTION_HELP)
     .option('--threads <n>', THREADS_OPTION_HELP)
+    .option(
+      '--image-workers <n>',
+      'threads that decode and preprocess images and draw maps, off the event loop (default: the cores but one; 0: on the main thread)',
+    )
     .option(
       '--api-key-file <file>',
       `file whose first line is the API key (${MIN_API_KEY_LENGTH}+ characters); requests but GET /healthz need Authorization: Bearer <key>, 401 otherwise`,

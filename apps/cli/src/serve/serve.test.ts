@@ -208,6 +208,29 @@ describe('hgm serve', () => {
     }
   });
 
+  it('decodes and draws on image threads (default) or on the main thread (--image-workers 0), with the same answers', async () => {
+    const png = await readFile(images[0]!);
+    const answers: Record<string, unknown>[] = [];
+    for (const workers of ['2', '0']) {
+      const s = await startServe(checkpoint, ['--image-workers', workers], env);
+      try {
+        const r = await post(`${s.url}/v1/detect?include=heatmap,overlay&threshold=0.5`, png, 'image/png');
+        expect(r.status).toBe(200);
+        answers.push(r.json);
+        // an unreadable image is still a 400 naming it, from either place
+        const bad = await post(`${s.url}/v1/detect`, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]), 'image/png');
+        expect(bad.status).toBe(400);
+        expect(bad.json['message']).toMatch(/^not a readable image: body/);
+        expect(s.proc.stderr()).toMatch(workers === '0' ? /image threads: none \(main thread\)/ : /image threads: 2;/);
+      } finally {
+        await stopProcess(s.proc);
+      }
+    }
+    expect(answers[0]).toEqual(answers[1]);
+    expect(answers[0]!['score']).toBeCloseTo(local.get(images[0]!)!.score, 6);
+    expect(typeof answers[0]!['heatmap']).toBe('string');
+  });
+
   it('with --api-key-file: 401 without the key or with a wrong one, 200 with it; /healthz stays open', async () => {
     const keyFile = join(root, 'api.key');
     const key = 'k3y-' + 'abcdef0123456789'.repeat(2);

@@ -11,12 +11,13 @@ import swagger from '@fastify/swagger';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DestinationStream } from 'pino';
 import { imageHW } from '@hgm/tensor';
-import { DataError, preprocessImage } from '@hgm/data';
+import { DataError, preprocessImage, type DecodedImage } from '@hgm/data';
 import { decodeImageNode } from '@hgm/data/node';
 import { mapMaximum, originalMapPngs, predictImages, RateMeter, type EngineModel } from '@hgm/engine/node';
 import { BatcherClosedError, DeadlineError, MicroBatcher, QueueFullError } from './micro-batcher';
 import { PixelLimitError, checkPixelLimit } from './image-size-limit';
 import { DEFAULT_SERVE_LIMITS, type ServeLimits } from './limits';
+import { ImagePool, defaultImageWorkers } from './image-pool';
 
 export interface ServerOptions {
   model: EngineModel;
@@ -34,6 +35,11 @@ export interface ServerOptions {
    * time); 401 otherwise. Default: no authentication.
    */
   apiKey?: string;
+  /**
+   * Threads that decode and preprocess the images and draw the maps, off the event loop ({@link ImagePool});
+   * 0 does that work on the main thread. Default: {@link defaultImageWorkers} (the cores but one).
+   */
+  imageWorkers?: number;
 }
 
 /** An HTTP error with a status and a message naming what was wrong. */
@@ -209,8 +215,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.addHook('onSend', async (_req, reply) => {
     if (closing) void reply.header('connection', 'close');
   });
+  const workers = options.imageWorkers ?? defaultImageWorkers();
+  const pool = workers > 0 ? new ImagePool(workers) : null;
   app.addHook('onClose', async () => {
     await batcher.close();
+    await pool?.close();
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, req, reply) => {
@@ -230,8 +239,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (input.bytes.length === 0) throw new HttpError(400, `${input.name}: the body is empty, expected PNG, JPEG or BMP bytes`);
     checkPixelLimit(input.bytes, input.name, limits.maxPixels);
     // the decoder of `hgm detect` (sharp where it loads), and maps at the image's own size, as detect writes them
-    const image = await decodeImageNode(input.bytes, input.name, { maxPixels: limits.maxPixels });
-    const pixels = preprocessImage(image, model.preprocess);
+    let image: DecodedImage;
+    let pixels: Float32Array;
+    if (pool) ({ image, pixels } = await pool.prepare(input.bytes, input.name, limits.maxPixels, model.preprocess));
+    else {
+      image = await decodeImageNode(input.bytes, input.name, { maxPixels: limits.maxPixels });
+      pixels = preprocessImage(image, model.preprocess);
+    }
     const p = await batcher.submit(pixels, limits.timeoutMs);
     const out: Record<string, unknown> = {
       image: input.name,
@@ -241,7 +255,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       maxMap: mapMaximum(p.map),
     };
     if (include.includes('heatmap') || include.includes('overlay')) {
-      const pngs = originalMapPngs(image, p.map, model.preprocess, { norm: { min: 0, max: 1 }, ...(threshold !== undefined ? { threshold } : {}) });
+      const pngs = pool
+        ? await pool.draw(image, p.map, model.preprocess, threshold)
+        : originalMapPngs(image, p.map, model.preprocess, { norm: { min: 0, max: 1 }, ...(threshold !== undefined ? { threshold } : {}) });
       if (include.includes('heatmap')) out['heatmap'] = Buffer.from(pngs.heatmap).toString('base64');
       if (include.includes('overlay')) out['overlay'] = Buffer.from(pngs.overlay).toString('base64');
     }
