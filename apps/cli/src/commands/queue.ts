@@ -60,13 +60,22 @@ export async function runWorker(flags: Record<string, unknown>, ctx: CommandCont
   const describe = (name: string, data: Data): string => (name === EVAL_JOB ? describeEvalJob(data as EvalJobData) : (data as DetectJobData).image);
   const worker = new Worker<Data, Result>(
     DETECT_QUEUE,
-    async (job) => {
+    async (job, token) => {
       if (job.data.model !== fingerprint) {
         throw new UnrecoverableError(`job ${job.id} was queued for model ${job.data.model}, this worker runs ${fingerprint} (${path})`);
       }
       ctx.info(`job ${job.id} started: ${describe(job.name, job.data)} (attempt ${job.attemptsMade + 1})`);
-      if (job.name === EVAL_JOB) return processEvalJob(model, job.data as EvalJobData, job.id!, { featureCacheDir, onWarning: (w) => ctx.warn(w) });
-      return processDetectJob(model, job.data as DetectJobData);
+      // BullMQ renews the lock on a timer while the event loop is free (the ONNX encoder computes in a thread of
+      // its own); the job also renews it as it goes, at most three times per --lock-ms
+      let renewed = Date.now();
+      const keepAlive = () => {
+        const now = Date.now();
+        if (!token || now - renewed < o.lockMs / 3) return;
+        renewed = now;
+        job.extendLock(token, o.lockMs).catch((e: Error) => ctx.warn(`job ${job.id}: could not renew its lock: ${e.message}`));
+      };
+      if (job.name === EVAL_JOB) return processEvalJob(model, job.data as EvalJobData, job.id!, { featureCacheDir, onWarning: (w) => ctx.warn(w), keepAlive });
+      return processDetectJob(model, job.data as DetectJobData, keepAlive);
     },
     { connection, concurrency: 1, lockDuration: o.lockMs, stalledInterval: o.lockMs, maxStalledCount: 2, autorun: false },
   );

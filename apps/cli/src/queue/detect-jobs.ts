@@ -271,12 +271,18 @@ export async function writeCollected(
  * Processes one job: reads and scores the image, writes its heat map, overlay and result file atomically.
  * Running it twice for the same job (a job taken up again after its worker died) writes the same files.
  */
-export async function processDetectJob(model: EngineModel, data: DetectJobData): Promise<DetectJobResult> {
+/**
+ * Scores one image as a local `hgm detect` does and writes its maps and result atomically. `keepAlive` (the
+ * worker's lock renewal) is called between the stages.
+ */
+export async function processDetectJob(model: EngineModel, data: DetectJobData, keepAlive: () => void = () => undefined): Promise<DetectJobResult> {
   const bytes = new Uint8Array(await readFile(data.image));
   // the decoder of a local `hgm detect` (sharp where it loads), and its maps at the image's own size
   const image = await decodeImageNode(bytes, data.image);
   const pixels = preprocessImage(image, model.preprocess);
+  keepAlive();
   const { scores, maps } = await predictImages(model, [pixels]);
+  keepAlive();
   const heatmap = join(data.outDir, 'maps', `${data.stem}_heatmap.png`);
   const overlay = join(data.outDir, 'maps', `${data.stem}_overlay.png`);
   const pngs = originalMapPngs(image, maps, model.preprocess, { norm: { min: 0, max: 1 } });

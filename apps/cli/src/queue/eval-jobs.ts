@@ -149,7 +149,7 @@ export async function processEvalJob(
   model: EngineModel,
   data: EvalJobData,
   jobId: string,
-  options: { featureCacheDir: string; onWarning?: (w: string) => void },
+  options: { featureCacheDir: string; onWarning?: (w: string) => void; keepAlive?: () => void },
 ): Promise<EvalJobResult> {
   if (data.imageSize !== undefined && !sameImageSize(data.imageSize, model.preprocess.size)) {
     throw new CheckpointMismatchError(
@@ -168,6 +168,8 @@ export async function processEvalJob(
     saveMaps: data.saveMaps,
     mapSize: data.mapSize,
     decode: nodeImageDecoder({ maxPixels: data.maxPixels, ...(options.onWarning ? { onWarning: options.onWarning } : {}) }),
+    // every image read or scored renews the job's lock (a shard takes far longer than --lock-ms)
+    ...(options.keepAlive ? { onProgress: options.keepAlive } : {}),
   });
   const bytes = encodeShardState(state);
   const stateFile = join(data.outDir, 'shards', `${jobId}.state`);
