@@ -45,7 +45,7 @@ interface Measured {
   shapes?: { width: number; depth: number; heads: number; mlp: number; patch: number; prefix: number; tokens: number; gflop: number };
 }
 
-function parseCase(s: string): Case {
+export function parseCase(s: string): Case {
   const m = /^([a-z0-9-]+)@(\d+)$/.exec(s);
   if (!m || !MODELS.includes(m[1] as ModelName))
     throw new Error(`encoders: a case is <model>@<size> with model one of ${MODELS.join(', ')}, found ${JSON.stringify(s)}`);
@@ -84,7 +84,8 @@ async function child(c: Case, executor: 'tfjs-wasm' | 'onnx', threads: number, r
   await encoder.dispose();
 }
 
-function runChild(c: Case, executor: string, threads: number, repeats: number): Measured {
+/** Runs one executor on one case in a child process of its own (so its time and RSS are its alone). */
+export function runChild(c: Case, executor: string, threads: number, repeats: number): Measured {
   const here = fileURLToPath(import.meta.url);
   const r = spawnSync(
     process.execPath,

@@ -18,15 +18,20 @@
  * encoder's shapes instead of encoding images (the trainable part alone at real shapes, where the frozen
  * encoder at batch 8 would take too long, e.g. on lavapipe).
  * `--executors tfjs,onnx` runs the inference table once per executor of the frozen vision encoder (tfjs, then
- * ONNX Runtime's CPU provider with `--threads`, 0 = every core; wasm or cpu backend) and prints the whole
- * forward's speed-up of each over tfjs, measured in the same run. The ONNX session is made after the tfjs rows
- * and the tfjs encoder weights are released once it exists.
+ * ONNX Runtime's CPU provider with `--threads`, 0 = every core, computing in its own thread) and prints the
+ * whole forward's speed-up of each over tfjs, measured in the same run. The ONNX session is made after the tfjs
+ * rows and the tfjs encoder weights are released once it exists; as in `hgm detect --executor onnx`, the text
+ * tower runs on ONNX too where the prompts depend on the image. The forward is the inference path of detect
+ * and serve: `encodeVision`, then `predictFromFeatures`. For the paper model the encoders bench's ONNX child
+ * (same case and threads, its own process) then runs the encoder alone, and the whole forward at batch 1 is
+ * printed as a multiple of it.
  * On webgpu, tensors that would exceed one storage binding (`maxStorageBufferBindingSize`) are split: the
  * token-embedding gather, attention and the transformer MLP; any other kernel over it stops the run with a
  * DeviceLimitError naming the kernel and shape.
  * Arithmetic is float32 on every backend: tfjs-backend-webgpu 4.22 has no half-precision path, so the
  * `shader-f16` line only reports whether the adapter offers it.
  */
+import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   Rng,
@@ -44,7 +49,8 @@ import {
 import { NamedAdam, accumulateGradients } from '@hgm/engine';
 import { initNodeBackend, webgpuDeviceInfo } from '@hgm/tensor/node';
 import { loadClipTokenizer } from '@hgm/backbone/node';
-import { OnnxImageEncoder, loadOnnxRuntime } from '@hgm/onnx';
+import { OnnxImageEncoder, OnnxTextTower, loadOnnxRuntime } from '@hgm/onnx';
+import { parseCase, runChild } from './encoders';
 import {
   PAPER_CONFIG,
   executorBackbone,
@@ -184,7 +190,7 @@ function randomFeatures(model: DualAnchorModel, batch: number, height: number, w
  * Moves the model's frozen vision encoder to ONNX Runtime's CPU provider (the tfjs weights are released once
  * the session exists) and returns the encoder, to dispose at the end.
  */
-async function useOnnx(model: DualAnchorModel, threads: number): Promise<OnnxImageEncoder> {
+async function useOnnx(model: DualAnchorModel, threads: number): Promise<{ dispose(): Promise<void> }> {
   const load = loadOnnxRuntime();
   if (!load.ok) throw new Error(`pipeline: --executors onnx: ${load.reason}`);
   const source = model.frozen.visionSource;
@@ -195,8 +201,23 @@ async function useOnnx(model: DualAnchorModel, threads: number): Promise<OnnxIma
       ? await OnnxImageEncoder.fromClip(source.clip, options)
       : await OnnxImageEncoder.fromDino(source.encoder as Parameters<typeof OnnxImageEncoder.fromDino>[0], options);
   model.useBackbone(executorBackbone(encoder, source));
-  console.log(`executor onnx: onnxruntime-node ${load.runtime.version}, cpu, ${threads === 0 ? 'every core' : `${threads} thread(s)`}`);
-  return encoder;
+  // as `hgm detect --executor onnx`: the text tower too where the prompts depend on the image
+  let tower: OnnxTextTower | null = null;
+  if (!model.textIsInputIndependent && model.frozen.textSource) {
+    tower = OnnxTextTower.fromClip(model.frozen.textSource, { threads });
+    await tower.prepare((model.dsp?.deepTokens ?? []).map((t) => t.shape[0]!));
+    model.useTextExecutor(tower);
+  }
+  console.log(
+    `executor onnx: onnxruntime-node ${load.runtime.version}, cpu, ${threads === 0 ? 'every core' : `${threads} thread(s)`}; vision encoder${tower ? ' and text tower' : ''}`,
+  );
+  return {
+    dispose: async () => {
+      model.useTextExecutor(null);
+      await tower?.dispose();
+      await encoder.dispose();
+    },
+  };
 }
 
 const MiB = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
@@ -369,7 +390,7 @@ export async function run(argv: string[]): Promise<void> {
     );
   }
   console.log(`model built with seeded random weights in ${(buildMs / 1000).toFixed(1)} s`);
-  let onnx: OnnxImageEncoder | undefined;
+  let onnx: { dispose(): Promise<void> } | undefined;
   if (o.batches.length > 0) {
     const forwardMs = new Map<string, number>();
     const rows: string[] = [];
@@ -384,7 +405,7 @@ export async function run(argv: string[]): Promise<void> {
         });
         const features = await model.encodeVision(pixels);
         const head = await time(o.repeats, async () => {
-          const out = model.forwardFromFeatures(features);
+          const out = await model.predictFromFeatures(features);
           await settle(out.anomalyMap);
           disposeDualAnchorOutput(out);
         });
@@ -396,8 +417,11 @@ export async function run(argv: string[]): Promise<void> {
           m.dispose();
         });
         maps.dispose();
+        // as detect and serve run it: the encoder, then the head with the text tower on the executor
         const forward = await time(o.repeats, async () => {
-          const out = await model.forward(pixels);
+          const f = await model.encodeVision(pixels);
+          const out = await model.predictFromFeatures(f);
+          disposeVisionFeatures(f);
           await settle(out.anomalyMap);
           disposeDualAnchorOutput(out);
         });
@@ -418,6 +442,18 @@ export async function run(argv: string[]): Promise<void> {
         const base = forwardMs.get(`tfjs ${b}`)!;
         console.log(`whole forward at batch ${b}: onnx ${(base / forwardMs.get(`onnx ${b}`)!).toFixed(2)}x faster than tfjs`);
       }
+    }
+    const single = forwardMs.get('onnx 1');
+    if (single !== undefined && o.model === 'paper') {
+      // the encoders bench's ONNX child on the same case and threads, in its own process, measured now
+      const c = `dinov3-vitl16@${height}`;
+      const alone = height === width ? runChild(parseCase(c), 'onnx', o.threads === 0 ? cpus().length : o.threads, o.repeats) : undefined;
+      console.log('');
+      if (!alone || !Number.isFinite(alone.ms)) console.log(`encoder alone (encoders bench, ${c}): not measured${alone?.note ? `: ${alone.note}` : ''}`);
+      else
+        console.log(
+          `whole forward at batch 1 (onnx): ${single.toFixed(0)} ms = ${(single / alone.ms).toFixed(2)}x the encoder alone (npm run bench -- encoders --cases ${c}, onnx ${alone.threads} threads, own process, this run: ${alone.ms.toFixed(0)} ms)`,
+        );
     }
   }
   if (o.trainBatch > 0) await trainingStep(model, o, [height, width], report.chosen);
