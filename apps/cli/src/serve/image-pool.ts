@@ -133,8 +133,7 @@ export class ImagePool {
 
 /** The thread's error as the main thread's class, so the service answers it as it would have. */
 function rebuild(e: { name: string; message: string; path?: string | undefined; detail?: string | undefined; kind?: string | undefined }): Error {
-  if (e.path !== undefined && e.detail !== undefined)
-    return new DataError(e.path, e.detail, e.kind ? { kind: e.kind as DatasetIssueKind } : {});
+  if (e.path !== undefined && e.detail !== undefined) return new DataError(e.path, e.detail, e.kind ? { kind: e.kind as DatasetIssueKind } : {});
   const err = new Error(e.message);
   err.name = e.name;
   return err;
