@@ -300,6 +300,29 @@ describe('train, eval, detect on the tiny configuration', () => {
     expect(strict.stdout).toContain('1 of 1 anomalous at threshold 0');
   });
 
+  it('detect --no-maps writes the score tables only, with the scores of a run with maps', async () => {
+    const inputs = [join(data, 'wood', 'test', 'good'), `${data}/cap/test/scratch/*.png`];
+    const base = ['detect', ...inputs, '--checkpoint', trained, '--threshold', '0.5', '--backend', 'cpu', '--executor', 'tfjs'];
+    const withMaps = await hgm([...base, '--out', join(root, 'detect-maps'), '--json']);
+    expect(withMaps.code, withMaps.stderr).toBe(EXIT.ok);
+    const out = join(root, 'detect-no-maps');
+    const r = await hgm([...base, '--out', out, '--no-maps']);
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.stdout).toContain(`written: ${join(out, 'scores.json')}, ${join(out, 'scores.csv')} (no maps: --no-maps)`);
+    expect((await readdir(out)).sort()).toEqual(['scores.csv', 'scores.json']);
+    const table = JSON.parse(await readFile(join(out, 'scores.json'), 'utf8')) as {
+      mapScale?: unknown;
+      detections: { score: number; heatmap: unknown; overlay: unknown }[];
+    };
+    expect(table.mapScale).toBeUndefined();
+    expect(table.detections.every((d) => d.heatmap === null && d.overlay === null)).toBe(true);
+    const mapped = (json(withMaps) as { detections: { score: number }[] }).detections;
+    expect(table.detections.map((d) => d.score)).toEqual(mapped.map((d) => d.score));
+    const csvRows = (await readFile(join(out, 'scores.csv'), 'utf8')).trim().split('\n');
+    expect(csvRows[0]).toBe('image,score,anomalous,max_map,heatmap,overlay');
+    expect(csvRows.slice(1).every((row) => row.endsWith(',,'))).toBe(true);
+  });
+
   it('detect --executor: onnx gives the tfjs scores; without the runtime auto falls back to tfjs and says why, onnx fails', async () => {
     const image = join(data, 'wood', 'test', 'good', '000.png');
     const base = ['detect', image, `${data}/cap/test/scratch/*.png`, '--checkpoint', trained, '--backend', 'cpu', '--json'];

@@ -39,6 +39,8 @@ export interface DetectOptions {
    * folder until the range is known: every image is still decoded once, and memory holds one batch).
    */
   mapScale?: MapScale;
+  /** Write the heat maps, overlays and colour bar (default true); without them only the score tables. */
+  saveMaps?: boolean;
   onProgress?: ProgressListener;
 }
 
@@ -50,8 +52,9 @@ export interface Detection {
   score: number;
   /** Present when a threshold was given. */
   anomalous?: boolean;
-  heatmap: string;
-  overlay: string;
+  /** The written heat map and overlay; null when maps were not written (`saveMaps: false`). */
+  heatmap: string | null;
+  overlay: string | null;
   /** Highest value of the anomaly map. */
   maxMap: number;
 }
@@ -61,8 +64,8 @@ export interface DetectResult {
   skipped: { image: string; reason: string }[];
   scoresJson: string;
   scoresCsv: string;
-  /** The colour bar of the heat maps (maps/colorbar.png). */
-  colorBar: string;
+  /** The colour bar of the heat maps (maps/colorbar.png); null without maps. */
+  colorBar: string | null;
   /** The range the heat maps were coloured over (also in scores.json). */
   scale: MapScaleInfo;
 }
@@ -81,13 +84,15 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
   const names = uniqueOutputNames(options.images);
   const decode = options.decode ?? decodeImage;
   const mapSize = options.mapSize ?? 'original';
-  const byRun = options.mapScale === 'run';
+  const saveMaps = options.saveMaps ?? true;
+  const byRun = saveMaps && options.mapScale === 'run';
   const range = new MapRange();
   // with the run's scale the maps wait here until every map is known (raw files: the map, and the decoded image
   // or, for model-size maps, the model input), so that drawing reuses the first decoding
   const scratch = byRun ? await DecodedStash.open('hgm-detect-maps-') : undefined;
   // original-size maps draw on the decoded image, model-size maps on the model input
   const writeMaps = async (image: DecodedImage | null, pixels: Float32Array, map: Float32Array, d: Detection, norm: MapScaleInfo) => {
+    if (d.heatmap === null || d.overlay === null) return;
     if (mapSize === 'original') {
       const pngs = originalMapPngs(image!, map, model.preprocess, { norm, ...(options.threshold !== undefined ? { threshold: options.threshold } : {}) });
       await atomicWriteFile(d.heatmap, pngs.heatmap);
@@ -128,15 +133,15 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
             image: o.path,
             score,
             ...(options.threshold !== undefined ? { anomalous: score >= options.threshold } : {}),
-            heatmap: join(options.outDir, 'maps', `${stem}_heatmap.png`),
-            overlay: join(options.outDir, 'maps', `${stem}_overlay.png`),
+            heatmap: saveMaps ? join(options.outDir, 'maps', `${stem}_heatmap.png`) : null,
+            overlay: saveMaps ? join(options.outDir, 'maps', `${stem}_overlay.png`) : null,
             maxMap: mapMaximum(map),
           };
           detections.push(d);
           if (scratch) {
             range.add(map);
             await scratch.put(detections.length - 1, mapSize === 'model' ? { map, pixels: o.pixels } : { map, image: o.image });
-          } else {
+          } else if (saveMaps) {
             await writeMaps(o.image, o.pixels, map, d, fixedScale());
           }
         }
@@ -161,8 +166,8 @@ export async function detect(options: DetectOptions): Promise<DetectResult> {
         await writeMaps(item.image ?? null, item.pixels ?? new Float32Array(0), item.map, d, scale);
       }
     }
-    const colorBar = join(options.outDir, 'maps', 'colorbar.png');
-    await atomicWriteFile(colorBar, colorBarPng(scale));
+    const colorBar = saveMaps ? join(options.outDir, 'maps', 'colorbar.png') : null;
+    if (colorBar) await atomicWriteFile(colorBar, colorBarPng(scale));
     return { detections, skipped, colorBar, scale, ...(await writeDetectionTables(options.outDir, detections, skipped, options.threshold, scale)) };
   } finally {
     if (scratch) await scratch.close();
@@ -182,10 +187,17 @@ export async function writeDetectionTables(
 ): Promise<{ scoresJson: string; scoresCsv: string }> {
   const scoresJson = join(outDir, 'scores.json');
   const scoresCsv = join(outDir, 'scores.csv');
-  await atomicWriteFile(scoresJson, JSON.stringify({ threshold: threshold ?? null, ...(scale ? { mapScale: scale } : {}), detections, skipped }, null, 2));
+  await atomicWriteFile(
+    scoresJson,
+    JSON.stringify(
+      { threshold: threshold ?? null, ...(scale && detections.some((d) => d.heatmap !== null) ? { mapScale: scale } : {}), detections, skipped },
+      null,
+      2,
+    ),
+  );
   const header = threshold !== undefined ? 'image,score,anomalous,max_map,heatmap,overlay' : 'image,score,max_map,heatmap,overlay';
   const rows = detections.map((d) =>
-    [csv(d.image), d.score, ...(threshold !== undefined ? [d.anomalous ? 1 : 0] : []), d.maxMap, csv(d.heatmap), csv(d.overlay)].join(','),
+    [csv(d.image), d.score, ...(threshold !== undefined ? [d.anomalous ? 1 : 0] : []), d.maxMap, csv(d.heatmap ?? ''), csv(d.overlay ?? '')].join(','),
   );
   await atomicWriteFile(scoresCsv, [header, ...rows].join('\n') + '\n');
   return { scoresJson, scoresCsv };

@@ -336,7 +336,7 @@ describe('evaluation and detection', () => {
         });
         once(c.names, images);
         for (const [j, d] of r.detections.entries()) {
-          const overlay = decodeImagePureJs(await readFile(d.overlay), d.overlay);
+          const overlay = decodeImagePureJs(await readFile(d.overlay!), d.overlay!);
           const source = decodeImagePureJs(await readFile(images[j]!), images[j]!);
           expect([overlay.width, overlay.height]).toEqual(mapSize === 'model' ? [32, 32] : [source.width, source.height]);
         }
@@ -348,7 +348,7 @@ describe('evaluation and detection', () => {
       const image = decodeImagePureJs(await readFile(images[j]!), images[j]!);
       const { maps } = await predictImages(m, [preprocessImage(image, m.preprocess)]);
       const want = decodeImagePureJs(originalMapPngs(image, maps, m.preprocess, { norm: run.scale }).overlay, 'want.png');
-      const got = decodeImagePureJs(await readFile(d.overlay), d.overlay);
+      const got = decodeImagePureJs(await readFile(d.overlay!), d.overlay!);
       expect([got.width, got.height]).toEqual([want.width, want.height]);
       let worst = 0;
       for (let i = 0; i < got.data.length; i++) worst = Math.max(worst, Math.abs(got.data[i]! - want.data[i]!));
@@ -368,7 +368,7 @@ describe('evaluation and detection', () => {
       expect(d.score).toBeGreaterThanOrEqual(0);
       expect(d.score).toBeLessThanOrEqual(1);
       expect(d.anomalous).toBe(d.score >= 0.5);
-      expect((await stat(d.heatmap)).size).toBeGreaterThan(0);
+      expect((await stat(d.heatmap!)).size).toBeGreaterThan(0);
     }
     // Stems collide across folders (000.png), so names carry the folder path.
     expect(new Set(r.detections.map((d) => d.heatmap)).size).toBe(10);
@@ -399,15 +399,15 @@ describe('evaluation and detection', () => {
     const decode = nodeImageDecoder();
     const images = [join(folder, 'tumor', 'Y92.png'), join(folder, 'tumor', 'Y92.jpg')];
     const r = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-brain'), threshold: 0.5, decode });
-    expect(r.detections.map((d) => d.heatmap.split('/').pop())).toEqual(['Y92_png_heatmap.png', 'Y92_jpg_heatmap.png']);
-    const sizes = await Promise.all(r.detections.map(async (d) => decodeImagePureJs(await readFile(d.overlay), d.overlay)));
+    expect(r.detections.map((d) => d.heatmap!.split('/').pop())).toEqual(['Y92_png_heatmap.png', 'Y92_jpg_heatmap.png']);
+    const sizes = await Promise.all(r.detections.map(async (d) => decodeImagePureJs(await readFile(d.overlay!), d.overlay!)));
     expect(sizes.map((s) => [s.width, s.height])).toEqual([
       [48, 30],
       [30, 44],
     ]);
-    expect(decodeImagePureJs(await readFile(r.colorBar), r.colorBar).height).toBeGreaterThan(200);
+    expect(decodeImagePureJs(await readFile(r.colorBar!), r.colorBar!).height).toBeGreaterThan(200);
     const modelSize = await detect({ model: m, images, fs: nodeFileSystem, outDir: join(root, 'detect-brain-model'), mapSize: 'model', decode });
-    const small = decodeImagePureJs(await readFile(modelSize.detections[0]!.overlay), 'o.png');
+    const small = decodeImagePureJs(await readFile(modelSize.detections[0]!.overlay!), 'o.png');
     expect([small.width, small.height]).toEqual([32, 32]);
 
     const brain = (await readDatasetFromDisk(folder)).samples;
@@ -441,13 +441,13 @@ describe('evaluation and detection', () => {
     // on the run's scale the smallest map value gets the bottom colour and the largest the top colour
     const colours = new Set<string>();
     for (const d of run.detections) {
-      const png = decodeImagePureJs(await readFile(d.heatmap), d.heatmap);
+      const png = decodeImagePureJs(await readFile(d.heatmap!), d.heatmap!);
       for (let i = 0; i < png.width * png.height; i++) colours.add(Array.from(png.data.slice(3 * i, 3 * i + 3)).join(','));
     }
     expect(colours.has('48,18,59')).toBe(true);
     expect(colours.has('122,4,3')).toBe(true);
     // the legend is the run's: its labels differ from the fixed one
-    expect(Buffer.compare(await readFile(run.colorBar), await readFile(fixed.colorBar))).not.toBe(0);
+    expect(Buffer.compare(await readFile(run.colorBar!), await readFile(fixed.colorBar!))).not.toBe(0);
     expect(await readdir(join(root, 'detect-run', 'maps'))).toHaveLength(2 * 5 + 1);
 
     const outDir = join(root, 'eval-run');

@@ -126,10 +126,10 @@ describe('a non-square input size through training, the feature cache and evalua
     try {
       const images = [samples[0]!.imagePath];
       const r = await detect({ model, images, fs: nodeFileSystem, outDir: join(root, 'detect') });
-      const original = await decodeImage(await readFile(r.detections[0]!.overlay), 'overlay.png');
+      const original = await decodeImage(await readFile(r.detections[0]!.overlay!), 'overlay.png');
       expect([original.width, original.height]).toEqual([32, 32]);
       const m = await detect({ model, images, fs: nodeFileSystem, outDir: join(root, 'detect-model'), mapSize: 'model' });
-      const small = await decodeImage(await readFile(m.detections[0]!.heatmap), 'heatmap.png');
+      const small = await decodeImage(await readFile(m.detections[0]!.heatmap!), 'heatmap.png');
       expect([small.width, small.height]).toEqual([SIZE[1], SIZE[0]]);
     } finally {
       model.dispose();

@@ -19,6 +19,7 @@ export const DETECT_SCHEMA: Schema = {
   failOnAnomaly: { type: 'boolean', description: 'exit 1 when an image is anomalous' },
   batchSize: { type: 'integer', min: 1, description: 'batch size' },
   skipCorrupt: { type: 'boolean', description: 'skip unreadable images' },
+  maps: { type: 'boolean', description: 'write heat maps and overlays' },
   mapSize: { type: 'string', choices: ['original', 'model'], description: 'size of the written maps' },
   mapScale: { type: 'string', choices: ['fixed', 'run'], description: 'range the heat maps are coloured over' },
   maxPixels: { type: 'integer', min: 1, description: 'warn above this many pixels per image, refuse above twice as many' },
@@ -44,6 +45,7 @@ interface DetectOptionsCli extends Record<string, unknown> {
   clipWeights?: string;
   backboneWeights?: string;
   backend: string;
+  maps: boolean;
   mapSize: string;
   mapScale: string;
   maxPixels: number;
@@ -57,6 +59,7 @@ const DEFAULTS: DetectOptionsCli = {
   failOnAnomaly: false,
   batchSize: 8,
   skipCorrupt: false,
+  maps: true,
   backend: 'auto',
   mapSize: 'original',
   mapScale: 'fixed',
@@ -96,19 +99,24 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
       skipCorrupt: o.skipCorrupt,
       mapSize: o.mapSize as 'original' | 'model',
       mapScale: parseMapScale(o.mapScale),
+      saveMaps: o.maps,
       decode: nodeImageDecoder({ maxPixels: o.maxPixels, onWarning: (w) => ctx.warn(w) }),
       onProgress: ctx.progress,
     });
     const anomalous = r.detections.filter((d) => d.anomalous).length;
     const lines = r.detections.map((d) => `${d.score.toFixed(4)}${d.anomalous === undefined ? '' : d.anomalous ? ' ANOMALOUS' : ' normal   '}  ${d.image}`);
     if (r.skipped.length > 0) lines.push(`skipped ${r.skipped.length} unreadable image${r.skipped.length === 1 ? '' : 's'}`);
-    lines.push(`written: ${r.scoresJson}, ${r.scoresCsv}, maps in ${outDir}/maps/ (${describeScale(r.scale)}: ${r.colorBar})`);
+    lines.push(
+      r.colorBar
+        ? `written: ${r.scoresJson}, ${r.scoresCsv}, maps in ${outDir}/maps/ (${describeScale(r.scale)}: ${r.colorBar})`
+        : `written: ${r.scoresJson}, ${r.scoresCsv} (no maps: --no-maps)`,
+    );
     if (o.threshold !== undefined) lines.push(`${anomalous} of ${r.detections.length} anomalous at threshold ${o.threshold}`);
     ctx.result(
       {
         command: 'detect',
         backend: backend.chosen,
-        mapScale: r.scale,
+        mapScale: r.colorBar ? r.scale : null,
         executor: executor.executor,
         ...(executor.reason ? { executorReason: executor.reason } : {}),
         textExecutor: executor.text,
@@ -133,6 +141,7 @@ export async function runDetect(flags: Record<string, unknown>, ctx: CommandCont
 /** `detect --queue`: one job per image for the workers, then the results collected as a local run writes them. */
 async function runQueuedDetect(o: DetectOptionsCli, images: string[], outDir: string, ctx: CommandContext): Promise<number> {
   checkQueuedOptions(o, ctx, "each worker draws an image's maps when it scores it");
+  if (!o.maps) ctx.warn("--no-maps has no effect with --queue: the workers write each image's maps when they score it");
   if (o.mapSize === 'model') ctx.warn("--map-size model has no effect with --queue: the workers write each image's maps at its own size");
   const { Queue } = await import('bullmq');
   const { DETECT_QUEUE, JOB_ATTEMPTS, collectDetectJobs, ensureRedisReachable, modelFingerprint, redisConnection, submitDetectJobs, writeCollected } =
@@ -205,6 +214,7 @@ export function registerDetect(program: Command, action: ActionFactory): void {
     .option('--fail-on-anomaly', 'exit 1 when any image is anomalous (needs --threshold)')
     .option('--batch-size <n>', 'batch size (default 8)')
     .option('--skip-corrupt', 'skip unreadable images with a warning instead of failing')
+    .option('--no-maps', 'write the score tables only (no heat maps, overlays or colour bar)')
     .option('--map-size <size>', "original (default: each image's own size and aspect) or model (the model's input view)")
     .option(
       '--map-scale <scale>',
