@@ -170,11 +170,7 @@ export class DualAnchorModel {
    * @returns [B, 2, D] with DSP, [1, 2, D] with static prompts
    */
   textFeatures(imageAnchors: tf.Tensor3D | null): tf.Tensor3D {
-    return tf.tidy(() => {
-      const raw = this.encodePrompts(imageAnchors).textEmbeds;
-      const b = raw.shape[0] / 2;
-      return l2Normalize(tf.reshape(raw, [b, 2, this.config.clip.embedDim])) as tf.Tensor3D;
-    });
+    return tf.tidy(() => this.normalizedText(this.encodePrompts(imageAnchors).textEmbeds));
   }
 
   /**
@@ -195,15 +191,8 @@ export class DualAnchorModel {
   private inferenceTextFeatures(imageAnchors: tf.Tensor3D | null, batch: number, training: boolean): tf.Tensor3D {
     const anchors = this.dsp ? imageAnchors : null;
     if (training || !this.textIsInputIndependent || tf.engine().isTapeOn()) return this.textFeatures(anchors);
-    const key = this.params.entries().map((p) => p.variable.dataId);
-    const backend = tf.getBackend();
-    const size = this.dsp ? batch : 1;
-    const c = this.textCache;
-    if (c && c.backend === backend && c.batch === size && c.key.length === key.length && c.key.every((k, i) => k === key[i])) return tf.clone(c.features);
-    const features = tf.keep(this.textFeatures(anchors));
-    this.dropTextCache();
-    this.textCache = { key, backend, batch: size, features };
-    return tf.clone(features);
+    const entry = this.textCacheEntry(batch);
+    return entry.hit ?? entry.keep(this.textFeatures(anchors));
   }
 
   /**
@@ -214,13 +203,8 @@ export class DualAnchorModel {
     const executor = this.textExecutor;
     if (!executor || tf.engine().isTapeOn()) return this.inferenceTextFeatures(imageAnchors, batch, false);
     const anchors = this.dsp ? imageAnchors : null;
-    const independent = this.textIsInputIndependent;
-    const key = this.params.entries().map((p) => p.variable.dataId);
-    const backend = tf.getBackend();
-    const size = this.dsp ? batch : 1;
-    const c = this.textCache;
-    if (independent && c && c.backend === backend && c.batch === size && c.key.length === key.length && c.key.every((k, i) => k === key[i]))
-      return tf.clone(c.features);
+    const entry = this.textIsInputIndependent ? this.textCacheEntry(batch) : null;
+    if (entry?.hit) return entry.hit;
     const p = this.prompts(anchors);
     let raw: tf.Tensor2D;
     try {
@@ -229,12 +213,34 @@ export class DualAnchorModel {
       // the learners' deep tokens are their variables; the rest of the batch was made for this call
       tf.dispose([p.embeddings, ...p.deepTokens.filter((t) => !(t instanceof tf.Variable))]);
     }
-    const features = tf.tidy(() => l2Normalize(tf.reshape(raw, [raw.shape[0] / 2, 2, this.config.clip.embedDim])) as tf.Tensor3D);
+    const features = this.normalizedText(raw);
     raw.dispose();
-    if (!independent) return features;
-    this.dropTextCache();
-    this.textCache = { key, backend, batch: size, features: tf.keep(features) };
-    return tf.clone(features);
+    return entry ? entry.keep(features) : features;
+  }
+
+  /**
+   * The kept input-independent text anchors for the current parameter state, backend and batch (a copy), or
+   * null; `keep` stores new ones in their place and returns a copy.
+   */
+  private textCacheEntry(batch: number): { hit: tf.Tensor3D | null; keep: (features: tf.Tensor3D) => tf.Tensor3D } {
+    const key = this.params.entries().map((p) => p.variable.dataId);
+    const backend = tf.getBackend();
+    const size = this.dsp ? batch : 1;
+    const c = this.textCache;
+    const same = c !== null && c.backend === backend && c.batch === size && c.key.length === key.length && c.key.every((k, i) => k === key[i]);
+    return {
+      hit: same ? tf.clone(c.features) : null,
+      keep: (features) => {
+        this.dropTextCache();
+        this.textCache = { key, backend, batch: size, features: tf.keep(features) };
+        return tf.clone(features);
+      },
+    };
+  }
+
+  /** Raw text embeddings [2B, E] (normal/anomalous interleaved) as unit-normalised anchors [B, 2, E]. */
+  private normalizedText(raw: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => l2Normalize(tf.reshape(raw, [raw.shape[0] / 2, 2, this.config.clip.embedDim])) as tf.Tensor3D);
   }
 
   /** Frees the kept text anchors of {@link inferenceTextFeatures} (the next inference forward recomputes them). */

@@ -59,23 +59,7 @@ export function clipTextGraph(config: ClipConfig, read: WeightReader, options: T
       const n = lengths[k]!;
       x = g.concat([g.slice(x, 1, 0, 1), b.expandTokens(compound[k]!, x, n, t.width), g.slice(x, 1, 1 + n, 2 ** 62)], 1);
     }
-    const pre = `transformer.resblocks.${i}.`;
-    x = b.block(
-      x,
-      {
-        ln1: [b.w(`${pre}ln_1.weight`), b.w(`${pre}ln_1.bias`)],
-        qkvT: b.wT(`${pre}attn.in_proj_weight`),
-        qkvBias: b.w(`${pre}attn.in_proj_bias`),
-        projT: b.wT(`${pre}attn.out_proj.weight`),
-        projBias: b.w(`${pre}attn.out_proj.bias`),
-        ln2: [b.w(`${pre}ln_2.weight`), b.w(`${pre}ln_2.bias`)],
-        fc1T: b.wT(`${pre}mlp.c_fc.weight`),
-        fc1Bias: b.w(`${pre}mlp.c_fc.bias`),
-        fc2T: b.wT(`${pre}mlp.c_proj.weight`),
-        fc2Bias: b.w(`${pre}mlp.c_proj.bias`),
-      },
-      { heads: t.heads, headDim, eps, act: b.quickGelu, mask },
-    ).x;
+    x = b.block(x, b.clipBlock(`transformer.resblocks.${i}.`), { heads: t.heads, headDim, eps, act: b.quickGelu, mask }).x;
   }
   const normed = g.layerNorm(x, b.w('ln_final.weight'), b.w('ln_final.bias'), eps);
   // [B, 1, T] x [B, T, W] -> [B, W]

@@ -188,6 +188,22 @@ export class VitGraph {
     return { x: out, vv: this.g.add(o.vvInput, vvAttn) };
   }
 
+  /** The weights of an OpenAI CLIP residual block (`{pre}ln_1.weight`, `{pre}attn.in_proj_weight`, ...). */
+  clipBlock(pre: string): BlockWeights {
+    return {
+      ln1: [this.w(`${pre}ln_1.weight`), this.w(`${pre}ln_1.bias`)],
+      qkvT: this.wT(`${pre}attn.in_proj_weight`),
+      qkvBias: this.w(`${pre}attn.in_proj_bias`),
+      projT: this.wT(`${pre}attn.out_proj.weight`),
+      projBias: this.w(`${pre}attn.out_proj.bias`),
+      ln2: [this.w(`${pre}ln_2.weight`), this.w(`${pre}ln_2.bias`)],
+      fc1T: this.wT(`${pre}mlp.c_fc.weight`),
+      fc1Bias: this.w(`${pre}mlp.c_fc.bias`),
+      fc2T: this.wT(`${pre}mlp.c_proj.weight`),
+      fc2Bias: this.w(`${pre}mlp.c_proj.bias`),
+    };
+  }
+
   quickGelu = (h: string): string => this.g.mul(h, this.g.op('Sigmoid', [this.g.mul(h, this.g.scalar(1.702))]));
 
   gelu = (h: string): string => {
@@ -247,19 +263,7 @@ export function clipVisionGraph(config: ClipConfig, read: WeightReader, options:
   let xVV: string | undefined;
   const headDim = v.width / v.heads;
   for (let i = 0; i < v.layers; i++) {
-    const pre = `visual.transformer.resblocks.${i}.`;
-    const w: BlockWeights = {
-      ln1: [b.w(`${pre}ln_1.weight`), b.w(`${pre}ln_1.bias`)],
-      qkvT: b.wT(`${pre}attn.in_proj_weight`),
-      qkvBias: b.w(`${pre}attn.in_proj_bias`),
-      projT: b.wT(`${pre}attn.out_proj.weight`),
-      projBias: b.w(`${pre}attn.out_proj.bias`),
-      ln2: [b.w(`${pre}ln_2.weight`), b.w(`${pre}ln_2.bias`)],
-      fc1T: b.wT(`${pre}mlp.c_fc.weight`),
-      fc1Bias: b.w(`${pre}mlp.c_fc.bias`),
-      fc2T: b.wT(`${pre}mlp.c_proj.weight`),
-      fc2Bias: b.w(`${pre}mlp.c_proj.bias`),
-    };
+    const w = b.clipBlock(`visual.transformer.resblocks.${i}.`);
     const out = b.block(x, w, { heads: v.heads, headDim, eps, act: b.quickGelu, ...(i >= firstVV ? { vvInput: xVV ?? x } : {}) });
     x = out.x;
     xVV = out.vv;
